@@ -1,0 +1,144 @@
+"""The aiohttp adapter: a real HTTP server in its own thread and asyncio loop.
+
+The server has a thread of its own so that it works whatever loop the test runs
+on (asyncio or trio) and keeps answering while the test's loop is blocked by a
+synchronous client. Its lifecycle is an ``anyio.run`` on the asyncio backend.
+The test side never blocks on it: the thread wakes the test's loop through
+:class:`~aiointercept._host.Host`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING
+
+import anyio
+from aiohttp import web
+from yarl import URL
+
+from ._dispatch import PendingCallback
+
+if TYPE_CHECKING:
+    from ._dispatch import Dispatcher
+    from ._host import Host
+
+__all__ = ["AiohttpServer"]
+
+#: How long in-flight handlers get to finish when the server stops.
+SHUTDOWN_TIMEOUT = 0.25
+
+
+class AiohttpServer:
+    """One listening server on 127.0.0.1 with an ephemeral port."""
+
+    def __init__(self, dispatcher: Dispatcher, host: Host) -> None:
+        self._dispatcher = dispatcher
+        self._host = host
+        self._ready = anyio.Event()
+        self._stopped = anyio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._thread_main, name="aiointercept-server", daemon=True
+        )
+        self.url: URL | None = None
+
+    async def start(self) -> URL:
+        """Start the thread and wait (without blocking the loop) until it listens."""
+        self._thread.start()
+        with anyio.CancelScope(shield=True):
+            await self._ready.wait()
+        if self.url is None:
+            await self.stop()
+            raise RuntimeError(
+                f"the aiointercept server failed to start: {self._error!r}"
+            ) from self._error
+        return self.url
+
+    async def stop(self) -> None:
+        """Close the listening socket and connections, and end the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the server loop has already ended
+                pass
+        with anyio.CancelScope(shield=True):
+            await self._stopped.wait()
+        self._thread.join()
+
+    def _thread_main(self) -> None:
+        try:
+            anyio.run(self._serve, backend="asyncio")
+        except BaseException as exc:  # reported to the test by start()
+            self._error = exc
+        finally:
+            self._host.call_soon(self._ready.set)
+            self._host.call_soon(self._stopped.set)
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(
+            server, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            self.url = URL.build(scheme="http", host=host, port=port)
+            self._host.call_soon(self._ready.set)
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        outcome = self._dispatcher.dispatch(
+            request.method,
+            self._request_url(request),
+            request.headers,
+            body,
+            request.protocol,
+        )
+        if isinstance(outcome, PendingCallback):
+            outcome = await self._wait(outcome)
+        if outcome is None:
+            return _close_connection(request)
+        return web.Response(
+            status=outcome.status,
+            reason=outcome.reason,
+            headers=outcome.headers,  # type: ignore[arg-type]
+            body=outcome.body,
+        )
+
+    def _request_url(self, request: web.BaseRequest) -> URL:
+        base = self.url
+        assert base is not None
+        raw_path = request.raw_path
+        if raw_path.startswith("/"):
+            return URL(f"{base}{raw_path}", encoded=True)
+        if "://" in raw_path:  # absolute-form request target
+            return URL(raw_path, encoded=True)
+        return base  # asterisk-form ("OPTIONS *")
+
+    async def _wait(self, pending: PendingCallback):  # type: ignore[no-untyped-def]
+        future = asyncio.wrap_future(pending.future)
+        done, _ = await asyncio.wait(
+            {future}, timeout=self._dispatcher.callback_start_timeout
+        )
+        if not done and pending.future.cancel():
+            return self._dispatcher.not_started(pending)
+        await asyncio.wait({future})
+        return self._dispatcher.complete(pending)
+
+
+def _close_connection(request: web.BaseRequest) -> web.StreamResponse:
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return web.Response()

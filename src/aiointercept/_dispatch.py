@@ -1,0 +1,215 @@
+"""Core dispatch: match a request, consume one response, record it.
+
+Registration happens on the test's thread and dispatch on the server thread, so
+the few lines that pick a route, consume one of its responses and append to the
+journal run under one lock, with no awaits inside. Callbacks run outside it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CallbackError
+from ._journal import RecordedRequest, RequestMap
+from ._responses import CallbackResult, Reply
+from ._routing import CallbackSource, CloseSource, Route, Router
+from ._urls import normalize_url
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+    from yarl import URL
+
+    from ._host import Host
+
+__all__ = ["Dispatcher", "PendingCallback"]
+
+logger = logging.getLogger("aiointercept")
+
+#: How many registered routes the "no route matches" warning lists.
+_ROUTES_IN_LOG = 20
+
+#: aiohttp resends an idempotent request once, on a new connection, when the
+#: server closes the connection before answering. An identical request arriving
+#: this soon after such a close is treated as that automatic retry.
+RETRY_WINDOW = 1.0
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCallback:
+    """An async callback submitted to the test's loop; ``future`` holds its result."""
+
+    request: RecordedRequest
+    future: concurrent.futures.Future[Any]
+
+
+class Dispatcher:
+    """Routes, the journal and the errors of one ``aiointercept`` instance."""
+
+    def __init__(self, callback_start_timeout: float) -> None:
+        self.callback_start_timeout = callback_start_timeout
+        self.router = Router()
+        self.requests: RequestMap = {}
+        self.errors: list[CallbackError] = []
+        self.host: Host | None = None
+        self.lock = threading.Lock()
+        # fingerprint of a request answered by closing -> (connection, deadline)
+        self._closed: dict[tuple[object, ...], tuple[object, float]] = {}
+
+    def add(self, route: Route) -> None:
+        with self.lock:
+            self.router.add(route)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.router.clear()
+            self.requests.clear()
+
+    def dispatch(
+        self,
+        method: str,
+        url: URL,
+        headers: CIMultiDictProxy[str],
+        body: bytes,
+        connection: object = None,
+    ) -> Reply | PendingCallback | None:
+        """Answer one request: a reply, a pending async callback, or ``None``
+        to close the connection without a response.
+
+        ``connection`` identifies the client connection, to tell aiohttp's
+        automatic retry of a request (on a new connection) from the original.
+        """
+        retry = self._retry_fingerprint(method, url, headers, body)
+        key = (method, normalize_url(url))
+        with self.lock:
+            if retry is not None and self._closed:
+                now = time.monotonic()
+                seen = self._closed.pop(retry, None)
+                if seen is not None and seen[0] is not connection and now < seen[1]:
+                    logger.debug("closing aiohttp's automatic retry of %s %s", method, url)
+                    return None
+            route = self.router.take(*key)
+            request = RecordedRequest.build(method, url, headers, body)
+            self.requests.setdefault(key, []).append(request)
+            if retry is not None and (route is None or isinstance(route.source, CloseSource)):
+                self._closed[retry] = (connection, time.monotonic() + RETRY_WINDOW)
+        if route is None:
+            self._log_unmatched(request)
+            return None
+        source = route.source
+        if isinstance(source, CloseSource):
+            return None
+        if not isinstance(source, CallbackSource):
+            return source.reply
+        if source.is_async:
+            return self._submit(
+                request, source.callback, request.url, **source.arguments(request)
+            )
+        try:
+            result = source.callback(request.url, **source.arguments(request))
+        except Exception as exc:
+            return self._failed(request, exc)
+        if inspect.isawaitable(result):
+            return self._submit(request, _awaited, result)
+        return self._result_reply(request, result)
+
+    @staticmethod
+    def _retry_fingerprint(
+        method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
+    ) -> tuple[object, ...] | None:
+        """What an aiohttp retry of this request repeats, or ``None`` when aiohttp
+        would not retry it (method not idempotent, or another client)."""
+        if method not in _IDEMPOTENT or "aiohttp/" not in headers.get("User-Agent", ""):
+            return None
+        return (method, str(url), tuple(headers.items()), body)
+
+    def complete(self, pending: PendingCallback) -> Reply:
+        """The reply for an async callback whose future is done."""
+        try:
+            result = pending.future.result()
+        except Exception as exc:
+            return self._failed(pending.request, exc)
+        return self._result_reply(pending.request, result)
+
+    def not_started(self, pending: PendingCallback) -> Reply:
+        request = pending.request
+        message = (
+            f"aiointercept: the async callback for {request.method} {request.url} "
+            f"could not start within {self.callback_start_timeout} s because the "
+            "test's event loop is blocked (is a synchronous client such as "
+            "requests running inside the async test?)"
+        )
+        logger.error("%s", message)
+        return _text_reply(503, message)
+
+    def _submit(
+        self, recorded: RecordedRequest, func: Any, /, *args: Any, **kwargs: Any
+    ) -> PendingCallback:
+        host = self.host
+        if host is None:  # pragma: no cover - the server only runs inside the block
+            raise RuntimeError("dispatch outside of a running block")
+        return PendingCallback(recorded, host.submit(func, *args, **kwargs))
+
+    def _result_reply(self, request: RecordedRequest, result: object) -> Reply:
+        if not isinstance(result, CallbackResult):
+            return self._failed(
+                request,
+                TypeError(
+                    f"callback returned {type(result).__name__} {result!r}, "
+                    "expected a CallbackResult"
+                ),
+            )
+        try:
+            return result.to_reply()
+        except (TypeError, ValueError) as exc:
+            return self._failed(request, exc)
+
+    def _failed(self, request: RecordedRequest, exc: BaseException) -> Reply:
+        message = (
+            f"aiointercept: the callback for {request.method} {request.url} "
+            f"failed: {type(exc).__name__}: {exc}"
+        )
+        error = CallbackError(message, request)
+        error.__cause__ = exc
+        with self.lock:
+            self.errors.append(error)
+        logger.error("%s", message)
+        details = "".join(traceback.format_exception(exc))
+        return _text_reply(500, f"{message}\n\n{details}")
+
+    def _log_unmatched(self, request: RecordedRequest) -> None:
+        with self.lock:
+            routes = self.router.routes()
+        listed = "\n".join(f"  {route.describe()}" for route in routes[:_ROUTES_IN_LOG])
+        if len(routes) > _ROUTES_IN_LOG:
+            listed += f"\n  ... and {len(routes) - _ROUTES_IN_LOG} more"
+        logger.warning(
+            "no route matches %s %s; the connection was closed without a "
+            "response. Registered routes:\n%s",
+            request.method,
+            request.url,
+            listed or "  (none)",
+        )
+
+    def take_errors(self) -> list[CallbackError]:
+        with self.lock:
+            errors, self.errors = self.errors, []
+        return errors
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _text_reply(status: int, text: str) -> Reply:
+    return Reply(
+        status, None, (("Content-Type", "text/plain; charset=utf-8"),),
+        text.encode("utf-8"),
+    )

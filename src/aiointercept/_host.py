@@ -1,0 +1,140 @@
+"""The test's event loop, seen from the server thread.
+
+The server thread uses this to wake the test's loop without blocking (start and
+stop notifications) and to run async callbacks as tasks of the test's loop, so
+they can use the test's own primitives (an ``asyncio.Event``, ``trio.sleep``).
+
+Tasks are spawned loose (``loop.create_task`` on asyncio, a system task on trio)
+rather than in a task group held open between ``__aenter__`` and ``__aexit__``:
+pytest-asyncio runs a fixture's setup and teardown in different tasks, and a task
+group or cancel scope must be exited in the task that entered it. Each task runs
+inside its own anyio cancel scope, which :meth:`Host.aclose` cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+__all__ = ["Host", "HostClosedError"]
+
+
+class HostClosedError(RuntimeError):
+    """The test's block has exited (or its event loop has stopped)."""
+
+
+class Host:
+    """A handle on the test's event loop, safe to use from any thread."""
+
+    def __init__(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            import trio  # only reachable when running under trio
+
+            token = trio.lowlevel.current_trio_token()
+            self._call_soon: Callable[[Callable[[], object]], None] = (
+                token.run_sync_soon
+            )
+            self._spawn: Callable[[Callable[[], Awaitable[None]]], None] = (
+                trio.lowlevel.spawn_system_task
+            )
+            self._closed_error: type[BaseException] = trio.RunFinishedError
+        else:
+            self._call_soon = loop.call_soon_threadsafe
+            tasks: set[asyncio.Task[None]] = set()  # the loop holds only weak refs
+
+            def spawn(func: Callable[[], Awaitable[None]]) -> None:
+                task: asyncio.Task[None] = loop.create_task(func())  # type: ignore[arg-type]
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+            self._spawn = spawn
+            self._closed_error = RuntimeError
+        self._lock = threading.Lock()
+        self._closed = False
+        self._scopes: set[anyio.CancelScope] = set()
+        self._running = 0
+        self._idle = anyio.Event()
+
+    def call_soon(self, func: Callable[[], object]) -> bool:
+        """Schedule ``func()`` on the test's loop without waiting.
+
+        Returns ``False`` when the loop has already stopped.
+        """
+        try:
+            self._call_soon(func)
+        except self._closed_error:
+            return False
+        return True
+
+    def submit(
+        self, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        """Run ``await func(*args, **kwargs)`` as a task of the test's loop.
+
+        Thread-safe and non-blocking. The returned future is moved to "running"
+        only when the task starts: the caller may ``cancel()`` it before that to
+        make sure the function never runs.
+        """
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def start() -> None:
+            if self._closed:
+                _fail(future, HostClosedError("the aiointercept block has exited"))
+                return
+            self._running += 1
+            self._spawn(lambda: self._run(future, func, args, kwargs))
+
+        if not self.call_soon(start):
+            _fail(future, HostClosedError("the test's event loop has stopped"))
+        return future
+
+    async def _run(
+        self,
+        future: concurrent.futures.Future[Any],
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            if not future.set_running_or_notify_cancel():
+                return
+            with anyio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    result = await func(*args, **kwargs)
+                except anyio.get_cancelled_exc_class():
+                    future.set_exception(
+                        HostClosedError("cancelled: the aiointercept block exited")
+                    )
+                    raise
+                except BaseException as exc:  # reported to the server and the test
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+                finally:
+                    self._scopes.discard(scope)
+        finally:
+            self._running -= 1
+            if self._running == 0 and self._closed:
+                self._idle.set()
+
+    async def aclose(self) -> None:
+        """Cancel the callbacks still running and wait until they have finished."""
+        self._closed = True
+        for scope in list(self._scopes):
+            scope.cancel()
+        if self._running:
+            with anyio.CancelScope(shield=True):
+                await self._idle.wait()
+
+
+def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
+    if future.set_running_or_notify_cancel():
+        future.set_exception(exc)

@@ -1,0 +1,357 @@
+"""The ``aiointercept`` facade: lifecycle, registration and the request journal."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from yarl import URL
+
+from ._aiohttp_server import AiohttpServer
+from ._dispatch import Dispatcher
+from ._host import Host
+from ._journal import RequestMap
+from ._responses import static_reply
+from ._routing import (
+    CallbackSource,
+    CloseSource,
+    Route,
+    StaticSource,
+    check_method,
+    check_repeat,
+)
+from ._urls import normalize_url
+
+__all__ = ["aiointercept"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_UNSET: Any = object()
+
+
+class aiointercept:  # noqa: N801 - the public name is lower-case by design
+    """Answer HTTP requests from a real local server for the duration of a block.
+
+    Use it as ``async with aiointercept() as m:``, or as a decorator on an async
+    function, which then receives the instance as its last positional argument
+    (or as the keyword argument named by ``param``).
+
+    :param mock_external_urls: intercept requests that aiohttp makes to any host
+        by patching its DNS resolution (not available yet: entering the block
+        raises :exc:`NotImplementedError`).
+    :param passthrough: hosts whose requests reach the real network; requires
+        ``mock_external_urls=True``.
+    :param passthrough_unmatched: proxy unmatched requests to the real network;
+        requires ``mock_external_urls=True``.
+    :param param: when used as a decorator, the keyword argument name under which
+        the instance is passed.
+    :param callback_start_timeout: seconds an async callback may wait for the
+        test's event loop before its request gets a ``503`` saying that the loop
+        is blocked.
+    """
+
+    def __init__(
+        self,
+        *,
+        mock_external_urls: bool = False,
+        passthrough: list[str] | None = None,
+        passthrough_unmatched: bool = False,
+        param: str | None = None,
+        callback_start_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(mock_external_urls, bool):
+            raise TypeError(
+                f"mock_external_urls must be a bool, got {mock_external_urls!r}"
+            )
+        if not isinstance(passthrough_unmatched, bool):
+            raise TypeError(
+                f"passthrough_unmatched must be a bool, got {passthrough_unmatched!r}"
+            )
+        self.passthrough = _check_passthrough(passthrough)
+        if (self.passthrough or passthrough_unmatched) and not mock_external_urls:
+            given = "passthrough" if self.passthrough else "passthrough_unmatched"
+            raise ValueError(f"{given} requires mock_external_urls=True")
+        if param is not None and not (isinstance(param, str) and param.isidentifier()):
+            raise ValueError(f"param must be a Python identifier or None, got {param!r}")
+        if (
+            isinstance(callback_start_timeout, bool)
+            or not isinstance(callback_start_timeout, int | float)
+            or not callback_start_timeout > 0
+        ):
+            raise ValueError(
+                "callback_start_timeout must be a positive number of seconds, "
+                f"got {callback_start_timeout!r}"
+            )
+        self.mock_external_urls = mock_external_urls
+        self.passthrough_unmatched = passthrough_unmatched
+        self.param = param
+        self.callback_start_timeout = float(callback_start_timeout)
+        self._dispatcher = Dispatcher(self.callback_start_timeout)
+        self._server: AiohttpServer | None = None
+        self._server_url: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def server_url(self) -> str:
+        """Base URL of the mock server, such as ``"http://127.0.0.1:54321"``.
+
+        Set when the block starts; after the block it keeps the last value so
+        that recorded requests can still be looked up.
+        """
+        if self._server_url is None:
+            raise RuntimeError(
+                "server_url is set when the block starts: use it inside "
+                "'async with aiointercept() as m:'"
+            )
+        return self._server_url
+
+    async def __aenter__(self) -> aiointercept:
+        if self._server is not None:
+            raise RuntimeError("this aiointercept instance is already running")
+        if self.mock_external_urls:
+            raise NotImplementedError(
+                "mock_external_urls=True is not available in this version; point "
+                "the client at m.server_url instead"
+            )
+        host = Host()
+        server = AiohttpServer(self._dispatcher, host)
+        self._dispatcher.host = host
+        self._server = server
+        try:
+            url = await server.start()
+        except BaseException:
+            self._server = None
+            self._dispatcher.host = None
+            raise
+        self._server_url = str(url).rstrip("/")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        server, host = self._server, self._dispatcher.host
+        assert server is not None and host is not None
+        try:
+            await host.aclose()
+            await server.stop()
+        finally:
+            self._server = None
+            self._dispatcher.host = None
+        errors = self._dispatcher.take_errors()
+        if errors and exc is None:
+            first = errors[0]
+            for other in errors[1:]:
+                first.add_note(f"also: {other}")
+            raise first
+
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        """Decorate an async function: each call runs in a fresh block."""
+        return _decorate(self, func)
+
+    # -- registration ----------------------------------------------------------
+
+    def add(
+        self,
+        url: str | URL | re.Pattern[str],
+        method: str = "GET",
+        status: int = 200,
+        body: str | bytes = b"",
+        json: Any = None,
+        payload: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        repeat: bool | int = False,
+        callback: Callable[..., Any] | None = None,
+        reason: str | None = None,
+        exception: Any = None,
+    ) -> None:
+        """Register a response for ``method`` requests to ``url``.
+
+        See the usage guide for every parameter. Registrations for the same
+        method and URL are served in order; each serves once unless ``repeat``
+        says otherwise.
+        """
+        method = check_method(method)
+        matcher = self._url_matcher(url)
+        remaining = check_repeat(repeat)
+        static_given = (
+            body not in (b"", "") or json is not None or payload is not None
+            or headers is not None or content_type is not None or reason is not None
+            or status != 200
+        )
+        source: StaticSource | CloseSource | CallbackSource
+        if exception:
+            if callback is not None or static_given:
+                raise TypeError(
+                    "exception= closes the connection without a response; it cannot "
+                    "be combined with callback= or with response arguments"
+                )
+            source = CloseSource(exception)
+        elif callback is not None:
+            if static_given:
+                raise TypeError(
+                    "callback= builds the response from its CallbackResult; pass "
+                    "status, body, json/payload, headers, content_type and reason "
+                    "there instead of to add()"
+                )
+            source = CallbackSource(callback)
+        else:
+            source = StaticSource(
+                static_reply(
+                    status=status, body=body, json=json, payload=payload,
+                    headers=headers, content_type=content_type, reason=reason,
+                )
+            )
+        self._dispatcher.add(Route(method, matcher, source, remaining))
+
+    def _url_matcher(self, url: object) -> URL | re.Pattern[str]:
+        if isinstance(url, re.Pattern):
+            if not isinstance(url.pattern, str):
+                raise TypeError(f"url patterns must be str patterns, got {url!r}")
+            return url
+        if isinstance(url, str):
+            url = URL(url)
+        elif not isinstance(url, URL):
+            raise TypeError(
+                f"url must be a str, a yarl.URL or a compiled re.Pattern, got {url!r}"
+            )
+        if not url.absolute:
+            if not url.path.startswith("/"):
+                raise ValueError(
+                    f"url must be absolute or a path starting with '/', got {str(url)!r}"
+                )
+            if self._server is None:
+                raise ValueError(
+                    f"the relative url {str(url)!r} needs the server's address: "
+                    "register it inside the block, or pass an absolute URL"
+                )
+            url = URL(self.server_url + str(url))
+        elif url.scheme not in ("http", "https"):
+            raise ValueError(f"url must use http or https, got {str(url)!r}")
+        return normalize_url(url)
+
+    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a GET response; keywords as in :meth:`add`."""
+        self.add(url, "GET", **kwargs)
+
+    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a POST response; keywords as in :meth:`add`."""
+        self.add(url, "POST", **kwargs)
+
+    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a PUT response; keywords as in :meth:`add`."""
+        self.add(url, "PUT", **kwargs)
+
+    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a PATCH response; keywords as in :meth:`add`."""
+        self.add(url, "PATCH", **kwargs)
+
+    def delete(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a DELETE response; keywords as in :meth:`add`."""
+        self.add(url, "DELETE", **kwargs)
+
+    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register a HEAD response; keywords as in :meth:`add`."""
+        self.add(url, "HEAD", **kwargs)
+
+    def options(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+        """Register an OPTIONS response; keywords as in :meth:`add`."""
+        self.add(url, "OPTIONS", **kwargs)
+
+    # -- inspection --------------------------------------------------------------
+
+    @property
+    def requests(self) -> RequestMap:
+        """Every request received, keyed by ``(METHOD, normalized yarl.URL)``."""
+        return self._dispatcher.requests
+
+    def clear(self) -> None:
+        """Drop every registered route and recorded request; the server stays up."""
+        self._dispatcher.clear()
+
+
+def _check_passthrough(passthrough: object) -> tuple[URL, ...]:
+    if passthrough is None:
+        return ()
+    if isinstance(passthrough, str | bytes) or not isinstance(passthrough, Iterable):
+        raise TypeError(
+            f"passthrough must be a list of URLs such as 'https://api.example.com', "
+            f"got {passthrough!r}"
+        )
+    checked = []
+    for item in passthrough:
+        if not isinstance(item, str):
+            raise TypeError(f"passthrough entries must be str, got {item!r}")
+        url = URL(item if "://" in item else f"https://{item}")
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"invalid passthrough host {item!r}")
+        if url.path not in ("", "/") or url.query_string or url.fragment:
+            raise ValueError(
+                f"passthrough entries name a host (scheme and port optional), "
+                f"not a path: {item!r}"
+            )
+        checked.append(url)
+    return tuple(checked)
+
+
+def _decorate(
+    template: aiointercept, func: Callable[P, Awaitable[R]]
+) -> Callable[..., Awaitable[R]]:
+    if not inspect.iscoroutinefunction(func):
+        raise TypeError(
+            f"@aiointercept decorates async functions, got {func!r}; use "
+            "'async with aiointercept() as m:' elsewhere"
+        )
+    signature = inspect.signature(func)
+    parameters = list(signature.parameters.values())
+    name = template.param
+    if name is not None:
+        injected = signature.parameters.get(name)
+        if injected is None and not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            raise TypeError(f"{func.__qualname__}() has no parameter named {name!r}")
+        if injected is not None and injected.kind is injected.POSITIONAL_ONLY:
+            raise TypeError(
+                f"param={name!r} names a positional-only parameter of "
+                f"{func.__qualname__}()"
+            )
+        visible = [p for p in parameters if p.name != name]
+    else:
+        positional = [
+            p for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if not positional:
+            raise TypeError(
+                f"{func.__qualname__}() has no positional parameter to receive the "
+                "aiointercept instance; add one, or name one with param="
+            )
+        injected = positional[-1]
+        visible = [p for p in parameters if p is not injected]
+    visible_signature = signature.replace(parameters=visible)
+    config = {
+        "mock_external_urls": template.mock_external_urls,
+        "passthrough": [str(url) for url in template.passthrough] or None,
+        "passthrough_unmatched": template.passthrough_unmatched,
+        "callback_start_timeout": template.callback_start_timeout,
+    }
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> R:
+        bound = visible_signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        async with aiointercept(**config) as mock:
+            if name is not None:
+                return await func(*bound.args, **bound.kwargs, **{name: mock})
+            return await func(*bound.args, mock, **bound.kwargs)
+
+    wrapper.__signature__ = visible_signature  # type: ignore[attr-defined]
+    return wrapper

@@ -1,0 +1,181 @@
+"""Routes and the router: which registration answers a request.
+
+A route is a method, a URL matcher (one exact normalized URL, or a compiled
+regular expression) and a response source with a remaining count. Exact routes
+are found with a dictionary lookup, so lookup time does not grow with their
+number; pattern routes are tried in registration order. When several routes
+match, the one registered first that still has responses left wins.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from yarl import URL
+
+from ._responses import Reply
+
+if TYPE_CHECKING:
+    from ._journal import RecordedRequest
+
+__all__ = ["CallbackSource", "CloseSource", "Route", "Router", "StaticSource"]
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class StaticSource:
+    """A fixed response, built once at registration."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSource:
+    """Close the connection without a response (``exception=``)."""
+
+    exception: object
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSource:
+    """A user callback; async callbacks run on the test's event loop."""
+
+    callback: Callable[..., Any]
+    is_async: bool = field(init=False)
+    #: Keyword names the callback accepts; ``None`` when it takes ``**kwargs``.
+    keywords: frozenset[str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        func = self.callback
+        if not callable(func):
+            raise TypeError(f"callback must be callable, got {func!r}")
+        is_async = inspect.iscoroutinefunction(func) or (
+            not inspect.isroutine(func)
+            and inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
+        )
+        object.__setattr__(self, "is_async", is_async)
+        object.__setattr__(self, "keywords", _keywords(func))
+
+    def arguments(self, request: RecordedRequest) -> dict[str, Any]:
+        """The keyword arguments for this callback: ``method``, ``request`` and
+        the request's ``kwargs``, limited to those it accepts."""
+        kwargs = {"method": request.method, "request": request, **request.kwargs}
+        if self.keywords is None:
+            return kwargs
+        return {k: v for k, v in kwargs.items() if k in self.keywords}
+
+
+def _keywords(func: Callable[..., Any]) -> frozenset[str] | None:
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # no signature available: pass everything
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(
+        p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+ResponseSource: TypeAlias = StaticSource | CloseSource | CallbackSource
+
+
+@dataclass(slots=True, eq=False)
+class Route:
+    """One registration: what it matches, what it answers and how often."""
+
+    method: str
+    url: URL | re.Pattern[str]
+    source: ResponseSource
+    #: Responses left to serve; ``None`` serves forever.
+    remaining: int | None
+    #: Registration order, used to break ties between exact and pattern routes.
+    order: int = 0
+    #: Requests served so far.
+    call_count: int = 0
+
+    def describe(self) -> str:
+        target = self.url.pattern if isinstance(self.url, re.Pattern) else self.url
+        left = "unlimited" if self.remaining is None else f"{self.remaining} left"
+        return f"{self.method} {target!s} ({left})"
+
+
+def check_method(method: object) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {method!r}")
+    if not _TOKEN.match(method):
+        raise ValueError(f"method must be an HTTP token such as 'GET', got {method!r}")
+    return method.upper()
+
+
+def check_repeat(repeat: object) -> int | None:
+    """``False`` → once, ``True`` → forever, an int N ≥ 1 → exactly N times."""
+    if isinstance(repeat, bool):
+        return None if repeat else 1
+    if not isinstance(repeat, int):
+        raise TypeError(f"repeat must be a bool or an int, got {repeat!r}")
+    if repeat < 1:
+        raise ValueError(
+            f"repeat must be True, False or a positive int, got {repeat!r} "
+            "(remove the registration instead of registering it 0 times)"
+        )
+    return repeat
+
+
+class Router:
+    """Holds routes and picks the one that answers a request.
+
+    Not thread-safe by itself: the caller holds a lock around :meth:`take`.
+    """
+
+    def __init__(self) -> None:
+        self._exact: dict[tuple[str, URL], list[Route]] = {}
+        self._patterns: list[Route] = []
+        self._order = 0
+
+    def add(self, route: Route) -> None:
+        self._order += 1
+        route.order = self._order
+        if isinstance(route.url, re.Pattern):
+            self._patterns.append(route)
+        else:
+            self._exact.setdefault((route.method, route.url), []).append(route)
+
+    def take(self, method: str, url: URL) -> Route | None:
+        """Find the first route with responses left and consume one of them."""
+        best: Route | None = None
+        for route in self._exact.get((method, url), ()):
+            if route.remaining != 0:
+                best = route
+                break
+        if self._patterns:
+            text = str(url)
+            for route in self._patterns:
+                if best is not None and route.order > best.order:
+                    break
+                if (
+                    route.method == method
+                    and route.remaining != 0
+                    and route.url.match(text)  # type: ignore[union-attr]
+                ):
+                    best = route
+                    break
+        if best is not None:
+            if best.remaining is not None:
+                best.remaining -= 1
+            best.call_count += 1
+        return best
+
+    def routes(self) -> list[Route]:
+        """All routes in registration order."""
+        routes = [r for rs in self._exact.values() for r in rs] + self._patterns
+        return sorted(routes, key=lambda r: r.order)
+
+    def clear(self) -> None:
+        self._exact.clear()
+        self._patterns.clear()

@@ -10,6 +10,7 @@ The test side never blocks on it: the thread wakes the test's loop through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from aiohttp import web
 from yarl import URL
 
 from ._dispatch import PendingCallback
+from ._responses import Reply
 
 if TYPE_CHECKING:
     from ._dispatch import Dispatcher
@@ -61,10 +63,8 @@ class AiohttpServer:
         """Close the listening socket and connections, and end the thread."""
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the server loop has ended
                 loop.call_soon_threadsafe(stop.set)
-            except RuntimeError:  # the server loop has already ended
-                pass
         with anyio.CancelScope(shield=True):
             await self._stopped.wait()
         self._thread.join()
@@ -112,7 +112,7 @@ class AiohttpServer:
         return web.Response(
             status=outcome.status,
             reason=outcome.reason,
-            headers=outcome.headers,  # type: ignore[arg-type]
+            headers=outcome.headers,
             body=outcome.body,
         )
 
@@ -126,7 +126,7 @@ class AiohttpServer:
             return URL(raw_path, encoded=True)
         return base  # asterisk-form ("OPTIONS *")
 
-    async def _wait(self, pending: PendingCallback):  # type: ignore[no-untyped-def]
+    async def _wait(self, pending: PendingCallback) -> Reply:
         future = asyncio.wrap_future(pending.future)
         done, _ = await asyncio.wait(
             {future}, timeout=self._dispatcher.callback_start_timeout

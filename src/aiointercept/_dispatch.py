@@ -88,17 +88,21 @@ class Dispatcher:
         """
         retry = self._retry_fingerprint(method, url, headers, body)
         key = (method, normalize_url(url))
+        request = RecordedRequest.build(method, url, headers, body)
         with self.lock:
             if retry is not None and self._closed:
                 now = time.monotonic()
                 seen = self._closed.pop(retry, None)
                 if seen is not None and seen[0] is not connection and now < seen[1]:
-                    logger.debug("closing aiohttp's automatic retry of %s %s", method, url)
+                    logger.debug(
+                        "closing aiohttp's automatic retry of %s %s", method, url
+                    )
                     return None
             route = self.router.take(*key)
-            request = RecordedRequest.build(method, url, headers, body)
             self.requests.setdefault(key, []).append(request)
-            if retry is not None and (route is None or isinstance(route.source, CloseSource)):
+            if retry is not None and (
+                route is None or isinstance(route.source, CloseSource)
+            ):
                 self._closed[retry] = (connection, time.monotonic() + RETRY_WINDOW)
         if route is None:
             self._log_unmatched(request)
@@ -210,6 +214,8 @@ async def _awaited(awaitable: Any) -> Any:
 
 def _text_reply(status: int, text: str) -> Reply:
     return Reply(
-        status, None, (("Content-Type", "text/plain; charset=utf-8"),),
+        status,
+        None,
+        (("Content-Type", "text/plain; charset=utf-8"),),
         text.encode("utf-8"),
     )

@@ -38,15 +38,15 @@ class Host:
             import trio  # only reachable when running under trio
 
             token = trio.lowlevel.current_trio_token()
-            self._call_soon: Callable[[Callable[[], object]], None] = (
+            self._call_soon: Callable[[Callable[[], object]], object] = (
                 token.run_sync_soon
             )
-            self._spawn: Callable[[Callable[[], Awaitable[None]]], None] = (
+            self._spawn: Callable[[Callable[[], Awaitable[None]]], object] = (
                 trio.lowlevel.spawn_system_task
             )
             self._closed_error: type[BaseException] = trio.RunFinishedError
         else:
-            self._call_soon = loop.call_soon_threadsafe
+            self._call_soon = lambda func: loop.call_soon_threadsafe(func)
             tasks: set[asyncio.Task[None]] = set()  # the loop holds only weak refs
 
             def spawn(func: Callable[[], Awaitable[None]]) -> None:

@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from yarl import URL
 
@@ -28,13 +28,12 @@ from ._urls import normalize_url
 
 __all__ = ["aiointercept"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 _UNSET: Any = object()
 
 
-class aiointercept:  # noqa: N801 - the public name is lower-case by design
+class aiointercept:  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
     Use it as ``async with aiointercept() as m:``, or as a decorator on an async
@@ -77,7 +76,9 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
             given = "passthrough" if self.passthrough else "passthrough_unmatched"
             raise ValueError(f"{given} requires mock_external_urls=True")
         if param is not None and not (isinstance(param, str) and param.isidentifier()):
-            raise ValueError(f"param must be a Python identifier or None, got {param!r}")
+            raise ValueError(
+                f"param must be a Python identifier or None, got {param!r}"
+            )
         if (
             isinstance(callback_start_timeout, bool)
             or not isinstance(callback_start_timeout, int | float)
@@ -139,7 +140,8 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
         traceback: TracebackType | None,
     ) -> None:
         server, host = self._server, self._dispatcher.host
-        assert server is not None and host is not None
+        assert server is not None
+        assert host is not None
         try:
             await host.aclose()
             await server.stop()
@@ -149,13 +151,26 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
         errors = self._dispatcher.take_errors()
         if errors and exc is None:
             first = errors[0]
-            for other in errors[1:]:
-                first.add_note(f"also: {other}")
+            if len(errors) > 1:
+                others = "\n".join(f"  {error}" for error in errors[1:])
+                first.args = (f"{first}\nother callback errors:\n{others}",)
             raise first
 
-    def __call__(self, func: Callable[P, Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    def __call__(
+        self, func: Callable[..., Awaitable[R]]
+    ) -> Callable[..., Awaitable[R]]:
         """Decorate an async function: each call runs in a fresh block."""
         return _decorate(self, func)
+
+    def _fresh(self) -> aiointercept:
+        """A new instance with the same configuration (for the decorator)."""
+        return aiointercept(
+            mock_external_urls=self.mock_external_urls,
+            passthrough=[str(url) for url in self.passthrough] or None,
+            passthrough_unmatched=self.passthrough_unmatched,
+            param=self.param,
+            callback_start_timeout=self.callback_start_timeout,
+        )
 
     # -- registration ----------------------------------------------------------
 
@@ -184,8 +199,12 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
         matcher = self._url_matcher(url)
         remaining = check_repeat(repeat)
         static_given = (
-            body not in (b"", "") or json is not None or payload is not None
-            or headers is not None or content_type is not None or reason is not None
+            body not in (b"", "")
+            or json is not None
+            or payload is not None
+            or headers is not None
+            or content_type is not None
+            or reason is not None
             or status != 200
         )
         source: StaticSource | CloseSource | CallbackSource
@@ -207,8 +226,13 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
         else:
             source = StaticSource(
                 static_reply(
-                    status=status, body=body, json=json, payload=payload,
-                    headers=headers, content_type=content_type, reason=reason,
+                    status=status,
+                    body=body,
+                    json=json,
+                    payload=payload,
+                    headers=headers,
+                    content_type=content_type,
+                    reason=reason,
                 )
             )
         self._dispatcher.add(Route(method, matcher, source, remaining))
@@ -227,7 +251,8 @@ class aiointercept:  # noqa: N801 - the public name is lower-case by design
         if not url.absolute:
             if not url.path.startswith("/"):
                 raise ValueError(
-                    f"url must be absolute or a path starting with '/', got {str(url)!r}"
+                    "url must be absolute or a path starting with '/', "
+                    f"got {str(url)!r}"
                 )
             if self._server is None:
                 raise ValueError(
@@ -304,7 +329,7 @@ def _check_passthrough(passthrough: object) -> tuple[URL, ...]:
 
 
 def _decorate(
-    template: aiointercept, func: Callable[P, Awaitable[R]]
+    template: aiointercept, func: Callable[..., Awaitable[R]]
 ) -> Callable[..., Awaitable[R]]:
     if not inspect.iscoroutinefunction(func):
         raise TypeError(
@@ -326,7 +351,8 @@ def _decorate(
         visible = [p for p in parameters if p.name != name]
     else:
         positional = [
-            p for p in parameters
+            p
+            for p in parameters
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         if not positional:
@@ -337,18 +363,12 @@ def _decorate(
         injected = positional[-1]
         visible = [p for p in parameters if p is not injected]
     visible_signature = signature.replace(parameters=visible)
-    config = {
-        "mock_external_urls": template.mock_external_urls,
-        "passthrough": [str(url) for url in template.passthrough] or None,
-        "passthrough_unmatched": template.passthrough_unmatched,
-        "callback_start_timeout": template.callback_start_timeout,
-    }
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> R:
         bound = visible_signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        async with aiointercept(**config) as mock:
+        async with template._fresh() as mock:
             if name is not None:
                 return await func(*bound.args, **bound.kwargs, **{name: mock})
             return await func(*bound.args, mock, **bound.kwargs)

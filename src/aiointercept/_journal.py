@@ -40,7 +40,10 @@ class RecordedRequest:
 
     @classmethod
     def build(
-        cls, method: str, url: URL, headers: CIMultiDict[str] | CIMultiDictProxy[str],
+        cls,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str] | CIMultiDictProxy[str],
         body: bytes,
     ) -> RecordedRequest:
         frozen_headers = CIMultiDictProxy(CIMultiDict(headers))

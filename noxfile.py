@@ -1,0 +1,75 @@
+"""Development tasks: ``nox -s tests``, ``nox -s demo``, ``nox -s lint`` ..."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+nox.options.sessions = ["tests", "lint", "typing", "docs", "demo"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_external_run = True
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite on asyncio and trio, with branch coverage (>= 95%)."""
+    session.install("-e", ".[trio]", *_group("test"))
+    session.run(
+        "pytest",
+        "--cov=aiointercept",
+        "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=95",
+        *session.posargs,
+    )
+
+
+@nox.session(python=os.environ.get("AIOINTERCEPT_LOWEST_PYTHON", "3.10"))
+def lowest(session: nox.Session) -> None:
+    """The test suite against the lowest dependency versions we declare."""
+    session.install(
+        "-c", "tests/constraints-lowest.txt", "-e", ".[trio]", *_group("test")
+    )
+    session.run("pip", "list")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on the package, tests, examples and this file."""
+    session.install("-e", ".[trio]", *_group("test"), *_group("typing"))
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx docs; warnings are errors."""
+    session.install("-e", ".", *_group("docs"))
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run every script in examples/; each one checks what it shows."""
+    session.install("-e", ".[trio]", "httpx", "requests")
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        session.log(f"running {script.name}")
+        session.run("python", str(script))

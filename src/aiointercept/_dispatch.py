@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CallbackError
+from ._host import Host, HostClosedError
 from ._journal import RecordedRequest, RequestMap
 from ._responses import CallbackResult, Reply
 from ._routing import CallbackSource, CloseSource, Route, Router
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
-    from ._host import Host
 
 __all__ = ["Dispatcher", "PendingCallback"]
 
@@ -138,6 +138,8 @@ class Dispatcher:
         """The reply for an async callback whose future is done."""
         try:
             result = pending.future.result()
+        except HostClosedError as exc:  # the block ended first, not a callback bug
+            return _text_reply(503, f"aiointercept: {exc}")
         except Exception as exc:
             return self._failed(pending.request, exc)
         return self._result_reply(pending.request, result)

@@ -1,0 +1,25 @@
+"""The README shows code that an example script runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_readme_usage_is_the_example_that_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "examples" / "aiohttp_asyncio.py").read_text()
+    region = re.search(r"# \[example\]\n(.*?)# \[/example\]\n", example, re.S)
+    assert region is not None, "examples/aiohttp_asyncio.py lost its [example] region"
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert region.group(1).strip() in [block.strip() for block in blocks]
+
+
+def test_readme_quick_start_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```console\n(.*?)```", quick_start, re.S)
+    demo, tests = "pip install nox && nox -s demo", "pip install nox && nox -s tests"
+    assert commands == [f"{demo}\n{tests}\n"]

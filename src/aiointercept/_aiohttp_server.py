@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from aiohttp import web
@@ -45,6 +46,7 @@ class AiohttpServer:
         self._thread = threading.Thread(
             target=self._thread_main, name="aiointercept-server", daemon=True
         )
+        self._web_server: _Server | None = None
         self.url: URL | None = None
 
     async def start(self) -> URL:
@@ -81,7 +83,7 @@ class AiohttpServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = web.Server(self._handle, access_log=None)
+        server = self._web_server = _Server(self._handle, access_log=None)
         runner = web.ServerRunner(
             server, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
@@ -97,13 +99,17 @@ class AiohttpServer:
             await runner.cleanup()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        # The earliest moment the client can have sent this request: when its
+        # connection was accepted for the first request on it, else now.
+        assert self._web_server is not None
+        sent_after = self._web_server.request_started(request.protocol)
         body = await request.read()
         outcome = self._dispatcher.dispatch(
             request.method,
             self._request_url(request),
             request.headers,
             body,
-            request.protocol,
+            sent_after,
         )
         if isinstance(outcome, PendingCallback):
             outcome = await self._wait(outcome)
@@ -121,10 +127,12 @@ class AiohttpServer:
         assert base is not None
         raw_path = request.raw_path
         if raw_path.startswith("/"):
-            return URL(f"{base}{raw_path}", encoded=True)
-        if "://" in raw_path:  # absolute-form request target
-            return URL(raw_path, encoded=True)
-        return base  # asterisk-form ("OPTIONS *")
+            url = URL(f"{base}{raw_path}", encoded=True)
+        elif "://" in raw_path:  # absolute-form request target
+            url = URL(raw_path, encoded=True)
+        else:  # asterisk-form ("OPTIONS *")
+            return base
+        return url.with_fragment(None) if url.raw_fragment else url
 
     async def _wait(self, pending: PendingCallback) -> Reply:
         future = asyncio.wrap_future(pending.future)
@@ -135,6 +143,30 @@ class AiohttpServer:
             return self._dispatcher.not_started(pending)
         await asyncio.wait({future})
         return self._dispatcher.complete(pending)
+
+
+class _Server(web.Server):
+    """Remembers when each connection was accepted and whether it has served."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._accepted: dict[object, float | None] = {}
+
+    def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
+        self._accepted[handler] = time.monotonic()
+        super().connection_made(handler, transport)
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        self._accepted.pop(handler, None)
+        super().connection_lost(handler, exc)
+
+    def request_started(self, handler: object) -> float:
+        """The earliest moment the client can have sent the request that starts
+        now on ``handler``'s connection: when the connection was accepted for its
+        first request, else now."""
+        accepted = self._accepted.get(handler)
+        self._accepted[handler] = None
+        return time.monotonic() if accepted is None else accepted
 
 
 def _close_connection(request: web.BaseRequest) -> web.StreamResponse:

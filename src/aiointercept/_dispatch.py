@@ -40,6 +40,7 @@ _ROUTES_IN_LOG = 20
 #: this soon after such a close is treated as that automatic retry.
 RETRY_WINDOW = 1.0
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_MAX_REMEMBERED_CLOSES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,8 @@ class Dispatcher:
         self.errors: list[CallbackError] = []
         self.host: Host | None = None
         self.lock = threading.Lock()
-        # fingerprint of a request answered by closing -> (connection, deadline)
-        self._closed: dict[tuple[object, ...], tuple[object, float]] = {}
+        # fingerprint of requests answered by closing -> when each was closed
+        self._closed: dict[tuple[object, ...], list[float]] = {}
 
     def add(self, route: Route) -> None:
         with self.lock:
@@ -78,32 +79,29 @@ class Dispatcher:
         url: URL,
         headers: CIMultiDictProxy[str],
         body: bytes,
-        connection: object = None,
+        sent_after: float,
     ) -> Reply | PendingCallback | None:
         """Answer one request: a reply, a pending async callback, or ``None``
         to close the connection without a response.
 
-        ``connection`` identifies the client connection, to tell aiohttp's
-        automatic retry of a request (on a new connection) from the original.
+        ``sent_after`` (``time.monotonic()`` of the earliest moment the client can
+        have sent the request: when its connection was accepted, for the first
+        request on a connection) tells aiohttp's automatic retry of a request,
+        which is sent only after the original was closed, from a concurrent twin.
         """
-        retry = self._retry_fingerprint(method, url, headers, body)
+        fingerprint = _retry_fingerprint(method, url, headers, body)
         key = (method, normalize_url(url))
         request = RecordedRequest.build(method, url, headers, body)
         with self.lock:
-            if retry is not None and self._closed:
-                now = time.monotonic()
-                seen = self._closed.pop(retry, None)
-                if seen is not None and seen[0] is not connection and now < seen[1]:
-                    logger.debug(
-                        "closing aiohttp's automatic retry of %s %s", method, url
-                    )
-                    return None
+            if fingerprint is not None and self._is_retry(fingerprint, sent_after):
+                logger.debug("closed aiohttp's automatic retry of %s %s", method, url)
+                return None
             route = self.router.take(*key)
             self.requests.setdefault(key, []).append(request)
-            if retry is not None and (
+            if fingerprint is not None and (
                 route is None or isinstance(route.source, CloseSource)
             ):
-                self._closed[retry] = (connection, time.monotonic() + RETRY_WINDOW)
+                self._remember_close(fingerprint)
         if route is None:
             self._log_unmatched(request)
             return None
@@ -124,15 +122,24 @@ class Dispatcher:
             return self._submit(request, _awaited, result)
         return self._result_reply(request, result)
 
-    @staticmethod
-    def _retry_fingerprint(
-        method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
-    ) -> tuple[object, ...] | None:
-        """What an aiohttp retry of this request repeats, or ``None`` when aiohttp
-        would not retry it (method not idempotent, or another client)."""
-        if method not in _IDEMPOTENT or "aiohttp/" not in headers.get("User-Agent", ""):
-            return None
-        return (method, str(url), tuple(headers.items()), body)
+    def _is_retry(self, fingerprint: tuple[object, ...], sent_after: float) -> bool:
+        """Consume the close this request is aiohttp's automatic retry of, if any."""
+        closes = self._closed.get(fingerprint)
+        if closes:
+            for index, closed_at in enumerate(closes):
+                if 0 <= sent_after - closed_at < RETRY_WINDOW:
+                    del closes[index]
+                    return True
+        return False
+
+    def _remember_close(self, fingerprint: tuple[object, ...]) -> None:
+        now = time.monotonic()
+        if len(self._closed) >= _MAX_REMEMBERED_CLOSES:  # retries that never came
+            for key, closes in list(self._closed.items()):
+                closes[:] = [at for at in closes if now - at < RETRY_WINDOW]
+                if not closes:
+                    del self._closed[key]
+        self._closed.setdefault(fingerprint, []).append(now)
 
     def complete(self, pending: PendingCallback) -> Reply:
         """The reply for an async callback whose future is done."""
@@ -212,6 +219,21 @@ class Dispatcher:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _retry_fingerprint(
+    method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
+) -> tuple[object, ...] | None:
+    """What an aiohttp retry of this request repeats, or ``None`` when aiohttp
+    would not retry it: another client, a method that is not idempotent, or a
+    streamed (chunked) body, which aiohttp cannot send twice."""
+    if (
+        method not in _IDEMPOTENT
+        or "aiohttp/" not in headers.get("User-Agent", "")
+        or "chunked" in headers.get("Transfer-Encoding", "").lower()
+    ):
+        return None
+    return (method, str(url), tuple(headers.items()), body)
 
 
 def _text_reply(status: int, text: str) -> Reply:

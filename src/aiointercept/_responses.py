@@ -13,7 +13,8 @@ __all__ = ["CallbackResult", "Reply"]
 HeadersArg: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
 
 DEFAULT_CONTENT_TYPE: Final = "application/json"
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: An HTTP token (RFC 9110), as used for methods and header names.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
 
 
@@ -63,7 +64,7 @@ def check_headers(headers: object) -> tuple[tuple[str, str], ...]:
         if not (isinstance(item, tuple) and len(item) == 2):
             raise TypeError(f"headers must be (name, value) pairs, got {item!r}")
         name, value = item
-        if not isinstance(name, str) or not _TOKEN.match(name):
+        if not isinstance(name, str) or not TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}")
         if not isinstance(value, str):
             raise TypeError(f"header {name!r} must have a str value, got {value!r}")
@@ -97,7 +98,7 @@ def encode_body(body: object) -> bytes:
 
 def encode_json(value: object, name: str) -> bytes:
     try:
-        return _json.dumps(value).encode("utf-8")
+        return _json.dumps(value, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} is not JSON serializable ({exc}): {value!r}") from exc
 

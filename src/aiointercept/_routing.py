@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from yarl import URL
 
-from ._responses import Reply
+from ._responses import TOKEN, Reply
 
 if TYPE_CHECKING:
     from ._journal import RecordedRequest
 
 __all__ = ["CallbackSource", "CloseSource", "Route", "Router", "StaticSource"]
-
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +108,7 @@ class Route:
 def check_method(method: object) -> str:
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, got {method!r}")
-    if not _TOKEN.match(method):
+    if not TOKEN.fullmatch(method):
         raise ValueError(f"method must be an HTTP token such as 'GET', got {method!r}")
     return method.upper()
 

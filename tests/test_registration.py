@@ -1,0 +1,565 @@
+"""Registration: ``add()``, the method shortcuts, URL forms and input validation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from yarl import URL
+
+from aiointercept import CallbackResult, aiointercept
+
+SHORTCUTS = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+
+def shortcut(m: aiointercept, name: str) -> Callable[..., None]:
+    registrar: Callable[..., None] = getattr(m, name)
+    return registrar
+
+
+class Unserializable:
+    """Not JSON serializable, with a recognizable repr."""
+
+    def __repr__(self) -> str:
+        return "<Unserializable thing 7f3a>"
+
+
+# -- the method shortcuts --------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", SHORTCUTS)
+async def test_shortcut_forwards_static_response_keywords(name: str) -> None:
+    method = name.upper()
+    async with aiointercept() as m:
+        shortcut(m, name)(
+            "/static",
+            status=203,
+            body="forwarded body",
+            headers={"X-Forwarded-Kw": "yes"},
+            content_type="text/plain; charset=utf-8",
+            reason="Forwarded Reason",
+            repeat=2,
+        )
+        async with httpx.AsyncClient() as client:
+            first = await client.request(method, f"{m.server_url}/static")
+            second = await client.request(method, f"{m.server_url}/static")
+            with pytest.raises(httpx.TransportError):
+                await client.request(method, f"{m.server_url}/static")
+    for response in (first, second):
+        assert response.status_code == 203
+        assert response.reason_phrase == "Forwarded Reason"
+        assert response.headers["X-Forwarded-Kw"] == "yes"
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        expected = b"" if method == "HEAD" else b"forwarded body"
+        assert response.content == expected
+    assert len(m.requests[(method, URL(f"{m.server_url}/static"))]) == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", SHORTCUTS)
+async def test_shortcut_forwards_json_payload_callback_and_exception(
+    name: str,
+) -> None:
+    method = name.upper()
+    seen: list[str] = []
+
+    def callback(url: URL, **kwargs: Any) -> CallbackResult:
+        seen.append(kwargs["method"])
+        return CallbackResult(status=202, payload={"from": "callback"})
+
+    async with aiointercept() as m:
+        register = shortcut(m, name)
+        register("/json", json={"kind": "json"})
+        register("/payload", payload={"kind": "payload"})
+        register("/callback", callback=callback)
+        register("/exception", exception=True)
+        async with httpx.AsyncClient() as client:
+            json_response = await client.request(method, f"{m.server_url}/json")
+            payload_response = await client.request(method, f"{m.server_url}/payload")
+            callback_response = await client.request(method, f"{m.server_url}/callback")
+            with pytest.raises(httpx.TransportError):
+                await client.request(method, f"{m.server_url}/exception")
+    assert seen == [method]
+    assert callback_response.status_code == 202
+    if method != "HEAD":
+        assert json_response.json() == {"kind": "json"}
+        assert payload_response.json() == {"kind": "payload"}
+        assert callback_response.json() == {"from": "callback"}
+    else:
+        assert json_response.headers["Content-Length"] == str(len(b'{"kind": "json"}'))
+        assert payload_response.headers["Content-Length"] == str(
+            len(b'{"kind": "payload"}')
+        )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", SHORTCUTS)
+async def test_shortcut_registers_only_its_own_method(name: str) -> None:
+    method = name.upper()
+    other = "POST" if method != "POST" else "PUT"
+    async with aiointercept() as m:
+        shortcut(m, name)("/only", repeat=True, status=204)
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.TransportError):
+                await client.request(other, f"{m.server_url}/only")
+            response = await client.request(method, f"{m.server_url}/only")
+    assert response.status_code == 204
+
+
+# -- url forms -------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_url_as_absolute_str() -> None:
+    async with aiointercept() as m:
+        m.get(f"{m.server_url}/abs", payload={"form": "str"})
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/abs")
+    assert response.json() == {"form": "str"}
+
+
+@pytest.mark.anyio
+async def test_url_as_yarl_url() -> None:
+    async with aiointercept() as m:
+        m.get(URL(m.server_url) / "yarl" / "path", payload={"form": "yarl"})
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/yarl/path")
+    assert response.json() == {"form": "yarl"}
+
+
+@pytest.mark.anyio
+async def test_url_as_relative_path_means_server_url_plus_path() -> None:
+    async with aiointercept() as m:
+        m.get("/api/users", payload=[{"id": 1}])
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/api/users")
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{m.server_url}/api/users")
+    assert response.json() == [{"id": 1}]
+    assert list(m.requests) == [("GET", URL(f"{m.server_url}/api/users"))]
+
+
+@pytest.mark.anyio
+async def test_relative_path_with_query_matches_normalized_request() -> None:
+    async with aiointercept() as m:
+        m.get("/search?b=2&a=1", payload={"found": True})
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/search?a=1&b=2")
+    assert response.json() == {"found": True}
+
+
+@pytest.mark.anyio
+async def test_registered_url_is_normalized_fragment_and_empty_path() -> None:
+    async with aiointercept() as m:
+        m.get(f"{m.server_url}/frag#section", payload={"frag": True})
+        m.get(m.server_url, payload={"root": True})
+        async with httpx.AsyncClient() as client:
+            frag = await client.get(f"{m.server_url}/frag")
+            root = await client.get(f"{m.server_url}/")
+    assert frag.json() == {"frag": True}
+    assert root.json() == {"root": True}
+
+
+@pytest.mark.anyio
+async def test_regex_pattern_matches_a_family_of_urls() -> None:
+    async with aiointercept() as m:
+        pattern = re.compile(re.escape(m.server_url) + r"/users/\d+$")
+        m.get(pattern, repeat=True, payload={"id": 1})
+        async with httpx.AsyncClient() as client:
+            one = await client.get(f"{m.server_url}/users/1")
+            many = await client.get(f"{m.server_url}/users/4242")
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{m.server_url}/users/abc")
+    assert one.json() == {"id": 1}
+    assert many.json() == {"id": 1}
+
+
+@pytest.mark.anyio
+async def test_regex_pattern_is_matched_from_the_start_of_the_full_url() -> None:
+    async with aiointercept() as m:
+        # Only a path: ``.match`` against the full URL (scheme first) never matches.
+        m.get(re.compile(r"/users/\d+"), repeat=True, payload={"path": True})
+        # ``.match``, not ``fullmatch``: a prefix of the full URL is enough.
+        m.get(re.compile(re.escape(m.server_url) + "/pre"), payload={"prefix": True})
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{m.server_url}/users/1")
+            prefix = await client.get(f"{m.server_url}/prefix/and/more")
+    assert prefix.json() == {"prefix": True}
+
+
+@pytest.mark.anyio
+async def test_regex_pattern_sees_the_normalized_url() -> None:
+    async with aiointercept() as m:
+        m.get(
+            re.compile(re.escape(f"{m.server_url}/s?a=1&b=2") + "$"),
+            payload={"sorted": True},
+        )
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/s?b=2&a=1")
+    assert response.json() == {"sorted": True}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["post", "Post", "pOsT", "POST"])
+async def test_method_is_case_insensitive(method: str) -> None:
+    async with aiointercept() as m:
+        m.add("/items", method=method, status=201)
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"{m.server_url}/items")
+    assert response.status_code == 201
+    assert list(m.requests) == [("POST", URL(f"{m.server_url}/items"))]
+
+
+@pytest.mark.anyio
+async def test_add_positional_method_and_extension_method() -> None:
+    async with aiointercept() as m:
+        m.add("/cache", "purge", status=204)
+        m.add("/thing", "delete", status=202)
+        async with httpx.AsyncClient() as client:
+            purge = await client.request("PURGE", f"{m.server_url}/cache")
+            delete = await client.delete(f"{m.server_url}/thing")
+    assert purge.status_code == 204
+    assert delete.status_code == 202
+
+
+@pytest.mark.anyio
+async def test_add_defaults_to_get_status_200_empty_body() -> None:
+    async with aiointercept() as m:
+        m.add("/default")
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.TransportError):
+                await client.post(f"{m.server_url}/default")
+            response = await client.get(f"{m.server_url}/default")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+# -- bad input: add() ------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [99, 600, 0, -200, 1000])
+async def test_status_out_of_range_is_a_value_error(status: int) -> None:
+    async with aiointercept() as m:
+        with pytest.raises(ValueError, match=re.escape(repr(status))):
+            m.get("/x", status=status)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", ["200", 200.0, True, False, None])
+async def test_status_not_an_int_is_a_type_error(status: object) -> None:
+    async with aiointercept() as m:
+        with pytest.raises(TypeError, match=re.escape(repr(status))):
+            m.get("/x", status=status)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [100, 599])
+async def test_status_bounds_are_accepted(status: int) -> None:
+    async with aiointercept() as m:
+        m.get("/x", status=status)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("repeat", [0, -1, -100])
+async def test_repeat_zero_or_negative_is_a_value_error(repeat: int) -> None:
+    async with aiointercept() as m:
+        with pytest.raises(ValueError, match=re.escape(repr(repeat))):
+            m.get("/x", repeat=repeat)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("repeat", ["3", 2.0, None, [1]])
+async def test_repeat_not_bool_or_int_is_a_type_error(repeat: object) -> None:
+    async with aiointercept() as m:
+        with pytest.raises(TypeError, match=re.escape(repr(repeat))):
+            m.get("/x", repeat=repeat)
+
+
+@pytest.mark.parametrize(
+    "method", ["GE T", "GET /x", "GE\r\nT", "", "GÉT", "GET\n", "(GET)"]
+)
+def test_method_not_an_http_token_is_a_value_error(method: str) -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape(repr(method))):
+        m.add("http://127.0.0.1:1/x", method=method)
+
+
+@pytest.mark.parametrize("method", [1, None, b"GET"])
+def test_method_not_a_str_is_a_type_error(method: object) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match=re.escape(repr(method))):
+        m.add("http://127.0.0.1:1/x", method=method)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", [123, b"/x", None, 1.5, ["/x"]])
+def test_url_of_another_type_is_a_type_error(url: object) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match=re.escape(repr(url))):
+        m.get(url)  # type: ignore[arg-type]
+
+
+def test_url_bytes_pattern_is_a_type_error() -> None:
+    m = aiointercept()
+    pattern = re.compile(b"^http://")
+    with pytest.raises(TypeError, match=re.escape(repr(pattern))):
+        m.get(pattern)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "ws://127.0.0.1/socket", "file:///etc/hosts"]
+)
+def test_url_with_a_non_http_scheme_is_a_value_error(url: str) -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape(repr(url))):
+        m.get(url)
+
+
+def test_url_with_a_non_http_scheme_as_yarl_url_is_a_value_error() -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape("ftp://example.com/x")):
+        m.get(URL("ftp://example.com/x"))
+
+
+@pytest.mark.anyio
+async def test_relative_url_without_leading_slash_is_a_value_error() -> None:
+    async with aiointercept() as m:
+        with pytest.raises(ValueError, match=re.escape("'api/users'")):
+            m.get("api/users")
+
+
+def test_relative_path_before_the_block_is_a_value_error() -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape("'/api/users'")):
+        m.get("/api/users")
+
+
+def test_absolute_url_can_be_registered_before_the_block() -> None:
+    m = aiointercept()
+    m.get("https://api.example.com/users", payload=[])
+    m.get(URL("http://api.example.com/other"))
+    m.get(re.compile(r"^https://api\.example\.com/"))
+
+
+@pytest.mark.parametrize("kw", ["json", "payload"])
+def test_json_not_serializable_is_a_type_error(kw: str) -> None:
+    m = aiointercept()
+    value = {"thing": Unserializable()}
+    with pytest.raises(TypeError, match=re.escape("<Unserializable thing 7f3a>")):
+        m.get("http://127.0.0.1:1/x", **{kw: value})
+
+
+@pytest.mark.parametrize("kw", ["json", "payload"])
+def test_json_with_a_set_is_not_serializable(kw: str) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match=re.escape(kw)):
+        m.get("http://127.0.0.1:1/x", **{kw: {"ids": {1, 2}}})
+
+
+def test_json_and_payload_together_are_rejected() -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match=r"json.*payload"):
+        m.get("http://127.0.0.1:1/x", json={"a": 1}, payload={"b": 2})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Number": 1}, {"X-Bytes": b"v"}, [("X-None", None)]],
+)
+def test_header_with_a_non_str_value_is_a_type_error(headers: Any) -> None:
+    m = aiointercept()
+    items = headers.items() if isinstance(headers, dict) else headers
+    bad_value = next(iter(items))[1]
+    with pytest.raises(TypeError, match=re.escape(repr(bad_value))):
+        m.get("http://127.0.0.1:1/x", headers=headers)
+
+
+@pytest.mark.parametrize(
+    "value", ["a\r\nInjected: 1", "line\nbreak", "carriage\rreturn"]
+)
+def test_header_value_with_cr_or_lf_is_a_value_error(value: str) -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape(repr(value))):
+        m.get("http://127.0.0.1:1/x", headers={"X-Evil": value})
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Evil\r\nInjected", "Bad Name", "", "X-Evil\n", "X-Evil\r"]
+)
+def test_header_name_that_is_not_a_token_is_a_value_error(name: str) -> None:
+    m = aiointercept()
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        m.get("http://127.0.0.1:1/x", headers={name: "v"})
+
+
+@pytest.mark.parametrize("callback", ["not callable", 42, {"a": 1}])
+def test_callback_not_callable_is_a_type_error(callback: object) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match=re.escape(repr(callback))):
+        m.get("http://127.0.0.1:1/x", callback=callback)
+
+
+def _callback(url: URL, **kwargs: Any) -> CallbackResult:
+    return CallbackResult()
+
+
+STATIC_ARGS: list[dict[str, Any]] = [
+    {"status": 500},
+    {"body": "text"},
+    {"body": b"bytes"},
+    {"json": {"a": 1}},
+    {"payload": {"a": 1}},
+    {"headers": {"X-A": "1"}},
+    {"content_type": "text/plain"},
+    {"reason": "Because"},
+]
+
+
+@pytest.mark.parametrize("exception", [True, RuntimeError("boom")])
+def test_exception_with_callback_is_rejected(exception: object) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match="exception"):
+        m.get("http://127.0.0.1:1/x", exception=exception, callback=_callback)
+
+
+@pytest.mark.parametrize("static", STATIC_ARGS)
+def test_exception_with_response_arguments_is_rejected(
+    static: dict[str, Any],
+) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match="exception"):
+        m.get("http://127.0.0.1:1/x", exception=True, **static)
+
+
+@pytest.mark.parametrize("static", STATIC_ARGS)
+def test_callback_with_static_response_arguments_is_rejected(
+    static: dict[str, Any],
+) -> None:
+    m = aiointercept()
+    with pytest.raises(TypeError, match="callback"):
+        m.get("http://127.0.0.1:1/x", callback=_callback, **static)
+
+
+@pytest.mark.anyio
+async def test_rejected_registration_registers_nothing() -> None:
+    async with aiointercept() as m:
+        with pytest.raises(ValueError, match="600"):
+            m.get("/x", status=600)
+        with pytest.raises(TypeError, match="callback"):
+            m.get("/x", callback=_callback, status=201)
+        with pytest.raises(TypeError, match="exception"):
+            m.get("/x", exception=True, payload={"a": 1})
+        m.get("/x", status=202)
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/x")
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{m.server_url}/x")
+    assert response.status_code == 202
+
+
+# -- bad input: the constructor --------------------------------------------------------
+
+
+def test_passthrough_without_mock_external_urls_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="passthrough"):
+        aiointercept(passthrough=["https://real-api.example.com"])
+
+
+def test_passthrough_unmatched_without_mock_external_urls_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="passthrough_unmatched"):
+        aiointercept(passthrough_unmatched=True)
+
+
+def test_passthrough_with_mock_external_urls_is_accepted() -> None:
+    aiointercept(
+        mock_external_urls=True,
+        passthrough=["https://real-api.example.com"],
+        passthrough_unmatched=True,
+    )
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None])
+def test_mock_external_urls_not_a_bool_is_a_type_error(value: object) -> None:
+    with pytest.raises(TypeError, match=re.escape(repr(value))):
+        aiointercept(mock_external_urls=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None])
+def test_passthrough_unmatched_not_a_bool_is_a_type_error(value: object) -> None:
+    with pytest.raises(TypeError, match=re.escape(repr(value))):
+        aiointercept(
+            mock_external_urls=True,
+            passthrough_unmatched=value,  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize("param", ["1abc", "not valid", "", "a-b", 3])
+def test_bad_param_name_is_rejected(param: object) -> None:
+    with pytest.raises((ValueError, TypeError), match=re.escape(repr(param))):
+        aiointercept(param=param)  # type: ignore[arg-type]
+
+
+def test_valid_param_name_is_kept() -> None:
+    assert aiointercept(param="mock").param == "mock"
+
+
+@pytest.mark.parametrize("timeout", [0, -1, -0.5, True, "5", None, float("nan")])
+def test_bad_callback_start_timeout_is_rejected(timeout: object) -> None:
+    with pytest.raises((ValueError, TypeError), match=re.escape(repr(timeout))):
+        aiointercept(callback_start_timeout=timeout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timeout", [0.01, 1, 30.0])
+def test_valid_callback_start_timeout_is_accepted(timeout: float) -> None:
+    aiointercept(callback_start_timeout=timeout)
+
+
+@pytest.mark.anyio
+async def test_mock_external_urls_raises_not_implemented_on_entering() -> None:
+    m = aiointercept(mock_external_urls=True)
+    with pytest.raises(NotImplementedError):
+        async with m:
+            pytest.fail("the block must not be entered")  # pragma: no cover
+    with pytest.raises(RuntimeError):
+        _ = m.server_url
+
+
+# -- server_url ------------------------------------------------------------------------
+
+
+def test_server_url_before_the_first_entry_is_a_runtime_error() -> None:
+    m = aiointercept()
+    with pytest.raises(RuntimeError, match="server_url"):
+        _ = m.server_url
+
+
+@pytest.mark.anyio
+async def test_server_url_is_a_local_http_base_url() -> None:
+    async with aiointercept() as m:
+        url = URL(m.server_url)
+        assert url.scheme == "http"
+        assert url.host == "127.0.0.1"
+        assert url.port is not None
+        assert url.port > 0
+        assert not m.server_url.endswith("/")
+        assert url.path in ("", "/")
+
+
+@pytest.mark.anyio
+async def test_server_url_keeps_the_last_value_after_the_block() -> None:
+    m = aiointercept()
+    async with m:
+        first = m.server_url
+    assert m.server_url == first
+    async with m:
+        second = m.server_url
+        m.get("/again", payload={"again": True})
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/again")
+    assert response.json() == {"again": True}
+    assert m.server_url == second

@@ -135,13 +135,25 @@ class AiohttpServer:
         return url.with_fragment(None) if url.raw_fragment else url
 
     async def _wait(self, pending: PendingCallback) -> Reply:
-        future = asyncio.wrap_future(pending.future)
-        done, _ = await asyncio.wait(
-            {future}, timeout=self._dispatcher.callback_start_timeout
-        )
-        if not done and pending.future.cancel():
-            return self._dispatcher.not_started(pending)
-        await asyncio.wait({future})
+        """Wait for an async callback running on the test's loop.
+
+        If it has not started within ``callback_start_timeout`` (the test's loop
+        is blocked), it is cancelled before it can start and a 503 explains why.
+        """
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def wake(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the server loop has ended
+                loop.call_soon_threadsafe(done.set)
+
+        pending.future.add_done_callback(wake)
+        try:
+            await asyncio.wait_for(done.wait(), self._dispatcher.callback_start_timeout)
+        except asyncio.TimeoutError:
+            if pending.future.cancel():
+                return self._dispatcher.not_started(pending)
+            await done.wait()
         return self._dispatcher.complete(pending)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -363,15 +364,26 @@ def _decorate(
         injected = positional[-1]
         visible = [p for p in parameters if p is not injected]
     visible_signature = signature.replace(parameters=visible)
+    target = injected.name if injected is not None else None
+    var_keyword = next((p.name for p in parameters if p.kind is p.VAR_KEYWORD), "")
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> R:
         bound = visible_signature.bind(*args, **kwargs)
         bound.apply_defaults()
+        arguments = bound.arguments
         async with template._fresh() as mock:
-            if name is not None:
-                return await func(*bound.args, **bound.kwargs, **{name: mock})
-            return await func(*bound.args, mock, **bound.kwargs)
+            if target is not None:
+                arguments[target] = mock
+            else:  # param= names no parameter: pass it through **kwargs
+                arguments[var_keyword] = {**arguments[var_keyword], name: mock}
+            call = inspect.BoundArguments(
+                signature,
+                OrderedDict(
+                    (p, arguments[p]) for p in signature.parameters if p in arguments
+                ),
+            )
+            return await func(*call.args, **call.kwargs)
 
     wrapper.__signature__ = visible_signature  # type: ignore[attr-defined]
     return wrapper

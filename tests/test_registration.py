@@ -519,16 +519,6 @@ def test_valid_callback_start_timeout_is_accepted(timeout: float) -> None:
     aiointercept(callback_start_timeout=timeout)
 
 
-@pytest.mark.anyio
-async def test_mock_external_urls_raises_not_implemented_on_entering() -> None:
-    m = aiointercept(mock_external_urls=True)
-    with pytest.raises(NotImplementedError):
-        async with m:
-            pytest.fail("the block must not be entered")  # pragma: no cover
-    with pytest.raises(RuntimeError):
-        _ = m.server_url
-
-
 # -- server_url ------------------------------------------------------------------------
 
 

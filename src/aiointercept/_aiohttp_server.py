@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import anyio
-from aiohttp import web
+from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from ._dispatch import PendingCallback
+from ._aiohttp_dns import interception
+from ._dispatch import Passthrough, PendingCallback
 from ._responses import Reply
 
 if TYPE_CHECKING:
@@ -31,12 +34,40 @@ __all__ = ["AiohttpServer"]
 #: How long in-flight handlers get to finish when the server stops.
 SHUTDOWN_TIMEOUT = 0.25
 
+logger = logging.getLogger("aiointercept")
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy session recomputes.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+_NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
+
 
 class AiohttpServer:
-    """One listening server on 127.0.0.1 with an ephemeral port."""
+    """One listening server on 127.0.0.1 with an ephemeral port.
 
-    def __init__(self, dispatcher: Dispatcher, host: Host) -> None:
+    With ``external=True`` (``mock_external_urls=True``) it listens on a second
+    port that stands for ``https``: the DNS patch sends intercepted ``https``
+    requests there over plain TCP, and each request's URL is rebuilt from that
+    scheme and its ``Host`` header, so records show the URL the client asked for.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, host: Host, external: bool) -> None:
         self._dispatcher = dispatcher
+        self._external = external
+        self.https_port: int | None = None
+        self._proxy: aiohttp.ClientSession | None = None
         self._host = host
         self._ready = anyio.Event()
         self._stopped = anyio.Event()
@@ -89,14 +120,20 @@ class AiohttpServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            if self._external:
+                await web.TCPSite(runner, "127.0.0.1", 0).start()
+                self.https_port = runner.addresses[1][1]
             host, port = runner.addresses[0][:2]
             self.url = URL.build(scheme="http", host=host, port=port)
             self._host.call_soon(self._ready.set)
             await self._stop.wait()
         finally:
-            await runner.cleanup()
+            try:
+                await runner.cleanup()
+            finally:
+                if self._proxy is not None:
+                    await self._proxy.close()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         # The earliest moment the client can have sent this request: when its
@@ -113,6 +150,8 @@ class AiohttpServer:
         )
         if isinstance(outcome, PendingCallback):
             outcome = await self._wait(outcome)
+        elif isinstance(outcome, Passthrough):
+            return await self._pass_through(request, body)
         if outcome is None:
             return _close_connection(request)
         return web.Response(
@@ -126,6 +165,11 @@ class AiohttpServer:
         base = self.url
         assert base is not None
         raw_path = request.raw_path
+        if self._external and request.host:
+            # the URL the client asked for: the scheme from the port, the host
+            # (and any non-default port) from the Host header
+            scheme = "https" if self._local_port(request) == self.https_port else "http"
+            base = URL(f"{scheme}://{request.host}", encoded=True)
         if raw_path.startswith("/"):
             url = URL(f"{base}{raw_path}", encoded=True)
         elif "://" in raw_path:  # absolute-form request target
@@ -133,6 +177,56 @@ class AiohttpServer:
         else:  # asterisk-form ("OPTIONS *")
             return base
         return url.with_fragment(None) if url.raw_fragment else url
+
+    @staticmethod
+    def _local_port(request: web.BaseRequest) -> int | None:
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport else None
+        return sockname[1] if sockname else None
+
+    async def _pass_through(
+        self, request: web.BaseRequest, body: bytes
+    ) -> web.StreamResponse:
+        """Proxy an unmatched request to its real destination, streaming the
+        response back untouched (compressed bodies stay compressed)."""
+        if self._proxy is None:
+            connector = aiohttp.TCPConnector()
+            interception.bypass(connector)
+            self._proxy = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
+            )
+        url = self._request_url(request)
+        headers = [
+            (name, value)
+            for name, value in request.headers.items()
+            if name.lower() not in _NOT_FORWARDED_REQUEST
+        ]
+        try:
+            upstream = await self._proxy.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            logger.warning("passthrough to %s failed: %r", url, exc)
+            return _close_connection(request)
+        async with upstream:
+            response = web.StreamResponse(
+                status=upstream.status, reason=upstream.reason
+            )
+            for name, value in upstream.headers.items():
+                if name.lower() not in _NOT_FORWARDED_RESPONSE:
+                    response.headers.add(name, value)
+            if upstream.headers.get("Content-Length") is not None:
+                response.content_length = int(upstream.headers["Content-Length"])
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+        return response
 
     async def _wait(self, pending: PendingCallback) -> Reply:
         """Wait for an async callback running on the test's loop.

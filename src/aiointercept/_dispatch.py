@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from yarl import URL
 
 
-__all__ = ["Dispatcher", "PendingCallback"]
+__all__ = ["PASSTHROUGH", "Dispatcher", "Passthrough", "PendingCallback"]
 
 logger = logging.getLogger("aiointercept")
 
@@ -41,6 +42,16 @@ _ROUTES_IN_LOG = 20
 RETRY_WINDOW = 1.0
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _MAX_REMEMBERED_CLOSES = 64
+
+
+class Passthrough:
+    """Marker: send the request on to the real network (``passthrough_unmatched``)."""
+
+    def __repr__(self) -> str:
+        return "PASSTHROUGH"
+
+
+PASSTHROUGH = Passthrough()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,10 @@ class Dispatcher:
         self.errors: list[CallbackError] = []
         self.host: Host | None = None
         self.lock = threading.Lock()
+        #: Proxy unmatched requests to the real network instead of closing.
+        self.passthrough_unmatched = False
+        #: The dispatchers of enclosing blocks, innermost first.
+        self.outer: Callable[[], Sequence[Dispatcher]] = tuple
         # fingerprint of requests answered by closing -> when each was closed
         self._closed: dict[tuple[object, ...], list[float]] = {}
 
@@ -80,14 +95,17 @@ class Dispatcher:
         headers: CIMultiDictProxy[str],
         body: bytes,
         sent_after: float,
-    ) -> Reply | PendingCallback | None:
-        """Answer one request: a reply, a pending async callback, or ``None``
-        to close the connection without a response.
+    ) -> Reply | PendingCallback | Passthrough | None:
+        """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
+        (proxy it to the real network) or ``None`` to close the connection
+        without a response.
 
         ``sent_after`` (``time.monotonic()`` of the earliest moment the client can
         have sent the request: when its connection was accepted, for the first
         request on a connection) tells aiohttp's automatic retry of a request,
         which is sent only after the original was closed, from a concurrent twin.
+        Routes of the enclosing blocks (``outer``) answer what this block's
+        routes do not.
         """
         fingerprint = _retry_fingerprint(method, url, headers, body)
         key = (method, normalize_url(url))
@@ -97,16 +115,38 @@ class Dispatcher:
                 logger.debug("closed aiohttp's automatic retry of %s %s", method, url)
                 return None
             route = self.router.take(*key)
+            if route is not None:
+                self.requests.setdefault(key, []).append(request)
+        if route is not None:
+            return self._respond(route, request, fingerprint)
+        for outer in self.outer():
+            with outer.lock:
+                route = outer.router.take(*key)
+                if route is not None:
+                    outer.requests.setdefault(key, []).append(request)
+            if route is not None:
+                return outer._respond(route, request, fingerprint)
+        with self.lock:
             self.requests.setdefault(key, []).append(request)
-            if fingerprint is not None and (
-                route is None or isinstance(route.source, CloseSource)
-            ):
+            if fingerprint is not None and not self.passthrough_unmatched:
                 self._remember_close(fingerprint)
-        if route is None:
-            self._log_unmatched(request)
-            return None
+        if self.passthrough_unmatched:
+            logger.info("passing %s %s through to the network", method, url)
+            return PASSTHROUGH
+        self._log_unmatched(request)
+        return None
+
+    def _respond(
+        self,
+        route: Route,
+        request: RecordedRequest,
+        fingerprint: tuple[object, ...] | None,
+    ) -> Reply | PendingCallback | None:
         source = route.source
         if isinstance(source, CloseSource):
+            if fingerprint is not None:
+                with self.lock:
+                    self._remember_close(fingerprint)
             return None
         if not isinstance(source, CallbackSource):
             return source.reply

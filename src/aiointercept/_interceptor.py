@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
+from ._aiohttp_dns import INCOMPATIBLE, InterceptTarget, PassthroughHost, interception
 from ._aiohttp_server import AiohttpServer
 from ._dispatch import Dispatcher
 from ._host import Host
@@ -94,6 +95,9 @@ class aiointercept:  # the public name is lower-case by design
         self.param = param
         self.callback_start_timeout = float(callback_start_timeout)
         self._dispatcher = Dispatcher(self.callback_start_timeout)
+        self._dispatcher.passthrough_unmatched = passthrough_unmatched
+        self._dispatcher.outer = functools.partial(interception.outer, self._dispatcher)
+        self._target: InterceptTarget | None = None
         self._server: AiohttpServer | None = None
         self._server_url: str | None = None
 
@@ -116,13 +120,10 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> aiointercept:
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
-        if self.mock_external_urls:
-            raise NotImplementedError(
-                "mock_external_urls=True is not available in this version; point "
-                "the client at m.server_url instead"
-            )
+        if self.mock_external_urls and INCOMPATIBLE is not None:
+            raise RuntimeError(INCOMPATIBLE)
         host = Host()
-        server = AiohttpServer(self._dispatcher, host)
+        server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
         self._dispatcher.host = host
         self._server = server
         try:
@@ -132,6 +133,16 @@ class aiointercept:  # the public name is lower-case by design
             self._dispatcher.host = None
             raise
         self._server_url = str(url).rstrip("/")
+        if self.mock_external_urls:
+            assert server.https_port is not None
+            assert url.port is not None
+            self._target = InterceptTarget(
+                self._dispatcher,
+                http_port=url.port,
+                https_port=server.https_port,
+                passthrough=[PassthroughHost.parse(u) for u in self.passthrough],
+            )
+            interception.activate(self._target)
         return self
 
     async def __aexit__(
@@ -144,6 +155,9 @@ class aiointercept:  # the public name is lower-case by design
         assert server is not None
         assert host is not None
         try:
+            if self._target is not None:
+                interception.deactivate(self._target)
+                self._target = None
             await host.aclose()
             await server.stop()
         finally:

@@ -179,3 +179,9 @@ class Router:
     def clear(self) -> None:
         self._exact.clear()
         self._patterns.clear()
+
+    def exact_hosts(self) -> set[tuple[str, str, int]]:
+        """``(scheme, host, port)`` of every exact route."""
+        return {
+            (url.scheme, url.raw_host or "", url.port or 0) for _, url in self._exact
+        }

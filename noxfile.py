@@ -43,6 +43,26 @@ def lowest(session: nox.Session) -> None:
 
 
 @nox.session
+@nox.parametrize("aiohttp", ["3.10.0", "latest"])
+def aiohttp_compat(session: nox.Session, aiohttp: str) -> None:
+    """The interception tests on the oldest supported aiohttp and the latest."""
+    pin = "aiohttp" if aiohttp == "latest" else f"aiohttp=={aiohttp}"
+    session.install("-e", ".[trio]", *_group("test"))
+    session.install("--upgrade", pin)
+    session.run("python", "-c", "import aiohttp; print('aiohttp', aiohttp.__version__)")
+    session.run(
+        "pytest",
+        "tests/test_external.py",
+        *(
+            ["tests/test_passthrough.py"]
+            if (ROOT / "tests/test_passthrough.py").exists()
+            else []
+        ),
+        *session.posargs,
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""
     session.install("ruff")

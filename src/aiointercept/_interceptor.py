@@ -42,9 +42,9 @@ class aiointercept:  # the public name is lower-case by design
     function, which then receives the instance as its last positional argument
     (or as the keyword argument named by ``param``).
 
-    :param mock_external_urls: intercept requests that aiohttp makes to any host
-        by patching its DNS resolution (not available yet: entering the block
-        raises :exc:`NotImplementedError`).
+    :param mock_external_urls: make every request that aiohttp sends, to any
+        host, reach the mock, by patching aiohttp's connection set-up for the
+        duration of the block (see "Interception modes" in the docs).
     :param passthrough: hosts whose requests reach the real network; requires
         ``mock_external_urls=True``.
     :param passthrough_unmatched: proxy unmatched requests to the real network;

@@ -130,6 +130,7 @@ class AiohttpServer:
             await self._stop.wait()
         finally:
             try:
+                await _finish_accepting()
                 await runner.cleanup()
             finally:
                 if self._proxy is not None:
@@ -273,6 +274,23 @@ class _Server(web.Server):
         accepted = self._accepted.get(handler)
         self._accepted[handler] = None
         return time.monotonic() if accepted is None else accepted
+
+
+async def _finish_accepting() -> None:
+    """Let connections already accepted by the loop finish their set-up.
+
+    On Python < 3.12, asyncio fails to set up (and leaks the socket of) a
+    connection accepted just before its server is closed.
+    """
+    current = asyncio.current_task()
+    for _ in range(100):
+        if not any(
+            "_accept_connection" in repr(task.get_coro())
+            for task in asyncio.all_tasks()
+            if task is not current
+        ):
+            return
+        await asyncio.sleep(0)
 
 
 def _close_connection(request: web.BaseRequest) -> web.StreamResponse:

@@ -1,0 +1,691 @@
+"""Lifecycle of the server: address, clients, leaving the block, several instances,
+malformed HTTP and concurrency."""
+
+from __future__ import annotations
+
+import gc
+import re
+import threading
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import anyio.abc
+import httpx
+import pytest
+import requests
+from yarl import URL
+
+from aiointercept import CallbackResult, aiointercept
+
+asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+
+
+class BlockError(Exception):
+    """Raised by a test's own block."""
+
+
+class BlockBaseError(BaseException):
+    """A BaseException (not an Exception) raised by a test's own block."""
+
+
+def server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+
+
+def port_of(server_url: str) -> int:
+    port = URL(server_url).port
+    assert port is not None
+    return port
+
+
+async def assert_port_closed(port: int) -> None:
+    """Connecting to the port is refused."""
+    with pytest.raises(OSError) as excinfo:  # noqa: PT011 - the cause is checked
+        await anyio.connect_tcp("127.0.0.1", port)
+    error = excinfo.value
+    refused = error if error.__cause__ is None else error.__cause__
+    assert isinstance(refused, ConnectionRefusedError), repr(error)
+
+
+async def assert_port_open(port: int) -> None:
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    await stream.aclose()
+
+
+# -- address -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_server_listens_on_127_0_0_1_with_an_ephemeral_port() -> None:
+    async with aiointercept() as m:
+        url = URL(m.server_url)
+        assert server_threads() != []
+        port = port_of(m.server_url)
+        await assert_port_open(port)
+        async with httpx.AsyncClient() as client:
+            m.get("/ping", body="pong")
+            response = await client.get(f"{m.server_url}/ping")
+
+    assert url.scheme == "http"
+    assert url.host == "127.0.0.1"
+    assert 0 < port < 65536
+    assert not m.server_url.endswith("/")
+    assert url.path in ("", "/")
+    assert (response.status_code, response.text) == (200, "pong")
+    await assert_port_closed(port)
+    assert server_threads() == []
+
+
+@pytest.mark.anyio
+async def test_server_url_needs_a_started_block() -> None:
+    m = aiointercept()
+    with pytest.raises(RuntimeError):
+        _ = m.server_url
+
+
+@pytest.mark.anyio
+async def test_two_instances_get_different_ports() -> None:
+    async with aiointercept() as first, aiointercept() as second:
+        ports = {port_of(first.server_url), port_of(second.server_url)}
+    assert len(ports) == 2
+
+
+# -- clients -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_aiohttp_client() -> None:
+    async with aiointercept() as m, aiohttp.ClientSession() as session:
+        m.post("/items", status=201, payload={"id": 7})
+        async with session.post(f"{m.server_url}/items", json={"n": 1}) as response:
+            status = response.status
+            payload = await response.json()
+        record = m.requests[("POST", URL(f"{m.server_url}/items"))][0]
+
+    assert (status, payload) == (201, {"id": 7})
+    assert record.kwargs["json"] == {"n": 1}
+
+
+@pytest.mark.anyio
+async def test_httpx_async_client() -> None:
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as c:
+        m.post("/items", status=201, payload={"id": 7})
+        response = await c.post("/items", json={"n": 1})
+        record = m.requests[("POST", URL(f"{m.server_url}/items"))][0]
+
+    assert (response.status_code, response.json()) == (201, {"id": 7})
+    assert record.kwargs["json"] == {"n": 1}
+
+
+def fetch_httpx(url: str) -> tuple[int, bytes]:
+    with httpx.Client() as client:
+        response = client.get(url, timeout=5)
+        return response.status_code, response.content
+
+
+def fetch_requests(url: str) -> tuple[int, bytes]:
+    with requests.Session() as session:
+        response = session.get(url, timeout=5)
+        return response.status_code, response.content
+
+
+def fetch_urllib(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        status: int = response.status
+        body: bytes = response.read()
+        return status, body
+
+
+SYNC_CLIENTS = [
+    pytest.param(fetch_httpx, id="httpx-sync"),
+    pytest.param(fetch_requests, id="requests"),
+    pytest.param(fetch_urllib, id="urllib"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fetch", SYNC_CLIENTS)
+async def test_sync_client_from_a_worker_thread(
+    fetch: Callable[[str], tuple[int, bytes]],
+) -> None:
+    async def from_the_loop(url: URL, **kwargs: Any) -> CallbackResult:
+        await anyio.sleep(0.01)
+        return CallbackResult(body=b"async callback")
+
+    async with aiointercept() as m:
+        m.get("/static", body=b"static")
+        m.get("/callback", callback=from_the_loop)
+        static = await anyio.to_thread.run_sync(fetch, f"{m.server_url}/static")
+        callback = await anyio.to_thread.run_sync(fetch, f"{m.server_url}/callback")
+        recorded = sorted(str(key[1]) for key in m.requests)
+
+    assert static == (200, b"static")
+    assert callback == (200, b"async callback")
+    assert recorded == [f"{m.server_url}/callback", f"{m.server_url}/static"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fetch", SYNC_CLIENTS)
+async def test_sync_client_called_directly_in_the_async_test(
+    fetch: Callable[[str], tuple[int, bytes]],
+) -> None:
+    def from_the_server(url: URL, **kwargs: Any) -> CallbackResult:
+        return CallbackResult(body=b"sync callback")
+
+    async with aiointercept() as m:
+        m.get("/static", body=b"static")
+        m.get("/callback", callback=from_the_server)
+        static = fetch(f"{m.server_url}/static")
+        callback = fetch(f"{m.server_url}/callback")
+
+    assert static == (200, b"static")
+    assert callback == (200, b"sync callback")
+
+
+# -- leaving the block ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_leaving_normally_closes_the_server() -> None:
+    async with aiointercept() as m:
+        port = port_of(m.server_url)
+    assert server_threads() == []
+    await assert_port_closed(port)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("error_type", [BlockError, BlockBaseError])
+async def test_block_exception_propagates_unchanged_and_closes_the_server(
+    error_type: type[BaseException],
+) -> None:
+    mine = error_type("from the block")
+    ports: list[int] = []
+
+    async def block() -> None:
+        async with aiointercept() as m:
+            ports.append(port_of(m.server_url))
+            raise mine
+
+    with pytest.raises(error_type) as excinfo:
+        await block()
+
+    assert excinfo.value is mine
+    assert excinfo.value.args == ("from the block",)
+    assert excinfo.value.__cause__ is None
+    assert server_threads() == []
+    await assert_port_closed(ports[0])
+
+
+@pytest.mark.anyio
+async def test_block_exception_with_requests_in_flight() -> None:
+    """The block raises while a request to an async callback is pending."""
+    mine = BlockError("raised while a request is pending")
+    started = anyio.Event()
+    outcomes: list[str] = []
+    ports: list[int] = []
+
+    async def pending(url: URL, **kwargs: Any) -> CallbackResult:
+        started.set()
+        try:
+            await anyio.sleep(10)
+        except anyio.get_cancelled_exc_class():
+            outcomes.append("callback cancelled")
+            raise
+        return CallbackResult()  # pragma: no cover
+
+    def client_thread(url: str) -> None:
+        try:
+            requests.get(url, timeout=5)
+        except requests.RequestException:
+            outcomes.append("client error")
+        else:
+            outcomes.append("client answered")
+
+    threads: list[threading.Thread] = []
+
+    async def block() -> None:
+        async with aiointercept() as m:
+            ports.append(port_of(m.server_url))
+            m.get("/pending", callback=pending)
+            thread = threading.Thread(
+                target=client_thread, args=(f"{m.server_url}/pending",)
+            )
+            threads.append(thread)
+            thread.start()
+            with anyio.fail_after(5):
+                await started.wait()
+            raise mine
+
+    start = time.monotonic()
+    with pytest.raises(BlockError) as excinfo:
+        await block()
+    elapsed = time.monotonic() - start
+
+    assert excinfo.value is mine
+    assert elapsed < 3
+    await assert_port_closed(ports[0])
+    # the client is not left hanging
+    await anyio.to_thread.run_sync(threads[0].join, 5)
+    assert not threads[0].is_alive()
+    assert "callback cancelled" in outcomes
+    assert len(outcomes) == 2
+
+
+@pytest.mark.anyio
+async def test_a_connection_opened_just_before_exit_leaves_no_socket_behind() -> None:
+    """A client that connects right before the block ends (accepted by the kernel,
+    maybe not yet by the server) must not leave an unclosed server socket."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(100):
+            async with aiointercept() as m:
+                stream = await anyio.connect_tcp("127.0.0.1", port_of(m.server_url))
+                await stream.aclose()
+        gc.collect()
+
+    leaked = [str(w.message) for w in caught if w.category is ResourceWarning]
+    assert leaked == []
+
+
+@pytest.mark.anyio
+async def test_cancellation_closes_the_server() -> None:
+    ports: list[int] = []
+    start = time.monotonic()
+    with anyio.move_on_after(0.1) as scope:
+        async with aiointercept() as m:
+            ports.append(port_of(m.server_url))
+            await anyio.sleep(10)
+    elapsed = time.monotonic() - start
+
+    assert scope.cancelled_caught
+    assert elapsed < 3
+    assert server_threads() == []
+    await assert_port_closed(ports[0])
+
+
+@pytest.mark.anyio
+async def test_cancellation_while_an_async_callback_is_pending() -> None:
+    started = anyio.Event()
+    events: list[str] = []
+    ports: list[int] = []
+
+    async def pending(url: URL, **kwargs: Any) -> CallbackResult:
+        started.set()
+        try:
+            await anyio.sleep(10)
+        except anyio.get_cancelled_exc_class():
+            events.append("callback cancelled")
+            raise
+        events.append("callback finished")  # pragma: no cover
+        return CallbackResult()  # pragma: no cover
+
+    async def request(client: httpx.AsyncClient, url: str) -> None:
+        try:
+            await client.get(url)
+        except anyio.get_cancelled_exc_class():
+            events.append("request cancelled")
+            raise
+
+    start = time.monotonic()
+    with anyio.move_on_after(0.3) as scope:
+        async with aiointercept() as m, httpx.AsyncClient() as client:
+            ports.append(port_of(m.server_url))
+            m.get("/pending", callback=pending)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(request, client, f"{m.server_url}/pending")
+                await started.wait()
+                await anyio.sleep(10)
+    elapsed = time.monotonic() - start
+
+    assert scope.cancelled_caught
+    assert elapsed < 3
+    assert started.is_set()
+    assert sorted(events) == ["callback cancelled", "request cancelled"]
+    assert server_threads() == []
+    await assert_port_closed(ports[0])
+
+
+@pytest.mark.anyio
+async def test_cancellation_while_entering_the_block() -> None:
+    """Cancelled before the block starts: no server thread is left running."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        async with aiointercept():
+            await anyio.sleep(10)  # pragma: no cover
+    assert server_threads() == []
+
+
+# -- several instances ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_nested_instances_have_their_own_servers_and_routes() -> None:
+    async with aiointercept() as outer, httpx.AsyncClient() as client:
+        outer.get("/who", body="outer", repeat=True)
+        outer.get("/only-outer", body="only outer")
+        async with aiointercept() as inner:
+            inner.get("/who", body="inner")
+            inner_port = port_of(inner.server_url)
+            assert inner.server_url != outer.server_url
+            from_inner = await client.get(f"{inner.server_url}/who")
+            from_outer = await client.get(f"{outer.server_url}/who")
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{inner.server_url}/only-outer")
+            inner_keys = set(inner.requests)
+        # the outer server keeps serving after the inner block exits
+        await assert_port_closed(inner_port)
+        again = await client.get(f"{outer.server_url}/who")
+        only_outer = await client.get(f"{outer.server_url}/only-outer")
+        outer_keys = set(outer.requests)
+
+    assert (from_inner.text, from_outer.text, again.text) == ("inner", "outer", "outer")
+    assert only_outer.text == "only outer"
+    assert inner_keys == {
+        ("GET", URL(f"{inner.server_url}/who")),
+        ("GET", URL(f"{inner.server_url}/only-outer")),
+    }
+    assert outer_keys == {
+        ("GET", URL(f"{outer.server_url}/who")),
+        ("GET", URL(f"{outer.server_url}/only-outer")),
+    }
+    assert len(outer.requests[("GET", URL(f"{outer.server_url}/who"))]) == 2
+
+
+@pytest.mark.anyio
+async def test_instances_side_by_side_in_separate_tasks() -> None:
+    names = ["a", "b", "c"]
+    both_open = anyio.Event()
+    entered: list[str] = []
+    results: dict[str, tuple[str, str, int]] = {}
+
+    async def run(name: str) -> None:
+        async with aiointercept() as m, httpx.AsyncClient() as client:
+            m.get("/name", body=name)
+            entered.append(name)
+            if len(entered) == len(names):
+                both_open.set()
+            with anyio.fail_after(5):
+                await both_open.wait()
+            response = await client.get(f"{m.server_url}/name")
+            results[name] = (m.server_url, response.text, len(m.requests))
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(run, name)
+
+    assert {name: result[1] for name, result in results.items()} == {
+        name: name for name in names
+    }
+    assert len({result[0] for result in results.values()}) == len(names)
+    assert all(result[2] == 1 for result in results.values())
+
+
+@pytest.mark.anyio
+async def test_the_same_instance_can_be_entered_again_after_it_exits() -> None:
+    m = aiointercept()
+    async with m as first, httpx.AsyncClient() as client:
+        first.get("/one", body="first")
+        first_response = await client.get(f"{m.server_url}/one")
+        first_port = port_of(m.server_url)
+    await assert_port_closed(first_port)
+    assert server_threads() == []
+
+    async with m as second, httpx.AsyncClient() as client:
+        assert server_threads() != []
+        second_port = port_of(m.server_url)
+        await assert_port_open(second_port)
+        second.get("/two", body="second")
+        second_response = await client.get(f"{m.server_url}/two")
+    await assert_port_closed(second_port)
+
+    assert first is m
+    assert second is m
+    assert first_response.text == "first"
+    assert second_response.text == "second"
+
+
+@pytest.mark.anyio
+async def test_entering_a_running_instance_raises_runtime_error() -> None:
+    m = aiointercept()
+    async with m, httpx.AsyncClient() as client:
+        m.get("/still", body="serving", repeat=True)
+        url = m.server_url
+        with pytest.raises(RuntimeError, match="already"):
+            async with m:
+                pass  # pragma: no cover
+        # the running block is unaffected
+        assert m.server_url == url
+        response = await client.get(f"{m.server_url}/still")
+    assert response.text == "serving"
+    assert server_threads() == []
+    await assert_port_closed(port_of(url))
+
+
+# -- malformed HTTP ------------------------------------------------------------
+
+
+async def read_until_closed(stream: anyio.abc.ByteStream) -> bytes:
+    received = b""
+    with anyio.move_on_after(3):
+        while True:
+            try:
+                received += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                break
+    return received
+
+
+MALFORMED = [
+    pytest.param(b"THIS IS NOT HTTP\r\n\r\n", id="garbage-line"),
+    pytest.param(b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n", id="header-no-colon"),
+    pytest.param(
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        id="bad-content-length",
+    ),
+    pytest.param(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        id="bad-chunk",
+    ),
+    pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64), id="tls"),
+    pytest.param(b"\x00\xff\xfe\r\n\r\n", id="binary"),
+    pytest.param(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", id="huge-line"),
+    pytest.param(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", id="bad-version"),
+    pytest.param(
+        b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort",
+        id="truncated-body",
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("garbage", MALFORMED)
+async def test_malformed_http_does_not_stop_the_server(garbage: bytes) -> None:
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/ok", body="still serving")
+        port = port_of(m.server_url)
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        async with stream:
+            try:
+                await stream.send(garbage)
+                await stream.send_eof()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass  # the server may close first: fine
+            await read_until_closed(stream)
+        response = await client.get(f"{m.server_url}/ok")
+
+    assert (response.status_code, response.text) == (200, "still serving")
+
+
+@pytest.mark.anyio
+async def test_a_stalled_partial_request_does_not_block_other_requests() -> None:
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/ok", body="served", repeat=True)
+        port = port_of(m.server_url)
+        stalled = await anyio.connect_tcp("127.0.0.1", port)
+        async with stalled:
+            await stalled.send(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Partial: ")
+            with anyio.fail_after(5):
+                response = await client.get(f"{m.server_url}/ok")
+        after = await client.get(f"{m.server_url}/ok")
+
+    assert (response.status_code, response.text) == (200, "served")
+    assert (after.status_code, after.text) == (200, "served")
+
+
+# -- concurrency ---------------------------------------------------------------
+
+N_CONCURRENT = 100
+
+
+def big_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=N_CONCURRENT * 2), timeout=10
+    )
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_to_a_repeat_true_route() -> None:
+    statuses: list[int] = []
+    async with aiointercept() as m, big_client() as client:
+        m.get(re.compile(r".*/many\?i=\d+$"), body="many", repeat=True)
+
+        async def one(i: int) -> None:
+            response = await client.get(f"{m.server_url}/many", params={"i": i})
+            assert response.text == "many"
+            statuses.append(response.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(N_CONCURRENT):
+                tg.start_soon(one, i)
+        recorded = {
+            key[1].query["i"]: len(records) for key, records in m.requests.items()
+        }
+
+    assert statuses == [200] * N_CONCURRENT
+    assert recorded == {str(i): 1 for i in range(N_CONCURRENT)}
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_each_consume_one_queued_response() -> None:
+    bodies: list[str] = []
+    async with aiointercept() as m, big_client() as client:
+        for i in range(N_CONCURRENT):
+            m.get("/queue", body=f"response-{i}")
+
+        async def one() -> None:
+            response = await client.get(f"{m.server_url}/queue")
+            assert response.status_code == 200
+            bodies.append(response.text)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(N_CONCURRENT):
+                tg.start_soon(one)
+        # the queue is empty now
+        with pytest.raises(httpx.TransportError):
+            await client.get(f"{m.server_url}/queue")
+        records = m.requests[("GET", URL(f"{m.server_url}/queue"))]
+
+    assert sorted(bodies) == sorted(f"response-{i}" for i in range(N_CONCURRENT))
+    assert len(records) == N_CONCURRENT + 1
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_to_a_repeat_n_route_are_served_n_times() -> None:
+    served: list[int] = []
+    closed: list[str] = []
+    async with aiointercept() as m, big_client() as client:
+        m.get("/limited", status=203, repeat=60)
+
+        async def one() -> None:
+            try:
+                response = await client.get(f"{m.server_url}/limited")
+            except httpx.TransportError as exc:
+                closed.append(type(exc).__name__)
+            else:
+                served.append(response.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(N_CONCURRENT):
+                tg.start_soon(one)
+        records = m.requests[("GET", URL(f"{m.server_url}/limited"))]
+
+    assert served == [203] * 60
+    assert len(closed) == N_CONCURRENT - 60
+    assert len(records) == N_CONCURRENT
+
+
+@pytest.mark.anyio
+async def test_concurrent_posts_are_all_recorded_with_their_bodies() -> None:
+    async with aiointercept() as m, big_client() as client:
+        m.post("/ingest", status=202, repeat=True)
+
+        async def one(i: int) -> None:
+            response = await client.post(f"{m.server_url}/ingest", json={"i": i})
+            assert response.status_code == 202
+
+        async with anyio.create_task_group() as tg:
+            for i in range(N_CONCURRENT):
+                tg.start_soon(one, i)
+        records = m.requests[("POST", URL(f"{m.server_url}/ingest"))]
+
+    assert sorted(r.kwargs["json"]["i"] for r in records) == list(range(N_CONCURRENT))
+    assert sorted(r.captured_body for r in records) == sorted(
+        f'{{"i":{i}}}'.encode() for i in range(N_CONCURRENT)
+    )
+
+
+@pytest.mark.anyio
+async def test_concurrent_async_callbacks_run_concurrently_on_the_test_loop() -> None:
+    n = 20
+    arrived: list[int] = []
+    all_arrived = anyio.Event()
+
+    async def gather(url: URL, *, query: dict[str, list[str]]) -> CallbackResult:
+        arrived.append(int(query["i"][0]))
+        if len(arrived) == n:
+            all_arrived.set()
+        await all_arrived.wait()  # only returns if all n run at the same time
+        return CallbackResult(payload={"i": int(query["i"][0])})
+
+    results: list[int] = []
+    async with aiointercept() as m, big_client() as client:
+        m.get(re.compile(r".*/gather\?i=\d+$"), callback=gather, repeat=True)
+
+        async def one(i: int) -> None:
+            response = await client.get(f"{m.server_url}/gather", params={"i": i})
+            results.append(response.json()["i"])
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for i in range(n):
+                    tg.start_soon(one, i)
+
+    assert sorted(results) == list(range(n))
+    assert sorted(arrived) == list(range(n))
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_concurrent_aiohttp_requests_consume_queued_responses() -> None:
+    bodies: list[str] = []
+    async with aiointercept() as m, aiohttp.ClientSession() as session:
+        for i in range(N_CONCURRENT):
+            m.post("/queue", payload={"n": i})
+
+        async def one(i: int) -> None:
+            async with session.post(f"{m.server_url}/queue", json={"i": i}) as resp:
+                bodies.append(await resp.text())
+
+        async with anyio.create_task_group() as tg:
+            for i in range(N_CONCURRENT):
+                tg.start_soon(one, i)
+        records = m.requests[("POST", URL(f"{m.server_url}/queue"))]
+
+    assert sorted(bodies) == sorted(f'{{"n": {i}}}' for i in range(N_CONCURRENT))
+    assert sorted(r.kwargs["json"]["i"] for r in records) == list(range(N_CONCURRENT))

@@ -15,6 +15,9 @@ EXPECTED = {
     "RecordedRequest",
     "AiointerceptError",
     "CallbackError",
+    "RegisteredRoute",
+    "UnmatchedRequest",
+    "StrictCheckError",
 }
 
 
@@ -42,6 +45,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(package.CallbackError, package.AiointerceptError)
     assert not issubclass(package.AiointerceptError, package.CallbackError)
     assert package.AiointerceptError is not Exception
+    assert issubclass(package.StrictCheckError, package.AiointerceptError)
+    assert issubclass(package.StrictCheckError, AssertionError)
 
 
 def test_package_ships_py_typed() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._errors import AiointerceptError, CallbackError
+from ._assertions import RegisteredRoute, UnmatchedRequest
+from ._errors import AiointerceptError, CallbackError, StrictCheckError
 from ._interceptor import aiointercept
 from ._journal import RecordedRequest
 from ._responses import CallbackResult
@@ -12,6 +13,9 @@ __all__ = [
     "CallbackError",
     "CallbackResult",
     "RecordedRequest",
+    "RegisteredRoute",
+    "StrictCheckError",
+    "UnmatchedRequest",
     "aiointercept",
 ]
 

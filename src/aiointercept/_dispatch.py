@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._assertions import UnmatchedRequest, unmatched_request
 from ._errors import CallbackError
 from ._host import Host, HostClosedError
 from ._journal import RecordedRequest, RequestMap
 from ._responses import CallbackResult, Reply
 from ._routing import CallbackSource, CloseSource, Route, Router
-from ._urls import normalize_url
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -33,8 +33,8 @@ __all__ = ["PASSTHROUGH", "Dispatcher", "Passthrough", "PendingCallback"]
 
 logger = logging.getLogger("aiointercept")
 
-#: How many registered routes the "no route matches" warning lists.
-_ROUTES_IN_LOG = 20
+#: How many of the closest routes an unmatched-request report explains.
+_ROUTES_IN_LOG = 5
 
 #: aiohttp resends an idempotent request once, on a new connection, when the
 #: server closes the connection before answering. An identical request arriving
@@ -68,14 +68,19 @@ class Dispatcher:
     def __init__(self, callback_start_timeout: float) -> None:
         self.callback_start_timeout = callback_start_timeout
         self.router = Router()
-        self.requests: RequestMap = {}
+        self.requests = RequestMap()
+        #: Every request recorded in ``requests``, in the order received.
+        self.journal: list[RecordedRequest] = []
+        #: The requests no route answered, with the closest routes explained.
+        self.unmatched: list[UnmatchedRequest] = []
         self.errors: list[CallbackError] = []
         self.host: Host | None = None
         self.lock = threading.Lock()
         #: Proxy unmatched requests to the real network instead of closing.
         self.passthrough_unmatched = False
-        #: The dispatchers of enclosing blocks, innermost first.
-        self.outer: Callable[[], Sequence[Dispatcher]] = tuple
+        #: The dispatchers whose routes may answer, the most recent block first:
+        #: with ``mock_external_urls=True``, every running block's.
+        self.chain: Callable[[], Sequence[Dispatcher]] = lambda: (self,)
         # fingerprint of requests answered by closing -> when each was closed
         self._closed: dict[tuple[object, ...], list[float]] = {}
 
@@ -87,6 +92,8 @@ class Dispatcher:
         with self.lock:
             self.router.clear()
             self.requests.clear()
+            self.journal.clear()
+            self.unmatched.clear()
 
     def dispatch(
         self,
@@ -104,30 +111,27 @@ class Dispatcher:
         have sent the request: when its connection was accepted, for the first
         request on a connection) tells aiohttp's automatic retry of a request,
         which is sent only after the original was closed, from a concurrent twin.
-        Routes of the enclosing blocks (``outer``) answer what this block's
-        routes do not.
+        The routes of every block in ``chain`` are tried, the most recent block
+        first.
         """
         fingerprint = _retry_fingerprint(method, url, headers, body)
-        key = (method, normalize_url(url))
         request = RecordedRequest.build(method, url, headers, body)
-        with self.lock:
-            if fingerprint is not None and self._is_retry(fingerprint, sent_after):
-                logger.debug("closed aiohttp's automatic retry of %s %s", method, url)
-                return None
-            route = self.router.take(*key)
-            if route is not None:
-                self.requests.setdefault(key, []).append(request)
-        if route is not None:
-            return self._respond(route, request, fingerprint)
-        for outer in self.outer():
-            with outer.lock:
-                route = outer.router.take(*key)
+        if fingerprint is not None:
+            with self.lock:
+                if self._is_retry(fingerprint, sent_after):
+                    logger.debug(
+                        "closed aiohttp's automatic retry of %s %s", method, url
+                    )
+                    return None
+        for dispatcher in self.chain():
+            with dispatcher.lock:
+                route = dispatcher._take(request)
                 if route is not None:
-                    outer.requests.setdefault(key, []).append(request)
+                    dispatcher._record(request)
             if route is not None:
-                return outer._respond(route, request, fingerprint)
+                return dispatcher._respond(route, request, fingerprint)
         with self.lock:
-            self.requests.setdefault(key, []).append(request)
+            self._record(request)
             if fingerprint is not None and not self.passthrough_unmatched:
                 self._remember_close(fingerprint)
         if self.passthrough_unmatched:
@@ -135,6 +139,27 @@ class Dispatcher:
             return PASSTHROUGH
         self._log_unmatched(request)
         return None
+
+    def _take(self, request: RecordedRequest) -> Route | None:
+        """Pick and consume a route; call with ``lock`` held. A ``match=``
+        predicate that raised is kept, to be raised when the block exits."""
+        route = self.router.take(request)
+        for failed, failed_request, exc in self.router.take_failures():
+            message = (
+                f"aiointercept: the match= predicate of the route "
+                f"{failed.describe()} raised {type(exc).__name__}: {exc} "
+                f"(for {failed_request.method} {failed_request.url})"
+            )
+            error = CallbackError(message, failed_request)
+            error.__cause__ = exc
+            self.errors.append(error)
+            logger.error("%s", message)
+        return route
+
+    def _record(self, request: RecordedRequest) -> None:
+        """Add a request to the journal; call with ``lock`` held."""
+        self.requests.setdefault(request.key, []).append(request)
+        self.journal.append(request)
 
     def _respond(
         self,
@@ -240,15 +265,17 @@ class Dispatcher:
     def _log_unmatched(self, request: RecordedRequest) -> None:
         with self.lock:
             routes = self.router.routes()
-        listed = "\n".join(f"  {route.describe()}" for route in routes[:_ROUTES_IN_LOG])
-        if len(routes) > _ROUTES_IN_LOG:
-            listed += f"\n  ... and {len(routes) - _ROUTES_IN_LOG} more"
+        unmatched = unmatched_request(
+            request, routes, self.journal, limit=_ROUTES_IN_LOG
+        )
+        with self.lock:
+            self.unmatched.append(unmatched)
+        headline, _, details = unmatched.report.partition("\n")
         logger.warning(
-            "no route matches %s %s; the connection was closed without a "
-            "response. Registered routes:\n%s",
-            request.method,
-            request.url,
-            listed or "  (none)",
+            "%s; the connection was closed without a response.\n%s",
+            headline,
+            details,
+            extra={"unmatched": unmatched},
         )
 
     def take_errors(self) -> list[CallbackError]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._assertions import RegisteredRoute, UnmatchedRequest
     from ._journal import RecordedRequest
 
-__all__ = ["AiointerceptError", "CallbackError"]
+__all__ = ["AiointerceptError", "CallbackError", "StrictCheckError"]
 
 
 class AiointerceptError(Exception):
@@ -15,16 +16,40 @@ class AiointerceptError(Exception):
 
 
 class CallbackError(AiointerceptError):
-    """A response callback failed while the block was running.
+    """A response callback or a ``match=`` predicate failed while the block was
+    running.
 
-    The request got a ``500`` response that describes the failure; this error is
-    raised when the block exits (unless the block already raised), so the failure
-    is not lost. The original exception is the ``__cause__``; when several
-    callbacks failed, the first is raised and the others are listed in the
-    exception notes.
+    A failed response callback answers its request with a ``500`` that
+    describes the failure; a predicate that raised counts as "does not match".
+    This error is raised when the block exits (unless the block already
+    raised), so the failure is not lost. The original exception is the
+    ``__cause__``; when several callbacks failed, the first is raised and the
+    others are listed in its message.
     """
 
     def __init__(self, message: str, request: RecordedRequest) -> None:
         super().__init__(message)
         #: The recorded request whose callback failed.
         self.request = request
+
+
+class StrictCheckError(AiointerceptError, AssertionError):
+    """Raised when a block exits with routes never called
+    (``assert_all_called=True``) or requests that matched no route
+    (``assert_all_matched=True``).
+
+    It is an :class:`AssertionError`, so test runners report it as a failed
+    test. It is not raised when the block itself raised.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        unused_routes: tuple[RegisteredRoute, ...],
+        unmatched: tuple[UnmatchedRequest, ...],
+    ) -> None:
+        super().__init__(message)
+        #: The routes that served no request (with ``assert_all_called=True``).
+        self.unused_routes = unused_routes
+        #: The requests that matched no route (with ``assert_all_matched=True``).
+        self.unmatched = unmatched

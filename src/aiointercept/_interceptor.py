@@ -14,9 +14,22 @@ from yarl import URL
 
 from ._aiohttp_dns import INCOMPATIBLE, InterceptTarget, PassthroughHost, interception
 from ._aiohttp_server import AiohttpServer
+from ._assertions import (
+    MOCK,
+    CallSpec,
+    RegisteredRoute,
+    UnmatchedRequest,
+    expect_any_call,
+    expect_call_count,
+    expect_called_with,
+    expected_key,
+    explain_key,
+    strict_failure,
+)
 from ._dispatch import Dispatcher
 from ._host import Host
-from ._journal import RequestMap
+from ._journal import RecordedRequest, RequestMap
+from ._matchers import build_matchers
 from ._responses import static_reply
 from ._routing import (
     CallbackSource,
@@ -54,6 +67,10 @@ class aiointercept:  # the public name is lower-case by design
     :param callback_start_timeout: seconds an async callback may wait for the
         test's event loop before its request gets a ``503`` saying that the loop
         is blocked.
+    :param assert_all_called: when the block exits, raise
+        :exc:`~aiointercept.StrictCheckError` if a route served no request.
+    :param assert_all_matched: when the block exits, raise
+        :exc:`~aiointercept.StrictCheckError` if a request matched no route.
     """
 
     def __init__(
@@ -64,6 +81,8 @@ class aiointercept:  # the public name is lower-case by design
         passthrough_unmatched: bool = False,
         param: str | None = None,
         callback_start_timeout: float = 5.0,
+        assert_all_called: bool = False,
+        assert_all_matched: bool = False,
     ) -> None:
         if not isinstance(mock_external_urls, bool):
             raise TypeError(
@@ -73,7 +92,9 @@ class aiointercept:  # the public name is lower-case by design
             raise TypeError(
                 f"passthrough_unmatched must be a bool, got {passthrough_unmatched!r}"
             )
-        self.passthrough = _check_passthrough(passthrough)
+        self._passthrough_hosts = _check_passthrough(passthrough)
+        #: The passthrough entries, as given.
+        self.passthrough: tuple[str, ...] = tuple(passthrough or ())
         if (self.passthrough or passthrough_unmatched) and not mock_external_urls:
             given = "passthrough" if self.passthrough else "passthrough_unmatched"
             raise ValueError(f"{given} requires mock_external_urls=True")
@@ -94,9 +115,17 @@ class aiointercept:  # the public name is lower-case by design
         self.passthrough_unmatched = passthrough_unmatched
         self.param = param
         self.callback_start_timeout = float(callback_start_timeout)
+        for name, value in (
+            ("assert_all_called", assert_all_called),
+            ("assert_all_matched", assert_all_matched),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {value!r}")
+        self.assert_all_called = assert_all_called
+        self.assert_all_matched = assert_all_matched
         self._dispatcher = Dispatcher(self.callback_start_timeout)
         self._dispatcher.passthrough_unmatched = passthrough_unmatched
-        self._dispatcher.outer = functools.partial(interception.outer, self._dispatcher)
+        self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
         self._target: InterceptTarget | None = None
         self._server: AiohttpServer | None = None
         self._server_url: str | None = None
@@ -140,7 +169,7 @@ class aiointercept:  # the public name is lower-case by design
                 self._dispatcher,
                 http_port=url.port,
                 https_port=server.https_port,
-                passthrough=[PassthroughHost.parse(u) for u in self.passthrough],
+                passthrough=self._passthrough_hosts,
             )
             interception.activate(self._target)
         return self
@@ -170,6 +199,7 @@ class aiointercept:  # the public name is lower-case by design
                 others = "\n".join(f"  {error}" for error in errors[1:])
                 first.args = (f"{first}\nother callback errors:\n{others}",)
             raise first
+        self._check_strict(exc)
 
     def __call__(
         self, func: Callable[..., Awaitable[R]]
@@ -181,11 +211,29 @@ class aiointercept:  # the public name is lower-case by design
         """A new instance with the same configuration (for the decorator)."""
         return aiointercept(
             mock_external_urls=self.mock_external_urls,
-            passthrough=[str(url) for url in self.passthrough] or None,
+            passthrough=list(self.passthrough) or None,
             passthrough_unmatched=self.passthrough_unmatched,
             param=self.param,
             callback_start_timeout=self.callback_start_timeout,
+            assert_all_called=self.assert_all_called,
+            assert_all_matched=self.assert_all_matched,
         )
+
+    def _check_strict(self, exc: BaseException | None) -> None:
+        """``assert_all_called`` / ``assert_all_matched``, when the block ends
+        without an exception of its own."""
+        __tracebackhide__ = True
+        if exc is not None:
+            return
+        unused = []
+        if self.assert_all_called:
+            with self._dispatcher.lock:
+                routes = self._dispatcher.router.routes()
+            unused = [self._handle(r) for r in routes if r.call_count == 0]
+        unmatched = list(self._dispatcher.unmatched) if self.assert_all_matched else []
+        error = strict_failure(unused, unmatched)
+        if error is not None:
+            raise error
 
     # -- registration ----------------------------------------------------------
 
@@ -203,16 +251,41 @@ class aiointercept:  # the public name is lower-case by design
         callback: Callable[..., Any] | None = None,
         reason: str | None = None,
         exception: Any = None,
-    ) -> None:
+        *,
+        match_query: Mapping[str, Any] | None = None,
+        match_headers: Mapping[str, str] | None = None,
+        match_json: Any = None,
+        match_body: str | bytes | None = None,
+        match_form: Mapping[str, Any] | None = None,
+        match: Callable[[RecordedRequest], bool] | None = None,
+    ) -> RegisteredRoute:
         """Register a response for ``method`` requests to ``url``.
 
         See the usage guide for every parameter. Registrations for the same
         method and URL are served in order; each serves once unless ``repeat``
-        says otherwise.
+        says otherwise. The ``match_*`` keywords and ``match`` add conditions
+        on the query, headers and body (see "Assertions and matching").
+
+        Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
+        and assertions scoped to it.
         """
         method = check_method(method)
         matcher = self._url_matcher(url)
         remaining = check_repeat(repeat)
+        matchers = build_matchers(
+            match_query=match_query,
+            match_headers=match_headers,
+            match_json=match_json,
+            match_body=match_body,
+            match_form=match_form,
+            match=match,
+        )
+        ignore_query = match_query is not None and isinstance(matcher, URL)
+        if ignore_query and isinstance(matcher, URL) and matcher.query_string:
+            raise ValueError(
+                f"pass the query either in the url or in match_query, not both: "
+                f"{str(matcher)!r} and {match_query!r}"
+            )
         static_given = (
             body not in (b"", "")
             or json is not None
@@ -250,7 +323,19 @@ class aiointercept:  # the public name is lower-case by design
                     reason=reason,
                 )
             )
-        self._dispatcher.add(Route(method, matcher, source, remaining))
+        route = Route(
+            method,
+            matcher,
+            source,
+            remaining,
+            matchers=matchers,
+            ignore_query=ignore_query,
+        )
+        self._dispatcher.add(route)
+        return self._handle(route)
+
+    def _handle(self, route: Route) -> RegisteredRoute:
+        return RegisteredRoute(route, self._dispatcher.journal)
 
     def _url_matcher(self, url: object) -> URL | re.Pattern[str]:
         if isinstance(url, re.Pattern):
@@ -279,33 +364,37 @@ class aiointercept:  # the public name is lower-case by design
             raise ValueError(f"url must use http or https, got {str(url)!r}")
         return normalize_url(url)
 
-    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
         """Register a GET response; keywords as in :meth:`add`."""
-        self.add(url, "GET", **kwargs)
+        return self.add(url, "GET", **kwargs)
 
-    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
         """Register a POST response; keywords as in :meth:`add`."""
-        self.add(url, "POST", **kwargs)
+        return self.add(url, "POST", **kwargs)
 
-    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
         """Register a PUT response; keywords as in :meth:`add`."""
-        self.add(url, "PUT", **kwargs)
+        return self.add(url, "PUT", **kwargs)
 
-    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
         """Register a PATCH response; keywords as in :meth:`add`."""
-        self.add(url, "PATCH", **kwargs)
+        return self.add(url, "PATCH", **kwargs)
 
-    def delete(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def delete(
+        self, url: str | URL | re.Pattern[str], **kwargs: Any
+    ) -> RegisteredRoute:
         """Register a DELETE response; keywords as in :meth:`add`."""
-        self.add(url, "DELETE", **kwargs)
+        return self.add(url, "DELETE", **kwargs)
 
-    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
         """Register a HEAD response; keywords as in :meth:`add`."""
-        self.add(url, "HEAD", **kwargs)
+        return self.add(url, "HEAD", **kwargs)
 
-    def options(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> None:
+    def options(
+        self, url: str | URL | re.Pattern[str], **kwargs: Any
+    ) -> RegisteredRoute:
         """Register an OPTIONS response; keywords as in :meth:`add`."""
-        self.add(url, "OPTIONS", **kwargs)
+        return self.add(url, "OPTIONS", **kwargs)
 
     # -- inspection --------------------------------------------------------------
 
@@ -315,31 +404,149 @@ class aiointercept:  # the public name is lower-case by design
         return self._dispatcher.requests
 
     def clear(self) -> None:
-        """Drop every registered route and recorded request; the server stays up."""
+        """Drop every registered route, recorded request and unmatched-request
+        report; the server stays up."""
         self._dispatcher.clear()
 
+    @property
+    def unmatched(self) -> list[UnmatchedRequest]:
+        """The requests no route answered, oldest first, each with the closest
+        routes and why they did not match."""
+        return self._dispatcher.unmatched
 
-def _check_passthrough(passthrough: object) -> tuple[URL, ...]:
+    @property
+    def call_count(self) -> int:
+        """How many requests the server received (those in :attr:`requests`)."""
+        return len(self._dispatcher.journal)
+
+    @property
+    def last_request(self) -> RecordedRequest | None:
+        """The most recently received request, or ``None``."""
+        journal = self._dispatcher.journal
+        return journal[-1] if journal else None
+
+    # -- assertions --------------------------------------------------------------
+
+    def assert_called(self) -> None:
+        """At least one request was received."""
+        __tracebackhide__ = True
+        expect_call_count(list(self._dispatcher.journal), MOCK, at_least=1)
+
+    def assert_not_called(self) -> None:
+        """No request was received."""
+        __tracebackhide__ = True
+        expect_call_count(list(self._dispatcher.journal), MOCK, exactly=0)
+
+    def assert_called_once(self) -> None:
+        """Exactly one request was received."""
+        __tracebackhide__ = True
+        expect_call_count(list(self._dispatcher.journal), MOCK, exactly=1)
+
+    def _calls_to(
+        self, url: object, method: object, params: object
+    ) -> tuple[str, tuple[str, URL], list[RecordedRequest], list[RecordedRequest]]:
+        key = expected_key(url, method, params, lambda: self.server_url)
+        journal = list(self._dispatcher.journal)
+        calls = [request for request in journal if request.key == key]
+        return f"{key[0]} {key[1]}", key, calls, journal
+
+    def assert_any_call(
+        self,
+        url: str | URL,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        *,
+        data: str | bytes | Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        strict_headers: bool = False,
+    ) -> None:
+        """Some request went to ``method`` ``url`` (``params`` added to its
+        query); when ``data``, ``json`` or ``headers`` are given, one such
+        request also meets them (see :meth:`assert_called_with`)."""
+        __tracebackhide__ = True
+        spec = CallSpec.build(
+            data=data, json=json, headers=headers, strict_headers=strict_headers
+        )
+        subject, key, calls, journal = self._calls_to(url, method, params)
+        expect_any_call(
+            calls, spec, subject=subject, similar=journal, explain=explain_key(key)
+        )
+
+    def assert_called_with(
+        self,
+        url: str | URL,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        data: str | bytes | Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        strict_headers: bool = False,
+    ) -> None:
+        """The most recent request to ``method`` ``url`` (``params`` added to
+        its query) meets every expectation given.
+
+        ``data`` as ``bytes`` or ``str`` is compared with the raw body, as a
+        mapping with a URL-encoded form body; ``json`` with the body parsed as
+        JSON; ``headers`` must all be present with these values (names are
+        case-insensitive), and with ``strict_headers=True`` no other header
+        may be present. Arguments left at ``None`` are not checked. A relative
+        ``url`` such as ``"/users"`` means ``server_url + "/users"``.
+        """
+        __tracebackhide__ = True
+        spec = CallSpec.build(
+            data=data, json=json, headers=headers, strict_headers=strict_headers
+        )
+        subject, key, calls, journal = self._calls_to(url, method, params)
+        expect_called_with(
+            calls,
+            spec,
+            subject=subject,
+            once=False,
+            similar=journal,
+            explain=explain_key(key),
+        )
+
+    def assert_called_once_with(
+        self,
+        url: str | URL,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        data: str | bytes | Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        strict_headers: bool = False,
+    ) -> None:
+        """Exactly one request went to ``method`` ``url``, and it meets every
+        expectation given (see :meth:`assert_called_with`)."""
+        __tracebackhide__ = True
+        spec = CallSpec.build(
+            data=data, json=json, headers=headers, strict_headers=strict_headers
+        )
+        subject, key, calls, journal = self._calls_to(url, method, params)
+        expect_called_with(
+            calls,
+            spec,
+            subject=subject,
+            once=True,
+            similar=journal,
+            explain=explain_key(key),
+        )
+
+
+def _check_passthrough(passthrough: object) -> tuple[PassthroughHost, ...]:
     if passthrough is None:
         return ()
     if isinstance(passthrough, str | bytes) or not isinstance(passthrough, Iterable):
         raise TypeError(
-            f"passthrough must be a list of URLs such as 'https://api.example.com', "
+            f"passthrough must be a list of hosts such as 'https://api.example.com', "
             f"got {passthrough!r}"
         )
     checked = []
     for item in passthrough:
         if not isinstance(item, str):
             raise TypeError(f"passthrough entries must be str, got {item!r}")
-        url = URL(item if "://" in item else f"https://{item}")
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"invalid passthrough host {item!r}")
-        if url.path not in ("", "/") or url.query_string or url.fragment:
-            raise ValueError(
-                f"passthrough entries name a host (scheme and port optional), "
-                f"not a path: {item!r}"
-            )
-        checked.append(url)
+        checked.append(PassthroughHost.parse(item))
     return tuple(checked)
 
 

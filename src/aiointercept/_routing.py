@@ -1,22 +1,31 @@
 """Routes and the router: which registration answers a request.
 
 A route is a method, a URL matcher (one exact normalized URL, or a compiled
-regular expression) and a response source with a remaining count. Exact routes
-are found with a dictionary lookup, so lookup time does not grow with their
-number; pattern routes are tried in registration order. When several routes
-match, the one registered first that still has responses left wins.
+regular expression), optional matchers on the query, headers and body, and a
+response source with a remaining count. Exact routes are found with a
+dictionary lookup, so lookup time does not grow with their number; pattern
+routes are tried in registration order. When several routes match, the one
+registered first that still has responses left and whose matchers all pass
+wins.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from yarl import URL
 
+from ._matchers import (
+    Matcher,
+    Mismatch,
+    PredicateError,
+    method_mismatches,
+    url_mismatches,
+)
 from ._responses import TOKEN, Reply
 
 if TYPE_CHECKING:
@@ -98,11 +107,47 @@ class Route:
     order: int = 0
     #: Requests served so far.
     call_count: int = 0
+    #: Conditions beyond method and URL; user predicates come last.
+    matchers: tuple[Matcher, ...] = ()
+    #: The URL is compared without its query (the query has a matcher).
+    ignore_query: bool = False
+    #: The requests this route served, in order.
+    calls: list[RecordedRequest] = field(default_factory=list)
 
     def describe(self) -> str:
         target = self.url.pattern if isinstance(self.url, re.Pattern) else self.url
         left = "unlimited" if self.remaining is None else f"{self.remaining} left"
-        return f"{self.method} {target!s} ({left})"
+        conditions = "".join(f", {matcher.describe()}" for matcher in self.matchers)
+        return f"{self.method} {target!s} ({left}){conditions}"
+
+    def accepts(self, request: RecordedRequest) -> Mismatch | None:
+        """Check the matchers (method and URL are the router's business)."""
+        for matcher in self.matchers:
+            mismatch = matcher.check(request)
+            if mismatch is not None:
+                return mismatch
+        return None
+
+    def explain(self, request: RecordedRequest, url: URL) -> list[Mismatch]:
+        """Why this route does not serve ``request`` (whose normalized URL is
+        ``url``); empty when it would serve it.
+
+        The matchers are consulted only when the method and URL fit, and a
+        ``match=`` predicate only when everything else fits too.
+        """
+        reasons = method_mismatches(self.method, request.method)
+        reasons += url_mismatches(self.url, url, ignore_query=self.ignore_query)
+        if not reasons:
+            for matcher in self.matchers:
+                if matcher.runs_user_code and (reasons or self.remaining == 0):
+                    continue
+                mismatch = matcher.check(request)
+                if mismatch is not None:
+                    reasons.append(mismatch)
+        if self.remaining == 0:
+            calls = "call" if self.call_count == 1 else "calls"
+            reasons.append(Mismatch(f"exhausted after {self.call_count} {calls}"))
+        return reasons
 
 
 def check_method(method: object) -> str:
@@ -137,6 +182,8 @@ class Router:
         self._exact: dict[tuple[str, URL], list[Route]] = {}
         self._patterns: list[Route] = []
         self._order = 0
+        #: ``match=`` predicates that raised during :meth:`take`, to be collected.
+        self.failures: list[tuple[Route, RecordedRequest, Exception]] = []
 
     def add(self, route: Route) -> None:
         self._order += 1
@@ -144,15 +191,25 @@ class Router:
         if isinstance(route.url, re.Pattern):
             self._patterns.append(route)
         else:
+            # a route whose query has a matcher is filed under its bare URL
             self._exact.setdefault((route.method, route.url), []).append(route)
 
-    def take(self, method: str, url: URL) -> Route | None:
-        """Find the first route with responses left and consume one of them."""
-        best: Route | None = None
-        for route in self._exact.get((method, url), ()):
-            if route.remaining != 0:
-                best = route
-                break
+    def take(self, request: RecordedRequest) -> Route | None:
+        """Find the first route that serves ``request`` and has responses left,
+        consume one of them and record the request as one of its calls."""
+        method, url = request.key
+        best = self._first(self._exact.get((method, url), ()), request)
+        if url.raw_query_string:
+            bare = self._first(
+                (
+                    route
+                    for route in self._exact.get((method, url.with_query(None)), ())
+                    if route.ignore_query
+                ),
+                request,
+            )
+            if bare is not None and (best is None or bare.order < best.order):
+                best = bare
         if self._patterns:
             text = str(url)
             for route in self._patterns:
@@ -162,6 +219,7 @@ class Router:
                     route.method == method
                     and route.remaining != 0
                     and route.url.match(text)  # type: ignore[union-attr]
+                    and self._accepts(route, request)
                 ):
                     best = route
                     break
@@ -169,7 +227,26 @@ class Router:
             if best.remaining is not None:
                 best.remaining -= 1
             best.call_count += 1
+            best.calls.append(request)
         return best
+
+    def _first(self, routes: Iterable[Route], request: RecordedRequest) -> Route | None:
+        for route in routes:
+            if route.remaining != 0 and self._accepts(route, request):
+                return route
+        return None
+
+    def _accepts(self, route: Route, request: RecordedRequest) -> bool:
+        if not route.matchers:
+            return True
+        mismatch = route.accepts(request)
+        if isinstance(mismatch, PredicateError) and mismatch.error is not None:
+            self.failures.append((route, request, mismatch.error))
+        return mismatch is None
+
+    def take_failures(self) -> list[tuple[Route, RecordedRequest, Exception]]:
+        failures, self.failures = self.failures, []
+        return failures
 
     def routes(self) -> list[Route]:
         """All routes in registration order."""

@@ -1,0 +1,547 @@
+"""Request matchers: small objects that say whether a request fits, and why not.
+
+A route matches on method and URL; the matchers here add optional conditions on
+the query, the headers and the body, and a user predicate. Each matcher's
+:meth:`Matcher.check` returns ``None`` when the request fits, or a
+:class:`Mismatch` that explains the difference in words a person can act on.
+The same matchers check the expectations of ``assert_called_with`` and friends.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json as _json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
+
+from ._responses import TOKEN, encode_json
+
+if TYPE_CHECKING:
+    from yarl import URL
+
+    from ._journal import RecordedRequest
+
+__all__ = [
+    "BodyMatcher",
+    "FormMatcher",
+    "HeadersMatcher",
+    "JsonMatcher",
+    "Matcher",
+    "Mismatch",
+    "PredicateMatcher",
+    "QueryMatcher",
+    "build_matchers",
+    "method_mismatches",
+    "preview_body",
+    "url_mismatches",
+]
+
+#: How many characters of a value a one-line summary shows.
+_SUMMARY_LIMIT = 80
+#: How many bytes of a body a preview shows.
+PREVIEW_LIMIT = 200
+_MISSING = "(missing)"
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Why a request does not fit one condition.
+
+    ``expected`` and ``actual`` are readable renderings (possibly several lines,
+    such as indented JSON) used for diffs; a mismatch without them, such as
+    "exhausted after 2 calls", is described by ``what`` alone.
+    """
+
+    #: What differs: ``"method"``, ``"path"``, ``"header 'X-Token'"`` ...
+    what: str
+    expected: str = ""
+    actual: str = ""
+    #: How far apart this puts a request and a route: a different host weighs
+    #: more than a different query. Used to sort the closest routes first.
+    weight: int = 1
+    #: A shorter "expected ..., got ..." for the one-line summary, if any.
+    brief: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One line: ``"path: expected '/users', got '/user'"``."""
+        if self.brief:
+            return f"{self.what}: {self.brief}"
+        if not self.expected and not self.actual:
+            return self.what
+        return (
+            f"{self.what}: expected {_one_line(self.expected)}, "
+            f"got {_one_line(self.actual)}"
+        )
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(part.strip() for part in text.splitlines())
+    if len(line) > _SUMMARY_LIMIT:
+        line = line[: _SUMMARY_LIMIT - 1] + "…"
+    return line
+
+
+def preview_body(body: bytes, limit: int = PREVIEW_LIMIT) -> str:
+    """A short, printable rendering of a request body."""
+    if not body:
+        return "(empty)"
+    shown = body[:limit]
+    try:
+        text: object = shown.decode("utf-8")
+    except UnicodeDecodeError:
+        text = shown
+    rendered = repr(text)
+    if len(body) > limit:
+        rendered += f"… ({len(body)} bytes)"
+    return rendered
+
+
+# -- method and URL --------------------------------------------------------------------
+
+
+def method_mismatches(expected: str, actual: str) -> list[Mismatch]:
+    if expected == actual:
+        return []
+    return [Mismatch("method", expected, actual, weight=2)]
+
+
+def url_mismatches(
+    expected: URL | re.Pattern[str], actual: URL, *, ignore_query: bool = False
+) -> list[Mismatch]:
+    """How the normalized URL ``actual`` differs from a route's URL."""
+    if isinstance(expected, re.Pattern):
+        if expected.match(str(actual)):
+            return []
+        return [
+            Mismatch(
+                f"url {str(actual)!r} does not match the pattern {expected.pattern!r}",
+                weight=3,
+            )
+        ]
+    mismatches = []
+    if expected.origin() != actual.origin():
+        mismatches.append(
+            Mismatch("host", _origin(expected), _origin(actual), weight=4)
+        )
+    if expected.path != actual.path:
+        mismatches.append(Mismatch("path", expected.path, actual.path, weight=3))
+    if not ignore_query and list(expected.query.items()) != list(actual.query.items()):
+        mismatches.append(
+            Mismatch(
+                "query",
+                expected.query_string or "(none)",
+                actual.query_string or "(none)",
+            )
+        )
+    return mismatches
+
+
+def _origin(url: URL) -> str:
+    """Scheme, host and port as written (a default port written out shows)."""
+    return f"{url.scheme}://{url.raw_authority.rpartition('@')[2]}"
+
+
+# -- the matchers ----------------------------------------------------------------------
+
+
+class Matcher(ABC):
+    """One condition a request must meet, beyond its method and URL."""
+
+    __slots__ = ()
+
+    #: Runs user code: evaluated last, only when every other condition holds.
+    runs_user_code: ClassVar[bool] = False
+
+    @abstractmethod
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        """``None`` when the request fits, else why it does not."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What this matcher requires, in a few words."""
+
+
+class QueryMatcher(Matcher):
+    """The query carries these parameters with these values (others allowed,
+    unless ``exact``).
+
+    The values of a parameter are compared in any order.
+    """
+
+    __slots__ = ("exact", "expected")
+
+    def __init__(self, expected: Mapping[str, list[str]], exact: bool = False) -> None:
+        self.expected = {name: sorted(values) for name, values in expected.items()}
+        self.exact = exact
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        query = request.query
+        if self.exact:
+            whole = {name: sorted(values) for name, values in query.items()}
+            if whole == self.expected:
+                return None
+            return Mismatch("query", _render_query(self.expected), _render_query(whole))
+        for name, values in self.expected.items():
+            actual = query.get(name)
+            if actual is None:
+                return Mismatch(f"query parameter {name!r}", repr(values), _MISSING)
+            if sorted(actual) != values:
+                return Mismatch(f"query parameter {name!r}", repr(values), repr(actual))
+        return None
+
+    def describe(self) -> str:
+        exactly = "exactly " if self.exact else ""
+        return f"query {exactly}{_render_multi(self.expected)}"
+
+
+def _render_query(query: Mapping[str, list[str]]) -> str:
+    return (
+        "&".join(f"{name}={value}" for name in sorted(query) for value in query[name])
+        or "(none)"
+    )
+
+
+class HeadersMatcher(Matcher):
+    """The request carries these headers with these values.
+
+    Header names are case-insensitive. When a header is repeated, one of its
+    values must be the expected one. With ``strict=True`` the request must carry
+    exactly these headers and no others.
+    """
+
+    __slots__ = ("expected", "strict")
+
+    def __init__(
+        self, expected: Iterable[tuple[str, str]], strict: bool = False
+    ) -> None:
+        self.expected = tuple(expected)
+        self.strict = strict
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        headers = request.headers
+        if self.strict:
+            expected = _render_headers(self.expected)
+            actual = _render_headers(headers.items())
+            if expected != actual:
+                return Mismatch("headers (strict)", expected, actual)
+            return None
+        for name, value in self.expected:
+            values = headers.getall(name, [])
+            if not values:
+                return Mismatch(f"header {name!r}", repr(value), _MISSING)
+            if value not in values:
+                shown = repr(values[0]) if len(values) == 1 else repr(values)
+                return Mismatch(f"header {name!r}", repr(value), shown)
+        return None
+
+    def describe(self) -> str:
+        headers = ", ".join(f"{name}: {value}" for name, value in self.expected)
+        return f"headers {'exactly ' if self.strict else ''}{{{headers}}}"
+
+
+def _render_headers(headers: Iterable[tuple[str, str]]) -> str:
+    return "\n".join(sorted(f"{name.title()}: {value}" for name, value in headers))
+
+
+class JsonMatcher(Matcher):
+    """The body parses as JSON equal to ``expected``.
+
+    The Content-Type is not looked at. ``true`` and ``1`` differ, as in JSON;
+    ``1`` and ``1.0`` are equal.
+    """
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: Any) -> None:
+        self.expected = expected
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        body = request.captured_body
+        expected = _pretty_json(self.expected)
+        if not body:
+            return Mismatch("json body", expected, "(empty body)")
+        try:
+            actual = _json.loads(body)
+        except ValueError:
+            return Mismatch("json body", expected, f"not JSON: {preview_body(body)}")
+        if json_equal(self.expected, actual):
+            return None
+        return Mismatch(
+            "json body",
+            expected,
+            _pretty_json(actual),
+            brief=(
+                f"expected {_one_line(_compact_json(self.expected))}, "
+                f"got {_one_line(_compact_json(actual))}"
+            ),
+        )
+
+    def describe(self) -> str:
+        return f"json {_one_line(_compact_json(self.expected))}"
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """Equality with JSON's types: booleans are not numbers, tuples are lists."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, Mapping):
+        return (
+            isinstance(actual, Mapping)
+            and expected.keys() == actual.keys()
+            and all(json_equal(expected[key], actual[key]) for key in expected)
+        )
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(actual, list | tuple)
+            and len(expected) == len(actual)
+            and all(json_equal(e, a) for e, a in zip(expected, actual, strict=True))
+        )
+    return bool(expected == actual)
+
+
+def _pretty_json(value: Any) -> str:
+    return _json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _compact_json(value: Any) -> str:
+    return _json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+class BodyMatcher(Matcher):
+    """The raw body equals ``expected``, byte for byte."""
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: bytes) -> None:
+        self.expected = expected
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        if request.captured_body == self.expected:
+            return None
+        return Mismatch(
+            "body",
+            _body_lines(self.expected),
+            _body_lines(request.captured_body),
+        )
+
+    def describe(self) -> str:
+        return f"body {preview_body(self.expected, 40)}"
+
+
+def _body_lines(body: bytes) -> str:
+    """A body for a line diff: its text, one line per line, or its repr."""
+    if not body:
+        return "(empty)"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(body)
+    return "\n".join(repr(line) for line in text.splitlines(keepends=True))
+
+
+class FormMatcher(Matcher):
+    """The body is a URL-encoded form with exactly these fields.
+
+    The values of a field are compared in any order, as are the fields.
+    """
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: Mapping[str, list[str]]) -> None:
+        self.expected = {name: sorted(values) for name, values in expected.items()}
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        body = request.captured_body
+        expected = _render_form(self.expected)
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except (UnicodeDecodeError, ValueError):
+            return Mismatch(
+                "form body", expected, f"not a URL-encoded form: {preview_body(body)}"
+            )
+        actual: dict[str, list[str]] = {}
+        for name, value in pairs:
+            actual.setdefault(name, []).append(value)
+        actual = {name: sorted(values) for name, values in actual.items()}
+        if actual == self.expected:
+            return None
+        return Mismatch("form body", expected, _render_form(actual) or "(empty)")
+
+    def describe(self) -> str:
+        return f"form {_render_multi(self.expected)}"
+
+
+def _render_form(fields: Mapping[str, list[str]]) -> str:
+    return "\n".join(
+        f"{name}={value}" for name in sorted(fields) for value in fields[name]
+    )
+
+
+def _render_multi(values: Mapping[str, list[str]]) -> str:
+    return "{" + ", ".join(f"{name!r}: {v!r}" for name, v in values.items()) + "}"
+
+
+class PredicateMatcher(Matcher):
+    """``match=``: a function of the recorded request that returns a bool.
+
+    It runs in the server's thread, after every other condition of its route
+    held. When it raises, the request does not match and the exception is kept
+    in the returned mismatch, to be raised in the test when the block exits.
+    """
+
+    __slots__ = ("func",)
+    runs_user_code = True
+
+    def __init__(self, func: Callable[[RecordedRequest], object]) -> None:
+        self.func = func
+
+    def check(self, request: RecordedRequest) -> Mismatch | None:
+        try:
+            result = self.func(request)
+        except Exception as exc:
+            return PredicateError(
+                f"match={self.name} raised {type(exc).__name__}: {exc}", error=exc
+            )
+        if result:
+            return None
+        return Mismatch(f"match={self.name} returned {result!r}")
+
+    @property
+    def name(self) -> str:
+        return getattr(self.func, "__qualname__", None) or repr(self.func)
+
+    def describe(self) -> str:
+        return f"match={self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PredicateError(Mismatch):
+    """A ``match=`` predicate that raised instead of answering."""
+
+    error: Exception | None = None
+
+
+# -- checking what the user passes -----------------------------------------------------
+
+
+def check_multi_mapping(
+    value: object, name: str, *, allow_empty: bool = False
+) -> dict[str, list[str]]:
+    """``{"name": "v"}`` or ``{"name": ["v1", "v2"]}`` → ``{"name": [...]}``.
+
+    Values may be ``str``, ``int`` or ``float`` (sent as their ``str()``).
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be a mapping such as {{'page': '2'}}, got {value!r}"
+        )
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    checked: dict[str, list[str]] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name} keys must be str, got {key!r}")
+        items = list(item) if isinstance(item, list | tuple) else [item]
+        if not items:
+            raise ValueError(f"{name}[{key!r}] must not be an empty list")
+        checked[key] = [_scalar(v, f"{name}[{key!r}]") for v in items]
+    return checked
+
+
+def _scalar(value: object, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"{name} values must be str, int or float, got {value!r}")
+    return str(value)
+
+
+def check_header_mapping(
+    value: object, name: str, *, allow_empty: bool = False
+) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be a mapping such as {{'Authorization': 'Bearer t'}}, "
+            f"got {value!r}"
+        )
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    checked = []
+    for key, item in value.items():
+        if not isinstance(key, str) or not TOKEN.fullmatch(key):
+            raise ValueError(f"{name} has an invalid header name {key!r}")
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{key!r}] must be a str, got {item!r}")
+        checked.append((key, item))
+    return tuple(checked)
+
+
+def check_json(value: object, name: str) -> object:
+    encode_json(value, name)
+    return value
+
+
+def check_body(value: object, name: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"{name} must be str or bytes, got {value!r}")
+
+
+def check_predicate(value: object, name: str) -> Callable[[RecordedRequest], object]:
+    if not callable(value):
+        raise TypeError(f"{name} must be a callable taking the request, got {value!r}")
+    call = getattr(value, "__call__", None)  # noqa: B004
+    if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
+        raise TypeError(
+            f"{name} must be a plain function returning a bool, not an async "
+            f"function: {value!r}"
+        )
+    return value
+
+
+def build_matchers(
+    *,
+    match_query: object,
+    match_headers: object,
+    match_json: object,
+    match_body: object,
+    match_form: object,
+    match: object,
+) -> tuple[Matcher, ...]:
+    """The matchers of one registration, checked; cheap ones first."""
+    bodies = [
+        name
+        for name, given in (
+            ("match_json", match_json),
+            ("match_body", match_body),
+            ("match_form", match_form),
+        )
+        if given is not None
+    ]
+    if len(bodies) > 1:
+        raise TypeError(
+            f"pass at most one of match_json, match_body and match_form, got "
+            f"{' and '.join(bodies)}"
+        )
+    matchers: list[Matcher] = []
+    if match_query is not None:
+        matchers.append(QueryMatcher(check_multi_mapping(match_query, "match_query")))
+    if match_headers is not None:
+        matchers.append(
+            HeadersMatcher(check_header_mapping(match_headers, "match_headers"))
+        )
+    if match_json is not None:
+        matchers.append(JsonMatcher(check_json(match_json, "match_json")))
+    if match_body is not None:
+        matchers.append(BodyMatcher(check_body(match_body, "match_body")))
+    if match_form is not None:
+        matchers.append(FormMatcher(check_multi_mapping(match_form, "match_form")))
+    if match is not None:
+        matchers.append(PredicateMatcher(check_predicate(match, "match")))
+    return tuple(matchers)

@@ -59,8 +59,24 @@ async def test_query_is_sorted_in_the_key() -> None:
         async with httpx.AsyncClient() as client:
             await client.get(f"{m.server_url}/p?b=2&a=1")
     assert ("GET", URL(f"{m.server_url}/p?a=1&b=2")) in m.requests
-    assert ("GET", URL(f"{m.server_url}/p?b=2&a=1")) not in m.requests
+    assert list(m.requests) == [("GET", URL(f"{m.server_url}/p?a=1&b=2"))]
     assert len(m.requests[("GET", URL(f"{m.server_url}/p?a=1&b=2"))]) == 1
+
+
+@pytest.mark.anyio
+async def test_lookups_normalize_the_key_like_the_keys() -> None:
+    async with aiointercept() as m:
+        m.get(re.compile(".*"), repeat=True)
+        async with httpx.AsyncClient() as client:
+            await client.get(f"{m.server_url}/p?b=2&a=1#frag")
+    (record,) = m.requests[("get", f"{m.server_url}/p?b=2&a=1")]
+    assert record.url == URL(f"{m.server_url}/p?b=2&a=1")
+    assert ("GET", URL(f"{m.server_url}/p?a=1&b=2#x")) in m.requests
+    assert m.requests.get(("GET", f"{m.server_url}/p?b=2&a=1")) == [record]
+    assert m.requests.get(("GET", f"{m.server_url}/other")) is None
+    assert ("GET", URL(f"{m.server_url}/p")) not in m.requests
+    with pytest.raises(KeyError):
+        m.requests[("POST", f"{m.server_url}/p?a=1&b=2")]
 
 
 @pytest.mark.anyio

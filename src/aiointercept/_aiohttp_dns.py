@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from yarl import URL
 
 if TYPE_CHECKING:
-    from yarl import URL
-
     from ._dispatch import Dispatcher
 
 __all__ = ["PATCHED_NAMES", "InterceptTarget", "Interception", "interception"]
@@ -81,12 +80,24 @@ class PassthroughHost:
     port: int | None
 
     @classmethod
-    def parse(cls, url: URL) -> PassthroughHost:
-        explicit = "://" in str(url) and url.explicit_port is not None
+    def parse(cls, entry: str) -> PassthroughHost:
+        """Parse ``"https://h"``, ``"http://h:8080"``, ``"h:8080"`` or ``"h"``;
+        a part left out matches anything."""
+        has_scheme = "://" in entry
+        url = URL(entry if has_scheme else f"//{entry}")
+        if has_scheme and url.scheme not in ("http", "https"):
+            raise ValueError(f"passthrough entries use http or https, got {entry!r}")
+        if not url.host:
+            raise ValueError(f"invalid passthrough host {entry!r}")
+        if url.path not in ("", "/") or url.query_string or url.fragment:
+            raise ValueError(
+                "passthrough entries name a host (scheme and port optional), "
+                f"not a path: {entry!r}"
+            )
         return cls(
-            scheme=url.scheme or None,
-            host=(url.host or "").rstrip(".").lower(),
-            port=url.port if explicit or url.scheme else None,
+            scheme=url.scheme if has_scheme else None,
+            host=_bare(url.host),
+            port=url.port if has_scheme else url.explicit_port,
         )
 
     def matches(self, scheme: str | None, host: str, port: int) -> bool:
@@ -160,13 +171,11 @@ class Interception:
             if not self._targets:
                 self._restore()
 
-    def outer(self, dispatcher: Dispatcher) -> list[Dispatcher]:
-        """The other running blocks' dispatchers, the most recent first."""
-        return [
-            t.dispatcher
-            for t in reversed(self._targets)
-            if t.dispatcher is not dispatcher
-        ]
+    def chain(self, dispatcher: Dispatcher) -> Sequence[Dispatcher]:
+        """The running blocks' dispatchers, the most recent first, when
+        ``dispatcher`` is one of them."""
+        chain = [t.dispatcher for t in reversed(self._targets)]
+        return chain if dispatcher in chain else (dispatcher,)
 
     def bypass(self, connector: aiohttp.TCPConnector) -> None:
         """Let this connector (the passthrough proxy's) use the real network."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -63,14 +65,15 @@ class AiohttpServer:
     scheme and its ``Host`` header, so records show the URL the client asked for.
     """
 
-    def __init__(self, dispatcher: Dispatcher, host: Host, external: bool) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, host: Host | None, external: bool
+    ) -> None:
         self._dispatcher = dispatcher
         self._external = external
         self.https_port: int | None = None
         self._proxy: aiohttp.ClientSession | None = None
-        self._host = host
-        self._ready = anyio.Event()
-        self._stopped = anyio.Event()
+        self._ready = _Signal(host)
+        self._stopped = _Signal(host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
@@ -83,10 +86,21 @@ class AiohttpServer:
     async def start(self) -> URL:
         """Start the thread and wait (without blocking the loop) until it listens."""
         self._thread.start()
-        with anyio.CancelScope(shield=True):
-            await self._ready.wait()
+        await self._ready.wait()
         if self.url is None:
             await self.stop()
+        return self._started()
+
+    def start_blocking(self) -> URL:
+        """Start the thread and wait until it listens (outside an event loop)."""
+        self._thread.start()
+        self._ready.wait_blocking()
+        if self.url is None:
+            self.stop_blocking()
+        return self._started()
+
+    def _started(self) -> URL:
+        if self.url is None:
             raise RuntimeError(
                 f"the aiointercept server failed to start: {self._error!r}"
             ) from self._error
@@ -94,13 +108,20 @@ class AiohttpServer:
 
     async def stop(self) -> None:
         """Close the listening socket and connections, and end the thread."""
+        self._request_stop()
+        await self._stopped.wait()
+        self._thread.join()
+
+    def stop_blocking(self) -> None:
+        self._request_stop()
+        self._stopped.wait_blocking()
+        self._thread.join()
+
+    def _request_stop(self) -> None:
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the server loop has ended
                 loop.call_soon_threadsafe(stop.set)
-        with anyio.CancelScope(shield=True):
-            await self._stopped.wait()
-        self._thread.join()
 
     def _thread_main(self) -> None:
         try:
@@ -108,13 +129,15 @@ class AiohttpServer:
         except BaseException as exc:  # reported to the test by start()
             self._error = exc
         finally:
-            self._host.call_soon(self._ready.set)
-            self._host.call_soon(self._stopped.set)
+            self._ready.set()
+            self._stopped.set()
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = self._web_server = _Server(self._handle, access_log=None)
+        server = self._web_server = _Server(
+            self._handle, request_factory=self._make_request, access_log=None
+        )
         runner = web.ServerRunner(
             server, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
@@ -126,7 +149,7 @@ class AiohttpServer:
                 self.https_port = runner.addresses[1][1]
             host, port = runner.addresses[0][:2]
             self.url = URL.build(scheme="http", host=host, port=port)
-            self._host.call_soon(self._ready.set)
+            self._ready.set()
             await self._stop.wait()
         finally:
             try:
@@ -135,6 +158,21 @@ class AiohttpServer:
             finally:
                 if self._proxy is not None:
                     await self._proxy.close()
+
+    def _make_request(
+        self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        # no size limit: the mock reads every body in full, as the test sent it
+        assert self._loop is not None
+        return web.BaseRequest(
+            message,
+            payload,
+            protocol,
+            writer,
+            task,
+            self._loop,
+            client_max_size=sys.maxsize,
+        )
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         # The earliest moment the client can have sent this request: when its
@@ -207,7 +245,7 @@ class AiohttpServer:
                 request.method,
                 url,
                 headers=headers,
-                data=body or None,
+                data=io.BytesIO(body) if body else None,
                 allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )
@@ -250,6 +288,29 @@ class AiohttpServer:
                 return self._dispatcher.not_started(pending)
             await done.wait()
         return self._dispatcher.complete(pending)
+
+
+class _Signal:
+    """Set once by the server thread; awaited on the test's loop (without
+    blocking it), or waited for by a thread when there is no loop."""
+
+    def __init__(self, host: Host | None) -> None:
+        self._host = host
+        self._event = threading.Event()
+        self._async_event = anyio.Event() if host is not None else None
+
+    def set(self) -> None:
+        self._event.set()
+        if self._host is not None and self._async_event is not None:
+            self._host.call_soon(self._async_event.set)
+
+    async def wait(self) -> None:
+        assert self._async_event is not None
+        with anyio.CancelScope(shield=True):
+            await self._async_event.wait()
+
+    def wait_blocking(self) -> None:
+        self._event.wait()
 
 
 class _Server(web.Server):

@@ -14,7 +14,6 @@ from ._urls import normalize_url
 __all__ = ["RecordedRequest", "RequestKey", "RequestMap"]
 
 RequestKey: TypeAlias = tuple[str, URL]
-RequestMap: TypeAlias = dict[RequestKey, list["RecordedRequest"]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,4 +86,52 @@ def _parse_json(headers: CIMultiDictProxy[str], body: bytes) -> Any:
     try:
         return _json.loads(body)
     except ValueError:
+        return None
+
+
+class RequestMap(dict[RequestKey, list[RecordedRequest]]):
+    """``m.requests``: recorded requests by ``(METHOD, normalized URL)``.
+
+    A plain dict, except that looking a key up normalizes it first, the way the
+    keys were normalized: ``("get", "https://h:443/p?b=2&a=1")`` finds
+    ``("GET", URL("https://h/p?a=1&b=2"))``.
+    """
+
+    def __getitem__(self, key: tuple[str, URL | str]) -> list[RecordedRequest]:
+        return super().__getitem__(key)  # type: ignore[index]
+
+    def __missing__(self, key: object) -> list[RecordedRequest]:
+        normalized = _normalize_key(key)
+        if (
+            normalized is not None
+            and normalized != key
+            and dict.__contains__(self, normalized)
+        ):
+            return dict.__getitem__(self, normalized)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        normalized = _normalize_key(key)
+        return normalized is not None and dict.__contains__(self, normalized)
+
+    def get(  # type: ignore[override]
+        self, key: tuple[str, URL | str], default: list[RecordedRequest] | None = None
+    ) -> list[RecordedRequest] | None:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def _normalize_key(key: object) -> RequestKey | None:
+    if not (isinstance(key, tuple) and len(key) == 2):
+        return None
+    method, url = key
+    if not isinstance(method, str) or not isinstance(url, str | URL):
+        return None
+    try:
+        return (method.upper(), normalize_url(url))
+    except (TypeError, ValueError):
         return None

@@ -88,6 +88,13 @@ class Dispatcher:
         with self.lock:
             self.router.add(route)
 
+    def reset(self) -> None:
+        """Forget routes, records, errors and retry state (between tests)."""
+        self.clear()
+        with self.lock:
+            self.errors.clear()
+            self._closed.clear()
+
     def clear(self) -> None:
         with self.lock:
             self.router.clear()
@@ -229,10 +236,16 @@ class Dispatcher:
 
     def _submit(
         self, recorded: RecordedRequest, func: Any, /, *args: Any, **kwargs: Any
-    ) -> PendingCallback:
+    ) -> Reply | PendingCallback:
         host = self.host
-        if host is None:  # pragma: no cover - the server only runs inside the block
-            raise RuntimeError("dispatch outside of a running block")
+        if host is None:  # a shared server with no test loop bound
+            return self._failed(
+                recorded,
+                RuntimeError(
+                    "no event loop to run the async callback on: register async "
+                    "callbacks from an async test"
+                ),
+            )
         return PendingCallback(recorded, host.submit(func, *args, **kwargs))
 
     def _result_reply(self, request: RecordedRequest, result: object) -> Reply:

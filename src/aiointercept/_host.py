@@ -125,6 +125,10 @@ class Host:
             if self._running == 0 and self._closed:
                 self._idle.set()
 
+    def close(self) -> None:
+        """Refuse new callbacks, from outside the loop (its test has ended)."""
+        self._closed = True
+
     async def aclose(self) -> None:
         """Cancel the callbacks still running and wait until they have finished."""
         self._closed = True

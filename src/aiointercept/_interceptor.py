@@ -162,17 +162,24 @@ class aiointercept:  # the public name is lower-case by design
             self._dispatcher.host = None
             raise
         self._server_url = str(url).rstrip("/")
-        if self.mock_external_urls:
-            assert server.https_port is not None
-            assert url.port is not None
-            self._target = InterceptTarget(
-                self._dispatcher,
-                http_port=url.port,
-                https_port=server.https_port,
-                passthrough=self._passthrough_hosts,
-            )
-            interception.activate(self._target)
+        self._intercept()
         return self
+
+    def _intercept(self) -> None:
+        """With ``mock_external_urls=True``, send aiohttp's requests here."""
+        server = self._server
+        if not self.mock_external_urls or server is None:
+            return
+        assert server.url is not None
+        assert server.url.port is not None
+        assert server.https_port is not None
+        self._target = InterceptTarget(
+            self._dispatcher,
+            http_port=server.url.port,
+            https_port=server.https_port,
+            passthrough=self._passthrough_hosts,
+        )
+        interception.activate(self._target)
 
     async def __aexit__(
         self,
@@ -192,6 +199,11 @@ class aiointercept:  # the public name is lower-case by design
         finally:
             self._server = None
             self._dispatcher.host = None
+        self._raise_failures(exc)
+
+    def _raise_failures(self, exc: BaseException | None) -> None:
+        """Raise what went wrong during the block, unless the block raised."""
+        __tracebackhide__ = True
         errors = self._dispatcher.take_errors()
         if errors and exc is None:
             first = errors[0]
@@ -206,6 +218,54 @@ class aiointercept:  # the public name is lower-case by design
     ) -> Callable[..., Awaitable[R]]:
         """Decorate an async function: each call runs in a fresh block."""
         return _decorate(self, func)
+
+    # -- one server for a whole test session (the pytest plugin) -----------------
+
+    def _start_shared(self) -> None:
+        """Start the server outside any event loop; it serves until
+        :meth:`_stop_shared`. It also listens for intercepted https, so that any
+        test can turn ``mock_external_urls`` on."""
+        if self._server is not None:
+            raise RuntimeError("this aiointercept instance is already running")
+        server = AiohttpServer(self._dispatcher, None, external=True)
+        url = server.start_blocking()
+        self._server = server
+        self._server_url = str(url).rstrip("/")
+
+    def _stop_shared(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop_blocking()
+
+    def _begin_test(self, options: aiointercept) -> None:
+        """Serve one test with the configuration of ``options`` (already
+        validated by its constructor), starting from no routes and no records."""
+        self.mock_external_urls = options.mock_external_urls
+        self.passthrough = options.passthrough
+        self._passthrough_hosts = options._passthrough_hosts
+        self.passthrough_unmatched = options.passthrough_unmatched
+        self.callback_start_timeout = options.callback_start_timeout
+        self.assert_all_called = options.assert_all_called
+        self.assert_all_matched = options.assert_all_matched
+        self._dispatcher.passthrough_unmatched = options.passthrough_unmatched
+        self._dispatcher.callback_start_timeout = options.callback_start_timeout
+        self._dispatcher.host = None  # bound to the test's loop on first use
+        self._intercept()
+
+    def _end_test(self) -> None:
+        """Finish a test: stop intercepting, raise what its requests caused, and
+        forget its routes and records."""
+        __tracebackhide__ = True
+        try:
+            if self._target is not None:
+                interception.deactivate(self._target)
+                self._target = None
+            host, self._dispatcher.host = self._dispatcher.host, None
+            if host is not None:
+                host.close()
+            self._raise_failures(None)
+        finally:
+            self._dispatcher.reset()
 
     def _fresh(self) -> aiointercept:
         """A new instance with the same configuration (for the decorator)."""
@@ -311,6 +371,8 @@ class aiointercept:  # the public name is lower-case by design
                     "there instead of to add()"
                 )
             source = CallbackSource(callback)
+            if source.is_async:
+                self._bind_loop()
         else:
             source = StaticSource(
                 static_reply(
@@ -333,6 +395,19 @@ class aiointercept:  # the public name is lower-case by design
         )
         self._dispatcher.add(route)
         return self._handle(route)
+
+    def _bind_loop(self) -> None:
+        """On the shared server, run async callbacks on the loop of the test
+        that registers them."""
+        if self._server is None or self._dispatcher.host is not None:
+            return
+        try:
+            self._dispatcher.host = Host()
+        except RuntimeError:
+            raise RuntimeError(
+                "an async callback runs on the test's event loop: register it "
+                "from the async test (or an async fixture), not from sync code"
+            ) from None
 
     def _handle(self, route: Route) -> RegisteredRoute:
         return RegisteredRoute(route, self._dispatcher.journal)

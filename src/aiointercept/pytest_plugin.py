@@ -1,0 +1,83 @@
+"""pytest plugin: the ``aiointercept_mock`` and ``aiointercept_server`` fixtures
+and the ``aiointercept`` marker.
+
+Registered through the ``pytest11`` entry point. One server serves the whole
+session (one per xdist worker); each test that uses ``aiointercept_mock`` gets
+it with no routes and no records, configured by its marker, and is failed at
+teardown by what its own requests caused. The fixtures are synchronous, so they
+work in sync tests and under every async harness (the anyio plugin on asyncio
+and trio, pytest-asyncio) without depending on any of them; async callbacks
+run on the loop of the test that registers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ._interceptor import aiointercept
+
+__all__ = ["aiointercept_mock", "aiointercept_server"]
+
+_MARKER = "aiointercept"
+_DEFAULT = aiointercept()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(**options): configure the aiointercept_mock fixture for this "
+        "test with aiointercept's constructor options (mock_external_urls, "
+        "passthrough, passthrough_unmatched, callback_start_timeout, "
+        "assert_all_called, assert_all_matched)",
+    )
+
+
+@pytest.fixture(scope="session")
+def aiointercept_server() -> Iterator[aiointercept]:
+    """One mock server for the whole session, cleared after each test."""
+    server = aiointercept()
+    server._start_shared()
+    try:
+        yield server
+    finally:
+        server._stop_shared()
+
+
+@pytest.fixture
+def aiointercept_mock(
+    request: pytest.FixtureRequest, aiointercept_server: aiointercept
+) -> Iterator[aiointercept]:
+    """The session's mock server, ready for this test: no routes, no records,
+    configured by the test's ``@pytest.mark.aiointercept(...)`` marker."""
+    __tracebackhide__ = True
+    aiointercept_server._begin_test(_options(request.node))
+    yield aiointercept_server
+    aiointercept_server._end_test()
+
+
+def _options(node: pytest.Item | Any) -> aiointercept:
+    marker = node.get_closest_marker(_MARKER)
+    if marker is None:
+        return _DEFAULT
+    if marker.args:
+        raise TypeError(
+            f"@pytest.mark.{_MARKER} takes keyword arguments only, got {marker.args!r}"
+        )
+    if "param" in marker.kwargs:
+        raise TypeError(
+            f"@pytest.mark.{_MARKER} does not take param=: it configures the "
+            "aiointercept_mock fixture, which is requested by name"
+        )
+    return aiointercept(**marker.kwargs)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Tests that use ``aiointercept_server`` directly leave nothing behind."""
+    fixtures = getattr(item, "funcargs", {})
+    server = fixtures.get("aiointercept_server")
+    if isinstance(server, aiointercept) and "aiointercept_mock" not in fixtures:
+        server.clear()

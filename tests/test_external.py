@@ -5,13 +5,14 @@ Nothing here leaves the machine or asks a real DNS server anything:
 * every host name used either has a route, is intercepted (answered by the mock
   by closing the connection) or is resolved by a resolver of the test's own;
 * the default resolver of every ``TCPConnector`` created during a test (the one
-  a plain ``aiohttp.ClientSession(timeout=BOUND)`` gets, and the passthrough proxy's) is
+  a plain ``aiohttp.ClientSession()`` gets, and the passthrough proxy's) is
   replaced by :class:`GuardResolver`, which knows ``localhost`` only and records
   every call, so a test can also assert that it was never asked;
 * upstream "real" servers are aiohttp servers on 127.0.0.1 started by the test;
 * as a last resort, every aiohttp connection attempt to an address that is not
   loopback is refused (and fails the test), even if the library under test
-  is broken.
+  is broken (this wraps aiohttp's private ``_wrap_create_connection``, checked
+  to still take ``addr_infos``).
 
 aiohttp runs on asyncio only, so every async test pins the asyncio backend.
 """
@@ -917,8 +918,12 @@ async def test_patch_restored_when_cancelled_during_a_request() -> None:
             aiohttp.ClientSession(timeout=BOUND) as s,
             anyio.create_task_group() as tg,
         ):
+
+            async def fetch() -> None:
+                await s.get("https://slow.example.com/x")
+
             m.get("https://slow.example.com/x", callback=slow)
-            tg.start_soon(s.get, "https://slow.example.com/x")
+            tg.start_soon(fetch)
             await started.wait()
             tg.cancel_scope.cancel()
             assert patch_installed()

@@ -772,3 +772,15 @@ async def test_a_failing_callback_leaves_no_unretrieved_exception_behind(
         if record.name == "asyncio" or "never retrieved" in record.getMessage()
     ]
     assert leaked == []
+
+
+@pytest.mark.anyio
+async def test_callback_result_headers_from_a_generator_reach_the_wire() -> None:
+    def callback(url: URL, **kwargs: Any) -> CallbackResult:
+        pairs = ((f"X-{n}", str(n)) for n in range(2))
+        return CallbackResult(headers=pairs)
+
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/gen", callback=callback)
+        response = await client.get(f"{m.server_url}/gen")
+    assert (response.headers["X-0"], response.headers["X-1"]) == ("0", "1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json as _json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -177,6 +177,8 @@ class CallbackResult:
         if payload is not None:
             encode_json(payload, "payload")
         self.payload = payload
+        if isinstance(headers, Iterator):
+            headers = list(headers)  # a one-shot iterator is read once, here
         check_headers(headers)
         self.headers = headers
         self.content_type = check_content_type(content_type)

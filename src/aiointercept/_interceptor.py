@@ -6,7 +6,7 @@ import functools
 import inspect
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -215,7 +215,7 @@ class aiointercept:  # the public name is lower-case by design
 
     def __call__(
         self, func: Callable[..., Awaitable[R]]
-    ) -> Callable[..., Awaitable[R]]:
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
         """Decorate an async function: each call runs in a fresh block."""
         return _decorate(self, func)
 
@@ -627,7 +627,7 @@ def _check_passthrough(passthrough: object) -> tuple[PassthroughHost, ...]:
 
 def _decorate(
     template: aiointercept, func: Callable[..., Awaitable[R]]
-) -> Callable[..., Awaitable[R]]:
+) -> Callable[..., Coroutine[Any, Any, R]]:
     if not inspect.iscoroutinefunction(func):
         raise TypeError(
             f"@aiointercept decorates async functions, got {func!r}; use "

@@ -76,8 +76,10 @@ def _options(node: pytest.Item | Any) -> aiointercept:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Tests that use ``aiointercept_server`` directly leave nothing behind."""
+    """A test that used ``aiointercept_server`` directly leaves nothing behind,
+    and is failed by what its own requests caused."""
+    __tracebackhide__ = True
     fixtures = getattr(item, "funcargs", {})
     server = fixtures.get("aiointercept_server")
     if isinstance(server, aiointercept) and "aiointercept_mock" not in fixtures:
-        server.clear()
+        server._end_test()

@@ -25,6 +25,7 @@ from yarl import URL
 
 from ._aiohttp_dns import interception
 from ._dispatch import Passthrough, PendingCallback
+from ._host import wait_shielded
 from ._responses import Reply
 
 if TYPE_CHECKING:
@@ -86,7 +87,11 @@ class AiohttpServer:
     async def start(self) -> URL:
         """Start the thread and wait (without blocking the loop) until it listens."""
         self._thread.start()
-        await self._ready.wait()
+        try:
+            await self._ready.wait()
+        except BaseException:
+            await self.stop()
+            raise
         if self.url is None:
             await self.stop()
         return self._started()
@@ -109,8 +114,10 @@ class AiohttpServer:
     async def stop(self) -> None:
         """Close the listening socket and connections, and end the thread."""
         self._request_stop()
-        await self._stopped.wait()
-        self._thread.join()
+        try:
+            await self._stopped.wait()
+        finally:
+            self._thread.join()
 
     def stop_blocking(self) -> None:
         self._request_stop()
@@ -306,8 +313,7 @@ class _Signal:
 
     async def wait(self) -> None:
         assert self._async_event is not None
-        with anyio.CancelScope(shield=True):
-            await self._async_event.wait()
+        await wait_shielded(self._async_event)
 
     def wait_blocking(self) -> None:
         self._event.wait()

@@ -188,7 +188,7 @@ class Dispatcher:
             )
         try:
             result = source.callback(request.url, **source.arguments(request))
-        except Exception as exc:
+        except BaseException as exc:
             return self._failed(request, exc)
         if inspect.isawaitable(result):
             return self._submit(request, _awaited, result)
@@ -219,7 +219,7 @@ class Dispatcher:
             result = pending.future.result()
         except HostClosedError as exc:  # the block ended first, not a callback bug
             return _text_reply(503, f"aiointercept: {exc}")
-        except Exception as exc:
+        except BaseException as exc:
             return self._failed(pending.request, exc)
         return self._result_reply(pending.request, result)
 

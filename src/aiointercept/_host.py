@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["Host", "HostClosedError"]
+__all__ = ["Host", "HostClosedError", "wait_shielded"]
 
 
 class HostClosedError(RuntimeError):
@@ -135,8 +135,22 @@ class Host:
         for scope in list(self._scopes):
             scope.cancel()
         if self._running:
-            with anyio.CancelScope(shield=True):
-                await self._idle.wait()
+            await wait_shielded(self._idle)
+
+
+async def wait_shielded(event: anyio.Event) -> None:
+    """Wait until ``event`` is set, even if the task is cancelled meanwhile, then
+    let the cancellation through. A shielded cancel scope holds off anyio's
+    cancellation only; this also holds off asyncio's ``Task.cancel()``."""
+    cancelled: BaseException | None = None
+    with anyio.CancelScope(shield=True):
+        while not event.is_set():
+            try:
+                await event.wait()
+            except anyio.get_cancelled_exc_class() as exc:
+                cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:

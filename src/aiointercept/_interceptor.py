@@ -194,8 +194,10 @@ class aiointercept:  # the public name is lower-case by design
             if self._target is not None:
                 interception.deactivate(self._target)
                 self._target = None
-            await host.aclose()
-            await server.stop()
+            try:
+                await host.aclose()
+            finally:
+                await server.stop()
         finally:
             self._server = None
             self._dispatcher.host = None

@@ -404,7 +404,7 @@ class PredicateMatcher(Matcher):
     def check(self, request: RecordedRequest) -> Mismatch | None:
         try:
             result = self.func(request)
-        except Exception as exc:
+        except BaseException as exc:
             return PredicateError(
                 f"match={self.name} raised {type(exc).__name__}: {exc}", error=exc
             )
@@ -424,7 +424,7 @@ class PredicateMatcher(Matcher):
 class PredicateError(Mismatch):
     """A ``match=`` predicate that raised instead of answering."""
 
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 # -- checking what the user passes -----------------------------------------------------

@@ -183,7 +183,7 @@ class Router:
         self._patterns: list[Route] = []
         self._order = 0
         #: ``match=`` predicates that raised during :meth:`take`, to be collected.
-        self.failures: list[tuple[Route, RecordedRequest, Exception]] = []
+        self.failures: list[tuple[Route, RecordedRequest, BaseException]] = []
 
     def add(self, route: Route) -> None:
         self._order += 1
@@ -244,7 +244,7 @@ class Router:
             self.failures.append((route, request, mismatch.error))
         return mismatch is None
 
-    def take_failures(self) -> list[tuple[Route, RecordedRequest, Exception]]:
+    def take_failures(self) -> list[tuple[Route, RecordedRequest, BaseException]]:
         failures, self.failures = self.failures, []
         return failures
 

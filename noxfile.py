@@ -31,6 +31,23 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=95")
 
 
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The reliability suite at full size, printing the figures it measures.
+
+    ``AIOINTERCEPT_SOAK=1`` makes tests/reliability run 1000 enter/exit cycles,
+    200 clients x 50 requests and many more fuzzing examples.
+    """
+    session.install("-e", ".[trio]", *_group("test"))
+    session.run(
+        "pytest",
+        "tests/reliability",
+        "-s",
+        *session.posargs,
+        env={"AIOINTERCEPT_SOAK": "1"},
+    )
+
+
 @nox.session(python=os.environ.get("AIOINTERCEPT_LOWEST_PYTHON", "3.10"))
 def lowest(session: nox.Session) -> None:
     """The test suite against the lowest dependency versions we declare."""

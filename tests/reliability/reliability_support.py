@@ -1,0 +1,324 @@
+"""What the reliability tests share: their size, resource readings and guards.
+
+The normal run keeps every count small so that the whole directory stays fast;
+``AIOINTERCEPT_SOAK=1`` (set by ``nox -s soak``) scales them up to the figures
+of the issue: 1000 enter/exit cycles, 200 clients x 50 requests, and many more
+fuzzing examples.
+
+Nothing here sends traffic anywhere but 127.0.0.1 or asks a real DNS server
+anything: aiohttp's default resolver is replaced by :class:`GuardResolver`,
+which knows ``localhost`` only, and every aiohttp connection to an address that
+is not loopback is refused (see :func:`guarded_network`).
+"""
+
+from __future__ import annotations
+
+import gc
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+import aiohttp.connector
+import anyio
+import httpx
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+#: ``AIOINTERCEPT_SOAK=1``: run at the full size of the issue.
+SOAK = os.environ.get("AIOINTERCEPT_SOAK", "") not in ("", "0")
+
+#: How long a cancelled block may take to end. The issue asks for 1 s; the
+#: normal run allows 2 s so that a loaded CI machine does not make it flaky,
+#: and the soak run checks the 1 s of the issue.
+CANCEL_BOUND = 1.0 if SOAK else 2.0
+
+#: A bound on every aiohttp request of these tests, so that a broken library
+#: makes a test fail instead of hang.
+BOUND = aiohttp.ClientTimeout(total=30)
+
+#: The two methods of the ``mock_external_urls`` patch, as aiohttp defines them.
+ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
+ORIGINAL_SSL = aiohttp.TCPConnector._get_ssl_context
+
+#: Creating an ``httpx.AsyncClient`` builds an SSL context (about 50 ms); the
+#: tests only speak plain HTTP to 127.0.0.1, so they share one.
+_SSL_CONTEXT = ssl.create_default_context()
+
+
+def scaled(normal: int, soak: int) -> int:
+    """``normal`` in the normal run, ``soak`` under ``AIOINTERCEPT_SOAK=1``."""
+    return soak if SOAK else normal
+
+
+def httpx_client(**kwargs: Any) -> httpx.AsyncClient:
+    kwargs.setdefault("timeout", 30)
+    return httpx.AsyncClient(verify=_SSL_CONTEXT, **kwargs)
+
+
+def port_of(server_url: str) -> int:
+    port = URL(server_url).port
+    assert port is not None
+    return port
+
+
+def server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+
+
+def patch_installed() -> bool:
+    """Whether the ``mock_external_urls`` patch is installed on aiohttp."""
+    resolve = aiohttp.TCPConnector._resolve_host
+    ssl_context = aiohttp.TCPConnector._get_ssl_context
+    assert (resolve is ORIGINAL_RESOLVE) == (ssl_context is ORIGINAL_SSL), (
+        "the two wrapped methods must be installed and restored together"
+    )
+    return resolve is not ORIGINAL_RESOLVE
+
+
+async def assert_port_closed(port: int) -> None:
+    """Connecting to the port on 127.0.0.1 is refused."""
+    with pytest.raises(OSError) as excinfo:  # noqa: PT011 - the cause is checked
+        await anyio.connect_tcp("127.0.0.1", port)
+    error = excinfo.value
+    refused = error if error.__cause__ is None else error.__cause__
+    assert isinstance(refused, ConnectionRefusedError), repr(error)
+
+
+# -- resources ---------------------------------------------------------------------
+
+
+def _status_field(name: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{name}:"):
+                return int(line.split()[1])
+    raise AssertionError(f"/proc/self/status has no {name}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the process holds: open file descriptors, threads and memory."""
+
+    fds: int
+    threads: int
+    os_threads: int
+    rss: int
+    #: The identities of the Python threads alive.
+    thread_ids: frozenset[int]
+
+    @classmethod
+    def now(cls) -> Resources:
+        gc.collect()
+        threads = threading.enumerate()
+        return cls(
+            fds=len(os.listdir("/proc/self/fd")),
+            threads=len(threads),
+            os_threads=_status_field("Threads"),
+            rss=_status_field("VmRSS") * 1024,
+            thread_ids=frozenset(thread.ident or 0 for thread in threads),
+        )
+
+
+MB = 1024 * 1024
+
+
+def report(title: str, before: Resources, after: Resources, **figures: str) -> str:
+    """One line with the figures a soak or stress run measured (printed, so that
+    ``nox -s soak`` shows them)."""
+    extra = "".join(f"; {name} {value}" for name, value in figures.items())
+    line = (
+        f"{title}: fds {before.fds} -> {after.fds}; "
+        f"threads {before.threads} -> {after.threads} "
+        f"(OS threads {before.os_threads} -> {after.os_threads}); "
+        f"RSS {before.rss / MB:.1f} -> {after.rss / MB:.1f} MB "
+        f"({(after.rss - before.rss) / MB:+.2f} MB){extra}"
+    )
+    print(f"\n[reliability] {line}")
+    return line
+
+
+# -- leaks reported by Python and asyncio -------------------------------------------
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def no_leak_reports() -> Iterator[None]:
+    """Fail if the block leaves a ResourceWarning, or asyncio reports a task
+    destroyed while pending or an exception never retrieved (from any thread)."""
+    handler = _Collect()
+    asyncio_logger = logging.getLogger("asyncio")
+    asyncio_logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            yield
+            gc.collect()
+    finally:
+        asyncio_logger.removeHandler(handler)
+    leaked = [str(w.message) for w in caught if w.category is ResourceWarning]
+    assert leaked == [], f"ResourceWarning: {leaked}"
+    assert handler.messages == [], f"asyncio reported: {handler.messages}"
+
+
+# -- resolvers and the network guard ---------------------------------------------------
+
+
+def _result(host: str, ip: str, port: int) -> ResolveResult:
+    return {
+        "hostname": host,
+        "host": ip,
+        "port": port,
+        "family": socket.AF_INET,
+        "proto": 0,
+        "flags": socket.AI_NUMERICHOST,
+    }
+
+
+class RecordingResolver(AbstractResolver):
+    """A resolver a test passes to its session: it records every call, resolves
+    the names it is given (to loopback addresses) and fails for the rest."""
+
+    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
+        self.hosts = dict(hosts or {})
+        self.calls: list[tuple[str, int]] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.calls.append((host, port))
+        ip = self.hosts.get(host)
+        if ip is None:
+            raise socket.gaierror(socket.EAI_NONAME, f"recording resolver: no {host!r}")
+        return [_result(host, ip, port)]
+
+    async def close(self) -> None:
+        pass
+
+
+class GuardResolver(AbstractResolver):
+    """Stands in for aiohttp's default resolver (the one a session gets when it
+    names none, and the passthrough proxy's): it knows ``localhost`` only and
+    records every name asked, from any thread."""
+
+    calls: ClassVar[list[tuple[str, int]]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        GuardResolver.calls.append((host, port))
+        if host != "localhost":
+            raise socket.gaierror(socket.EAI_NONAME, f"guard resolver: no {host!r}")
+        return [_result(host, "127.0.0.1", port)]
+
+    async def close(self) -> None:
+        pass
+
+
+#: Connections the guard refused, as (address, port).
+refused: list[tuple[str, int]] = []
+_original_wrap_create_connection = aiohttp.TCPConnector._wrap_create_connection
+
+
+async def _loopback_only(
+    self: aiohttp.TCPConnector, *args: Any, addr_infos: list[Any], **kwargs: Any
+) -> Any:
+    outside = [
+        (info[4][0], info[4][1])
+        for info in addr_infos
+        if not ipaddress.ip_address(info[4][0]).is_loopback
+    ]
+    if outside:
+        refused.extend(outside)
+        raise AssertionError(f"a connection outside the machine: {outside}")
+    return await _original_wrap_create_connection(
+        self, *args, addr_infos=addr_infos, **kwargs
+    )
+
+
+def guarded_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
+    """For an autouse fixture: aiohttp's default resolver becomes
+    :class:`GuardResolver` and aiohttp may connect to loopback addresses only.
+    Yields the names the default resolver was asked for; checks afterwards that
+    no connection left the machine and that the patch is off."""
+    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", GuardResolver)
+    monkeypatch.setattr(aiohttp.TCPConnector, "_wrap_create_connection", _loopback_only)
+    GuardResolver.calls = []
+    refused.clear()
+    assert not patch_installed(), "a previous test left the patch installed"
+    yield GuardResolver.calls
+    assert refused == [], f"connections outside the machine were attempted: {refused}"
+    assert not patch_installed(), "the patch is still installed after the test"
+
+
+# -- raw sockets -------------------------------------------------------------------
+
+
+def raw_exchange(
+    port: int, data: bytes, *, half_close: bool = True, timeout: float = 10
+) -> bytes:
+    """Send ``data`` to the server over a plain socket, optionally half-close,
+    and return everything the server sends until it closes (or ``timeout``)."""
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the server may close first: fine
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except (TimeoutError, OSError):
+                break
+            if not chunk:
+                break
+            received += chunk
+    return bytes(received)
+
+
+def well_formed_get(port: int, path: str = "/ok") -> tuple[int, bytes]:
+    """A well-formed request over a fresh socket: its status and body."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return parse_response(raw_exchange(port, request, half_close=False))
+
+
+def parse_response(raw: bytes) -> tuple[int, bytes]:
+    """Status and body of one complete HTTP/1.1 response with a Content-Length."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    assert separator, f"no complete response: {raw[:200]!r}"
+    status_line, *header_lines = head.split(b"\r\n")
+    version, status, _ = status_line.split(b" ", 2)
+    assert version == b"HTTP/1.1", status_line
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(b":") for line in header_lines)
+    }
+    length = int(headers.get(b"content-length", b"0"))
+    assert len(body) >= length, f"truncated body: {raw[:200]!r}"
+    return int(status), body[:length]

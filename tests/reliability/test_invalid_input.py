@@ -1,0 +1,812 @@
+"""Every public parameter's invalid values, the error each gets, and the table
+of them in ``docs/errors.rst``.
+
+:data:`CASES` is the single source: each case is run, and the tables in the
+docs must list exactly these cases, in this order. To rewrite the tables after
+changing the cases, run::
+
+    AIOINTERCEPT_WRITE_ERRORS_TABLE=1 pytest tests/reliability/test_invalid_input.py
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from yarl import URL
+
+from aiointercept import CallbackResult, aiointercept
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.rst"
+BEGIN = ".. begin-errors-table"
+END = ".. end-errors-table"
+URL_ = "https://api.example.com/users"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One invalid value: where it is passed, as the docs show it, and the
+    error it gets (the exact type, and a fragment of the message)."""
+
+    section: str
+    parameter: str
+    shown: str
+    error: type[Exception]
+    message: str
+    call: Callable[[], object]
+    #: For ``add()`` cases: its keyword arguments, to try the shortcuts too.
+    add_kwargs: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def row(self) -> tuple[str, str, str, str, str]:
+        return (
+            self.section,
+            f"``{self.parameter}``",
+            self.shown,
+            f"``{self.error.__name__}``",
+            f"``{self.message}``",
+        )
+
+
+CONSTRUCTOR = "aiointercept(...)"
+ADD = "m.add(...) and the shortcuts m.get(...), m.post(...) ..."
+RESULT = "CallbackResult(...)"
+DECORATOR = "@aiointercept(...) on a function"
+
+
+def construct(**kwargs: Any) -> Callable[[], object]:
+    return lambda: aiointercept(**kwargs)
+
+
+def constructor(
+    parameter: str,
+    shown: str,
+    error: type[Exception],
+    message: str,
+    **kwargs: Any,
+) -> Case:
+    return Case(CONSTRUCTOR, parameter, shown, error, message, construct(**kwargs))
+
+
+def add(
+    parameter: str,
+    shown: str,
+    error: type[Exception],
+    message: str,
+    url: Any = URL_,
+    **kwargs: Any,
+) -> Case:
+    def call() -> object:
+        return aiointercept().add(url, **kwargs)
+
+    return Case(ADD, parameter, shown, error, message, call, {"url": url, **kwargs})
+
+
+def result(
+    parameter: str, shown: str, error: type[Exception], message: str, **kwargs: Any
+) -> Case:
+    return Case(
+        RESULT, parameter, shown, error, message, lambda: CallbackResult(**kwargs)
+    )
+
+
+def decorate(
+    parameter: str,
+    shown: str,
+    message: str,
+    func: Callable[..., Any],
+    **kwargs: Any,
+) -> Case:
+    return Case(
+        DECORATOR,
+        parameter,
+        shown,
+        TypeError,
+        message,
+        lambda: aiointercept(**kwargs)(func),
+    )
+
+
+def sync_function(m: aiointercept) -> None:
+    """Not a coroutine function."""
+
+
+async def no_parameters() -> None:
+    """Nothing to receive the instance."""
+
+
+async def one_parameter(client: object) -> None:
+    """Takes ``client``, not ``m``."""
+
+
+async def positional_only(m: aiointercept, /) -> None:
+    """``m`` cannot be passed by keyword."""
+
+
+async def async_predicate(request: object) -> bool:
+    return True
+
+
+def callback(url: URL, **kwargs: Any) -> CallbackResult:
+    return CallbackResult()
+
+
+EXTERNAL = "https://api.example.com"
+NAN = float("nan")
+CRLF = "\r\n"
+
+CASES: list[Case] = [
+    # -- aiointercept(...) ------------------------------------------------------
+    constructor(
+        "mock_external_urls",
+        "``1``",
+        TypeError,
+        "mock_external_urls must be a bool",
+        mock_external_urls=1,
+    ),
+    constructor(
+        "mock_external_urls",
+        '``"yes"``',
+        TypeError,
+        "mock_external_urls must be a bool",
+        mock_external_urls="yes",
+    ),
+    constructor(
+        "passthrough",
+        f'``"{EXTERNAL}"`` (a str, not a list)',
+        TypeError,
+        "passthrough must be a list of hosts",
+        mock_external_urls=True,
+        passthrough=EXTERNAL,
+    ),
+    constructor(
+        "passthrough",
+        "``[443]``",
+        TypeError,
+        "passthrough entries must be str",
+        mock_external_urls=True,
+        passthrough=[443],
+    ),
+    constructor(
+        "passthrough",
+        '``["ftp://files.example.com"]``',
+        ValueError,
+        "passthrough entries use http or https",
+        mock_external_urls=True,
+        passthrough=["ftp://files.example.com"],
+    ),
+    constructor(
+        "passthrough",
+        f'``["{EXTERNAL}/v1"]`` (a path)',
+        ValueError,
+        "name a host (scheme and port optional), not a path",
+        mock_external_urls=True,
+        passthrough=[f"{EXTERNAL}/v1"],
+    ),
+    constructor(
+        "passthrough",
+        '``[""]``',
+        ValueError,
+        "invalid passthrough host",
+        mock_external_urls=True,
+        passthrough=[""],
+    ),
+    constructor(
+        "passthrough",
+        f'``["{EXTERNAL}"]`` without ``mock_external_urls=True``',
+        ValueError,
+        "passthrough requires mock_external_urls=True",
+        passthrough=[EXTERNAL],
+    ),
+    constructor(
+        "passthrough_unmatched",
+        "``1``",
+        TypeError,
+        "passthrough_unmatched must be a bool",
+        mock_external_urls=True,
+        passthrough_unmatched=1,
+    ),
+    constructor(
+        "passthrough_unmatched",
+        "``True`` without ``mock_external_urls=True``",
+        ValueError,
+        "passthrough_unmatched requires mock_external_urls=True",
+        passthrough_unmatched=True,
+    ),
+    constructor(
+        "param",
+        '``"not a name"``',
+        ValueError,
+        "param must be a Python identifier or None",
+        param="not a name",
+    ),
+    constructor(
+        "param",
+        "``1``",
+        ValueError,
+        "param must be a Python identifier or None",
+        param=1,
+    ),
+    *(
+        constructor(
+            "callback_start_timeout",
+            shown,
+            ValueError,
+            "callback_start_timeout must be a positive number of seconds",
+            callback_start_timeout=value,
+        )
+        for shown, value in [
+            ("``0``", 0),
+            ("``-1.5``", -1.5),
+            ('``float("nan")``', NAN),
+            ("``True``", True),
+            ('``"5"``', "5"),
+        ]
+    ),
+    constructor(
+        "assert_all_called",
+        "``1``",
+        TypeError,
+        "assert_all_called must be a bool",
+        assert_all_called=1,
+    ),
+    constructor(
+        "assert_all_matched",
+        '``"yes"``',
+        TypeError,
+        "assert_all_matched must be a bool",
+        assert_all_matched="yes",
+    ),
+    # -- m.add(...) -------------------------------------------------------------
+    add(
+        "url",
+        "``42``",
+        TypeError,
+        "url must be a str, a yarl.URL or a compiled re.Pattern",
+        url=42,
+    ),
+    add(
+        "url",
+        '``b"/users"``',
+        TypeError,
+        "url must be a str, a yarl.URL or a compiled re.Pattern",
+        url=b"/users",
+    ),
+    add(
+        "url",
+        '``re.compile(b"/users")``',
+        TypeError,
+        "url patterns must be str patterns",
+        url=re.compile(b"/users"),
+    ),
+    add(
+        "url",
+        '``"ftp://files.example.com/x"``',
+        ValueError,
+        "url must use http or https",
+        url="ftp://files.example.com/x",
+    ),
+    add(
+        "url",
+        '``"users"``',
+        ValueError,
+        "url must be absolute or a path starting with '/'",
+        url="users",
+    ),
+    add(
+        "url",
+        '``"/users"`` before the block starts',
+        ValueError,
+        "needs the server's address",
+        url="/users",
+    ),
+    add("method", "``1``", TypeError, "method must be a str", method=1),
+    *(
+        add(
+            "method",
+            shown,
+            ValueError,
+            "method must be an HTTP token",
+            method=value,
+        )
+        for shown, value in [
+            ('``"GET /"``', "GET /"),
+            ('``""``', ""),
+            ('``"GET\\r\\n"``', f"GET{CRLF}"),
+        ]
+    ),
+    *(
+        add("status", shown, ValueError, "status must be between 100 and 599", status=v)
+        for shown, v in [("``99``", 99), ("``600``", 600)]
+    ),
+    *(
+        add("status", shown, TypeError, "status must be an int", status=value)
+        for shown, value in [
+            ('``"200"``', "200"),
+            ("``200.0``", 200.0),
+            ("``True``", True),
+        ]
+    ),
+    *(
+        add("body", shown, TypeError, "body must be str or bytes", body=value)
+        for shown, value in [
+            ("``1``", 1),
+            ("``None``", None),
+            ('``{"a": 1}``', {"a": 1}),
+        ]
+    ),
+    add(
+        "json",
+        "``{1, 2}`` (a set)",
+        TypeError,
+        "json is not JSON serializable",
+        json={1, 2},
+    ),
+    add(
+        "json",
+        '``float("nan")``',
+        TypeError,
+        "json is not JSON serializable",
+        json=NAN,
+    ),
+    add(
+        "payload",
+        "``object()``",
+        TypeError,
+        "payload is not JSON serializable",
+        payload=object(),
+    ),
+    add(
+        "json",
+        "with ``payload=`` too",
+        TypeError,
+        "pass either json= or payload= (they are aliases), not both",
+        json={},
+        payload={},
+    ),
+    add(
+        "headers",
+        '``"X-Token: t"``',
+        TypeError,
+        "headers must be a mapping or an iterable of (name, value) pairs",
+        headers="X-Token: t",
+    ),
+    add(
+        "headers",
+        '``[("X-Token",)]``',
+        TypeError,
+        "headers must be (name, value) pairs",
+        headers=[("X-Token",)],
+    ),
+    add(
+        "headers",
+        '``{"Bad Name": "v"}``',
+        ValueError,
+        "invalid header name",
+        headers={"Bad Name": "v"},
+    ),
+    add(
+        "headers",
+        '``{"X-Token": 1}``',
+        TypeError,
+        "must have a str value",
+        headers={"X-Token": 1},
+    ),
+    add(
+        "headers",
+        '``{"X-Token": "a\\r\\nb"}``',
+        ValueError,
+        "must not contain CR, LF or NUL",
+        headers={"X-Token": f"a{CRLF}b"},
+    ),
+    add(
+        "content_type",
+        "``1``",
+        TypeError,
+        "content_type must be a str or None",
+        content_type=1,
+    ),
+    add("content_type", '``""``', ValueError, "invalid content_type", content_type=""),
+    add(
+        "content_type",
+        '``"text/plain\\r\\nX: y"``',
+        ValueError,
+        "invalid content_type",
+        content_type=f"text/plain{CRLF}X: y",
+    ),
+    *(
+        add(
+            "repeat",
+            shown,
+            ValueError,
+            "repeat must be True, False or a positive int",
+            repeat=value,
+        )
+        for shown, value in [("``0``", 0), ("``-1``", -1)]
+    ),
+    *(
+        add("repeat", shown, TypeError, "repeat must be a bool or an int", repeat=value)
+        for shown, value in [("``1.5``", 1.5), ('``"3"``', "3"), ("``None``", None)]
+    ),
+    add(
+        "callback",
+        '``"not callable"``',
+        TypeError,
+        "callback must be callable",
+        callback="not callable",
+    ),
+    add(
+        "callback",
+        "with ``status=201`` (or another response argument)",
+        TypeError,
+        "callback= builds the response from its CallbackResult",
+        callback=callback,
+        status=201,
+    ),
+    add("reason", "``1``", TypeError, "reason must be a str or None", reason=1),
+    add(
+        "reason",
+        '``"OK\\r\\n"``',
+        ValueError,
+        "reason must not contain CR, LF or NUL",
+        reason=f"OK{CRLF}",
+    ),
+    add(
+        "exception",
+        "with ``callback=``",
+        TypeError,
+        "exception= closes the connection without a response",
+        exception=True,
+        callback=callback,
+    ),
+    add(
+        "exception",
+        'with ``body="x"`` (or another response argument)',
+        TypeError,
+        "exception= closes the connection without a response",
+        exception=True,
+        body="x",
+    ),
+    add(
+        "match_query",
+        '``"page=2"``',
+        TypeError,
+        "match_query must be a mapping",
+        match_query="page=2",
+    ),
+    add(
+        "match_query",
+        "``{}``",
+        ValueError,
+        "match_query must not be empty",
+        match_query={},
+    ),
+    add(
+        "match_query",
+        '``{1: "a"}``',
+        TypeError,
+        "match_query keys must be str",
+        match_query={1: "a"},
+    ),
+    *(
+        add(
+            "match_query",
+            shown,
+            TypeError,
+            "values must be str, int or float",
+            match_query=value,
+        )
+        for shown, value in [
+            ('``{"page": None}``', {"page": None}),
+            ('``{"page": True}``', {"page": True}),
+        ]
+    ),
+    add(
+        "match_query",
+        '``{"page": []}``',
+        ValueError,
+        "must not be an empty list",
+        match_query={"page": []},
+    ),
+    add(
+        "match_query",
+        "with a query in ``url`` too",
+        ValueError,
+        "pass the query either in the url or in match_query, not both",
+        url=f"{URL_}?page=1",
+        match_query={"page": "2"},
+    ),
+    add(
+        "match_headers",
+        '``"X-Token: t"``',
+        TypeError,
+        "match_headers must be a mapping",
+        match_headers="X-Token: t",
+    ),
+    add(
+        "match_headers",
+        "``{}``",
+        ValueError,
+        "match_headers must not be empty",
+        match_headers={},
+    ),
+    add(
+        "match_headers",
+        '``{"Bad Name": "v"}``',
+        ValueError,
+        "match_headers has an invalid header name",
+        match_headers={"Bad Name": "v"},
+    ),
+    add(
+        "match_headers",
+        '``{"X-Token": 1}``',
+        TypeError,
+        "must be a str",
+        match_headers={"X-Token": 1},
+    ),
+    add(
+        "match_json",
+        "``{1, 2}`` (a set)",
+        TypeError,
+        "match_json is not JSON serializable",
+        match_json={1, 2},
+    ),
+    add(
+        "match_json",
+        "with ``match_body=`` or ``match_form=`` too",
+        TypeError,
+        "pass at most one of match_json, match_body and match_form",
+        match_json={},
+        match_body=b"",
+    ),
+    add(
+        "match_body",
+        "``1``",
+        TypeError,
+        "match_body must be str or bytes",
+        match_body=1,
+    ),
+    add(
+        "match_form",
+        '``"a=1"``',
+        TypeError,
+        "match_form must be a mapping",
+        match_form="a=1",
+    ),
+    add(
+        "match_form",
+        "``{}``",
+        ValueError,
+        "match_form must not be empty",
+        match_form={},
+    ),
+    add(
+        "match",
+        '``"yes"``',
+        TypeError,
+        "match must be a callable taking the request",
+        match="yes",
+    ),
+    add(
+        "match",
+        "an async function",
+        TypeError,
+        "not an async function",
+        match=async_predicate,
+    ),
+    # -- CallbackResult(...) -----------------------------------------------------
+    result(
+        "status",
+        "``600``",
+        ValueError,
+        "status must be between 100 and 599",
+        status=600,
+    ),
+    result("status", '``"200"``', TypeError, "status must be an int", status="200"),
+    result("body", "``1``", TypeError, "body must be str or bytes", body=1),
+    result(
+        "payload",
+        "``object()``",
+        TypeError,
+        "payload is not JSON serializable",
+        payload=object(),
+    ),
+    result(
+        "headers",
+        '``{"X-Token": 1}``',
+        TypeError,
+        "must have a str value",
+        headers={"X-Token": 1},
+    ),
+    result(
+        "headers",
+        '``{"Bad Name": "v"}``',
+        ValueError,
+        "invalid header name",
+        headers={"Bad Name": "v"},
+    ),
+    result(
+        "content_type",
+        "``1``",
+        TypeError,
+        "content_type must be a str or None",
+        content_type=1,
+    ),
+    result(
+        "content_type", '``""``', ValueError, "invalid content_type", content_type=""
+    ),
+    result("reason", "``1``", TypeError, "reason must be a str or None", reason=1),
+    result(
+        "reason",
+        '``"a\\nb"``',
+        ValueError,
+        "reason must not contain CR, LF or NUL",
+        reason="a\nb",
+    ),
+    # -- the decorator -----------------------------------------------------------
+    decorate(
+        "the function",
+        "a function that is not ``async``",
+        "@aiointercept decorates async functions",
+        sync_function,
+    ),
+    decorate(
+        "the function",
+        "an async function with no positional parameter",
+        "has no positional parameter to receive the aiointercept instance",
+        no_parameters,
+    ),
+    decorate(
+        "param",
+        '``"m"`` when the function has no parameter ``m`` (nor ``**kwargs``)',
+        "has no parameter named 'm'",
+        one_parameter,
+        param="m",
+    ),
+    decorate(
+        "param",
+        '``"m"`` naming a positional-only parameter',
+        "names a positional-only parameter",
+        positional_only,
+        param="m",
+    ),
+]
+
+SECTIONS = [CONSTRUCTOR, ADD, RESULT, DECORATOR]
+
+
+def case_id(case: Case) -> str:
+    short = {CONSTRUCTOR: "init", ADD: "add", RESULT: "result", DECORATOR: "decorator"}
+    return f"{short[case.section]}-{case.parameter}-{CASES.index(case)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(case) for case in CASES])
+def test_an_invalid_value_gets_its_error(case: Case) -> None:
+    with pytest.raises(case.error) as excinfo:
+        case.call()
+    assert type(excinfo.value) is case.error
+    assert case.message in str(excinfo.value)
+
+
+#: The ``add()`` cases the shortcuts can take (they set the method themselves).
+ADD_CASES = [
+    case for case in CASES if case.add_kwargs is not None and case.parameter != "method"
+]
+
+
+@pytest.mark.parametrize("case", ADD_CASES, ids=[case_id(case) for case in ADD_CASES])
+@pytest.mark.parametrize("shortcut", ["get", "post", "delete"])
+def test_the_shortcuts_report_the_same_errors(case: Case, shortcut: str) -> None:
+    assert case.add_kwargs is not None
+    kwargs = dict(case.add_kwargs)
+    url = kwargs.pop("url")
+    with pytest.raises(case.error) as excinfo:
+        getattr(aiointercept(), shortcut)(url, **kwargs)
+    assert case.message in str(excinfo.value)
+
+
+def public_parameters(func: Callable[..., Any]) -> set[str]:
+    return set(inspect.signature(func).parameters) - {"self"}
+
+
+@pytest.mark.parametrize(
+    ("section", "func"),
+    [
+        (CONSTRUCTOR, aiointercept.__init__),
+        (ADD, aiointercept.add),
+        (RESULT, CallbackResult.__init__),
+    ],
+)
+def test_every_public_parameter_has_its_invalid_values(
+    section: str, func: Callable[..., Any]
+) -> None:
+    covered = {case.parameter for case in CASES if case.section == section}
+    assert covered == public_parameters(func)
+
+
+# -- the table in the docs ------------------------------------------------------------
+
+
+def render(cases: list[Case]) -> str:
+    """The generated part of ``docs/errors.rst``: one table per section."""
+    blocks = []
+    for section in SECTIONS:
+        rows = [
+            "   * - Parameter",
+            "     - Invalid value",
+            "     - Error",
+            "     - The message says",
+        ]
+        for case in cases:
+            if case.section == section:
+                _, parameter, shown, error, message = case.row
+                rows += [
+                    f"   * - {parameter}",
+                    f"     - {shown}",
+                    f"     - {error}",
+                    f"     - {message}",
+                ]
+        blocks.append(
+            "\n".join(
+                [
+                    f".. list-table:: ``{section}``",
+                    "   :header-rows: 1",
+                    "   :widths: 18 34 12 36",
+                    "",
+                    *rows,
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def parse(text: str) -> list[tuple[str, ...]]:
+    """The rows of every list-table in ``text`` as (title, cell, cell, ...),
+    header rows left out. Cells are one line each, as :func:`render` writes."""
+    rows: list[tuple[str, ...]] = []
+    title = ""
+    table: list[list[str]] = []
+
+    def close() -> None:
+        rows.extend((title, *row) for row in table[1:])
+        table.clear()
+
+    for line in text.splitlines():
+        heading = re.fullmatch(r"\.\. list-table:: ``(.*)``", line)
+        if heading:
+            close()
+            title = heading.group(1)
+        elif line.startswith("   * - "):
+            table.append([line[len("   * - ") :]])
+        elif line.startswith("     - ") and table:
+            table[-1].append(line[len("     - ") :])
+    close()
+    return rows
+
+
+def write_table() -> None:
+    text = DOCS.read_text()
+    start = text.index(BEGIN) + len(BEGIN)
+    end = text.index(END)
+    DOCS.write_text(f"{text[:start]}\n\n{render(CASES)}\n\n{text[end:]}")
+
+
+def test_the_docs_table_lists_exactly_these_cases() -> None:
+    if os.environ.get("AIOINTERCEPT_WRITE_ERRORS_TABLE"):
+        write_table()
+    documented = parse(DOCS.read_text())
+    expected = [case.row for case in CASES]
+    assert documented == expected, (
+        "docs/errors.rst does not match the cases of this module; rewrite it "
+        "with AIOINTERCEPT_WRITE_ERRORS_TABLE=1"
+    )
+
+
+def test_the_table_parser_reads_what_render_writes() -> None:
+    assert parse(render(CASES)) == [case.row for case in CASES]

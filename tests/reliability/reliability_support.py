@@ -14,7 +14,6 @@ is not loopback is refused (see :func:`guarded_network`).
 from __future__ import annotations
 
 import gc
-import ipaddress
 import logging
 import os
 import socket
@@ -25,7 +24,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 import aiohttp.connector
@@ -34,6 +33,9 @@ import httpx
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from test_external import GuardResolver as GuardResolver
+from test_external import _loopback_only, refused
 
 #: ``AIOINTERCEPT_SOAK=1``: run at the full size of the issue.
 SOAK = os.environ.get("AIOINTERCEPT_SOAK", "") not in ("", "0")
@@ -212,49 +214,6 @@ class RecordingResolver(AbstractResolver):
 
     async def close(self) -> None:
         pass
-
-
-class GuardResolver(AbstractResolver):
-    """Stands in for aiohttp's default resolver (the one a session gets when it
-    names none, and the passthrough proxy's): it knows ``localhost`` only and
-    records every name asked, from any thread."""
-
-    calls: ClassVar[list[tuple[str, int]]] = []
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        GuardResolver.calls.append((host, port))
-        if host != "localhost":
-            raise socket.gaierror(socket.EAI_NONAME, f"guard resolver: no {host!r}")
-        return [_result(host, "127.0.0.1", port)]
-
-    async def close(self) -> None:
-        pass
-
-
-#: Connections the guard refused, as (address, port).
-refused: list[tuple[str, int]] = []
-_original_wrap_create_connection = aiohttp.TCPConnector._wrap_create_connection
-
-
-async def _loopback_only(
-    self: aiohttp.TCPConnector, *args: Any, addr_infos: list[Any], **kwargs: Any
-) -> Any:
-    outside = [
-        (info[4][0], info[4][1])
-        for info in addr_infos
-        if not ipaddress.ip_address(info[4][0]).is_loopback
-    ]
-    if outside:
-        refused.extend(outside)
-        raise AssertionError(f"a connection outside the machine: {outside}")
-    return await _original_wrap_create_connection(
-        self, *args, addr_infos=addr_infos, **kwargs
-    )
 
 
 def guarded_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
+
+from aiointercept._aiohttp_server import active_servers
 
 pytest_plugins = ["pytester"]
 
@@ -26,13 +27,15 @@ def asyncio_only() -> str:
     return "asyncio"
 
 
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+def open_servers() -> int:
+    """How many block servers are listening (the server thread itself is shared
+    and outlives the blocks)."""
+    return active_servers()
 
 
 @pytest.fixture(autouse=True)
-def no_server_thread_left() -> Iterator[None]:
-    """Every test must leave no server thread behind."""
+def no_server_left() -> Iterator[None]:
+    """Every test must leave no block server listening."""
     yield
-    left = server_threads()
-    assert not left, f"server threads still running after the test: {left}"
+    left = open_servers()
+    assert not left, f"block servers still open after the test: {left}"

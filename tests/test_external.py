@@ -28,7 +28,6 @@ import logging
 import re
 import socket
 import ssl
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from yarl import URL
 import aiointercept._aiohttp_dns as aiohttp_dns
 import aiointercept._interceptor as interceptor_module
 from aiointercept import CallbackResult, aiointercept
+from aiointercept._aiohttp_server import active_servers
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -1286,7 +1286,7 @@ async def test_an_incompatible_aiohttp_refuses_the_mode_only(
         async with aiointercept(mock_external_urls=True):
             pytest.fail("the block must not start")  # pragma: no cover
     assert not patch_installed()
-    assert not [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+    assert active_servers() == 0
     async with aiointercept() as m, aiohttp.ClientSession(timeout=BOUND) as s:
         m.get("/ok", body="default mode works")
         assert await get_text(s, f"{m.server_url}/ok") == "default mode works"

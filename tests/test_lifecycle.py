@@ -20,7 +20,9 @@ import pytest
 import requests
 from yarl import URL
 
+import aiointercept._aiohttp_server as aiohttp_server
 from aiointercept import CallbackResult, aiointercept
+from aiointercept._aiohttp_server import active_servers
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
@@ -33,8 +35,10 @@ class BlockBaseError(BaseException):
     """A BaseException (not an Exception) raised by a test's own block."""
 
 
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+def open_servers() -> int:
+    """How many block servers are listening (the server thread itself is shared
+    and outlives the blocks)."""
+    return active_servers()
 
 
 def port_of(server_url: str) -> int:
@@ -64,7 +68,7 @@ async def assert_port_open(port: int) -> None:
 async def test_server_listens_on_127_0_0_1_with_an_ephemeral_port() -> None:
     async with aiointercept() as m:
         url = URL(m.server_url)
-        assert server_threads() != []
+        assert open_servers() > 0
         port = port_of(m.server_url)
         await assert_port_open(port)
         async with httpx.AsyncClient() as client:
@@ -78,7 +82,7 @@ async def test_server_listens_on_127_0_0_1_with_an_ephemeral_port() -> None:
     assert url.path in ("", "/")
     assert (response.status_code, response.text) == (200, "pong")
     await assert_port_closed(port)
-    assert server_threads() == []
+    assert open_servers() == 0
 
 
 @pytest.mark.anyio
@@ -195,7 +199,7 @@ async def test_sync_client_called_directly_in_the_async_test(
 async def test_leaving_normally_closes_the_server() -> None:
     async with aiointercept() as m:
         port = port_of(m.server_url)
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(port)
 
 
@@ -218,7 +222,7 @@ async def test_block_exception_propagates_unchanged_and_closes_the_server(
     assert excinfo.value is mine
     assert excinfo.value.args == ("from the block",)
     assert excinfo.value.__cause__ is None
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(ports[0])
 
 
@@ -305,7 +309,7 @@ async def test_cancellation_closes_the_server() -> None:
 
     assert scope.cancelled_caught
     assert elapsed < 3
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(ports[0])
 
 
@@ -347,7 +351,7 @@ async def test_cancellation_while_an_async_callback_is_pending() -> None:
     assert elapsed < 3
     assert started.is_set()
     assert sorted(events) == ["callback cancelled", "request cancelled"]
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(ports[0])
 
 
@@ -358,7 +362,7 @@ async def test_cancellation_while_entering_the_block() -> None:
         scope.cancel()
         async with aiointercept():
             await anyio.sleep(10)  # pragma: no cover
-    assert server_threads() == []
+    assert open_servers() == 0
 
 
 # -- several instances ---------------------------------------------------------
@@ -434,10 +438,10 @@ async def test_the_same_instance_can_be_entered_again_after_it_exits() -> None:
         first_response = await client.get(f"{m.server_url}/one")
         first_port = port_of(m.server_url)
     await assert_port_closed(first_port)
-    assert server_threads() == []
+    assert open_servers() == 0
 
     async with m as second, httpx.AsyncClient() as client:
-        assert server_threads() != []
+        assert open_servers() > 0
         second_port = port_of(m.server_url)
         await assert_port_open(second_port)
         second.get("/two", body="second")
@@ -463,7 +467,7 @@ async def test_entering_a_running_instance_raises_runtime_error() -> None:
         assert m.server_url == url
         response = await client.get(f"{m.server_url}/still")
     assert response.text == "serving"
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(port_of(url))
 
 
@@ -689,3 +693,41 @@ async def test_concurrent_aiohttp_requests_consume_queued_responses() -> None:
 
     assert sorted(bodies) == sorted(f'{{"n": {i}}}' for i in range(N_CONCURRENT))
     assert sorted(r.kwargs["json"]["i"] for r in records) == list(range(N_CONCURRENT))
+
+
+# -- the shared server thread ---------------------------------------------------
+
+
+def server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+
+
+@pytest.mark.anyio
+async def test_blocks_share_one_server_thread_that_ends_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aiohttp_server, "LINGER", 0.05)
+    ports = []
+    async with httpx.AsyncClient() as client:
+        for number in range(3):
+            async with aiointercept() as m:
+                m.get("/n", body=str(number))
+                response = await client.get(f"{m.server_url}/n")
+                assert response.text == str(number)
+                ports.append(port_of(m.server_url))
+                assert len(server_threads()) == 1
+                thread = server_threads()[0]
+    assert len(set(ports)) == 3  # a listening socket of its own per block
+    for port in ports:
+        await assert_port_closed(port)
+
+    await anyio.to_thread.run_sync(thread.join, 5)
+    assert not thread.is_alive()
+    assert server_threads() == []
+
+    # the next block starts a new thread
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/again", body="again")
+        assert (await client.get(f"{m.server_url}/again")).text == "again"
+        assert server_threads() != [thread]
+        assert len(server_threads()) == 1

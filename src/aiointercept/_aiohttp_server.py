@@ -1,18 +1,22 @@
-"""The aiohttp adapter: a real HTTP server in its own thread and asyncio loop.
+"""The aiohttp adapter: real HTTP servers on an asyncio loop in a thread of its own.
 
-The server has a thread of its own so that it works whatever loop the test runs
-on (asyncio or trio) and keeps answering while the test's loop is blocked by a
-synchronous client. Its lifecycle is an ``anyio.run`` on the asyncio backend.
-The test side never blocks on it: the thread wakes the test's loop through
-:class:`~aiointercept._host.Host`.
+The server loop has a thread of its own so that it works whatever loop the test
+runs on (asyncio or trio) and keeps answering while the test's loop is blocked
+by a synchronous client. One loop serves every block of the process, each on
+listening sockets of its own (see :class:`_Engine`): a block costs two sockets,
+not a thread. The test side never blocks on the server loop: it wakes the
+test's loop through :class:`~aiointercept._host.Host`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import logging
+import os
+import socket
 import sys
 import threading
 import time
@@ -32,10 +36,15 @@ if TYPE_CHECKING:
     from ._dispatch import Dispatcher
     from ._host import Host
 
-__all__ = ["AiohttpServer"]
+__all__ = ["AiohttpServer", "active_servers", "engine"]
 
-#: How long in-flight handlers get to finish when the server stops.
+#: How long in-flight handlers get to finish when a block's server stops.
 SHUTDOWN_TIMEOUT = 0.25
+
+#: How long the server thread waits for a next block before it ends.
+LINGER = 1.0
+
+_BACKLOG = 128
 
 logger = logging.getLogger("aiointercept")
 
@@ -57,8 +66,113 @@ _NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
 _NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
 
 
+class _Engine:
+    """The process's one server loop: an asyncio loop in a daemon thread.
+
+    Every block serves on it with listening sockets of its own, so entering a
+    block costs no thread and no loop. The thread starts on first use and ends
+    once no block has used it for :data:`LINGER` seconds (or at interpreter
+    exit); a forked child starts its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._users = 0
+        self._generation = 0
+
+    @property
+    def users(self) -> int:
+        """How many servers are open on the loop."""
+        return self._users
+
+    def acquire(self) -> asyncio.AbstractEventLoop:
+        """The running server loop, started if needed; pair with :meth:`release`."""
+        with self._lock:
+            loop = self._loop
+            if loop is None or self._pid != os.getpid():
+                # created here so that work can be queued on it at once, before
+                # the thread runs it
+                loop = self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                self._users = 0
+                self._thread = threading.Thread(
+                    target=_run_forever,
+                    args=(loop,),
+                    name="aiointercept-server",
+                    daemon=True,
+                )
+                self._thread.start()
+            self._users += 1
+            self._generation += 1
+            return loop
+
+    def release(self) -> None:
+        """Called on the server loop when a server has closed."""
+        with self._lock:
+            self._users -= 1
+            if self._users or self._loop is None:
+                return
+            self._loop.call_later(LINGER, self._stop_if_idle, self._generation)
+
+    def _stop_if_idle(self, generation: int) -> None:
+        with self._lock:
+            if self._users or generation != self._generation or self._loop is None:
+                return
+            loop, self._loop, self._thread = self._loop, None, None
+        loop.stop()
+
+    def shutdown(self) -> None:
+        """Stop the loop now and wait for its thread (at exit, and in tests)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+            self._users = 0
+        if loop is None or thread is None or self._pid != os.getpid():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+
+def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        try:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+#: The server loop shared by every block of this process.
+engine = _Engine()
+atexit.register(engine.shutdown)
+
+
+def active_servers() -> int:
+    """How many block servers are open (zero when every block has exited)."""
+    return engine.users
+
+
 class AiohttpServer:
-    """One listening server on 127.0.0.1 with an ephemeral port.
+    """One block's server: listening sockets on 127.0.0.1 with ephemeral ports,
+    served on the shared server loop.
+
+    The sockets are made and bound on the caller's thread, so the URL is known
+    at once and connections queue in the kernel until the loop serves them:
+    starting never waits for the server thread. Stopping closes the sockets and
+    every connection made to them, and waits (without blocking the test's loop)
+    until in-flight handlers have finished.
 
     With ``external=True`` (``mock_external_urls=True``) it listens on a second
     port that stands for ``https``: the DNS patch sends intercepted ``https``
@@ -70,101 +184,103 @@ class AiohttpServer:
         self, dispatcher: Dispatcher, host: Host | None, external: bool
     ) -> None:
         self._dispatcher = dispatcher
+        self._host = host
         self._external = external
         self.https_port: int | None = None
         self._proxy: aiohttp.ClientSession | None = None
-        self._ready = _Signal(host)
-        self._stopped = _Signal(host)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._thread_main, name="aiointercept-server", daemon=True
-        )
+        self._stopping = False
+        self._serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._web_server: _Server | None = None
         self.url: URL | None = None
 
     async def start(self) -> URL:
-        """Start the thread and wait (without blocking the loop) until it listens."""
-        self._thread.start()
-        try:
-            await self._ready.wait()
-        except BaseException:
-            await self.stop()
-            raise
-        if self.url is None:
-            await self.stop()
-        return self._started()
+        """Listen and have the server loop serve (no wait involved)."""
+        return self.start_blocking()
 
     def start_blocking(self) -> URL:
-        """Start the thread and wait until it listens (outside an event loop)."""
-        self._thread.start()
-        self._ready.wait_blocking()
-        if self.url is None:
-            self.stop_blocking()
-        return self._started()
-
-    def _started(self) -> URL:
-        if self.url is None:
-            raise RuntimeError(
-                f"the aiointercept server failed to start: {self._error!r}"
-            ) from self._error
+        if self._loop is not None:
+            raise RuntimeError("this server is already running")
+        sockets = [_listen()]
+        if self._external:
+            sockets.append(_listen())
+            self.https_port = sockets[1].getsockname()[1]
+        port = sockets[0].getsockname()[1]
+        self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        loop = self._loop = engine.acquire()
+        try:
+            loop.call_soon_threadsafe(self._begin, sockets)
+        except RuntimeError:  # pragma: no cover - the loop closed under us
+            for sock in sockets:
+                sock.close()
+            raise
         return self.url
 
-    async def stop(self) -> None:
-        """Close the listening socket and connections, and end the thread."""
-        self._request_stop()
-        try:
-            await self._stopped.wait()
-        finally:
-            self._thread.join()
-
-    def stop_blocking(self) -> None:
-        self._request_stop()
-        self._stopped.wait_blocking()
-        self._thread.join()
-
-    def _request_stop(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None:
-            with contextlib.suppress(RuntimeError):  # the server loop has ended
-                loop.call_soon_threadsafe(stop.set)
-
-    def _thread_main(self) -> None:
-        try:
-            anyio.run(self._serve, backend="asyncio")
-        except BaseException as exc:  # reported to the test by start()
-            self._error = exc
-        finally:
-            self._ready.set()
-            self._stopped.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def _begin(self, sockets: list[socket.socket]) -> None:
+        assert self._loop is not None
         server = self._web_server = _Server(
             self._handle, request_factory=self._make_request, access_log=None
         )
-        runner = web.ServerRunner(
-            server, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
-        )
-        await runner.setup()
+        self._serving = self._loop.create_task(_serve(self._loop, server, sockets))
+
+    async def stop(self) -> None:
+        """Close the listening sockets and connections (awaited on the test's
+        loop without blocking it)."""
+        stopped = _Signal(self._host)
+        if self._request_stop(stopped):
+            await stopped.wait()
+
+    def stop_blocking(self) -> None:
+        stopped = _Signal(None)
+        if self._request_stop(stopped):
+            stopped.wait_blocking()
+
+    def _request_stop(self, stopped: _Signal) -> bool:
+        loop = self._loop
+        if loop is None or self._stopping:
+            return False
+        self._stopping = True
         try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            if self._external:
-                await web.TCPSite(runner, "127.0.0.1", 0).start()
-                self.https_port = runner.addresses[1][1]
-            host, port = runner.addresses[0][:2]
-            self.url = URL.build(scheme="http", host=host, port=port)
-            self._ready.set()
-            await self._stop.wait()
+            loop.call_soon_threadsafe(self._stop_now, stopped)
+        except RuntimeError:  # pragma: no cover - the loop closed under us
+            return False
+        return True
+
+    def _stop_now(self, stopped: _Signal) -> None:
+        """On the server loop: close at once when no connection is open (the
+        usual case: the test's client has closed its connections), else shut
+        down gracefully in a task."""
+        serving, server = self._serving, self._web_server
+        assert serving is not None
+        assert server is not None
+        if (
+            serving.done()
+            and not serving.cancelled()
+            and serving.exception() is None
+            and not server.connections
+            and self._proxy is None
+            and not _accepting()
+        ):
+            server.closed = True
+            for listener in serving.result():
+                listener.close()
+            engine.release()
+            stopped.set()
+        else:
+            asyncio.get_running_loop().create_task(self._close(stopped))
+
+    async def _close(self, stopped: _Signal) -> None:
+        try:
+            assert self._serving is not None
+            assert self._web_server is not None
+            await _close_server(self._web_server, self._serving)
         finally:
             try:
-                await _finish_accepting()
-                await runner.cleanup()
-            finally:
                 if self._proxy is not None:
                     await self._proxy.close()
+            finally:
+                engine.release()
+                stopped.set()
 
     def _make_request(
         self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any
@@ -297,6 +413,57 @@ class AiohttpServer:
         return self._dispatcher.complete(pending)
 
 
+def _listen() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(_BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _serve(
+    loop: asyncio.AbstractEventLoop, server: _Server, sockets: list[socket.socket]
+) -> list[asyncio.AbstractServer]:
+    """Serve ``server`` on the listening ``sockets`` (on the server loop)."""
+    listeners: list[asyncio.AbstractServer] = []
+    try:
+        for sock in sockets:
+            listeners.append(await loop.create_server(server, sock=sock))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        for sock in sockets[len(listeners) :]:
+            sock.close()
+        raise
+    return listeners
+
+
+async def _close_server(
+    server: _Server, serving: asyncio.Task[list[asyncio.AbstractServer]]
+) -> None:
+    """Stop listening, close idle connections, give in-flight handlers
+    :data:`SHUTDOWN_TIMEOUT` seconds, then close what is left."""
+    try:
+        listeners = await serving
+    except Exception:  # pragma: no cover - create_server on a bound socket
+        logger.exception("the aiointercept server could not serve")
+        listeners = []
+    # no await between the last accepted connection's set-up and the close
+    await _finish_accepting()
+    server.closed = True
+    for listener in listeners:
+        listener.close()
+    # let requests already received start, so that they are answered
+    await asyncio.sleep(0)
+    for handler in server.connections:
+        handler.close()
+    await server.shutdown(SHUTDOWN_TIMEOUT)
+
+
 class _Signal:
     """Set once by the server thread; awaited on the test's loop (without
     blocking it), or waited for by a thread when there is no loop."""
@@ -325,10 +492,15 @@ class _Server(web.Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._accepted: dict[object, float | None] = {}
+        #: Set when the block's server stops: a connection whose set-up was
+        #: still under way then is closed as soon as it is made.
+        self.closed = False
 
     def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
         self._accepted[handler] = time.monotonic()
         super().connection_made(handler, transport)
+        if self.closed:
+            transport.close()
 
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
         self._accepted.pop(handler, None)
@@ -349,15 +521,20 @@ async def _finish_accepting() -> None:
     On Python < 3.12, asyncio fails to set up (and leaks the socket of) a
     connection accepted just before its server is closed.
     """
-    current = asyncio.current_task()
     for _ in range(100):
-        if not any(
-            "_accept_connection" in repr(task.get_coro())
-            for task in asyncio.all_tasks()
-            if task is not current
-        ):
+        if not _accepting():
             return
         await asyncio.sleep(0)
+
+
+def _accepting() -> bool:
+    """Whether the server loop is setting up an accepted connection (which
+    matters on Python < 3.12 only)."""
+    if sys.version_info >= (3, 12):
+        return False
+    return any(
+        "_accept_connection" in repr(task.get_coro()) for task in asyncio.all_tasks()
+    )
 
 
 def _close_connection(request: web.BaseRequest) -> web.StreamResponse:

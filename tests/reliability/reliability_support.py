@@ -34,6 +34,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from aiointercept._aiohttp_server import active_servers
 from test_external import GuardResolver as GuardResolver
 from test_external import _loopback_only, refused
 
@@ -74,8 +75,10 @@ def port_of(server_url: str) -> int:
     return port
 
 
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+def open_servers() -> int:
+    """How many block servers are listening (the server thread itself is shared
+    and outlives the blocks)."""
+    return active_servers()
 
 
 def patch_installed() -> bool:

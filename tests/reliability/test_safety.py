@@ -42,10 +42,10 @@ from reliability_support import (
     assert_port_closed,
     guarded_network,
     httpx_client,
+    open_servers,
     patch_installed,
     port_of,
     scaled,
-    server_threads,
 )
 from yarl import URL
 
@@ -411,7 +411,7 @@ async def test_the_patch_is_restored_when_a_block_ends_with_a_base_exception(
         await block_raising(error, ports)
     assert excinfo.value is error
     assert not patch_installed()
-    assert server_threads() == []
+    assert open_servers() == 0
     await assert_port_closed(ports[0])
 
 
@@ -440,17 +440,18 @@ async def test_a_base_exception_with_a_callback_pending_restores_the_patch(
 
 SIGINT_SCRIPT = textwrap.dedent(
     """
-    import asyncio, signal, threading
+    import asyncio, signal
     import aiohttp, trio
     from aiointercept import aiointercept
+    from aiointercept._aiohttp_server import active_servers
 
     ORIGINAL = aiohttp.TCPConnector._resolve_host
 
     def check(name):
-        threads = [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+        servers = active_servers()
         restored = aiohttp.TCPConnector._resolve_host is ORIGINAL
         state = "restored" if restored else "STILL PATCHED"
-        print(name, state, len(threads), flush=True)
+        print(name, state, servers, flush=True)
 
     async def block(sleep):
         async with aiointercept(mock_external_urls=True):
@@ -481,7 +482,7 @@ SIGINT_SCRIPT = textwrap.dedent(
 def test_a_real_sigint_restores_the_patch() -> None:
     """Ctrl-C, for real, in a child process: asyncio.run, a bare asyncio loop
     and trio.run each end with KeyboardInterrupt, the patch restored and no
-    server thread left."""
+    block server left open."""
     result = subprocess.run(
         [sys.executable, "-c", SIGINT_SCRIPT],
         capture_output=True,

@@ -103,6 +103,17 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against a plain aiohttp floor, aiointercept 1.0.0 and
+    aioresponses-ng, each installed in its own virtualenv (kept in
+    .nox/bench-venvs/). ``nox -s bench -- --quick`` for a smoke run,
+    ``-- --write-docs`` to regenerate docs/performance.rst, ``-- --help``.
+    """
+    session.install("matplotlib")
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Run every script in examples/; each one checks what it shows."""
     session.install("-e", ".[trio]", "httpx", "requests")

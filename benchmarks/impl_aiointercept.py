@@ -1,0 +1,260 @@
+"""aiointercept: the working tree, or release 1.0.0 in its own virtualenv.
+
+Both share this module: the calls measured (``aiointercept()``,
+``server_url``, ``get(url, payload=..., repeat=...)``, ``assert_called_with``,
+``mock_external_urls=True``) are the same in both. What 1.0.0 lacks is marked
+not applicable: it runs on asyncio only, and its ``aiointercept_mock`` fixture
+is an async pytest-asyncio fixture, so its fixture overhead is measured with
+async tests under pytest-asyncio (the working tree's, with sync tests).
+``python -m benchmarks.impl_aiointercept --help``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import ssl
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import anyio
+import httpx
+
+from aiointercept import aiointercept
+from benchmarks._harness import (
+    BIG_BODY,
+    EXTERNAL_BASE,
+    PAYLOAD,
+    PAYLOAD_BYTES,
+    Samples,
+    Sizes,
+    Timer,
+    check_body,
+    check_status,
+    fixture_overhead,
+    main,
+    timed,
+)
+
+VERSION = importlib.metadata.version("aiointercept")
+#: Release 1.0.0 (or any 1.x): asyncio only, async pytest-asyncio fixture.
+LEGACY = VERSION.split(".", 1)[0] == "1"
+
+
+async def _get(session: aiohttp.ClientSession, url: str, expected: bytes) -> None:
+    async with session.get(url) as resp:
+        check_status(resp.status)
+        check_body(await resp.read(), expected)
+
+
+def _lifecycle(external: bool) -> Callable[[Sizes, int], list[float]]:
+    """Enter a block, register a route, one GET with a new ClientSession,
+    ``assert_called_with``, exit the block."""
+
+    def scenario(sizes: Sizes, repeats: int) -> list[float]:
+        async def once() -> None:
+            async with aiointercept(mock_external_urls=external) as m:
+                url = f"{EXTERNAL_BASE if external else m.server_url}/x"
+                m.get(url, payload=PAYLOAD)
+                async with aiohttp.ClientSession() as session:
+                    await _get(session, url, PAYLOAD_BYTES)
+                m.assert_called_with(url, "GET")
+
+        async def body() -> None:
+            for _ in range(sizes.lifecycle):
+                await once()
+
+        return asyncio.run(timed(body, sizes.lifecycle, repeats))
+
+    return scenario
+
+
+def _sequential(external: bool) -> Callable[[Sizes, int], list[float]]:
+    def scenario(sizes: Sizes, repeats: int) -> list[float]:
+        async def run() -> list[float]:
+            async with aiointercept(mock_external_urls=external) as m:
+                url = f"{EXTERNAL_BASE if external else m.server_url}/x"
+                m.get(url, payload=PAYLOAD, repeat=True)
+                async with aiohttp.ClientSession() as session:
+
+                    async def body() -> None:
+                        for _ in range(sizes.sequential):
+                            await _get(session, url, PAYLOAD_BYTES)
+
+                    return await timed(body, sizes.sequential, repeats)
+
+        return asyncio.run(run())
+
+    return scenario
+
+
+def lifecycle(sizes: Sizes, repeats: int) -> Samples:
+    return {"lifecycle": _lifecycle(external=False)(sizes, repeats)}
+
+
+def sequential(sizes: Sizes, repeats: int) -> Samples:
+    return {"sequential": _sequential(external=False)(sizes, repeats)}
+
+
+def external(sizes: Sizes, repeats: int) -> Samples:
+    """``mock_external_urls=True`` with the hard-coded ``api.example.test``."""
+    return {
+        "lifecycle_external": _lifecycle(external=True)(sizes, repeats),
+        "sequential_external": _sequential(external=True)(sizes, repeats),
+    }
+
+
+async def _on_one_session(
+    route: Callable[[aiointercept, str], object],
+    run: Callable[[aiohttp.ClientSession, str], Awaitable[list[float]]],
+) -> list[float]:
+    async with aiointercept() as m:
+        url = f"{m.server_url}/x"
+        route(m, url)
+        async with aiohttp.ClientSession() as session:
+            return await run(session, url)
+
+
+def concurrent(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.concurrent_batches):
+                await asyncio.gather(
+                    *(
+                        _get(session, url, PAYLOAD_BYTES)
+                        for _ in range(sizes.concurrency)
+                    )
+                )
+
+        ops = sizes.concurrent_batches * sizes.concurrency
+        return await timed(body, ops, repeats)
+
+    def route(m: aiointercept, url: str) -> object:
+        return m.get(url, payload=PAYLOAD, repeat=True)
+
+    return {"concurrent": asyncio.run(_on_one_session(route, run))}
+
+
+def body_1mb(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.body_1mb):
+                await _get(session, url, BIG_BODY)
+
+        return await timed(body, sizes.body_1mb, repeats)
+
+    def route(m: aiointercept, url: str) -> object:
+        return m.get(
+            url, body=BIG_BODY, content_type="application/octet-stream", repeat=True
+        )
+
+    return {"body_1mb": asyncio.run(_on_one_session(route, run))}
+
+
+def routes_400(sizes: Sizes, repeats: int) -> Samples:
+    """A fresh block per repeat; 400 routes that serve once each, registered
+    (timed apart) inside the block, then requested once each."""
+    order = sizes.route_order()
+
+    async def one_repeat() -> tuple[float, float]:
+        async with aiointercept() as m:
+            base = m.server_url
+            with Timer(sizes.routes) as registering:
+                for i in range(sizes.routes):
+                    m.get(f"{base}/r/{i}", payload=PAYLOAD)
+            async with aiohttp.ClientSession() as session:
+                with Timer(sizes.routes) as requesting:
+                    for i in order:
+                        await _get(session, f"{base}/r/{i}", PAYLOAD_BYTES)
+        return requesting.per_op, registering.per_op
+
+    async def run() -> Samples:
+        await one_repeat()  # warm-up
+        results = [await one_repeat() for _ in range(repeats)]
+        return {
+            "routes_400": [requests for requests, _ in results],
+            "routes_400_register": [register for _, register in results],
+        }
+
+    return asyncio.run(run())
+
+
+def _httpx(backend: str) -> Callable[[Sizes, int], Samples]:
+    """lifecycle and sequential with ``httpx.AsyncClient`` under
+    ``anyio.run(..., backend=backend)``.
+
+    Each lifecycle creates a new client, passing one SSL context made in
+    advance: ``httpx.AsyncClient()`` otherwise loads the CA bundle, about 70 ms,
+    which would hide everything else (and is the same on both backends).
+    """
+    context = ssl.create_default_context()
+
+    def scenario(sizes: Sizes, repeats: int) -> Samples:
+        async def once() -> None:
+            async with aiointercept() as m:
+                url = f"{m.server_url}/x"
+                m.get(url, payload=PAYLOAD)
+                async with httpx.AsyncClient(verify=context) as client:
+                    resp = await client.get(url)
+                    check_status(resp.status_code)
+                    check_body(resp.content, PAYLOAD_BYTES)
+                m.assert_called_with(url, "GET")
+
+        async def lifecycle() -> list[float]:
+            async def body() -> None:
+                for _ in range(sizes.lifecycle):
+                    await once()
+
+            return await timed(body, sizes.lifecycle, repeats)
+
+        async def sequential() -> list[float]:
+            async with aiointercept() as m:
+                url = f"{m.server_url}/x"
+                m.get(url, payload=PAYLOAD, repeat=True)
+                async with httpx.AsyncClient(verify=context) as client:
+
+                    async def body() -> None:
+                        for _ in range(sizes.sequential):
+                            resp = await client.get(url)
+                            check_status(resp.status_code)
+                            check_body(resp.content, PAYLOAD_BYTES)
+
+                    return await timed(body, sizes.sequential, repeats)
+
+        return {
+            f"lifecycle_httpx_{backend}": anyio.run(lifecycle, backend=backend),
+            f"sequential_httpx_{backend}": anyio.run(sequential, backend=backend),
+        }
+
+    return scenario
+
+
+def fixture(sizes: Sizes, repeats: int) -> Samples:
+    return fixture_overhead(sizes, repeats, "pytest-asyncio" if LEGACY else "sync")
+
+
+if __name__ == "__main__":
+    main(
+        "aiointercept-1.0.0" if LEGACY else "aiointercept",
+        {
+            "lifecycle": lifecycle,
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "body_1mb": body_1mb,
+            "routes_400": routes_400,
+            "fixture": fixture,
+            "httpx_asyncio": _httpx("asyncio"),
+            **({} if LEGACY else {"httpx_trio": _httpx("trio")}),
+            "external": external,
+        },
+        {"httpx_trio": "asyncio only"} if LEGACY else {},
+        [
+            "aiointercept",
+            "aiohttp",
+            "httpx",
+            "anyio",
+            "trio",
+            "pytest",
+            "pytest-asyncio",
+        ],
+    )

@@ -1,0 +1,169 @@
+"""aioresponses-ng: patches ``aiohttp.ClientSession._request`` in process.
+
+No server and no socket: the response is built in the client. Its import name
+is ``aioresponses`` (the name of the original project, which it replaces). It
+has no pytest fixture, mocks the aiohttp client only (no httpx, no trio) and
+always answers hard-coded URLs, so those scenarios are not applicable.
+``python -m benchmarks.impl_aioresponses --help``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from benchmarks._harness import (
+    BIG_BODY,
+    EXTERNAL_BASE,
+    PAYLOAD,
+    PAYLOAD_BYTES,
+    Samples,
+    Sizes,
+    Timer,
+    check_body,
+    check_status,
+    main,
+    timed,
+)
+
+#: ``aioresponses.aioresponses``, loaded at run time: the package is only
+#: installed in its own virtualenv.
+aioresponses: Any = None
+
+URL = f"{EXTERNAL_BASE}/x"
+
+
+async def _get(session: aiohttp.ClientSession, url: str, expected: bytes) -> None:
+    async with session.get(url) as resp:
+        check_status(resp.status)
+        check_body(await resp.read(), expected)
+
+
+def lifecycle(sizes: Sizes, repeats: int) -> Samples:
+    """Start the mock, register a route, one GET with a new ClientSession,
+    ``assert_called_with``, stop the mock."""
+
+    async def once() -> None:
+        with aioresponses() as m:
+            m.get(URL, payload=PAYLOAD)
+            async with aiohttp.ClientSession() as session:
+                await _get(session, URL, PAYLOAD_BYTES)
+            m.assert_called_with(URL, "GET")
+
+    async def body() -> None:
+        for _ in range(sizes.lifecycle):
+            await once()
+
+    return {"lifecycle": asyncio.run(timed(body, sizes.lifecycle, repeats))}
+
+
+async def _on_one_session(
+    route: Callable[[Any], object],
+    run: Callable[[aiohttp.ClientSession], Awaitable[list[float]]],
+) -> list[float]:
+    with aioresponses() as m:
+        route(m)
+        async with aiohttp.ClientSession() as session:
+            return await run(session)
+
+
+def sequential(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.sequential):
+                await _get(session, URL, PAYLOAD_BYTES)
+
+        return await timed(body, sizes.sequential, repeats)
+
+    def route(m: Any) -> object:
+        return m.get(URL, payload=PAYLOAD, repeat=True)
+
+    return {"sequential": asyncio.run(_on_one_session(route, run))}
+
+
+def concurrent(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.concurrent_batches):
+                await asyncio.gather(
+                    *(
+                        _get(session, URL, PAYLOAD_BYTES)
+                        for _ in range(sizes.concurrency)
+                    )
+                )
+
+        ops = sizes.concurrent_batches * sizes.concurrency
+        return await timed(body, ops, repeats)
+
+    def route(m: Any) -> object:
+        return m.get(URL, payload=PAYLOAD, repeat=True)
+
+    return {"concurrent": asyncio.run(_on_one_session(route, run))}
+
+
+def body_1mb(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.body_1mb):
+                await _get(session, URL, BIG_BODY)
+
+        return await timed(body, sizes.body_1mb, repeats)
+
+    def route(m: Any) -> object:
+        return m.get(
+            URL, body=BIG_BODY, content_type="application/octet-stream", repeat=True
+        )
+
+    return {"body_1mb": asyncio.run(_on_one_session(route, run))}
+
+
+def routes_400(sizes: Sizes, repeats: int) -> Samples:
+    """A fresh mock per repeat; 400 routes that serve once each, registered
+    (timed apart), then requested once each."""
+    order = sizes.route_order()
+
+    async def one_repeat() -> tuple[float, float]:
+        with aioresponses() as m:
+            with Timer(sizes.routes) as registering:
+                for i in range(sizes.routes):
+                    m.get(f"{EXTERNAL_BASE}/r/{i}", payload=PAYLOAD)
+            async with aiohttp.ClientSession() as session:
+                with Timer(sizes.routes) as requesting:
+                    for i in order:
+                        await _get(session, f"{EXTERNAL_BASE}/r/{i}", PAYLOAD_BYTES)
+        return requesting.per_op, registering.per_op
+
+    async def run() -> Samples:
+        await one_repeat()  # warm-up
+        results = [await one_repeat() for _ in range(repeats)]
+        return {
+            "routes_400": [requests for requests, _ in results],
+            "routes_400_register": [register for _, register in results],
+        }
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    aioresponses = importlib.import_module("aioresponses").aioresponses
+    main(
+        "aioresponses-ng",
+        {
+            "lifecycle": lifecycle,
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "body_1mb": body_1mb,
+            "routes_400": routes_400,
+        },
+        {
+            "fixture": "no pytest fixture",
+            "httpx_asyncio": "mocks the aiohttp client only",
+            "httpx_trio": "mocks the aiohttp client only",
+            "external": "in-process mock: every scenario already uses a hard-coded URL",
+        },
+        ["aioresponses-ng", "aiohttp"],
+    )

@@ -1,0 +1,177 @@
+"""The floor: a plain aiohttp client against a plain ``aiohttp.web`` server.
+
+Client and server share one event loop; nothing is mocked or recorded. Each
+round trip is real, so this is what a mock that answers over a socket cannot
+beat by much. ``python -m benchmarks.impl_floor --help``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from benchmarks._harness import (
+    BIG_BODY,
+    PAYLOAD_BYTES,
+    Samples,
+    Sizes,
+    Timer,
+    check_body,
+    check_status,
+    main,
+    timed,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _json(request: web.Request) -> web.Response:
+    return web.Response(body=PAYLOAD_BYTES, content_type="application/json")
+
+
+async def _big(request: web.Request) -> web.Response:
+    return web.Response(body=BIG_BODY, content_type="application/octet-stream")
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def _app(path: str, handler: Handler) -> web.Application:
+    app = web.Application()
+    app.router.add_get(path, handler)
+    return app
+
+
+async def _get(session: aiohttp.ClientSession, url: str, expected: bytes) -> None:
+    async with session.get(url) as resp:
+        check_status(resp.status)
+        check_body(await resp.read(), expected)
+
+
+def lifecycle(sizes: Sizes, repeats: int) -> Samples:
+    """A fresh server and client per operation: app, runner and site, a new
+    ClientSession, one GET, close the session, ``runner.cleanup()``."""
+
+    async def once() -> None:
+        runner, url = await _serve(_app("/x", _json))
+        async with aiohttp.ClientSession() as session:
+            await _get(session, f"{url}/x", PAYLOAD_BYTES)
+        await runner.cleanup()
+
+    async def body() -> None:
+        for _ in range(sizes.lifecycle):
+            await once()
+
+    return {"lifecycle": asyncio.run(timed(body, sizes.lifecycle, repeats))}
+
+
+async def _on_one_session(
+    path: str,
+    handler: Handler,
+    run: Callable[[aiohttp.ClientSession, str], Awaitable[list[float]]],
+) -> list[float]:
+    runner, url = await _serve(_app(path, handler))
+    try:
+        async with aiohttp.ClientSession() as session:
+            return await run(session, f"{url}{path}")
+    finally:
+        await runner.cleanup()
+
+
+def sequential(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.sequential):
+                await _get(session, url, PAYLOAD_BYTES)
+
+        return await timed(body, sizes.sequential, repeats)
+
+    return {"sequential": asyncio.run(_on_one_session("/x", _json, run))}
+
+
+def concurrent(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.concurrent_batches):
+                await asyncio.gather(
+                    *(
+                        _get(session, url, PAYLOAD_BYTES)
+                        for _ in range(sizes.concurrency)
+                    )
+                )
+
+        ops = sizes.concurrent_batches * sizes.concurrency
+        return await timed(body, ops, repeats)
+
+    return {"concurrent": asyncio.run(_on_one_session("/x", _json, run))}
+
+
+def body_1mb(sizes: Sizes, repeats: int) -> Samples:
+    async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
+        async def body() -> None:
+            for _ in range(sizes.body_1mb):
+                await _get(session, url, BIG_BODY)
+
+        return await timed(body, sizes.body_1mb, repeats)
+
+    return {"body_1mb": asyncio.run(_on_one_session("/big", _big, run))}
+
+
+def routes_400(sizes: Sizes, repeats: int) -> Samples:
+    """A fresh app per repeat; registration is ``app.router.add_get`` before the
+    server starts (aiohttp's router cannot change afterwards)."""
+    order = sizes.route_order()
+
+    async def one_repeat() -> tuple[float, float]:
+        app = web.Application()
+        with Timer(sizes.routes) as registering:
+            for i in range(sizes.routes):
+                app.router.add_get(f"/r/{i}", _json)
+        runner, url = await _serve(app)
+        try:
+            async with aiohttp.ClientSession() as session:
+                with Timer(sizes.routes) as requesting:
+                    for i in order:
+                        await _get(session, f"{url}/r/{i}", PAYLOAD_BYTES)
+        finally:
+            await runner.cleanup()
+        return requesting.per_op, registering.per_op
+
+    async def run() -> Samples:
+        await one_repeat()  # warm-up
+        results = [await one_repeat() for _ in range(repeats)]
+        return {
+            "routes_400": [requests for requests, _ in results],
+            "routes_400_register": [register for _, register in results],
+        }
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main(
+        "floor",
+        {
+            "lifecycle": lifecycle,
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "body_1mb": body_1mb,
+            "routes_400": routes_400,
+        },
+        {
+            "fixture": "no mock, no fixture",
+            "httpx_asyncio": "not measured (the floor uses the aiohttp client)",
+            "httpx_trio": "aiohttp.web does not run under trio",
+            "external": "no interception: the floor calls its own server",
+        },
+        ["aiohttp"],
+    )

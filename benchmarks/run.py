@@ -1,0 +1,861 @@
+"""Run the benchmarks: ``nox -s bench`` (``-- --quick``, ``-- --write-docs``).
+
+Creates one virtualenv per implementation under ``.nox/bench-venvs/`` (reused
+while its requirements are unchanged), runs the ``impl_*`` modules in
+interleaved rounds (each round runs every implementation once, in a rotated
+order, so that the machine's noise hits all of them alike), and reports the
+median time per operation of each scenario, the ratios against the targets,
+and writes everything as JSON. ``python -m benchmarks.run --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import importlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import SCENARIOS, Sizes
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS_PAGE = ROOT / "docs" / "performance.rst"
+DOCS_IMAGE = ROOT / "docs" / "_static" / "performance.png"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A virtualenv, created with ``python -m venv`` and these requirements."""
+
+    name: str
+    requirements: tuple[str, ...]
+    #: files whose content, when it changes, makes the virtualenv be recreated
+    inputs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    label: str
+    environment: str
+    module: str
+
+
+ENVIRONMENTS = {
+    env.name: env
+    for env in (
+        # the working tree, editable: every run measures the current src/
+        Environment(
+            "current",
+            ("-e", f"{ROOT}[trio]", "httpx", "pytest"),
+            (ROOT / "pyproject.toml",),
+        ),
+        Environment(
+            "aiointercept-1.0.0",
+            ("aiointercept==1.0.0", "httpx", "pytest", "pytest-asyncio"),
+        ),
+        Environment("aioresponses-ng", ("aioresponses-ng",)),
+    )
+}
+
+IMPLEMENTATIONS = (
+    Implementation(
+        "floor",
+        "aiohttp client and aiohttp.web server in one event loop, no mock",
+        "current",
+        "benchmarks.impl_floor",
+    ),
+    Implementation(
+        "aiointercept",
+        "this repository's working tree",
+        "current",
+        "benchmarks.impl_aiointercept",
+    ),
+    Implementation(
+        "aiointercept-1.0.0",
+        "release 1.0.0 from PyPI",
+        "aiointercept-1.0.0",
+        "benchmarks.impl_aiointercept",
+    ),
+    Implementation(
+        "aioresponses-ng",
+        "from PyPI, an in-process mock of the aiohttp client",
+        "aioresponses-ng",
+        "benchmarks.impl_aioresponses",
+    ),
+)
+
+#: Every row of the report, in order.
+ROWS = tuple(row for rows in SCENARIOS.values() for row in rows)
+
+_SIZES = Sizes()
+ROW_DESCRIPTIONS = {
+    "lifecycle": (
+        "Enter a block, register a route, one GET with a new aiohttp "
+        "``ClientSession``, ``assert_called_with(url, 'GET')``, exit the block. "
+        "Floor: a fresh ``aiohttp.web`` server (application, ``AppRunner``, "
+        "``TCPSite``), a new session, one GET, close the session, "
+        "``runner.cleanup()``."
+    ),
+    "sequential": (
+        f"{_SIZES.sequential} GETs one after the other on one keep-alive aiohttp "
+        "session; time per request."
+    ),
+    "concurrent": (
+        f"GETs in batches of {_SIZES.concurrency} concurrent requests "
+        f"(``asyncio.gather``), {_SIZES.concurrent_batches} batches, on one "
+        "session; time per request."
+    ),
+    "body_1mb": "GET of a 1 MiB body, read in full, on one session.",
+    "routes_400": (
+        f"{_SIZES.routes} routes with distinct URLs, each requested once in a "
+        "shuffled order (the same for all); time per request, registration not "
+        "included."
+    ),
+    "routes_400_register": (
+        "Registering those routes, per route (floor: ``app.router.add_get`` "
+        "before the server starts)."
+    ),
+    "fixture": (
+        "Per-test overhead of the ``aiointercept_mock`` fixture on the session's "
+        f"shared server: pytest runs {_SIZES.fixture_tests} trivial tests that "
+        "request it and the same tests without it, each in a subprocess; the "
+        f"overhead is (t_with - t_without) / {_SIZES.fixture_tests}, where t is "
+        "the time of pytest's test loop (start-up and collection excluded). "
+        "Both files start with a test that requests ``aiointercept_server``, so "
+        "that the shared server's start is in both. Sync tests; aiointercept "
+        "1.0.0's fixture is a pytest-asyncio async fixture, so it is measured "
+        "with async tests in both files."
+    ),
+    "lifecycle_httpx_asyncio": (
+        "lifecycle with a new ``httpx.AsyncClient`` instead of the aiohttp "
+        "session, under ``anyio.run(..., backend='asyncio')``. The client gets "
+        "an SSL context made in advance: building one loads the CA bundle "
+        "(about 70 ms), which would hide everything else."
+    ),
+    "sequential_httpx_asyncio": (
+        f"{_SIZES.sequential} GETs on one ``httpx.AsyncClient`` under asyncio."
+    ),
+    "lifecycle_httpx_trio": "lifecycle_httpx_asyncio, under trio.",
+    "sequential_httpx_trio": "sequential_httpx_asyncio, under trio.",
+    "lifecycle_external": (
+        "lifecycle with ``mock_external_urls=True``; the URL is the hard-coded "
+        "``http://api.example.test/x`` (intercepted, never resolved)."
+    ),
+    "sequential_external": (
+        "sequential with ``mock_external_urls=True`` and ``http://api.example.test/x``."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``numerator / denominator`` of two medians (implementation, row), or a
+    median in µs when there is no denominator; a target when it has a limit."""
+
+    title: str
+    numerator: tuple[str, str]
+    denominator: tuple[str, str] | None = None
+    limit: float | None = None
+
+    def value(self, medians: dict[str, dict[str, float]]) -> float | None:
+        top = medians.get(self.numerator[0], {}).get(self.numerator[1])
+        if top is None:
+            return None
+        if self.denominator is None:
+            return top * 1e6
+        bottom = medians.get(self.denominator[0], {}).get(self.denominator[1])
+        return None if not bottom else top / bottom
+
+    def unit(self) -> str:
+        return "µs" if self.denominator is None else "x"
+
+    def status(self, value: float | None) -> str:
+        if self.limit is None:
+            return ""
+        if value is None:
+            return "n/a"
+        return "PASS" if value <= self.limit else "FAIL"
+
+
+AI, FLOOR, V1, NG = "aiointercept", "floor", "aiointercept-1.0.0", "aioresponses-ng"
+
+TARGETS = (
+    Ratio(
+        "lifecycle: aiointercept / floor", (AI, "lifecycle"), (FLOOR, "lifecycle"), 0.8
+    ),
+    Ratio("lifecycle: aiointercept / 1.0.0", (AI, "lifecycle"), (V1, "lifecycle"), 0.5),
+    Ratio(
+        "sequential: aiointercept / floor",
+        (AI, "sequential"),
+        (FLOOR, "sequential"),
+        1.5,
+    ),
+    Ratio(
+        "sequential: aiointercept / 1.0.0", (AI, "sequential"), (V1, "sequential"), 0.75
+    ),
+    Ratio("body_1mb: aiointercept / floor", (AI, "body_1mb"), (FLOOR, "body_1mb"), 1.2),
+    Ratio(
+        "routes_400: aiointercept / floor",
+        (AI, "routes_400"),
+        (FLOOR, "routes_400"),
+        1.3,
+    ),
+    Ratio("fixture: aiointercept overhead per test", (AI, "fixture"), None, 100.0),
+    Ratio(
+        "lifecycle, httpx: trio / asyncio host",
+        (AI, "lifecycle_httpx_trio"),
+        (AI, "lifecycle_httpx_asyncio"),
+        1.3,
+    ),
+    Ratio(
+        "sequential, httpx: trio / asyncio host",
+        (AI, "sequential_httpx_trio"),
+        (AI, "sequential_httpx_asyncio"),
+        1.3,
+    ),
+    Ratio(
+        "lifecycle: mock_external_urls=True / default",
+        (AI, "lifecycle_external"),
+        (AI, "lifecycle"),
+        1.1,
+    ),
+    Ratio(
+        "sequential: mock_external_urls=True / default",
+        (AI, "sequential_external"),
+        (AI, "sequential"),
+        1.1,
+    ),
+)
+
+INFORMATION = (
+    Ratio(
+        "concurrent: aiointercept / floor", (AI, "concurrent"), (FLOOR, "concurrent")
+    ),
+    Ratio("concurrent: aiointercept / 1.0.0", (AI, "concurrent"), (V1, "concurrent")),
+    Ratio("body_1mb: aiointercept / 1.0.0", (AI, "body_1mb"), (V1, "body_1mb")),
+    Ratio("routes_400: aiointercept / 1.0.0", (AI, "routes_400"), (V1, "routes_400")),
+    Ratio("fixture: 1.0.0 overhead per test (async tests)", (V1, "fixture")),
+    *(
+        Ratio(f"{row}: aioresponses-ng / aiointercept", (NG, row), (AI, row))
+        for row in ("lifecycle", "sequential", "concurrent", "body_1mb", "routes_400")
+    ),
+    *(
+        Ratio(f"{row}: aioresponses-ng / floor", (NG, row), (FLOOR, row))
+        for row in ("lifecycle", "sequential", "concurrent", "body_1mb", "routes_400")
+    ),
+)
+
+
+# -- virtualenvs -----------------------------------------------------------------------
+
+
+def _python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_environment(env: Environment, venv_dir: Path, recreate: bool) -> Path:
+    """The python of ``env``'s virtualenv, created (or recreated) if needed."""
+    venv = venv_dir / env.name
+    spec = json.dumps(
+        {
+            "requirements": env.requirements,
+            "python": sys.version,
+            "inputs": {
+                str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+                for path in env.inputs
+            },
+        },
+        indent=1,
+    )
+    marker = venv / "bench-spec.json"
+    python = _python(venv)
+    if (
+        not recreate
+        and python.exists()
+        and marker.exists()
+        and marker.read_text() == spec
+    ):
+        return python
+    print(f"creating {venv} ...", flush=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            *("-m", "pip", "install", "--disable-pip-version-check", "-q"),
+            *env.requirements,
+        ],
+        check=True,
+    )
+    marker.write_text(spec)
+    return python
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    """What the rounds measured for one implementation."""
+
+    implementation: Implementation
+    versions: dict[str, str] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.versions = result["versions"]
+        for row, values in result["samples"].items():
+            self.samples.setdefault(row, []).extend(values)
+        self.not_applicable.update(result["not_applicable"])
+        for row, message in result["errors"].items():
+            self.errors.setdefault(row, []).append(message)
+
+    def fail(self, rows: Sequence[str], message: str) -> None:
+        for row in rows:
+            self.errors.setdefault(row, []).append(message)
+
+    def medians(self) -> dict[str, float]:
+        return {row: statistics.median(v) for row, v in self.samples.items() if v}
+
+
+def run_rounds(
+    implementations: Sequence[Implementation],
+    pythons: dict[str, Path],
+    args: argparse.Namespace,
+) -> dict[str, Collected]:
+    collected = {impl.name: Collected(impl) for impl in implementations}
+    selected = [row for name in args.only for row in SCENARIOS[name]] or list(ROWS)
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as tmp:
+        for round_number in range(args.rounds):
+            shift = round_number % len(implementations)
+            for impl in [*implementations[shift:], *implementations[:shift]]:
+                output = Path(tmp) / f"{impl.name}-{round_number}.json"
+                command = [
+                    str(pythons[impl.environment]),
+                    "-m",
+                    impl.module,
+                    "--repeats",
+                    str(args.repeats),
+                    "--fixture-repeats",
+                    str(args.fixture_repeats),
+                    "--json",
+                    str(output),
+                ]
+                if args.only:
+                    command += ["--only", ",".join(args.only)]
+                start = time.perf_counter()
+                done = subprocess.run(command, cwd=ROOT, check=False)
+                elapsed = time.perf_counter() - start
+                collected[impl.name].seconds += elapsed
+                print(
+                    f"round {round_number + 1}/{args.rounds}: {impl.name:<20} "
+                    f"{elapsed:6.1f} s",
+                    flush=True,
+                )
+                if done.returncode != 0 or not output.exists():
+                    collected[impl.name].fail(
+                        selected, f"process exited with {done.returncode}"
+                    )
+                    continue
+                collected[impl.name].add(json.loads(output.read_text()))
+    return collected
+
+
+# -- reporting -------------------------------------------------------------------------
+
+
+def format_us(seconds: float) -> str:
+    us = seconds * 1e6
+    if us >= 100:
+        return f"{us:,.0f}"
+    if us >= 10:
+        return f"{us:.1f}"
+    return f"{us:.2f}"
+
+
+def cell(collected: Collected, row: str) -> str:
+    values = collected.samples.get(row)
+    if values:
+        return format_us(statistics.median(values))
+    if row in collected.not_applicable:
+        return "n/a"
+    if row in collected.errors:
+        return "error"
+    return "-"
+
+
+def table(collected: dict[str, Collected], rows: Sequence[str]) -> list[list[str]]:
+    header = ["scenario (µs per op)", *collected]
+    body = [[row, *(cell(c, row) for c in collected.values())] for row in rows]
+    return [header, *body]
+
+
+def render_text_table(cells: list[list[str]]) -> str:
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    lines = []
+    for n, line in enumerate(cells):
+        first = line[0].ljust(widths[0])
+        rest = (
+            value.rjust(width)
+            for value, width in zip(line[1:], widths[1:], strict=True)
+        )
+        lines.append("  ".join([first, *rest]))
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def evaluate(
+    ratios: Sequence[Ratio], medians: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    evaluated = []
+    for ratio in ratios:
+        value = ratio.value(medians)
+        evaluated.append(
+            {
+                "title": ratio.title,
+                "value": value,
+                "unit": ratio.unit(),
+                "limit": ratio.limit,
+                "status": ratio.status(value),
+            }
+        )
+    return evaluated
+
+
+def format_value(entry: dict[str, Any]) -> str:
+    value = entry["value"]
+    if value is None:
+        return "n/a"
+    if entry["unit"] == "µs":
+        return f"{value:,.1f} µs"
+    # one more digit when two would round onto the limit and hide the verdict
+    digits = 3 if round(value, 2) == entry["limit"] else 2
+    return f"{value:.{digits}f}x"
+
+
+def format_limit(entry: dict[str, Any]) -> str:
+    unit = " µs" if entry["unit"] == "µs" else "x"
+    return f"<= {entry['limit']:g}{unit}"
+
+
+def render_ratios(entries: list[dict[str, Any]]) -> str:
+    width = max(len(entry["title"]) for entry in entries)
+    lines = []
+    for entry in entries:
+        line = f"{entry['title']:<{width}}  {format_value(entry):>11}"
+        if entry["limit"] is not None:
+            line += f"  (target {format_limit(entry)})  {entry['status']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout.strip()
+
+
+def metadata(args: argparse.Namespace) -> dict[str, Any]:
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--", "src"):
+        commit += " + uncommitted changes in src/"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "commit": commit,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+        "fixture_repeats": args.fixture_repeats,
+        "quick": args.quick,
+        "gc": "collected before each timed repeat, disabled during it",
+    }
+
+
+# -- the docs page ---------------------------------------------------------------------
+
+
+def _rst_table(caption: str, cells: list[list[str]], widths: str) -> list[str]:
+    lines = [
+        f".. list-table:: {caption}",
+        "   :header-rows: 1",
+        "   :stub-columns: 1",
+        f"   :widths: {widths}",
+        "",
+    ]
+    for line in cells:
+        lines.append(f"   * - {line[0]}")
+        lines.extend(f"     - {value}" for value in line[1:])
+    return [*lines, ""]
+
+
+def _literal(text: str) -> str:
+    return f"``{text}``"
+
+
+def _fill(text: str, indent: str = "", first: str | None = None) -> list[str]:
+    return textwrap.fill(
+        text,
+        79,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ).split("\n")
+
+
+def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
+    """docs/performance.rst and docs/_static/performance.png from ``report``."""
+    rows = [row for row in ROWS if any(c.samples.get(row) for c in collected.values())]
+    meta = report["meta"]
+    names = list(collected)
+    cells = table(collected, rows)
+    cells[0] = ["Scenario", *names]
+    cells = [
+        [_literal(line[0]) if n else line[0], *line[1:]] for n, line in enumerate(cells)
+    ]
+
+    lines = [
+        ".. This page is generated by ``nox -s bench -- --write-docs``",
+        "   (benchmarks/run.py): edit the generator, not this file.",
+        "",
+        "Performance",
+        "===========",
+        "",
+        *_fill(
+            "aiointercept answers over a real socket, from a server in a thread of "
+            "its own. This page measures what that costs, against a plain aiohttp "
+            "client and server and against two other mocks:"
+        ),
+        "",
+    ]
+    for impl in collected.values():
+        versions = ", ".join(
+            f"{name} {version}"
+            for name, version in impl.versions.items()
+            if version != "not installed" and name != "python"
+        )
+        name, label = impl.implementation.name, impl.implementation.label
+        lines += _fill(f"**{name}**: {label} ({versions}).", "  ", "* ")
+    run = (
+        f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s) and "
+        f"{meta['fixture_repeats']} pair(s) of pytest runs for ``fixture``"
+    )
+    if meta["quick"]:
+        run += ", a ``--quick`` run"
+    lines += [
+        "",
+        *_fill(
+            "The floor is what a real round trip costs, with nothing mocked and "
+            "nothing recorded. aioresponses-ng replaces aiohttp's "
+            "``ClientSession._request`` and builds the response in the client, "
+            "with no server and no socket; it is called with "
+            "``http://api.example.test/...`` URLs."
+        ),
+        "",
+        "Results",
+        "-------",
+        "",
+        *_fill(
+            f"One run on {meta['platform']}, {meta['cpus']} CPUs, Python "
+            f"{meta['python']}, on {meta['date']} (commit {meta['commit']}), with "
+            f"{run}. Absolute times depend on the machine; the ratios, taken "
+            "between medians of the same run, travel better. Lower is better; "
+            "n/a: the implementation has no such feature."
+        ),
+        "",
+        *_rst_table(
+            "Median time per operation, µs",
+            cells,
+            " ".join(["30"] + ["17"] * len(names)),
+        ),
+        ".. image:: _static/performance.png",
+        "   :alt: Bar chart of the median time per operation of each scenario, "
+        "per implementation, on a log scale",
+        "",
+        "Targets",
+        "-------",
+        "",
+        "Ratios of the medians above.",
+        "",
+    ]
+    target_cells = [["Target", "Measured", "Limit", "Result"]]
+    for entry in report["targets"]:
+        target_cells.append(
+            [entry["title"], format_value(entry), format_limit(entry), entry["status"]]
+        )
+    lines += _rst_table("Targets", target_cells, "50 16 16 18")
+    info_cells = [["Ratio", "Measured"]]
+    for entry in report["information"]:
+        info_cells.append([entry["title"], format_value(entry)])
+    lines += _rst_table("For information", info_cells, "70 30")
+    lines += ["What is measured", "----------------", ""]
+    for row in rows:
+        lines += [_literal(row), *_fill(ROW_DESCRIPTIONS[row], "   "), ""]
+    method = (
+        "Each implementation is installed in a virtualenv of its own under "
+        "``.nox/bench-venvs/`` and measured in a subprocess; the working tree is "
+        "installed in editable mode, so every run measures the current source, and "
+        "the floor runs in the same virtualenv. The versions of aiohttp are listed "
+        "above.",
+        "The implementations run in interleaved rounds: each round runs each of "
+        "them once, in a rotated order, so that the machine's noise hits all of "
+        "them alike. A table cell is the median of the samples of all rounds.",
+        "A sample is one timed repeat (for example 500 requests) divided by its "
+        "number of operations, timed with ``time.perf_counter``. One untimed "
+        "repeat warms up first. Garbage is collected before each timed repeat and "
+        "the cyclic garbage collector is off during it, for every implementation. "
+        "For ``fixture``, a sample is one pair of pytest runs.",
+        "Every process refuses to resolve names or open connections other than "
+        "loopback ones: nothing leaves the machine.",
+    )
+    lines += ["Method", "------", ""]
+    for item in method:
+        lines += _fill(item, "  ", "* ")
+    lines += [
+        "",
+        "Reproduce",
+        "---------",
+        "",
+        *_fill(
+            "From a clone of the repository, with only Python and pip (the first "
+            "run creates the virtualenvs, from PyPI):"
+        ),
+        "",
+        ".. code-block:: console",
+        "",
+        "   pip install nox",
+        "   nox -s bench                   # the full run, a few minutes",
+        "   nox -s bench -- --quick        # a smoke run",
+        "   nox -s bench -- --only lifecycle,sequential --impls floor,aiointercept",
+        "   nox -s bench -- --write-docs   # regenerate this page and its chart",
+        "   nox -s bench -- --help         # every option",
+        "",
+        *_fill(
+            "The results are written as JSON to ``.nox/bench-results.json`` (or "
+            "``--output PATH``), with every sample and the version of every "
+            "package; ``--load PATH --write-docs`` regenerates this page from such "
+            "a file without running anything."
+        ),
+    ]
+    DOCS_PAGE.write_text("\n".join(lines) + "\n")
+    plot(collected, rows, DOCS_IMAGE)
+    print(f"wrote {DOCS_PAGE.relative_to(ROOT)} and {DOCS_IMAGE.relative_to(ROOT)}")
+
+
+def plot(collected: dict[str, Collected], rows: Sequence[str], path: Path) -> None:
+    """A grouped bar chart, log scale: one group per row, one bar per
+    implementation (matplotlib is only installed in the nox session)."""
+    matplotlib: Any = importlib.import_module("matplotlib")
+    matplotlib.use("Agg")
+    pyplot: Any = importlib.import_module("matplotlib.pyplot")
+    figure, axes = pyplot.subplots(figsize=(13, 5.5))
+    width = 0.8 / len(collected)
+    for n, impl in enumerate(collected.values()):
+        xs, heights = [], []
+        for x, row in enumerate(rows):
+            values = impl.samples.get(row)
+            if values:
+                xs.append(x + (n - (len(collected) - 1) / 2) * width)
+                heights.append(statistics.median(values) * 1e6)
+        axes.bar(xs, heights, width, label=impl.implementation.name)
+    axes.set_yscale("log")
+    axes.set_ylabel("µs (log scale)")
+    axes.set_xticks(range(len(rows)))
+    axes.set_xticklabels(rows, rotation=30, ha="right")
+    axes.grid(axis="y", which="both", alpha=0.3)
+    axes.legend(ncol=len(collected), loc="lower right", bbox_to_anchor=(1, 1))
+    axes.set_title("Median time per operation (lower is better)", loc="left")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="nox -s bench --",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser.add_argument("--rounds", type=int, help="rounds (default 5, quick 2)")
+    parser.add_argument(
+        "--repeats", type=int, help="timed repeats per round (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--fixture-repeats",
+        type=int,
+        help="pytest pairs per round for 'fixture' (default 3, quick 1)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated scenarios, of: {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--impls",
+        default="",
+        help="comma-separated implementations, of: "
+        + ", ".join(impl.name for impl in IMPLEMENTATIONS),
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / ".nox" / "bench-results.json",
+        help="where to write the JSON results",
+    )
+    parser.add_argument(
+        "--venv-dir",
+        type=Path,
+        default=ROOT / ".nox" / "bench-venvs",
+        help="where the implementations' virtualenvs live",
+    )
+    parser.add_argument(
+        "--recreate", action="store_true", help="recreate the virtualenvs"
+    )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="regenerate docs/performance.rst and docs/_static/performance.png",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with 1 when a target fails"
+    )
+    parser.add_argument(
+        "--load",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: report (and with --write-docs, document) saved results",
+    )
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.fixture_repeats = args.fixture_repeats or (1 if args.quick else 3)
+    args.only = [name for name in args.only.split(",") if name]
+    unknown = [name for name in args.only if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
+    args.impls = [name for name in args.impls.split(",") if name]
+    known = {impl.name for impl in IMPLEMENTATIONS}
+    unknown = [name for name in args.impls if name not in known]
+    if unknown:
+        parser.error(f"unknown implementations: {', '.join(unknown)}")
+    if args.write_docs and (args.only or args.impls):
+        parser.error("--write-docs needs every scenario and implementation")
+    if args.load is not None and (args.only or args.impls):
+        parser.error("--load reports every scenario and implementation it finds")
+    return args
+
+
+def load(path: Path) -> tuple[dict[str, Any], dict[str, Collected]]:
+    """The metadata and measurements of an earlier run's JSON results."""
+    report = json.loads(path.read_text())
+    by_name = {impl.name: impl for impl in IMPLEMENTATIONS}
+    collected = {
+        name: Collected(
+            by_name[name],
+            versions=saved["versions"],
+            samples=saved["samples"],
+            not_applicable=saved["not_applicable"],
+            errors=saved["errors"],
+            seconds=saved["seconds"],
+        )
+        for name, saved in report["implementations"].items()
+    }
+    return report["meta"], collected
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    if args.load is not None:
+        meta, collected = load(args.load)
+    else:
+        implementations = [
+            impl
+            for impl in IMPLEMENTATIONS
+            if not args.impls or impl.name in args.impls
+        ]
+        pythons = {
+            name: ensure_environment(ENVIRONMENTS[name], args.venv_dir, args.recreate)
+            for name in dict.fromkeys(impl.environment for impl in implementations)
+        }
+        collected = run_rounds(implementations, pythons, args)
+        meta = metadata(args)
+
+    rows = [row for name in args.only for row in SCENARIOS[name]] or list(ROWS)
+    medians = {name: c.medians() for name, c in collected.items()}
+    targets = evaluate(TARGETS, medians)
+    information = evaluate(INFORMATION, medians)
+    report = {
+        "meta": meta,
+        "implementations": {
+            name: {
+                "label": c.implementation.label,
+                "environment": c.implementation.environment,
+                "versions": c.versions,
+                "medians_us": {
+                    row: value * 1e6 for row, value in medians[name].items()
+                },
+                "samples": c.samples,
+                "not_applicable": c.not_applicable,
+                "errors": c.errors,
+                "seconds": c.seconds,
+            }
+            for name, c in collected.items()
+        },
+        "targets": targets,
+        "information": information,
+    }
+
+    print()
+    print(render_text_table(table(collected, rows)))
+    for name, c in collected.items():
+        for row, messages in c.errors.items():
+            print(f"error: {name} {row}: {messages[0]}")
+    print()
+    print("Targets (ratios of medians):")
+    print(render_ratios(targets))
+    print()
+    print("For information:")
+    print(render_ratios(information))
+
+    if args.load is None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        print(f"\nwrote {args.output}")
+    if args.write_docs:
+        write_docs(report, collected)
+    failed = any(entry["status"] == "FAIL" for entry in targets)
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,6 +18,9 @@ EXPECTED = {
     "RegisteredRoute",
     "UnmatchedRequest",
     "StrictCheckError",
+    "Fault",
+    "ServerSentEvents",
+    "UploadedFile",
 }
 
 

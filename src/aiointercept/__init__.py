@@ -5,17 +5,20 @@ from __future__ import annotations
 from ._assertions import RegisteredRoute, UnmatchedRequest
 from ._errors import AiointerceptError, CallbackError, StrictCheckError
 from ._interceptor import aiointercept
-from ._journal import RecordedRequest
-from ._responses import CallbackResult
+from ._journal import RecordedRequest, UploadedFile
+from ._responses import CallbackResult, Fault, ServerSentEvents
 
 __all__ = [
     "AiointerceptError",
     "CallbackError",
     "CallbackResult",
+    "Fault",
     "RecordedRequest",
     "RegisteredRoute",
+    "ServerSentEvents",
     "StrictCheckError",
     "UnmatchedRequest",
+    "UploadedFile",
     "aiointercept",
 ]
 

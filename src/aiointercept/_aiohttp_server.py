@@ -28,9 +28,12 @@ from aiohttp import DummyCookieJar, web
 from yarl import URL
 
 from ._aiohttp_dns import interception
-from ._dispatch import Passthrough, PendingCallback
+from ._aiohttp_reply import close_connection, write_reply
+from ._aiohttp_ws import serve_websocket
+from ._dispatch import Passthrough, PendingCallback, Streamed
 from ._host import wait_shielded
 from ._responses import Reply
+from ._websocket import PendingWebSocket
 
 if TYPE_CHECKING:
     from ._dispatch import Dispatcher
@@ -218,8 +221,12 @@ class AiohttpServer:
 
     def _begin(self, sockets: list[socket.socket]) -> None:
         assert self._loop is not None
+        # auto_decompress=False: request bodies are recorded as sent
         server = self._web_server = _Server(
-            self._handle, request_factory=self._make_request, access_log=None
+            self._handle,
+            request_factory=self._make_request,
+            access_log=None,
+            auto_decompress=False,
         )
         self._serving = self._loop.create_task(_serve(self._loop, server, sockets))
 
@@ -261,7 +268,7 @@ class AiohttpServer:
             and self._proxy is None
             and not _accepting()
         ):
-            server.closed = True
+            server.close()
             for listener in serving.result():
                 listener.close()
             engine.release()
@@ -310,17 +317,20 @@ class AiohttpServer:
             body,
             sent_after,
         )
+        if isinstance(outcome, PendingWebSocket):
+            return await serve_websocket(request, outcome)
         if isinstance(outcome, PendingCallback):
             outcome = await self._wait(outcome)
         elif isinstance(outcome, Passthrough):
             return await self._pass_through(request, body)
         if outcome is None:
-            return _close_connection(request)
-        return web.Response(
-            status=outcome.status,
-            reason=outcome.reason,
-            headers=outcome.headers,
-            body=outcome.body,
+            return close_connection(request)
+        server = self._web_server
+        return await write_reply(
+            request,
+            outcome,
+            self._dispatcher,
+            lambda: server.until_closed(request.protocol),
         )
 
     def _request_url(self, request: web.BaseRequest) -> URL:
@@ -374,7 +384,7 @@ class AiohttpServer:
             )
         except (aiohttp.ClientError, OSError) as exc:
             logger.warning("passthrough to %s failed: %r", url, exc)
-            return _close_connection(request)
+            return close_connection(request)
         async with upstream:
             response = web.StreamResponse(
                 status=upstream.status, reason=upstream.reason
@@ -390,7 +400,7 @@ class AiohttpServer:
             await response.write_eof()
         return response
 
-    async def _wait(self, pending: PendingCallback) -> Reply:
+    async def _wait(self, pending: PendingCallback) -> Reply | Streamed:
         """Wait for an async callback running on the test's loop.
 
         If it has not started within ``callback_start_timeout`` (the test's loop
@@ -454,7 +464,7 @@ async def _close_server(
         listeners = []
     # no await between the last accepted connection's set-up and the close
     await _finish_accepting()
-    server.closed = True
+    server.close()
     for listener in listeners:
         listener.close()
     # let requests already received start, so that they are answered
@@ -492,6 +502,7 @@ class _Server(web.Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._accepted: dict[object, float | None] = {}
+        self._until_closed: dict[object, list[asyncio.Future[None]]] = {}
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
@@ -505,6 +516,28 @@ class _Server(web.Server):
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
         self._accepted.pop(handler, None)
         super().connection_lost(handler, exc)
+        for waiter in self._until_closed.pop(handler, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def until_closed(self, handler: object) -> asyncio.Future[None]:
+        """Done when ``handler``'s connection is lost, or the server stops."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.closed or handler not in self._accepted:
+            waiter.set_result(None)
+        else:
+            self._until_closed.setdefault(handler, []).append(waiter)
+        return waiter
+
+    def close(self) -> None:
+        """Stop: close connections set up from now on, and end the waits
+        for connections to close (hanging responses)."""
+        self.closed = True
+        waiters, self._until_closed = self._until_closed, {}
+        for handler_waiters in waiters.values():
+            for waiter in handler_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def request_started(self, handler: object) -> float:
         """The earliest moment the client can have sent the request that starts
@@ -535,10 +568,3 @@ def _accepting() -> bool:
     return any(
         "_accept_connection" in repr(task.get_coro()) for task in asyncio.all_tasks()
     )
-
-
-def _close_connection(request: web.BaseRequest) -> web.StreamResponse:
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-    return web.Response()

@@ -21,15 +21,22 @@ from ._assertions import UnmatchedRequest, unmatched_request
 from ._errors import CallbackError
 from ._host import Host, HostClosedError
 from ._journal import RecordedRequest, RequestMap
-from ._responses import CallbackResult, Reply
-from ._routing import CallbackSource, CloseSource, Route, Router
+from ._responses import CallbackResult, Fault, Reply, StreamBody
+from ._routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
+from ._websocket import PendingWebSocket
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
 
-__all__ = ["PASSTHROUGH", "Dispatcher", "Passthrough", "PendingCallback"]
+__all__ = [
+    "PASSTHROUGH",
+    "Dispatcher",
+    "Passthrough",
+    "PendingCallback",
+    "Streamed",
+]
 
 logger = logging.getLogger("aiointercept")
 
@@ -42,6 +49,8 @@ _ROUTES_IN_LOG = 5
 RETRY_WINDOW = 1.0
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _MAX_REMEMBERED_CLOSES = 64
+#: Faults that end a connection before any response byte.
+_RETRIED_FAULTS = frozenset({Fault.CLOSE, Fault.RESET})
 
 
 class Passthrough:
@@ -52,6 +61,15 @@ class Passthrough:
 
 
 PASSTHROUGH = Passthrough()
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A reply whose body is streamed: the adapter produces the chunks, and
+    reports a failing stream with :meth:`Dispatcher.stream_failed`."""
+
+    request: RecordedRequest
+    reply: Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +100,7 @@ class Dispatcher:
         #: with ``mock_external_urls=True``, every running block's.
         self.chain: Callable[[], Sequence[Dispatcher]] = lambda: (self,)
         # fingerprint of requests answered by closing -> when each was closed
-        self._closed: dict[tuple[object, ...], list[float]] = {}
+        self._closed: dict[tuple[object, ...], list[tuple[float, Fault]]] = {}
 
     def add(self, route: Route) -> None:
         with self.lock:
@@ -109,7 +127,7 @@ class Dispatcher:
         headers: CIMultiDictProxy[str],
         body: bytes,
         sent_after: float,
-    ) -> Reply | PendingCallback | Passthrough | None:
+    ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
         without a response.
@@ -125,11 +143,14 @@ class Dispatcher:
         request = RecordedRequest.build(method, url, headers, body)
         if fingerprint is not None:
             with self.lock:
-                if self._is_retry(fingerprint, sent_after):
-                    logger.debug(
-                        "closed aiohttp's automatic retry of %s %s", method, url
-                    )
-                    return None
+                fault = self._is_retry(fingerprint, sent_after)
+            if fault is not None:
+                logger.debug("closed aiohttp's automatic retry of %s %s", method, url)
+                return (
+                    None
+                    if fault is Fault.CLOSE
+                    else Reply(0, None, (), b"", fault=fault)
+                )
         for dispatcher in self.chain():
             with dispatcher.lock:
                 route = dispatcher._take(request)
@@ -173,15 +194,22 @@ class Dispatcher:
         route: Route,
         request: RecordedRequest,
         fingerprint: tuple[object, ...] | None,
-    ) -> Reply | PendingCallback | None:
+    ) -> Reply | Streamed | PendingCallback | PendingWebSocket | None:
         source = route.source
         if isinstance(source, CloseSource):
-            if fingerprint is not None:
-                with self.lock:
-                    self._remember_close(fingerprint)
-            return None
+            return self._faulted(source.reply(), fingerprint)
+        if isinstance(source, WebSocketSource):  # the adapter accepts the upgrade
+            if self.host is None:  # a shared server with no test loop bound
+                return self._failed(
+                    request,
+                    RuntimeError(
+                        "no event loop to run the WebSocket handler on: register "
+                        "it from an async test"
+                    ),
+                )
+            return PendingWebSocket(request, source.handler, self.host, self)
         if not isinstance(source, CallbackSource):
-            return source.reply
+            return self._streamed(request, self._faulted(source.reply, fingerprint))
         if source.is_async:
             return self._submit(
                 request, source.callback, request.url, **source.arguments(request)
@@ -192,28 +220,54 @@ class Dispatcher:
             return self._failed(request, exc)
         if inspect.isawaitable(result):
             return self._submit(request, _awaited, result)
-        return self._result_reply(request, result)
+        return self._streamed(
+            request, self._faulted(self._result_reply(request, result), fingerprint)
+        )
 
-    def _is_retry(self, fingerprint: tuple[object, ...], sent_after: float) -> bool:
-        """Consume the close this request is aiohttp's automatic retry of, if any."""
+    @staticmethod
+    def _streamed(request: RecordedRequest, reply: Reply) -> Reply | Streamed:
+        if isinstance(reply.body, StreamBody):
+            return Streamed(request, reply)
+        return reply
+
+    def stream_failed(self, streamed: Streamed, exc: BaseException) -> None:
+        """A streamed body failed part way: keep the error for the block's exit
+        (the client sees a broken response)."""
+        self._failed(streamed.request, exc, what="streamed body")
+
+    def _faulted(self, reply: Reply, fingerprint: tuple[object, ...] | None) -> Reply:
+        """Remember a connection closed before any response, which aiohttp may
+        retry once."""
+        if reply.fault in _RETRIED_FAULTS and fingerprint is not None:
+            with self.lock:
+                self._remember_close(fingerprint, reply.fault)
+        return reply
+
+    def _is_retry(
+        self, fingerprint: tuple[object, ...], sent_after: float
+    ) -> Fault | None:
+        """Consume the close this request is aiohttp's automatic retry of, if
+        any, and return how that connection was ended."""
         closes = self._closed.get(fingerprint)
         if closes:
-            for index, closed_at in enumerate(closes):
+            for index, (closed_at, fault) in enumerate(closes):
                 if 0 <= sent_after - closed_at < RETRY_WINDOW:
                     del closes[index]
-                    return True
-        return False
+                    return fault
+        return None
 
-    def _remember_close(self, fingerprint: tuple[object, ...]) -> None:
+    def _remember_close(
+        self, fingerprint: tuple[object, ...], fault: Fault = Fault.CLOSE
+    ) -> None:
         now = time.monotonic()
         if len(self._closed) >= _MAX_REMEMBERED_CLOSES:  # retries that never came
             for key, closes in list(self._closed.items()):
-                closes[:] = [at for at in closes if now - at < RETRY_WINDOW]
+                closes[:] = [c for c in closes if now - c[0] < RETRY_WINDOW]
                 if not closes:
                     del self._closed[key]
-        self._closed.setdefault(fingerprint, []).append(now)
+        self._closed.setdefault(fingerprint, []).append((now, fault))
 
-    def complete(self, pending: PendingCallback) -> Reply:
+    def complete(self, pending: PendingCallback) -> Reply | Streamed:
         """The reply for an async callback whose future is done."""
         try:
             result = pending.future.result()
@@ -221,7 +275,9 @@ class Dispatcher:
             return _text_reply(503, f"aiointercept: {exc}")
         except BaseException as exc:
             return self._failed(pending.request, exc)
-        return self._result_reply(pending.request, result)
+        return self._streamed(
+            pending.request, self._result_reply(pending.request, result)
+        )
 
     def not_started(self, pending: PendingCallback) -> Reply:
         request = pending.request
@@ -262,9 +318,11 @@ class Dispatcher:
         except (TypeError, ValueError) as exc:
             return self._failed(request, exc)
 
-    def _failed(self, request: RecordedRequest, exc: BaseException) -> Reply:
+    def _failed(
+        self, request: RecordedRequest, exc: BaseException, what: str = "callback"
+    ) -> Reply:
         message = (
-            f"aiointercept: the callback for {request.method} {request.url} "
+            f"aiointercept: the {what} for {request.method} {request.url} "
             f"failed: {type(exc).__name__}: {exc}"
         )
         error = CallbackError(message, request)

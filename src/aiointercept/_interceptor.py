@@ -30,16 +30,24 @@ from ._dispatch import Dispatcher
 from ._host import Host
 from ._journal import RecordedRequest, RequestMap
 from ._matchers import build_matchers
-from ._responses import static_reply
+from ._responses import (
+    Fault,
+    StreamBody,
+    check_delay,
+    fault_for_exception,
+    static_reply,
+)
 from ._routing import (
     CallbackSource,
     CloseSource,
     Route,
     StaticSource,
+    WebSocketSource,
     check_method,
     check_repeat,
 )
 from ._urls import normalize_url
+from ._websocket import WebSocket, check_handler, http_url
 
 __all__ = ["aiointercept"]
 
@@ -320,6 +328,10 @@ class aiointercept:  # the public name is lower-case by design
         match_body: str | bytes | None = None,
         match_form: Mapping[str, Any] | None = None,
         match: Callable[[RecordedRequest], bool] | None = None,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
     ) -> RegisteredRoute:
         """Register a response for ``method`` requests to ``url``.
 
@@ -327,6 +339,8 @@ class aiointercept:  # the public name is lower-case by design
         method and URL are served in order; each serves once unless ``repeat``
         says otherwise. The ``match_*`` keywords and ``match`` add conditions
         on the query, headers and body (see "Assertions and matching").
+        ``delay``, ``fault``, ``chunk_delay`` (with a streamed ``body``) and
+        ``compress`` are described in "Faults, streaming and WebSocket".
 
         Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
         and assertions scoped to it.
@@ -357,36 +371,54 @@ class aiointercept:  # the public name is lower-case by design
             or reason is not None
             or status != 200
         )
+        static_given = (
+            static_given
+            or fault is not None
+            or chunk_delay != 0
+            or compress is not None
+        )
         source: StaticSource | CloseSource | CallbackSource
         if exception:
             if callback is not None or static_given:
                 raise TypeError(
                     "exception= closes the connection without a response; it cannot "
-                    "be combined with callback= or with response arguments"
+                    "be combined with callback=, fault= or with response arguments"
                 )
-            source = CloseSource(exception)
+            source = CloseSource(fault_for_exception(exception), check_delay(delay))
         elif callback is not None:
-            if static_given:
+            if static_given or delay != 0:
                 raise TypeError(
                     "callback= builds the response from its CallbackResult; pass "
-                    "status, body, json/payload, headers, content_type and reason "
-                    "there instead of to add()"
+                    "status, body, json/payload, headers, content_type, reason, "
+                    "delay, fault, chunk_delay and compress there instead of to add()"
                 )
             source = CallbackSource(callback)
             if source.is_async:
                 self._bind_loop()
         else:
-            source = StaticSource(
-                static_reply(
-                    status=status,
-                    body=body,
-                    json=json,
-                    payload=payload,
-                    headers=headers,
-                    content_type=content_type,
-                    reason=reason,
-                )
+            reply = static_reply(
+                status=status,
+                body=body,
+                json=json,
+                payload=payload,
+                headers=headers,
+                content_type=content_type,
+                reason=reason,
+                delay=delay,
+                fault=fault,
+                chunk_delay=chunk_delay,
+                compress=compress,
             )
+            if isinstance(reply.body, StreamBody):
+                if reply.body.one_shot() and remaining != 1:
+                    raise ValueError(
+                        f"body {reply.body.source!r} can be iterated only once, so "
+                        f"it cannot serve repeat={repeat!r}: pass a list, or "
+                        "register it once per response"
+                    )
+                if reply.body.is_async:
+                    self._bind_loop()
+            source = StaticSource(reply)
         route = Route(
             method,
             matcher,
@@ -407,8 +439,9 @@ class aiointercept:  # the public name is lower-case by design
             self._dispatcher.host = Host()
         except RuntimeError:
             raise RuntimeError(
-                "an async callback runs on the test's event loop: register it "
-                "from the async test (or an async fixture), not from sync code"
+                "an async callback (or WebSocket handler) runs on the test's "
+                "event loop: register it from the async test (or an async "
+                "fixture), not from sync code"
             ) from None
 
     def _handle(self, route: Route) -> RegisteredRoute:
@@ -472,6 +505,29 @@ class aiointercept:  # the public name is lower-case by design
     ) -> RegisteredRoute:
         """Register an OPTIONS response; keywords as in :meth:`add`."""
         return self.add(url, "OPTIONS", **kwargs)
+
+    def ws(
+        self,
+        url: str | URL | re.Pattern[str],
+        handler: Callable[[WebSocket], Awaitable[object]],
+        *,
+        repeat: bool | int = False,
+    ) -> RegisteredRoute:
+        """Register a WebSocket handler for ``url``.
+
+        Each connection the route accepts runs ``await handler(ws)`` on the
+        test's event loop, with a :class:`~aiointercept.WebSocket`. A
+        ``ws://`` or ``wss://`` URL stands for ``http://`` or ``https://``:
+        the upgrade is a GET request, matched and recorded under that URL.
+        ``repeat`` counts connections, as in :meth:`add`.
+        """
+        handler = check_handler(handler)
+        matcher = self._url_matcher(http_url(url))
+        remaining = check_repeat(repeat)
+        route = Route("GET", matcher, WebSocketSource(handler), remaining)
+        self._bind_loop()
+        self._dispatcher.add(route)
+        return self._handle(route)
 
     # -- inspection --------------------------------------------------------------
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import email.parser
+import email.policy
 import json as _json
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ._compression import decode_content
 from ._urls import normalize_url
 
-__all__ = ["RecordedRequest", "RequestKey", "RequestMap"]
+if TYPE_CHECKING:
+    from ._websocket import WebSocketMessage
+
+__all__ = ["RecordedRequest", "RequestKey", "RequestMap", "UploadedFile"]
 
 RequestKey: TypeAlias = tuple[str, URL]
 
@@ -32,10 +40,17 @@ class RecordedRequest:
     url: URL
     #: Request headers, case-insensitive.
     headers: CIMultiDictProxy[str]
-    #: The raw request body, read in full.
+    #: The request body as sent, read in full: chunked transfer coding removed,
+    #: content coding (``Content-Encoding: gzip``...) kept.
     captured_body: bytes
     #: ``headers``, ``query``, ``json`` and ``data``, as passed to callbacks.
     kwargs: dict[str, Any] = field(repr=False)
+    #: The body with its content coding undone (``captured_body`` when it has
+    #: none, or when it does not decode).
+    decoded_body: bytes = field(default=b"", repr=False)
+    #: For a WebSocket route (``m.ws()``): the messages received from the
+    #: client and sent to it, in order (see ``WebSocketMessage.direction``).
+    messages: list[WebSocketMessage] = field(default_factory=list, repr=False)
 
     @classmethod
     def build(
@@ -49,6 +64,12 @@ class RecordedRequest:
         query: dict[str, list[str]] = {}
         for name, value in url.query.items():
             query.setdefault(name, []).append(value)
+        decoded = body
+        coding = frozen_headers.get("Content-Encoding")
+        if coding and body:
+            # kept as sent when it does not decode: captured_body shows it
+            with contextlib.suppress(ValueError):
+                decoded = decode_content(body, coding)
         return cls(
             method=method,
             url=url,
@@ -57,9 +78,10 @@ class RecordedRequest:
             kwargs={
                 "headers": frozen_headers,
                 "query": query,
-                "json": _parse_json(frozen_headers, body),
+                "json": _parse_json(frozen_headers, decoded),
                 "data": body,
             },
+            decoded_body=decoded,
         )
 
     @property
@@ -78,9 +100,84 @@ class RecordedRequest:
         query: dict[str, list[str]] = self.kwargs["query"]
         return query
 
+    @property
+    def form(self) -> dict[str, list[str]] | None:
+        """The fields of a URL-encoded or ``multipart/form-data`` body (file
+        parts excluded, see :attr:`files`), each name to all of its values in
+        order; ``None`` for any other body."""
+        parsed = _parse_form(self.headers, self.decoded_body)
+        return None if parsed is None else parsed[0]
+
+    @property
+    def files(self) -> dict[str, list[UploadedFile]]:
+        """The file parts of a ``multipart/form-data`` body, by field name."""
+        parsed = _parse_form(self.headers, self.decoded_body)
+        return {} if parsed is None else parsed[1]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """A file part of a recorded ``multipart/form-data`` request."""
+
+    #: The filename the client gave.
+    filename: str
+    #: The part's Content-Type, if any.
+    content_type: str | None
+    #: The part's content.
+    data: bytes
+
+
+def _mime(headers: CIMultiDictProxy[str]) -> str:
+    return headers.get("Content-Type", "").partition(";")[0].strip().lower()
+
+
+def _parse_form(
+    headers: CIMultiDictProxy[str], body: bytes
+) -> tuple[dict[str, list[str]], dict[str, list[UploadedFile]]] | None:
+    mime = _mime(headers)
+    fields: dict[str, list[str]] = {}
+    files: dict[str, list[UploadedFile]] = {}
+    if mime == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        for key, value in pairs:
+            fields.setdefault(key, []).append(value)
+        return fields, files
+    if mime != "multipart/form-data":
+        return None
+    head = f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        param: object = part.get_param("name", header="content-disposition")
+        if not isinstance(param, str):
+            continue
+        data = part.get_payload(decode=True)
+        payload = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            content_type = part.get("Content-Type")
+            files.setdefault(param, []).append(
+                UploadedFile(
+                    filename,
+                    None if content_type is None else str(content_type),
+                    payload,
+                )
+            )
+        else:
+            charset = part.get_content_charset() or "utf-8"
+            fields.setdefault(param, []).append(
+                payload.decode(charset, errors="replace")
+            )
+    return fields, files
+
 
 def _parse_json(headers: CIMultiDictProxy[str], body: bytes) -> Any:
-    mime = headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    mime = _mime(headers)
     if not body or not (mime == "application/json" or mime.endswith("+json")):
         return None
     try:

@@ -261,7 +261,7 @@ class JsonMatcher(Matcher):
         self.expected = expected
 
     def check(self, request: RecordedRequest) -> Mismatch | None:
-        body = request.captured_body
+        body = request.decoded_body
         expected = _pretty_json(self.expected)
         if not body:
             return Mismatch("json body", expected, "(empty body)")
@@ -321,12 +321,12 @@ class BodyMatcher(Matcher):
         self.expected = expected
 
     def check(self, request: RecordedRequest) -> Mismatch | None:
-        if request.captured_body == self.expected:
+        if request.decoded_body == self.expected:
             return None
         return Mismatch(
             "body",
             _body_lines(self.expected),
-            _body_lines(request.captured_body),
+            _body_lines(request.decoded_body),
         )
 
     def describe(self) -> str:
@@ -356,19 +356,27 @@ class FormMatcher(Matcher):
         self.expected = {name: sorted(values) for name, values in expected.items()}
 
     def check(self, request: RecordedRequest) -> Mismatch | None:
-        body = request.captured_body
+        body = request.decoded_body
         expected = _render_form(self.expected)
-        try:
-            text = body.decode("utf-8")
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-        except (UnicodeDecodeError, ValueError):
+        fields = request.form
+        if fields is None:
+            # whatever the Content-Type says, a URL-encoded body is a form
+            try:
+                text = body.decode("utf-8")
+                pairs = parse_qsl(
+                    text, keep_blank_values=True, strict_parsing=bool(text)
+                )
+            except (UnicodeDecodeError, ValueError):
+                pairs = None
+            if pairs is not None:
+                fields = {}
+                for name, value in pairs:
+                    fields.setdefault(name, []).append(value)
+        if fields is None:
             return Mismatch(
                 "form body", expected, f"not a URL-encoded form: {preview_body(body)}"
             )
-        actual: dict[str, list[str]] = {}
-        for name, value in pairs:
-            actual.setdefault(name, []).append(value)
-        actual = {name: sorted(values) for name, values in actual.items()}
+        actual = {name: sorted(values) for name, values in fields.items()}
         if actual == self.expected:
             return None
         return Mismatch("form body", expected, _render_form(actual) or "(empty)")

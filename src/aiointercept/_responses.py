@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import json as _json
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-__all__ = ["CallbackResult", "Reply"]
+from ._compression import check_compress
+
+__all__ = ["CallbackResult", "Fault", "Reply", "ServerSentEvents", "StreamBody"]
 
 HeadersArg: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
 
@@ -18,6 +22,50 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
 
 
+class Fault(str, enum.Enum):
+    """A network fault the server produces instead of a normal response.
+
+    See "Faults, streaming and WebSocket" in the docs for what each client
+    sees.
+    """
+
+    #: Reset the connection (TCP RST) before any byte of a response.
+    RESET = "reset"
+    #: Close the connection before any byte of a response.
+    CLOSE = "close"
+    #: Send the status line and headers, then close: no body.
+    CLOSE_AFTER_HEADERS = "close_after_headers"
+    #: Send the headers with the full Content-Length and half of the body,
+    #: then close.
+    SHORT_BODY = "short_body"
+    #: Read the request and never answer; the connection stays open until the
+    #: client gives up or the block ends.
+    HANG = "hang"
+    #: Send an invalid status line, then close.
+    MALFORMED_STATUS = "malformed_status"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBody:
+    """A response body sent chunk by chunk, with chunked transfer encoding."""
+
+    #: An iterable or async iterable of ``bytes``/``str`` chunks.
+    source: Iterable[Any] | AsyncIterable[Any]
+    is_async: bool
+    #: Seconds to wait between two chunks.
+    chunk_delay: float = 0.0
+
+    def one_shot(self) -> bool:
+        """Whether the source can be iterated only once (a generator...)."""
+        if self.is_async:
+            aiter_ = getattr(self.source, "__aiter__", None)
+            return aiter_ is not None and aiter_() is self.source
+        return iter(self.source) is self.source  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A complete HTTP response, ready for the server adapter to write."""
@@ -25,7 +73,13 @@ class Reply:
     status: int
     reason: str | None
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    body: bytes | StreamBody
+    #: Seconds to hold the response back.
+    delay: float = 0.0
+    #: A fault to produce instead of (or part way through) the response.
+    fault: Fault | None = None
+    #: A content coding to encode the body with, or ``True`` to negotiate.
+    compress: bool | str | None = None
 
 
 def check_status(status: object) -> int:
@@ -86,6 +140,92 @@ def check_content_type(content_type: object) -> str | None:
     return content_type
 
 
+def check_delay(value: object, name: str = "delay") -> float:
+    """A number of seconds: int or float, finite, not negative."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"{name} must be a finite, non-negative number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def check_fault(fault: object) -> Fault | None:
+    if fault is None:
+        return None
+    if isinstance(fault, Fault):
+        return fault
+    if isinstance(fault, str):
+        try:
+            return Fault(fault)
+        except ValueError:
+            pass
+    choices = ", ".join(repr(member.value) for member in Fault)
+    raise ValueError(f"fault must be a Fault or one of {choices}, got {fault!r}")
+
+
+#: Exception class names (anywhere in the MRO) and the fault that shows them
+#: to a client on the wire; matched by name so the core needs no client library.
+_FAULT_BY_EXCEPTION_NAME: Final = (
+    ("ConnectionResetError", Fault.RESET),
+    ("ClientPayloadError", Fault.SHORT_BODY),
+    ("TimeoutError", Fault.HANG),
+    ("TimeoutException", Fault.HANG),  # httpx
+    ("ServerTimeoutError", Fault.HANG),  # aiohttp
+)
+
+
+def fault_for_exception(exception: object) -> Fault:
+    """The fault an ``exception=`` value produces: by its type for exception
+    instances and classes, else (any truthy value) a closed connection."""
+    cls = exception if isinstance(exception, type) else type(exception)
+    if isinstance(exception, BaseException) or (
+        isinstance(exception, type) and issubclass(exception, BaseException)
+    ):
+        names = {klass.__name__ for klass in cls.__mro__}
+        for name, fault in _FAULT_BY_EXCEPTION_NAME:
+            if name in names:
+                return fault
+    return Fault.CLOSE
+
+
+def check_body(body: object, chunk_delay: object) -> bytes | StreamBody:
+    """A body: ``bytes``/``str``, or an (async) iterable of chunks to stream."""
+    delay = check_delay(chunk_delay, "chunk_delay")
+    if isinstance(body, bytes | str | bytearray | memoryview):
+        if delay:
+            raise ValueError(
+                "chunk_delay applies to streamed bodies (an iterable or async "
+                f"iterable of chunks), not to {type(body).__name__} bodies"
+            )
+        return encode_body(body)
+    if isinstance(body, ServerSentEvents):
+        return StreamBody(body, is_async=False, chunk_delay=delay)
+    if isinstance(body, AsyncIterable):
+        return StreamBody(body, is_async=True, chunk_delay=delay)
+    if isinstance(body, Iterable) and not isinstance(body, Mapping):
+        return StreamBody(body, is_async=False, chunk_delay=delay)
+    raise TypeError(
+        "body must be str or bytes, or an iterable or async iterable of chunks, "
+        f"got {type(body).__name__}: {body!r}"
+    )
+
+
+def encode_chunk(chunk: object) -> bytes:
+    """One chunk of a streamed body."""
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(
+        f"a streamed body must yield bytes or str chunks, got "
+        f"{type(chunk).__name__}: {chunk!r}"
+    )
+
+
 def encode_body(body: object) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -108,14 +248,27 @@ def build_reply(
     status: int,
     reason: str | None,
     headers: tuple[tuple[str, str], ...],
-    body: bytes,
+    body: bytes | StreamBody,
     content_type: str | None,
+    delay: float = 0.0,
+    fault: Fault | None = None,
+    compress: bool | str | None = None,
 ) -> Reply:
     """Assemble a reply; ``content_type`` (when given) replaces any Content-Type."""
     if content_type is not None:
         headers = tuple(h for h in headers if h[0].lower() != "content-type")
         headers += (("Content-Type", content_type),)
-    return Reply(status, reason, headers, body)
+    if isinstance(body, StreamBody) and isinstance(body.source, ServerSentEvents):
+        given = {name.lower() for name, _ in headers}
+        if "cache-control" not in given:
+            headers += (("Cache-Control", "no-cache"),)
+    return Reply(status, reason, headers, body, delay, fault, compress)
+
+
+def _default_content_type(body: object) -> str:
+    if isinstance(body, ServerSentEvents):
+        return SSE_CONTENT_TYPE
+    return DEFAULT_CONTENT_TYPE
 
 
 def static_reply(
@@ -127,6 +280,10 @@ def static_reply(
     headers: object,
     content_type: object,
     reason: object,
+    delay: object = 0,
+    fault: object = None,
+    chunk_delay: object = 0,
+    compress: object = None,
 ) -> Reply:
     """Check the static-response arguments of ``add()`` and build the reply once."""
     if json is not None and payload is not None:
@@ -137,7 +294,7 @@ def static_reply(
     if checked_type is None and not any(
         name.lower() == "content-type" for name, _ in checked_headers
     ):
-        checked_type = DEFAULT_CONTENT_TYPE
+        checked_type = _default_content_type(body)
     return build_reply(
         status=check_status(status),
         reason=check_reason(reason),
@@ -145,9 +302,12 @@ def static_reply(
         body=(
             encode_json(data, "json" if json is not None else "payload")
             if data is not None
-            else encode_body(body)
+            else check_body(body, chunk_delay)
         ),
         content_type=checked_type,
+        delay=check_delay(delay),
+        fault=check_fault(fault),
+        compress=check_compress(compress),
     )
 
 
@@ -156,23 +316,42 @@ class CallbackResult:
 
     ``payload`` is serialized to JSON and replaces ``body``. ``content_type`` sets
     the Content-Type; a Content-Type given in ``headers`` wins over the default
-    ``application/json`` but not over an explicit ``content_type``. Values are
-    checked here, so a mistake is reported where the result is built.
+    ``application/json`` but not over an explicit ``content_type``. ``body`` may
+    also be an iterable or async iterable of chunks (streamed), and ``delay``,
+    ``fault``, ``chunk_delay`` and ``compress`` mean what they mean for
+    :meth:`~aiointercept.aiointercept.add`. Values are checked here, so a
+    mistake is reported where the result is built.
     """
 
-    __slots__ = ("body", "content_type", "headers", "payload", "reason", "status")
+    __slots__ = (
+        "body",
+        "chunk_delay",
+        "compress",
+        "content_type",
+        "delay",
+        "fault",
+        "headers",
+        "payload",
+        "reason",
+        "status",
+    )
 
     def __init__(
         self,
         status: int = 200,
-        body: str | bytes = "",
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = "",
         payload: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         content_type: str | None = DEFAULT_CONTENT_TYPE,
         reason: str | None = None,
+        *,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
     ) -> None:
         self.status = check_status(status)
-        encode_body(body)
+        check_body(body, chunk_delay)
         self.body = body
         if payload is not None:
             encode_json(payload, "payload")
@@ -181,8 +360,14 @@ class CallbackResult:
             headers = list(headers)  # a one-shot iterator is read once, here
         check_headers(headers)
         self.headers = headers
+        if content_type == DEFAULT_CONTENT_TYPE and isinstance(body, ServerSentEvents):
+            content_type = SSE_CONTENT_TYPE
         self.content_type = check_content_type(content_type)
         self.reason = check_reason(reason)
+        self.delay = check_delay(delay)
+        self.fault = check_fault(fault)
+        self.chunk_delay = check_delay(chunk_delay, "chunk_delay")
+        self.compress = check_compress(compress)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -191,7 +376,7 @@ class CallbackResult:
     def to_reply(self) -> Reply:
         headers = check_headers(self.headers)
         content_type = self.content_type
-        if content_type == DEFAULT_CONTENT_TYPE and any(
+        if content_type in (DEFAULT_CONTENT_TYPE, SSE_CONTENT_TYPE) and any(
             name.lower() == "content-type" for name, _ in headers
         ):
             content_type = None
@@ -202,7 +387,85 @@ class CallbackResult:
             body=(
                 encode_json(self.payload, "payload")
                 if self.payload is not None
-                else encode_body(self.body)
+                else check_body(self.body, self.chunk_delay)
             ),
             content_type=content_type,
+            delay=self.delay,
+            fault=self.fault,
+            compress=self.compress,
         )
+
+
+SSE_CONTENT_TYPE: Final = "text/event-stream"
+_SSE_FIELDS: Final = ("event", "id", "retry", "data")
+
+
+class ServerSentEvents:
+    """A ``text/event-stream`` body: pass it as ``body=``.
+
+    Each event is a ``str`` (its data) or a mapping with any of the keys
+    ``event``, ``data``, ``id`` and ``retry``; a ``data`` that is not a ``str``
+    is sent as JSON. Each event is sent as one chunk (``chunk_delay`` spaces
+    them). Events are checked and encoded here.
+    """
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: Iterable[str | Mapping[str, Any]]) -> None:
+        if isinstance(events, str | bytes | Mapping) or not isinstance(
+            events, Iterable
+        ):
+            raise TypeError(
+                f"events must be an iterable of str or mappings, got {events!r}"
+            )
+        #: The events, encoded for the wire.
+        self.events: tuple[bytes, ...] = tuple(_encode_event(e) for e in events)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.events)
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvents({len(self.events)} events)"
+
+
+def _encode_event(event: object) -> bytes:
+    if isinstance(event, str):
+        fields: Mapping[str, Any] = {"data": event}
+    elif isinstance(event, Mapping):
+        unknown = [key for key in event if key not in _SSE_FIELDS]
+        if unknown or not event:
+            raise ValueError(
+                "a server-sent event is a str or a mapping with keys among "
+                f"{', '.join(_SSE_FIELDS)}, got {event!r}"
+            )
+        fields = event
+    else:
+        raise TypeError(
+            f"a server-sent event must be a str or a mapping, got {event!r}"
+        )
+    lines = []
+    for name in _SSE_FIELDS:
+        if name not in fields:
+            continue
+        value = fields[name]
+        if name == "data":
+            text = (
+                value
+                if isinstance(value, str)
+                else encode_json(value, "event data").decode("utf-8")
+            )
+            lines += [f"data: {line}" for line in text.split("\n")]
+            continue
+        if name == "retry":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"an event's retry must be a non-negative int of "
+                    f"milliseconds, got {value!r}"
+                )
+            value = str(value)
+        if not isinstance(value, str) or _FORBIDDEN_IN_FIELD.search(value):
+            raise ValueError(
+                f"an event's {name} must be a str without CR, LF or NUL, got {value!r}"
+            )
+        lines.append(f"{name}: {value}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8")

@@ -26,12 +26,19 @@ from ._matchers import (
     method_mismatches,
     url_mismatches,
 )
-from ._responses import TOKEN, Reply
+from ._responses import TOKEN, Fault, Reply
 
 if TYPE_CHECKING:
     from ._journal import RecordedRequest
 
-__all__ = ["CallbackSource", "CloseSource", "Route", "Router", "StaticSource"]
+__all__ = [
+    "CallbackSource",
+    "CloseSource",
+    "Route",
+    "Router",
+    "StaticSource",
+    "WebSocketSource",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +50,14 @@ class StaticSource:
 
 @dataclass(frozen=True, slots=True)
 class CloseSource:
-    """Close the connection without a response (``exception=``)."""
+    """A fault instead of a response (``exception=``): by default the
+    connection is closed."""
 
-    exception: object
+    fault: Fault
+    delay: float = 0.0
+
+    def reply(self) -> Reply:
+        return Reply(0, None, (), b"", delay=self.delay, fault=self.fault)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +103,16 @@ def _keywords(func: Callable[..., Any]) -> frozenset[str] | None:
     )
 
 
-ResponseSource: TypeAlias = StaticSource | CloseSource | CallbackSource
+@dataclass(frozen=True, slots=True)
+class WebSocketSource:
+    """A WebSocket handler (``m.ws()``), run on the test's event loop."""
+
+    handler: Callable[..., Any]
+
+
+ResponseSource: TypeAlias = (
+    StaticSource | CloseSource | CallbackSource | WebSocketSource
+)
 
 
 @dataclass(slots=True, eq=False)

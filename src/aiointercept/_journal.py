@@ -48,6 +48,7 @@ class RecordedRequest:
     #: The body with its content coding undone (``captured_body`` when it has
     #: none, or when it does not decode).
     decoded_body: bytes = field(default=b"", repr=False)
+    _key: RequestKey | None = field(default=None, init=False, repr=False)
     #: For a WebSocket route (``m.ws()``): the messages received from the
     #: client and sent to it, in order (see ``WebSocketMessage.direction``).
     messages: list[WebSocketMessage] = field(default_factory=list, repr=False)
@@ -87,7 +88,11 @@ class RecordedRequest:
     @property
     def key(self) -> RequestKey:
         """The ``(method, normalized URL)`` key of this request in ``m.requests``."""
-        return (self.method, normalize_url(self.url))
+        key = self._key
+        if key is None:  # computed once: routing and recording both need it
+            key = (self.method, normalize_url(self.url))
+            object.__setattr__(self, "_key", key)
+        return key
 
     @property
     def json(self) -> Any:

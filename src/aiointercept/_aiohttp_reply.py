@@ -108,7 +108,8 @@ def _write_raw_and_close(request: web.BaseRequest, data: bytes) -> web.StreamRes
 
 
 def _head(reply: Reply, headers: list[tuple[str, str]], length: int) -> bytes:
-    """A status line and headers announcing ``length`` bytes of body."""
+    """A status line and headers announcing ``length`` bytes of body (or a
+    chunked body, when ``length`` is 0)."""
     reason = reply.reason
     if reason is None:
         try:
@@ -121,7 +122,10 @@ def _head(reply: Reply, headers: list[tuple[str, str]], length: int) -> bytes:
         for name, value in headers
         if name.lower() not in ("content-length", "transfer-encoding")
     ]
-    lines.append(f"Content-Length: {length}")
+    # an empty body would make a complete response: announce a chunked one
+    # that never comes instead, so the client still sees the fault
+    framing = f"Content-Length: {length}" if length else "Transfer-Encoding: chunked"
+    lines.append(framing)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

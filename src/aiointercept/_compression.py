@@ -16,10 +16,10 @@ CODINGS: Final = ("gzip", "deflate", "br")
 
 def _brotli() -> Any:
     try:
-        import brotli  # type: ignore[import-not-found]
+        import brotli
     except ImportError:
         try:
-            import brotlicffi as brotli  # type: ignore[import-not-found]
+            import brotlicffi as brotli
         except ImportError:
             return None
     return brotli

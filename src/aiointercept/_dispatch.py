@@ -23,7 +23,7 @@ from ._host import Host, HostClosedError
 from ._journal import RecordedRequest, RequestMap
 from ._responses import CallbackResult, Fault, Reply, StreamBody
 from ._routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
-from ._websocket import PendingWebSocket
+from ._websocket import PendingWebSocket, WebSocketRegistry
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -94,6 +94,8 @@ class Dispatcher:
         self.errors: list[CallbackError] = []
         self.host: Host | None = None
         self.lock = threading.Lock()
+        #: The open WebSocket connections and their running handlers.
+        self.websockets = WebSocketRegistry()
         #: Proxy unmatched requests to the real network instead of closing.
         self.passthrough_unmatched = False
         #: The dispatchers whose routes may answer, the most recent block first:
@@ -149,7 +151,7 @@ class Dispatcher:
                 return (
                     None
                     if fault is Fault.CLOSE
-                    else Reply(0, None, (), b"", fault=fault)
+                    else Reply(200, None, (), b"", fault=fault)
                 )
         for dispatcher in self.chain():
             with dispatcher.lock:

@@ -57,7 +57,7 @@ class CloseSource:
     delay: float = 0.0
 
     def reply(self) -> Reply:
-        return Reply(0, None, (), b"", delay=self.delay, fault=self.fault)
+        return Reply(200, None, (), b"", delay=self.delay, fault=self.fault)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,28 +212,34 @@ def check_body(body: object, chunk_delay: object) -> bytes | StreamBody:
     )
 
 
+def _as_bytes(value: object) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return None
+
+
 def encode_chunk(chunk: object) -> bytes:
     """One chunk of a streamed body."""
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(
-        f"a streamed body must yield bytes or str chunks, got "
-        f"{type(chunk).__name__}: {chunk!r}"
-    )
+    data = _as_bytes(chunk)
+    if data is None:
+        raise TypeError(
+            f"a streamed body must yield bytes or str chunks, got "
+            f"{type(chunk).__name__}: {chunk!r}"
+        )
+    return data
 
 
 def encode_body(body: object) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body)
-    raise TypeError(f"body must be str or bytes, got {type(body).__name__}: {body!r}")
+    data = _as_bytes(body)
+    if data is None:
+        raise TypeError(
+            f"body must be str or bytes, got {type(body).__name__}: {body!r}"
+        )
+    return data
 
 
 def encode_json(value: object, name: str) -> bytes:

@@ -21,6 +21,9 @@ EXPECTED = {
     "Fault",
     "ServerSentEvents",
     "UploadedFile",
+    "WebSocket",
+    "WebSocketClosedError",
+    "WebSocketMessage",
 }
 
 
@@ -50,6 +53,7 @@ def test_exception_hierarchy() -> None:
     assert package.AiointerceptError is not Exception
     assert issubclass(package.StrictCheckError, package.AiointerceptError)
     assert issubclass(package.StrictCheckError, AssertionError)
+    assert issubclass(package.WebSocketClosedError, package.AiointerceptError)
 
 
 def test_package_ships_py_typed() -> None:

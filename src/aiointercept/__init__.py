@@ -7,6 +7,7 @@ from ._errors import AiointerceptError, CallbackError, StrictCheckError
 from ._interceptor import aiointercept
 from ._journal import RecordedRequest, UploadedFile
 from ._responses import CallbackResult, Fault, ServerSentEvents
+from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
 
 __all__ = [
     "AiointerceptError",
@@ -19,6 +20,9 @@ __all__ = [
     "StrictCheckError",
     "UnmatchedRequest",
     "UploadedFile",
+    "WebSocket",
+    "WebSocketClosedError",
+    "WebSocketMessage",
     "aiointercept",
 ]
 

@@ -193,6 +193,8 @@ class Interception:
         if not targets or connector in self._bypass:
             return None
         host = host.rstrip(".").lower()
+        if scheme in ("ws", "wss"):  # a WebSocket upgrade, under its http(s) URL
+            scheme = "https" if scheme == "wss" else "http"
         routed = any(t.has_route_for(scheme, host, port) for t in targets)
         if not routed:
             if _is_loopback(host):

@@ -203,7 +203,11 @@ class aiointercept:  # the public name is lower-case by design
                 interception.deactivate(self._target)
                 self._target = None
             try:
-                await host.aclose()
+                try:
+                    # WebSocket handlers see their connection close and return
+                    await self._dispatcher.websockets.aclose()
+                finally:
+                    await host.aclose()
             finally:
                 await server.stop()
         finally:

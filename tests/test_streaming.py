@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -922,3 +923,33 @@ def test_bad_compress_values_are_rejected(compress: Any) -> None:
         m.get("http://127.0.0.1:1/x", body=TEXT, compress=compress)
     with pytest.raises((TypeError, ValueError), match="compress"):
         CallbackResult(body=TEXT, compress=compress)
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_hundred_megabytes_are_never_held_in_memory() -> None:
+    """Streaming 100 MiB keeps only a few chunks in flight at any time: the
+    peak of Python allocations (both threads) stays far below the body."""
+    mib = 1 << 20
+    count = 100
+    block = os.urandom(mib)
+
+    def produce() -> Iterator[bytes]:
+        for n in range(count):
+            yield block[n:] + block[:n]  # a new 1 MiB object each time
+
+    async with aiointercept() as m, session() as s:
+        m.get("/big", body=produce(), content_type="application/octet-stream")
+        tracemalloc.start()
+        try:
+            size = 0
+            async with s.get(
+                f"{m.server_url}/big", timeout=aiohttp.ClientTimeout(total=120)
+            ) as resp:
+                async for data in resp.content.iter_chunked(mib):
+                    size += len(data)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert size == count * mib
+    assert peak < 20 * mib, f"peak {peak / mib:.1f} MiB for a 100 MiB body"

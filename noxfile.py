@@ -61,7 +61,8 @@ def lowest(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("aiohttp", ["3.10.0", "latest"])
 def aiohttp_compat(session: nox.Session, aiohttp: str) -> None:
-    """The interception tests on the oldest supported aiohttp and the latest."""
+    """The interception and WebSocket tests on the oldest supported aiohttp and
+    the latest."""
     pin = "aiohttp" if aiohttp == "latest" else f"aiohttp=={aiohttp}"
     session.install("-e", ".[trio]", *_group("test"))
     session.install("--upgrade", pin)
@@ -69,11 +70,8 @@ def aiohttp_compat(session: nox.Session, aiohttp: str) -> None:
     session.run(
         "pytest",
         "tests/test_external.py",
-        *(
-            ["tests/test_passthrough.py"]
-            if (ROOT / "tests/test_passthrough.py").exists()
-            else []
-        ),
+        "tests/test_passthrough.py",
+        "tests/test_websocket.py",
         *session.posargs,
     )
 

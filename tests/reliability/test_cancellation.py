@@ -224,8 +224,13 @@ async def sweep(
 
 
 @both_modes
-async def test_cancel_scope_at_every_point_of_a_block(external: bool) -> None:
-    await sweep(cancel_scope_after, whole_block, external)
+async def test_cancel_scope_at_every_point_of_a_block(
+    external: bool, anyio_backend: str
+) -> None:
+    # On asyncio the client is aiohttp: httpx on anyio 4.5 leaves its own
+    # socket unclosed when cancelled while it connects (not the mock's leak).
+    scenario = aiohttp_block if anyio_backend == "asyncio" else whole_block
+    await sweep(cancel_scope_after, scenario, external)
 
 
 @asyncio_only

@@ -675,27 +675,24 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
 #: What profiling (cProfile on both threads, and timings of each step of a
 #: block) showed; kept with the generator so that the page explains its table.
 WHERE_THE_TIME_GOES = (
-    "The server runs on an asyncio loop in a thread of its own, so that trio "
-    "tests and synchronous clients work. A request therefore crosses threads "
-    "twice: the client's write wakes the server thread, and the server's write "
-    "wakes the test's thread, each time handing the GIL over. A bare round trip "
-    "between two event loops in two threads measures 40 to 100 µs on this "
-    "machine: that is most of the gap to the floor in ``sequential`` and "
-    "``concurrent``. aiointercept 1.0.0 also serves from a thread and pays the "
-    "same; the server-side work per request (routing, recording) is a small "
-    "part of what remains.",
+    "A block entered on an asyncio loop is served by that loop, as the floor's "
+    "server is: a request crosses no thread. On top of the floor's round trip, "
+    "aiointercept matches the request against the routes, records it and builds "
+    "the response; that, and the server thread's check of the block's socket "
+    "every 2 ms (to take over connections that a blocked loop leaves waiting), "
+    "is the gap to the floor in ``sequential`` and ``concurrent``. aiointercept "
+    "1.0.0 serves from a thread, so each of its requests crosses threads twice; "
+    "a bare round trip between two loops in two threads measures 40 to 100 µs "
+    "on this machine.",
     "In ``lifecycle``, creating the aiohttp session, connecting and closing cost "
-    "the same as in the floor. Entering a block costs no thread and no wait (its "
-    "socket is bound on the test's thread and handed to the long-lived server "
-    "thread), and leaving it one round trip to that thread; the floor instead "
-    "sets up and cleans up a server. But the first request on a new connection "
-    "crosses threads about four times (accept, request, response, close), which "
-    "costs more than the floor's server set-up saves.",
-    "The next step the profile points to: serve a block on the test's own loop "
-    "when that loop is asyncio, keeping the server thread as a fallback for "
-    "connections that loop does not accept in time (a synchronous client "
-    "blocking it); trio tests and the pytest plugin's shared server would keep "
-    "the thread.",
+    "the same as in the floor. Entering a block binds a socket and starts "
+    "serving it on the test's loop, with no thread started or woken; leaving it "
+    "closes the socket and the connections, waiting only if a connection is "
+    "still open. That is about what the floor's server set-up and clean-up "
+    "cost; the route, the record and ``assert_called_with`` come on top.",
+    "Under trio (the httpx rows) the server thread serves the block, so a "
+    "request crosses threads twice; ``mock_external_urls=True`` adds aiohttp's "
+    "resolver call, patched, per new connection.",
     "``fixture``: the plugin's own work per test (clearing routes and records, "
     "reading the marker) measures a few microseconds; the rest is pytest's cost "
     "of setting up and tearing down a function-scoped fixture.",

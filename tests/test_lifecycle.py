@@ -731,3 +731,25 @@ async def test_blocks_share_one_server_thread_that_ends_when_idle(
         assert (await client.get(f"{m.server_url}/again")).text == "again"
         assert server_threads() != [thread]
         assert len(server_threads()) == 1
+
+
+@pytest.mark.anyio
+async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
+    anyio_backend: str,
+) -> None:
+    served_by: list[str] = []
+
+    def where(url: URL, **kwargs: Any) -> CallbackResult:
+        served_by.append(threading.current_thread().name)
+        return CallbackResult(body="ok")
+
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/where", callback=where, repeat=True)
+        assert (await client.get(f"{m.server_url}/where")).text == "ok"
+        # a blocking call holds up the test's loop: the server thread answers
+        blocking = requests.get(f"{m.server_url}/where", timeout=5)  # noqa: ASYNC210
+        assert blocking.text == "ok"
+
+    test_thread = threading.current_thread().name
+    first = test_thread if anyio_backend == "asyncio" else "aiointercept-server"
+    assert served_by == [first, "aiointercept-server"]

@@ -1,11 +1,13 @@
-"""The aiohttp adapter: real HTTP servers on an asyncio loop in a thread of its own.
+"""The aiohttp adapter: real HTTP servers on the test's asyncio loop, or on an
+asyncio loop in a thread of aiointercept's own.
 
-The server loop has a thread of its own so that it works whatever loop the test
-runs on (asyncio or trio) and keeps answering while the test's loop is blocked
-by a synchronous client. One loop serves every block of the process, each on
-listening sockets of its own (see :class:`_Engine`): a block costs two sockets,
-not a thread. The test side never blocks on the server loop: it wakes the
-test's loop through :class:`~aiointercept._host.Host`.
+A block entered on an asyncio loop is served by that loop: nothing crosses
+threads on the way of a request. The server thread (one per process, see
+:class:`_Engine`) watches that block's sockets and takes over connections the
+test's loop leaves waiting, so that a synchronous client blocking the loop is
+still answered. Under trio, and for the pytest plugin's shared server, which
+has no loop, the server thread serves everything. A block costs one or two
+sockets, never a thread, and the test side never blocks on the server thread.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import contextlib
 import io
 import logging
 import os
+import select
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -47,6 +51,14 @@ SHUTDOWN_TIMEOUT = 0.25
 #: How long the server thread waits for a next block before it ends.
 LINGER = 1.0
 
+#: How often the server thread checks the sockets of a block served by the
+#: test's loop; a connection still waiting at two checks in a row is taken over.
+WATCH_INTERVAL = 0.002
+
+#: How long the watch keeps checking after the last watched block has exited,
+#: before it sleeps until the next (so back-to-back blocks wake nothing).
+WATCH_KEEP = 0.1
+
 _BACKLOG = 128
 
 logger = logging.getLogger("aiointercept")
@@ -72,10 +84,12 @@ _NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
 class _Engine:
     """The process's one server loop: an asyncio loop in a daemon thread.
 
-    Every block serves on it with listening sockets of its own, so entering a
-    block costs no thread and no loop. The thread starts on first use and ends
-    once no block has used it for :data:`LINGER` seconds (or at interpreter
-    exit); a forked child starts its own.
+    Blocks entered on trio are served on it; blocks entered on an asyncio
+    loop are served by that loop, and this one only watches their sockets
+    for connections left waiting (see :meth:`AiohttpServer.start`). Either way
+    entering a block starts no thread and wakes none: the thread starts on
+    first use, and ends once no block has used it for about :data:`LINGER`
+    seconds (or at interpreter exit); a forked child starts its own.
     """
 
     def __init__(self) -> None:
@@ -84,11 +98,14 @@ class _Engine:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._users = 0
-        self._generation = 0
+        #: Blocks served by the test's loop, whose sockets are watched.
+        self._watched: set[AiohttpServer] = set()
+        self._asleep = False
+        self._wake: asyncio.Event | None = None
 
     @property
     def users(self) -> int:
-        """How many servers are open on the loop."""
+        """How many servers are open."""
         return self._users
 
     def acquire(self) -> asyncio.AbstractEventLoop:
@@ -101,31 +118,72 @@ class _Engine:
                 loop = self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
                 self._users = 0
+                self._watched = set()
+                self._asleep = False
                 self._thread = threading.Thread(
                     target=_run_forever,
-                    args=(loop,),
+                    args=(loop, self._run),
                     name="aiointercept-server",
                     daemon=True,
                 )
                 self._thread.start()
             self._users += 1
-            self._generation += 1
             return loop
 
     def release(self) -> None:
-        """Called on the server loop when a server has closed."""
+        """A server has closed (callable from any thread, wakes nothing)."""
         with self._lock:
             self._users -= 1
-            if self._users or self._loop is None:
-                return
-            self._loop.call_later(LINGER, self._stop_if_idle, self._generation)
 
-    def _stop_if_idle(self, generation: int) -> None:
+    def watch(self, server: AiohttpServer) -> None:
+        """Watch ``server``'s sockets from now on (any thread)."""
         with self._lock:
-            if self._users or generation != self._generation or self._loop is None:
+            self._watched.add(server)
+            if not self._asleep:
                 return
-            loop, self._loop, self._thread = self._loop, None, None
-        loop.stop()
+            self._asleep = False
+            loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+    def unwatch(self, server: AiohttpServer) -> None:
+        with self._lock:
+            self._watched.discard(server)
+
+    async def _run(self) -> None:
+        """Watch the watched blocks' sockets; sleep when there are none for a
+        while; end the loop when no block has used it for :data:`LINGER`."""
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+        unwatched_since = loop.time()
+        while True:
+            with self._lock:
+                watched = list(self._watched)
+            if watched:
+                for server in watched:
+                    server.check_sockets()
+                unwatched_since = loop.time()
+                await asyncio.sleep(WATCH_INTERVAL)
+                continue
+            if loop.time() - unwatched_since < WATCH_KEEP:
+                await asyncio.sleep(WATCH_INTERVAL)
+                continue
+            with self._lock:
+                if self._watched:
+                    continue
+                self._asleep = True
+                wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), LINGER)
+            except asyncio.TimeoutError:
+                with self._lock:
+                    if self._users or self._watched or self._loop is not loop:
+                        continue
+                    self._loop = self._thread = None
+                loop.stop()
+                return
+            unwatched_since = loop.time()
 
     def shutdown(self) -> None:
         """Stop the loop now and wait for its thread (at exit, and in tests)."""
@@ -133,6 +191,7 @@ class _Engine:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
             self._users = 0
+            self._watched = set()
         if loop is None or thread is None or self._pid != os.getpid():
             return
         with contextlib.suppress(RuntimeError):  # the loop has closed
@@ -140,9 +199,12 @@ class _Engine:
         thread.join()
 
 
-def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+def _run_forever(
+    loop: asyncio.AbstractEventLoop, main: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
     asyncio.set_event_loop(loop)
     try:
+        task = loop.create_task(main())
         loop.run_forever()
     finally:
         try:
@@ -190,26 +252,110 @@ class AiohttpServer:
         self._host = host
         self._external = external
         self.https_port: int | None = None
-        self._proxy: aiohttp.ClientSession | None = None
+        #: Passthrough sessions, one per loop that serves.
+        self._proxies: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._web_server: _Server | None = None
         self.url: URL | None = None
+        # Serving on the test's loop (an asyncio one): that loop accepts and
+        # serves; the server thread takes over connections it leaves waiting.
+        self._home_loop: asyncio.AbstractEventLoop | None = None
+        self._home_server: _Server | None = None
+        self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
+        self._sockets: list[socket.socket] = []
+        self._sockets_lock = threading.Lock()
+        self._sockets_closed = False
+        self._waiting: list[bool] = []
+        self._taking_over: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> URL:
-        """Listen and have the server loop serve (no wait involved)."""
-        return self.start_blocking()
+        """Listen, without waiting for anything.
 
-    def start_blocking(self) -> URL:
+        On an asyncio test loop the block is served by that loop (no thread
+        in the way of a request); the server thread watches the sockets and
+        serves the connections the test's loop does not accept in time (its
+        loop is blocked, by a synchronous client say). On trio the server
+        thread serves everything.
+        """
+        try:
+            home = asyncio.get_running_loop()
+        except RuntimeError:  # trio
+            return self.start_blocking()
         if self._loop is not None:
             raise RuntimeError("this server is already running")
+        sockets = self._sockets = self._bind()
+        server = self._home_server = self._new_server(home)
+        self._home_loop = home
+        self._home_serving = home.create_task(_serve(home, server, sockets))
+        self._loop = engine.acquire()
+        self._waiting = [False] * len(sockets)
+        engine.watch(self)
+        assert self.url is not None
+        return self.url
+
+    def _bind(self) -> list[socket.socket]:
         sockets = [_listen()]
         if self._external:
             sockets.append(_listen())
             self.https_port = sockets[1].getsockname()[1]
         port = sockets[0].getsockname()[1]
         self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        return sockets
+
+    def _new_server(self, loop: asyncio.AbstractEventLoop) -> _Server:
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            return await self._handle(request, server)
+
+        # auto_decompress=False: request bodies are recorded as sent
+        server = _Server(
+            handle,
+            request_factory=self._make_request,
+            access_log=None,
+            auto_decompress=False,
+            loop=loop,
+        )
+        return server
+
+    # -- the server thread, standing in for a blocked test loop --------------
+
+    def check_sockets(self) -> None:
+        """On the server thread: take over a connection that has waited on a
+        socket since the previous check (the test's loop is not accepting)."""
+        with self._sockets_lock:
+            if self._sockets_closed:
+                return
+            for index, sock in enumerate(self._sockets):
+                if not select.select([sock], [], [], 0)[0]:
+                    self._waiting[index] = False
+                    continue
+                if not self._waiting[index]:
+                    self._waiting[index] = True
+                    continue
+                self._waiting[index] = False
+                try:
+                    conn, _ = sock.accept()
+                except OSError:  # the test's loop took it first
+                    continue
+                self._take_over(conn)
+
+    def _take_over(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        if self._web_server is None:
+            self._web_server = self._new_server(loop)
+        server = self._web_server
+        if server.closed:  # pragma: no cover - checked under the sockets lock
+            conn.close()
+            return
+        task = loop.create_task(_connect(loop, server, conn))
+        self._taking_over.add(task)
+        task.add_done_callback(self._taking_over.discard)
+
+    def start_blocking(self) -> URL:
+        if self._loop is not None:
+            raise RuntimeError("this server is already running")
+        sockets = self._bind()
         loop = self._loop = engine.acquire()
         try:
             loop.call_soon_threadsafe(self._begin, sockets)
@@ -217,25 +363,116 @@ class AiohttpServer:
             for sock in sockets:
                 sock.close()
             raise
+        assert self.url is not None
         return self.url
 
     def _begin(self, sockets: list[socket.socket]) -> None:
         assert self._loop is not None
-        # auto_decompress=False: request bodies are recorded as sent
-        server = self._web_server = _Server(
-            self._handle,
-            request_factory=self._make_request,
-            access_log=None,
-            auto_decompress=False,
-        )
+        server = self._web_server = self._new_server(self._loop)
         self._serving = self._loop.create_task(_serve(self._loop, server, sockets))
 
     async def stop(self) -> None:
         """Close the listening sockets and connections (awaited on the test's
         loop without blocking it)."""
+        if self._home_loop is not None:
+            await self._stop_home()
+            return
         stopped = _Signal(self._host)
         if self._request_stop(stopped):
             await stopped.wait()
+
+    async def _stop_home(self) -> None:
+        home, server, serving = self._home_loop, self._home_server, self._home_serving
+        assert home is not None
+        assert server is not None
+        assert serving is not None
+        if self._stopping:
+            return
+        self._stopping = True
+        if (
+            serving.done()
+            and not serving.cancelled()
+            and serving.exception() is None
+            and not server.connections
+            and home not in self._proxies
+            and not _accepting()
+        ):
+            self._close_sockets(server, serving.result())
+            if self._web_server is None:  # nothing taken over: nothing to wait for
+                self._stop_taking_over(None)
+                return
+            stopped = _Signal(self._host)
+            self._stop_taking_over(stopped)
+            await stopped.wait()
+            return
+        stopped = _Signal(self._host)
+        home.create_task(self._close_home(stopped))
+        await stopped.wait()
+
+    def _close_sockets(
+        self, server: _Server, listeners: list[asyncio.AbstractServer]
+    ) -> None:
+        """Stop listening, where the server thread cannot be looking."""
+        engine.unwatch(self)
+        with self._sockets_lock:
+            self._sockets_closed = True
+            server.close()
+            for listener in listeners:
+                listener.close()
+            for sock in self._sockets:  # not served yet if `serving` failed
+                sock.close()
+
+    async def _close_home(self, stopped: _Signal) -> None:
+        try:
+            assert self._home_server is not None
+            assert self._home_serving is not None
+            await _close_server(
+                self._home_server, self._home_serving, self._close_sockets
+            )
+        finally:
+            try:
+                proxy = self._proxies.pop(asyncio.get_running_loop(), None)
+                if proxy is not None:
+                    await proxy.close()
+            finally:
+                self._stop_taking_over(stopped)
+
+    def _stop_taking_over(self, stopped: _Signal | None) -> None:
+        """End the server thread's part, after the sockets are closed: close
+        the connections it took over, if any (then set ``stopped``)."""
+        loop = self._loop
+        assert loop is not None
+        if self._web_server is None:  # none taken over, none can be now
+            engine.release()
+            if stopped is not None:
+                stopped.set()
+            return
+        try:
+            loop.call_soon_threadsafe(
+                lambda: loop.create_task(self._close_taken_over(stopped))
+            )
+        except RuntimeError:  # pragma: no cover - the server loop has ended
+            engine.release()
+            if stopped is not None:
+                stopped.set()
+
+    async def _close_taken_over(self, stopped: _Signal | None) -> None:
+        try:
+            if self._taking_over:
+                await asyncio.gather(*self._taking_over, return_exceptions=True)
+            server = self._web_server
+            if server is not None:
+                server.close()
+                for handler in server.connections:
+                    handler.close()
+                await server.shutdown(SHUTDOWN_TIMEOUT)
+            proxy = self._proxies.pop(asyncio.get_running_loop(), None)
+            if proxy is not None:
+                await proxy.close()
+        finally:
+            engine.release()
+            if stopped is not None:
+                stopped.set()
 
     def stop_blocking(self) -> None:
         stopped = _Signal(None)
@@ -265,7 +502,7 @@ class AiohttpServer:
             and not serving.cancelled()
             and serving.exception() is None
             and not server.connections
-            and self._proxy is None
+            and not self._proxies
             and not _accepting()
         ):
             server.close()
@@ -283,8 +520,9 @@ class AiohttpServer:
             await _close_server(self._web_server, self._serving)
         finally:
             try:
-                if self._proxy is not None:
-                    await self._proxy.close()
+                for proxy in self._proxies.values():
+                    await proxy.close()
+                self._proxies.clear()
             finally:
                 engine.release()
                 stopped.set()
@@ -293,22 +531,22 @@ class AiohttpServer:
         self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any
     ) -> web.BaseRequest:
         # no size limit: the mock reads every body in full, as the test sent it
-        assert self._loop is not None
         return web.BaseRequest(
             message,
             payload,
             protocol,
             writer,
             task,
-            self._loop,
+            asyncio.get_running_loop(),
             client_max_size=sys.maxsize,
         )
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _handle(
+        self, request: web.BaseRequest, server: _Server
+    ) -> web.StreamResponse:
         # The earliest moment the client can have sent this request: when its
         # connection was accepted for the first request on it, else now.
-        assert self._web_server is not None
-        sent_after = self._web_server.request_started(request.protocol)
+        sent_after = server.request_started(request.protocol)
         body = await request.read()
         outcome = self._dispatcher.dispatch(
             request.method,
@@ -325,7 +563,6 @@ class AiohttpServer:
             return await self._pass_through(request, body)
         if outcome is None:
             return close_connection(request)
-        server = self._web_server
         return await write_reply(
             request,
             outcome,
@@ -361,10 +598,12 @@ class AiohttpServer:
     ) -> web.StreamResponse:
         """Proxy an unmatched request to its real destination, streaming the
         response back untouched (compressed bodies stay compressed)."""
-        if self._proxy is None:
+        loop = asyncio.get_running_loop()
+        proxy = self._proxies.get(loop)
+        if proxy is None:
             connector = aiohttp.TCPConnector()
             interception.bypass(connector)
-            self._proxy = aiohttp.ClientSession(
+            proxy = self._proxies[loop] = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
             )
         url = self._request_url(request)
@@ -374,7 +613,7 @@ class AiohttpServer:
             if name.lower() not in _NOT_FORWARDED_REQUEST
         ]
         try:
-            upstream = await self._proxy.request(
+            upstream = await proxy.request(
                 request.method,
                 url,
                 headers=headers,
@@ -452,8 +691,21 @@ async def _serve(
     return listeners
 
 
+async def _connect(
+    loop: asyncio.AbstractEventLoop, server: _Server, conn: socket.socket
+) -> None:
+    """Serve a connection accepted on the server thread's behalf."""
+    try:
+        await loop.connect_accepted_socket(server, conn)
+    except BaseException:
+        conn.close()
+        raise
+
+
 async def _close_server(
-    server: _Server, serving: asyncio.Task[list[asyncio.AbstractServer]]
+    server: _Server,
+    serving: asyncio.Task[list[asyncio.AbstractServer]],
+    close: Callable[[_Server, list[asyncio.AbstractServer]], None] | None = None,
 ) -> None:
     """Stop listening, close idle connections, give in-flight handlers
     :data:`SHUTDOWN_TIMEOUT` seconds, then close what is left."""
@@ -464,9 +716,12 @@ async def _close_server(
         listeners = []
     # no await between the last accepted connection's set-up and the close
     await _finish_accepting()
-    server.close()
-    for listener in listeners:
-        listener.close()
+    if close is not None:
+        close(server, listeners)
+    else:
+        server.close()
+        for listener in listeners:
+            listener.close()
     # let requests already received start, so that they are answered
     await asyncio.sleep(0)
     for handler in server.connections:

@@ -1,8 +1,9 @@
 """Core dispatch: match a request, consume one response, record it.
 
-Registration happens on the test's thread and dispatch on the server thread, so
-the few lines that pick a route, consume one of its responses and append to the
-journal run under one lock, with no awaits inside. Callbacks run outside it.
+Registration happens on the test's thread and dispatch on the thread that
+serves the request (the test's, or the server thread), so the few lines that
+pick a route, consume one of its responses and append to the journal run under
+one lock, with no awaits inside. Callbacks run outside it.
 """
 
 from __future__ import annotations

@@ -398,9 +398,10 @@ def _render_multi(values: Mapping[str, list[str]]) -> str:
 class PredicateMatcher(Matcher):
     """``match=``: a function of the recorded request that returns a bool.
 
-    It runs in the server's thread, after every other condition of its route
-    held. When it raises, the request does not match and the exception is kept
-    in the returned mismatch, to be raised in the test when the block exits.
+    It runs on the thread that serves the request, after every other
+    condition of its route held. When it raises, the request does not match
+    and the exception is kept in the returned mismatch, to be raised in the
+    test when the block exits.
     """
 
     __slots__ = ("func",)

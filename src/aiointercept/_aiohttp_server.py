@@ -355,7 +355,7 @@ class AiohttpServer:
     def start_blocking(self) -> URL:
         if self._loop is not None:
             raise RuntimeError("this server is already running")
-        sockets = self._bind()
+        sockets = self._sockets = self._bind()
         loop = self._loop = engine.acquire()
         try:
             loop.call_soon_threadsafe(self._begin, sockets)
@@ -395,7 +395,6 @@ class AiohttpServer:
             and serving.exception() is None
             and not server.connections
             and home not in self._proxies
-            and not _accepting()
         ):
             self._close_sockets(server, serving.result())
             if self._web_server is None:  # nothing taken over: nothing to wait for
@@ -417,17 +416,17 @@ class AiohttpServer:
         with self._sockets_lock:
             self._sockets_closed = True
             server.close()
-            for listener in listeners:
-                listener.close()
-            for sock in self._sockets:  # not served yet if `serving` failed
-                sock.close()
+            _stop_listening(listeners, self._sockets)
 
     async def _close_home(self, stopped: _Signal) -> None:
         try:
             assert self._home_server is not None
             assert self._home_serving is not None
             await _close_server(
-                self._home_server, self._home_serving, self._close_sockets
+                self._home_server,
+                self._home_serving,
+                self._sockets,
+                self._close_sockets,
             )
         finally:
             try:
@@ -503,11 +502,9 @@ class AiohttpServer:
             and serving.exception() is None
             and not server.connections
             and not self._proxies
-            and not _accepting()
         ):
             server.close()
-            for listener in serving.result():
-                listener.close()
+            _stop_listening(serving.result(), self._sockets)
             engine.release()
             stopped.set()
         else:
@@ -517,7 +514,7 @@ class AiohttpServer:
         try:
             assert self._serving is not None
             assert self._web_server is not None
-            await _close_server(self._web_server, self._serving)
+            await _close_server(self._web_server, self._serving, self._sockets)
         finally:
             try:
                 for proxy in self._proxies.values():
@@ -705,6 +702,7 @@ async def _connect(
 async def _close_server(
     server: _Server,
     serving: asyncio.Task[list[asyncio.AbstractServer]],
+    sockets: list[socket.socket],
     close: Callable[[_Server, list[asyncio.AbstractServer]], None] | None = None,
 ) -> None:
     """Stop listening, close idle connections, give in-flight handlers
@@ -714,14 +712,11 @@ async def _close_server(
     except Exception:  # pragma: no cover - create_server on a bound socket
         logger.exception("the aiointercept server could not serve")
         listeners = []
-    # no await between the last accepted connection's set-up and the close
-    await _finish_accepting()
     if close is not None:
         close(server, listeners)
     else:
         server.close()
-        for listener in listeners:
-            listener.close()
+        _stop_listening(listeners, sockets)
     # let requests already received start, so that they are answered
     await asyncio.sleep(0)
     for handler in server.connections:
@@ -766,7 +761,8 @@ class _Server(web.Server):
         self._accepted[handler] = time.monotonic()
         super().connection_made(handler, transport)
         if self.closed:
-            transport.close()
+            # after the handler has finished setting up (it starts a task)
+            asyncio.get_running_loop().call_soon(handler.force_close)
 
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
         self._accepted.pop(handler, None)
@@ -803,23 +799,23 @@ class _Server(web.Server):
         return time.monotonic() if accepted is None else accepted
 
 
-async def _finish_accepting() -> None:
-    """Let connections already accepted by the loop finish their set-up.
+def _stop_listening(
+    listeners: list[asyncio.AbstractServer], sockets: list[socket.socket]
+) -> None:
+    """Stop accepting connections and close the listening sockets.
 
-    On Python < 3.12, asyncio fails to set up (and leaks the socket of) a
-    connection accepted just before its server is closed.
+    On Python < 3.12, ``asyncio.Server.close()`` breaks (and leaks the socket
+    of) a connection whose set-up is still under way on the loop. Stopping the
+    sockets without it lets such a connection be made; the closed
+    :class:`_Server` then closes it at once.
     """
-    for _ in range(100):
-        if not _accepting():
-            return
-        await asyncio.sleep(0)
-
-
-def _accepting() -> bool:
-    """Whether the server loop is setting up an accepted connection (which
-    matters on Python < 3.12 only)."""
     if sys.version_info >= (3, 12):
-        return False
-    return any(
-        "_accept_connection" in repr(task.get_coro()) for task in asyncio.all_tasks()
-    )
+        for listener in listeners:
+            listener.close()
+    else:
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            if sock.fileno() != -1:
+                loop.remove_reader(sock.fileno())
+    for sock in sockets:  # also those never served, if serving failed
+        sock.close()

@@ -196,7 +196,7 @@ class Dispatcher:
         self,
         route: Route,
         request: RecordedRequest,
-        fingerprint: tuple[object, ...] | None,
+        fingerprint: _Fingerprint | None,
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | None:
         source = route.source
         if isinstance(source, CloseSource):
@@ -238,7 +238,7 @@ class Dispatcher:
         (the client sees a broken response)."""
         self._failed(streamed.request, exc, what="streamed body")
 
-    def _faulted(self, reply: Reply, fingerprint: tuple[object, ...] | None) -> Reply:
+    def _faulted(self, reply: Reply, fingerprint: _Fingerprint | None) -> Reply:
         """Remember a connection closed before any response, which aiohttp may
         retry once."""
         if reply.fault in _RETRIED_FAULTS and fingerprint is not None:
@@ -246,12 +246,12 @@ class Dispatcher:
                 self._remember_close(fingerprint, reply.fault)
         return reply
 
-    def _is_retry(
-        self, fingerprint: tuple[object, ...], sent_after: float
-    ) -> Fault | None:
+    def _is_retry(self, fingerprint: _Fingerprint, sent_after: float) -> Fault | None:
         """Consume the close this request is aiohttp's automatic retry of, if
         any, and return how that connection was ended."""
-        closes = self._closed.get(fingerprint)
+        if not self._closed:
+            return None
+        closes = self._closed.get(fingerprint.key)
         if closes:
             for index, (closed_at, fault) in enumerate(closes):
                 if 0 <= sent_after - closed_at < RETRY_WINDOW:
@@ -260,7 +260,7 @@ class Dispatcher:
         return None
 
     def _remember_close(
-        self, fingerprint: tuple[object, ...], fault: Fault = Fault.CLOSE
+        self, fingerprint: _Fingerprint, fault: Fault = Fault.CLOSE
     ) -> None:
         now = time.monotonic()
         if len(self._closed) >= _MAX_REMEMBERED_CLOSES:  # retries that never came
@@ -268,7 +268,7 @@ class Dispatcher:
                 closes[:] = [c for c in closes if now - c[0] < RETRY_WINDOW]
                 if not closes:
                     del self._closed[key]
-        self._closed.setdefault(fingerprint, []).append((now, fault))
+        self._closed.setdefault(fingerprint.key, []).append((now, fault))
 
     def complete(self, pending: PendingCallback) -> Reply | Streamed:
         """The reply for an async callback whose future is done."""
@@ -362,19 +362,39 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
+class _Fingerprint:
+    """What an aiohttp retry of a request repeats, built only when needed
+    (most requests are never closed, so never compared)."""
+
+    __slots__ = ("_key", "_request")
+
+    def __init__(
+        self, method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
+    ) -> None:
+        self._request = (method, url, headers, body)
+        self._key: tuple[object, ...] | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            method, url, headers, body = self._request
+            self._key = (method, str(url), tuple(headers.items()), body)
+        return self._key
+
+
 def _retry_fingerprint(
     method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
-) -> tuple[object, ...] | None:
-    """What an aiohttp retry of this request repeats, or ``None`` when aiohttp
-    would not retry it: another client, a method that is not idempotent, or a
-    streamed (chunked) body, which aiohttp cannot send twice."""
+) -> _Fingerprint | None:
+    """The fingerprint of a request, or ``None`` when aiohttp would not retry
+    it: another client, a method that is not idempotent, or a streamed
+    (chunked) body, which aiohttp cannot send twice."""
     if (
         method not in _IDEMPOTENT
         or "aiohttp/" not in headers.get("User-Agent", "")
         or "chunked" in headers.get("Transfer-Encoding", "").lower()
     ):
         return None
-    return (method, str(url), tuple(headers.items()), body)
+    return _Fingerprint(method, url, headers, body)
 
 
 def _text_reply(status: int, text: str) -> Reply:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from yarl import URL
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+#: A path that every encoding leaves as it is.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/\-]*")
+_PLAIN_HOST = re.compile(r"[a-z0-9.\-]+")
 
 
 def normalize_url(url: URL | str) -> URL:
@@ -17,6 +22,19 @@ def normalize_url(url: URL | str) -> URL:
     yarl does for a URL given as a string, so that a URL received as raw bytes
     (``/%7euser``) and one registered as text (``/~user``) compare alike.
     """
+    if (
+        isinstance(url, URL)
+        and not url.raw_query_string
+        and not url.raw_fragment
+        and url.raw_user is None
+        and url.raw_host is not None
+        and _PLAIN_HOST.fullmatch(url.raw_host)
+        and url.raw_path != "/"  # "http://h" and "http://h/" differ as text
+        and _PLAIN_PATH.fullmatch(url.raw_path)
+        and "/." not in url.raw_path  # dot segments are resolved
+        and url.explicit_port != _DEFAULT_PORTS.get(url.scheme)
+    ):
+        return url  # already canonical: the common case of a received request
     url = URL(str(url))
     query = url.query
     base = url.with_query(None).with_fragment(None)

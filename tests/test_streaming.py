@@ -177,58 +177,55 @@ async def test_async_generator_runs_on_the_test_loop() -> None:
     assert threads == [test_thread] * 3
 
 
-@pytest.mark.anyio
-async def test_chunks_arrive_as_they_are_produced_httpx() -> None:
-    """The producer yields its second chunk only once the client has read the
-    first: a server that gathered the body before sending it would deliver both
-    together, after the producer gave up waiting."""
-    client_has_first = anyio.Event()
-    log: list[str] = []
+class Gate:
+    """A two-chunk body whose second chunk is produced only once the client
+    has received the first: a server that gathered the body before sending it
+    would deliver both together, after the producer gave up waiting."""
 
-    async def produce() -> AsyncIterator[bytes]:
+    def __init__(self) -> None:
+        self.client_has_first = anyio.Event()
+        self.log: list[str] = []
+        self.received = b""
+
+    async def produce(self) -> AsyncIterator[bytes]:
         yield b"first;"
         with anyio.move_on_after(PATIENCE):
-            await client_has_first.wait()
-        log.append("producer resumed")
+            await self.client_has_first.wait()
+        self.log.append("producer resumed")
         yield b"second"
 
-    received = b""
+    def receive(self, data: bytes) -> None:
+        self.received += data
+        if self.received == b"first;":
+            self.log.append("client has the first chunk")
+            self.client_has_first.set()
+
+    def check(self) -> None:
+        assert self.received == b"first;second"
+        assert self.log == ["client has the first chunk", "producer resumed"]
+
+
+@pytest.mark.anyio
+async def test_chunks_arrive_as_they_are_produced_httpx() -> None:
+    gate = Gate()
     async with aiointercept() as m, client() as c:
-        m.get("/stream", body=produce())
+        m.get("/stream", body=gate.produce())
         async with c.stream("GET", f"{m.server_url}/stream") as resp:
             async for data in resp.aiter_bytes():
-                received += data
-                if received == b"first;":
-                    log.append("client has the first chunk")
-                    client_has_first.set()
-    assert received == b"first;second"
-    assert log == ["client has the first chunk", "producer resumed"]
+                gate.receive(data)
+    gate.check()
 
 
 @pytest.mark.anyio
 @asyncio_only
 async def test_chunks_arrive_as_they_are_produced_aiohttp() -> None:
-    client_has_first = anyio.Event()
-    log: list[str] = []
-
-    async def produce() -> AsyncIterator[str]:
-        yield "first;"
-        with anyio.move_on_after(PATIENCE):
-            await client_has_first.wait()
-        log.append("producer resumed")
-        yield "second"
-
-    received = b""
+    gate = Gate()
     async with aiointercept() as m, session() as s:
-        m.get("/stream", body=produce())
+        m.get("/stream", body=gate.produce())
         async with s.get(f"{m.server_url}/stream") as resp:
             async for data in resp.content.iter_any():
-                received += data
-                if received == b"first;":
-                    log.append("client has the first chunk")
-                    client_has_first.set()
-    assert received == b"first;second"
-    assert log == ["client has the first chunk", "producer resumed"]
+                gate.receive(data)
+    gate.check()
 
 
 @pytest.mark.anyio
@@ -873,28 +870,14 @@ async def test_compressed_streamed_body_aiohttp() -> None:
 async def test_compressed_chunks_arrive_as_they_are_produced() -> None:
     """Compressed chunk by chunk: the client decodes the first chunk before the
     producer makes the second."""
-    client_has_first = anyio.Event()
-    log: list[str] = []
-
-    async def produce() -> AsyncIterator[bytes]:
-        yield b"first;"
-        with anyio.move_on_after(PATIENCE):
-            await client_has_first.wait()
-        log.append("producer resumed")
-        yield b"second"
-
-    received = b""
+    gate = Gate()
     async with aiointercept() as m, client() as c:
-        m.get("/z", body=produce(), compress="gzip")
+        m.get("/z", body=gate.produce(), compress="gzip")
         async with c.stream("GET", f"{m.server_url}/z") as resp:
             assert resp.headers["content-encoding"] == "gzip"
             async for data in resp.aiter_bytes():
-                received += data
-                if received == b"first;":
-                    log.append("client has the first chunk")
-                    client_has_first.set()
-    assert received == b"first;second"
-    assert log == ["client has the first chunk", "producer resumed"]
+                gate.receive(data)
+    gate.check()
 
 
 @pytest.mark.anyio

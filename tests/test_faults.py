@@ -885,3 +885,40 @@ async def test_delay_with_mock_external_urls() -> None:
         seen = await aiohttp_sees(session, "GET", url, timeout=0.2)
     assert isinstance(seen.error, asyncio.TimeoutError), seen
     assert len(m.requests[("GET", URL(url))]) == 1
+
+
+# -- faults part way through a streamed body --------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", [Fault.CLOSE_AFTER_HEADERS, Fault.SHORT_BODY])
+async def test_faults_on_a_streamed_body(fault: Fault) -> None:
+    """After the headers, or after every chunk but without the chunk that
+    ends the body: the client sees the status, then an incomplete body."""
+    async with aiointercept() as m, httpx.AsyncClient(timeout=5) as c:
+        m.get("/s", body=[b"one;", b"two"], fault=fault, content_type="text/plain")
+        async with c.stream("GET", f"{m.server_url}/s") as resp:
+            assert resp.status_code == 200
+            assert resp.headers["transfer-encoding"] == "chunked"
+            received: list[bytes] = []
+
+            async def read_all() -> None:
+                async for data in resp.aiter_bytes():
+                    received.append(data)
+
+            with pytest.raises(httpx.RemoteProtocolError):
+                await read_all()
+    assert b"".join(received) == (
+        b"" if fault is Fault.CLOSE_AFTER_HEADERS else b"one;two"
+    )
+    assert len(m.requests[("GET", f"{m.server_url}/s")]) == 1
+
+
+@pytest.mark.anyio
+async def test_a_fault_after_the_headers_of_an_unknown_status() -> None:
+    async with aiointercept() as m, httpx.AsyncClient(timeout=5) as c:
+        m.get("/odd", status=599, body="partial", fault="short_body")
+        async with c.stream("GET", f"{m.server_url}/odd") as resp:
+            assert resp.status_code == 599
+            with pytest.raises(httpx.RemoteProtocolError):
+                await resp.aread()

@@ -842,3 +842,80 @@ async def test_callback_reads_form_and_files_from_the_request() -> None:
             ]
         },
     }
+
+
+# -- bodies that do not decode, and edge cases of the decoded views --------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("coding", "body", "decoded"),
+    [
+        ("gzip", b"not gzip at all", b"not gzip at all"),
+        ("zstd", b"\x28\xb5\x2f\xfd unknown here", b"\x28\xb5\x2f\xfd unknown here"),
+        ("deflate", zlib.compress(b"zlib-wrapped")[2:-4], b"zlib-wrapped"),
+        ("identity, gzip", gzip.compress(b"stacked"), b"stacked"),
+    ],
+    ids=["broken-gzip", "unknown-coding", "raw-deflate", "identity-then-gzip"],
+)
+async def test_content_codings_that_do_or_do_not_decode(
+    coding: str, body: bytes, decoded: bytes
+) -> None:
+    async with aiointercept() as m, httpx_client() as client:
+        m.post("/coded")
+        response = await client.post(
+            f"{m.server_url}/coded",
+            content=body,
+            headers={"Content-Encoding": coding, "Content-Type": "text/plain"},
+        )
+        assert response.status_code == 200  # the route answers either way
+    request = only(m, "POST", f"{m.server_url}/coded")
+    assert request.captured_body == body  # as sent
+    assert request.decoded_body == decoded  # as sent, when it does not decode
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"\xff\xfe"),
+        ("application/x-www-form-urlencoded", b"a=1&&&=&"),
+        ("multipart/form-data; boundary=XYZ", b"no parts here"),
+        ("text/plain", b"a=1"),
+    ],
+    ids=["not-utf8", "malformed-pairs", "multipart-without-parts", "not-a-form"],
+)
+async def test_bodies_that_are_not_forms_have_no_form(
+    content_type: str, body: bytes
+) -> None:
+    async with aiointercept() as m, httpx_client() as client:
+        m.post("/form")
+        await client.post(
+            f"{m.server_url}/form", content=body, headers={"Content-Type": content_type}
+        )
+    request = only(m, "POST", f"{m.server_url}/form")
+    assert request.form is None
+    assert request.files == {}
+
+
+@pytest.mark.anyio
+async def test_multipart_parts_without_a_field_name_are_skipped() -> None:
+    body = (
+        b"--XYZ\r\n"
+        b'Content-Disposition: form-data; name="kept"\r\n\r\n'
+        b"yes\r\n"
+        b"--XYZ\r\n"
+        b"Content-Disposition: form-data\r\n\r\n"
+        b"nameless\r\n"
+        b"--XYZ--\r\n"
+    )
+    async with aiointercept() as m, httpx_client() as client:
+        m.post("/form")
+        await client.post(
+            f"{m.server_url}/form",
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=XYZ"},
+        )
+    request = only(m, "POST", f"{m.server_url}/form")
+    assert request.form == {"kept": ["yes"]}
+    assert request.files == {}

@@ -936,3 +936,28 @@ async def test_hundred_megabytes_are_never_held_in_memory() -> None:
             tracemalloc.stop()
     assert size == count * mib
     assert peak < 20 * mib, f"peak {peak / mib:.1f} MiB for a 100 MiB body"
+
+
+NEEDS_BROTLI = pytest.mark.skipif(not HAS_BROTLI, reason="brotli is not installed")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("gzip;q=0, deflate", "deflate"),
+        ("deflate;q=0.5, gzip;q=0.8", "gzip"),
+        ("gzip;q=oops", None),  # an unreadable quality accepts nothing
+        pytest.param("*;q=0.3", "br", marks=NEEDS_BROTLI),
+        pytest.param("br, gzip", "br", marks=NEEDS_BROTLI),
+        ("compress, identity", None),
+    ],
+)
+async def test_negotiated_compression_follows_accept_encoding(
+    accept: str, expected: str | None
+) -> None:
+    async with aiointercept() as m, client() as c:
+        m.get("/n", body=TEXT, compress=True, content_type="text/plain")
+        resp = await c.get(f"{m.server_url}/n", headers={"Accept-Encoding": accept})
+    assert resp.headers.get("content-encoding") == expected
+    assert resp.content == TEXT

@@ -231,13 +231,14 @@ def active_servers() -> int:
 
 class AiohttpServer:
     """One block's server: listening sockets on 127.0.0.1 with ephemeral ports,
-    served on the shared server loop.
+    served by the test's asyncio loop (with the server thread taking over what
+    that loop leaves waiting), or by the server thread alone.
 
     The sockets are made and bound on the caller's thread, so the URL is known
-    at once and connections queue in the kernel until the loop serves them:
-    starting never waits for the server thread. Stopping closes the sockets and
-    every connection made to them, and waits (without blocking the test's loop)
-    until in-flight handlers have finished.
+    at once and connections queue in the kernel until a loop serves them:
+    starting never waits. Stopping closes the sockets and every connection made
+    to them, and waits (without blocking the test's loop) until in-flight
+    handlers have finished.
 
     With ``external=True`` (``mock_external_urls=True``) it listens on a second
     port that stands for ``https``: the DNS patch sends intercepted ``https``
@@ -396,16 +397,16 @@ class AiohttpServer:
             and not server.connections
             and home not in self._proxies
         ):
+            # nothing to shut down here: close at once
             self._close_sockets(server, serving.result())
-            if self._web_server is None:  # nothing taken over: nothing to wait for
+            if self._web_server is None:  # nothing taken over: no wait either
                 self._stop_taking_over(None)
                 return
             stopped = _Signal(self._host)
             self._stop_taking_over(stopped)
-            await stopped.wait()
-            return
-        stopped = _Signal(self._host)
-        home.create_task(self._close_home(stopped))
+        else:
+            stopped = _Signal(self._host)
+            home.create_task(self._close_home(stopped))
         await stopped.wait()
 
     def _close_sockets(
@@ -462,9 +463,7 @@ class AiohttpServer:
             server = self._web_server
             if server is not None:
                 server.close()
-                for handler in server.connections:
-                    handler.close()
-                await server.shutdown(SHUTDOWN_TIMEOUT)
+                await _shut_down(server)
             proxy = self._proxies.pop(asyncio.get_running_loop(), None)
             if proxy is not None:
                 await proxy.close()
@@ -717,6 +716,12 @@ async def _close_server(
     else:
         server.close()
         _stop_listening(listeners, sockets)
+    await _shut_down(server)
+
+
+async def _shut_down(server: _Server) -> None:
+    """Close ``server``'s idle connections and give in-flight handlers
+    :data:`SHUTDOWN_TIMEOUT` seconds to finish."""
     # let requests already received start, so that they are answered
     await asyncio.sleep(0)
     for handler in server.connections:

@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +31,11 @@ import aiohttp.connector
 import anyio
 import httpx
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from aiointercept._aiohttp_server import active_servers
 from test_external import GuardResolver as GuardResolver
+from test_external import RecordingResolver as RecordingResolver
 from test_external import _loopback_only, refused
 
 #: ``AIOINTERCEPT_SOAK=1``: run at the full size of the issue.
@@ -189,38 +189,6 @@ def no_leak_reports() -> Iterator[None]:
 
 
 # -- resolvers and the network guard ---------------------------------------------------
-
-
-def _result(host: str, ip: str, port: int) -> ResolveResult:
-    return {
-        "hostname": host,
-        "host": ip,
-        "port": port,
-        "family": socket.AF_INET,
-        "proto": 0,
-        "flags": socket.AI_NUMERICHOST,
-    }
-
-
-class RecordingResolver(AbstractResolver):
-    """A resolver a test passes to its session: it records every call, resolves
-    the names it is given (to loopback addresses) and fails for the rest."""
-
-    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
-        self.hosts = dict(hosts or {})
-        self.calls: list[tuple[str, int]] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.calls.append((host, port))
-        ip = self.hosts.get(host)
-        if ip is None:
-            raise socket.gaierror(socket.EAI_NONAME, f"recording resolver: no {host!r}")
-        return [_result(host, ip, port)]
-
-    async def close(self) -> None:
-        pass
 
 
 def guarded_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:

@@ -390,13 +390,7 @@ class AiohttpServer:
         if self._stopping:
             return
         self._stopping = True
-        if (
-            serving.done()
-            and not serving.cancelled()
-            and serving.exception() is None
-            and not server.connections
-            and home not in self._proxies
-        ):
+        if _idle(serving, server) and home not in self._proxies:
             # nothing to shut down here: close at once
             self._close_sockets(server, serving.result())
             if self._web_server is None:  # nothing taken over: no wait either
@@ -495,13 +489,7 @@ class AiohttpServer:
         serving, server = self._serving, self._web_server
         assert serving is not None
         assert server is not None
-        if (
-            serving.done()
-            and not serving.cancelled()
-            and serving.exception() is None
-            and not server.connections
-            and not self._proxies
-        ):
+        if _idle(serving, server) and not self._proxies:
             server.close()
             _stop_listening(serving.result(), self._sockets)
             engine.release()
@@ -685,6 +673,17 @@ async def _serve(
             sock.close()
         raise
     return listeners
+
+
+def _idle(serving: asyncio.Task[list[asyncio.AbstractServer]], server: _Server) -> bool:
+    """Whether a server can close at once: it is listening and has no
+    connection to shut down."""
+    return (
+        serving.done()
+        and not serving.cancelled()
+        and serving.exception() is None
+        and not server.connections
+    )
 
 
 async def _connect(

@@ -43,9 +43,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 from yarl import URL
 
-import aiointercept._aiohttp_dns as aiohttp_dns
-import aiointercept._interceptor as interceptor_module
+import aiointercept._adapters._aiohttp as aiohttp_adapter
 from aiointercept import CallbackResult, aiointercept
+from aiointercept._adapters import incompatibility
 from aiointercept._aiohttp_server import active_servers
 
 pytestmark = pytest.mark.anyio
@@ -1221,7 +1221,7 @@ def test_mode_flags_must_be_bools(kwargs: dict[str, Any]) -> None:
 
 
 @asyncio_only
-async def test_the_patch_touches_only_the_two_listed_names() -> None:
+async def test_the_patch_touches_only_the_listed_names() -> None:
     classes: list[type] = [
         aiohttp.TCPConnector,
         aiohttp.BaseConnector,
@@ -1237,8 +1237,12 @@ async def test_the_patch_touches_only_the_two_listed_names() -> None:
             for name in set(saved) | set(vars(cls))
             if saved.get(name) is not vars(cls).get(name)
         }
-    assert changed == {("TCPConnector", name) for name in aiohttp_dns.PATCHED_NAMES}
-    assert set(aiohttp_dns.PATCHED_NAMES) == {"_resolve_host", "_get_ssl_context"}
+    assert changed == {tuple(name.split(".")) for name in aiohttp_adapter.PATCHED_NAMES}
+    assert set(aiohttp_adapter.PATCHED_NAMES) == {
+        "TCPConnector._resolve_host",
+        "TCPConnector._get_ssl_context",
+        "TCPConnector.connect",
+    }
     after = [dict(vars(cls)) for cls in classes]
     assert all(
         saved.keys() == now.keys() and all(saved[k] is now[k] for k in saved)
@@ -1248,15 +1252,15 @@ async def test_the_patch_touches_only_the_two_listed_names() -> None:
 
 def test_the_patched_names_are_documented() -> None:
     page = (ROOT / "docs" / "interception.rst").read_text()
-    for name, parameters in aiohttp_dns.PATCHED_NAMES.items():
-        listed = f"TCPConnector.{name}({', '.join(parameters[1:])})"
+    for name, parameters in aiohttp_adapter.PATCHED_NAMES.items():
+        listed = f"{name}({', '.join(parameters[1:])})"
         assert listed in page, listed
 
 
 def test_the_installed_aiohttp_has_what_the_patch_needs() -> None:
-    assert aiohttp_dns.INCOMPATIBLE is None
-    for name, expected in aiohttp_dns.PATCHED_NAMES.items():
-        method = getattr(aiohttp.TCPConnector, name)
+    assert aiohttp_adapter.INCOMPATIBLE is None
+    for name, expected in aiohttp_adapter.PATCHED_NAMES.items():
+        method = getattr(aiohttp.TCPConnector, name.rpartition(".")[2])
         assert tuple(inspect.signature(method).parameters) == expected
 
 
@@ -1267,7 +1271,9 @@ def test_an_incompatible_aiohttp_is_described() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aiohttp.TCPConnector, "_resolve_host", changed)
         patch.delattr(aiohttp.TCPConnector, "_get_ssl_context")
-        problem = aiohttp_dns._check_aiohttp()
+        problem = incompatibility(
+            "aiohttp", aiohttp.__version__, aiohttp, aiohttp_adapter.PATCHED_NAMES
+        )
     assert problem is not None
     assert aiohttp.__version__ in problem
     assert "aiohttp.TCPConnector._get_ssl_context is missing" in problem
@@ -1280,8 +1286,7 @@ async def test_an_incompatible_aiohttp_refuses_the_mode_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message = "mock_external_urls=True cannot patch aiohttp X: something changed"
-    monkeypatch.setattr(interceptor_module, "INCOMPATIBLE", message)
-    monkeypatch.setattr(aiohttp_dns, "INCOMPATIBLE", message)
+    monkeypatch.setattr(aiohttp_adapter, "INCOMPATIBLE", message)
     with pytest.raises(RuntimeError, match="cannot patch aiohttp X"):
         async with aiointercept(mock_external_urls=True):
             pytest.fail("the block must not start")  # pragma: no cover

@@ -18,6 +18,7 @@ EXPECTED = {
     "RegisteredRoute",
     "UnmatchedRequest",
     "StrictCheckError",
+    "NetworkBlockedError",
     "Fault",
     "ServerSentEvents",
     "UploadedFile",
@@ -54,6 +55,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(package.StrictCheckError, package.AiointerceptError)
     assert issubclass(package.StrictCheckError, AssertionError)
     assert issubclass(package.WebSocketClosedError, package.AiointerceptError)
+    assert issubclass(package.NetworkBlockedError, package.AiointerceptError)
+    assert issubclass(package.NetworkBlockedError, ConnectionRefusedError)
 
 
 def test_package_ships_py_typed() -> None:

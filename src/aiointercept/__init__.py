@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ._assertions import RegisteredRoute, UnmatchedRequest
-from ._errors import AiointerceptError, CallbackError, StrictCheckError
+from ._errors import (
+    AiointerceptError,
+    CallbackError,
+    NetworkBlockedError,
+    StrictCheckError,
+)
 from ._interceptor import aiointercept
 from ._journal import RecordedRequest, UploadedFile
 from ._responses import CallbackResult, Fault, ServerSentEvents
@@ -14,6 +19,7 @@ __all__ = [
     "CallbackError",
     "CallbackResult",
     "Fault",
+    "NetworkBlockedError",
     "RecordedRequest",
     "RegisteredRoute",
     "ServerSentEvents",

@@ -31,7 +31,7 @@ import anyio
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from ._aiohttp_dns import interception
+from ._adapters._aiohttp import bypass
 from ._aiohttp_reply import close_connection, write_reply
 from ._aiohttp_ws import serve_websocket
 from ._dispatch import Passthrough, PendingCallback, Streamed
@@ -586,7 +586,7 @@ class AiohttpServer:
         proxy = self._proxies.get(loop)
         if proxy is None:
             connector = aiohttp.TCPConnector()
-            interception.bypass(connector)
+            bypass(connector)
             proxy = self._proxies[loop] = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
             )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import errno
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._assertions import RegisteredRoute, UnmatchedRequest
     from ._journal import RecordedRequest
 
-__all__ = ["AiointerceptError", "CallbackError", "StrictCheckError"]
+__all__ = [
+    "AiointerceptError",
+    "CallbackError",
+    "NetworkBlockedError",
+    "StrictCheckError",
+]
 
 
 class AiointerceptError(Exception):
@@ -53,3 +59,27 @@ class StrictCheckError(AiointerceptError, AssertionError):
         self.unused_routes = unused_routes
         #: The requests that matched no route (with ``assert_all_matched=True``).
         self.unmatched = unmatched
+
+
+class NetworkBlockedError(AiointerceptError, ConnectionRefusedError):
+    """A connection outside this machine was stopped inside a
+    ``mock_external_urls=True`` block.
+
+    Raised where the connection is opened (``socket.connect``), so the client
+    that opened it fails as it would on a refused connection; the message
+    names the host and says how to let it through (``passthrough``,
+    ``passthrough_unmatched`` or ``block_network=False``).
+    """
+
+    def __init__(self, message: str, host: str, port: int) -> None:
+        super().__init__(errno.ECONNREFUSED, message)
+        #: The host name, when it is known, else the address.
+        self.host = host
+        #: The port the connection was for.
+        self.port = port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.strerror, self.host, self.port))

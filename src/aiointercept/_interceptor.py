@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
-from ._aiohttp_dns import INCOMPATIBLE, InterceptTarget, PassthroughHost, interception
+from ._adapters import InterceptTarget, PassthroughHost, interception
 from ._aiohttp_server import AiohttpServer
 from ._assertions import (
     MOCK,
@@ -70,6 +70,11 @@ class aiointercept:  # the public name is lower-case by design
         ``mock_external_urls=True``.
     :param passthrough_unmatched: proxy unmatched requests to the real network;
         requires ``mock_external_urls=True``.
+    :param block_network: with ``mock_external_urls=True``, make any other TCP
+        connection to an address outside this machine (one that no adapter
+        sends to the mock) fail with :exc:`~aiointercept.NetworkBlockedError`,
+        unless ``passthrough`` or ``passthrough_unmatched`` lets it through.
+        ``False`` turns this guard off.
     :param param: when used as a decorator, the keyword argument name under which
         the instance is passed.
     :param callback_start_timeout: seconds an async callback may wait for the
@@ -91,6 +96,7 @@ class aiointercept:  # the public name is lower-case by design
         callback_start_timeout: float = 5.0,
         assert_all_called: bool = False,
         assert_all_matched: bool = False,
+        block_network: bool = True,
     ) -> None:
         if not isinstance(mock_external_urls, bool):
             raise TypeError(
@@ -103,8 +109,18 @@ class aiointercept:  # the public name is lower-case by design
         self._passthrough_hosts = _check_passthrough(passthrough)
         #: The passthrough entries, as given.
         self.passthrough: tuple[str, ...] = tuple(passthrough or ())
-        if (self.passthrough or passthrough_unmatched) and not mock_external_urls:
-            given = "passthrough" if self.passthrough else "passthrough_unmatched"
+        if not isinstance(block_network, bool):
+            raise TypeError(f"block_network must be a bool, got {block_network!r}")
+        if (
+            self.passthrough or passthrough_unmatched or not block_network
+        ) and not mock_external_urls:
+            given = (
+                "passthrough"
+                if self.passthrough
+                else "passthrough_unmatched"
+                if passthrough_unmatched
+                else "block_network=False"
+            )
             raise ValueError(f"{given} requires mock_external_urls=True")
         if param is not None and not (isinstance(param, str) and param.isidentifier()):
             raise ValueError(
@@ -121,6 +137,7 @@ class aiointercept:  # the public name is lower-case by design
             )
         self.mock_external_urls = mock_external_urls
         self.passthrough_unmatched = passthrough_unmatched
+        self.block_network = block_network
         self.param = param
         self.callback_start_timeout = float(callback_start_timeout)
         for name, value in (
@@ -157,8 +174,6 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> aiointercept:
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
-        if self.mock_external_urls and INCOMPATIBLE is not None:
-            raise RuntimeError(INCOMPATIBLE)
         host = Host()
         server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
         self._dispatcher.host = host
@@ -170,11 +185,20 @@ class aiointercept:  # the public name is lower-case by design
             self._dispatcher.host = None
             raise
         self._server_url = str(url).rstrip("/")
-        self._intercept()
+        try:
+            self._intercept()
+        except BaseException:
+            try:
+                await server.stop()
+            finally:
+                self._server = None
+                self._dispatcher.host = None
+            raise
         return self
 
     def _intercept(self) -> None:
-        """With ``mock_external_urls=True``, send aiohttp's requests here."""
+        """With ``mock_external_urls=True``, send the requests of every
+        supported client here, and guard the rest."""
         server = self._server
         if not self.mock_external_urls or server is None:
             return
@@ -186,8 +210,14 @@ class aiointercept:  # the public name is lower-case by design
             http_port=server.url.port,
             https_port=server.https_port,
             passthrough=self._passthrough_hosts,
+            passthrough_unmatched=self.passthrough_unmatched,
+            block_network=self.block_network,
         )
-        interception.activate(self._target)
+        try:
+            interception.activate(self._target)
+        except BaseException:
+            self._target = None
+            raise
 
     async def __aexit__(
         self,
@@ -258,6 +288,7 @@ class aiointercept:  # the public name is lower-case by design
         self.passthrough = options.passthrough
         self._passthrough_hosts = options._passthrough_hosts
         self.passthrough_unmatched = options.passthrough_unmatched
+        self.block_network = options.block_network
         self.callback_start_timeout = options.callback_start_timeout
         self.assert_all_called = options.assert_all_called
         self.assert_all_matched = options.assert_all_matched
@@ -291,6 +322,7 @@ class aiointercept:  # the public name is lower-case by design
             callback_start_timeout=self.callback_start_timeout,
             assert_all_called=self.assert_all_called,
             assert_all_matched=self.assert_all_matched,
+            block_network=self.block_network,
         )
 
     def _check_strict(self, exc: BaseException | None) -> None:

@@ -202,6 +202,8 @@ class Router:
     def __init__(self) -> None:
         self._exact: dict[tuple[str, URL], list[Route]] = {}
         self._patterns: list[Route] = []
+        #: ``(scheme, host, port)`` of every exact route.
+        self._hosts: set[tuple[str, str, int]] = set()
         self._order = 0
         #: ``match=`` predicates that raised during :meth:`take`, to be collected.
         self.failures: list[tuple[Route, RecordedRequest, BaseException]] = []
@@ -214,6 +216,8 @@ class Router:
         else:
             # a route whose query has a matcher is filed under its bare URL
             self._exact.setdefault((route.method, route.url), []).append(route)
+            url = route.url
+            self._hosts.add((url.scheme, url.raw_host or "", url.port or 0))
 
     def take(self, request: RecordedRequest) -> Route | None:
         """Find the first route that serves ``request`` and has responses left,
@@ -277,9 +281,12 @@ class Router:
     def clear(self) -> None:
         self._exact.clear()
         self._patterns.clear()
+        self._hosts.clear()
 
-    def exact_hosts(self) -> set[tuple[str, str, int]]:
-        """``(scheme, host, port)`` of every exact route."""
-        return {
-            (url.scheme, url.raw_host or "", url.port or 0) for _, url in self._exact
-        }
+    def has_host(self, scheme: str | None, host: str, port: int) -> bool:
+        """Whether an exact route names this host and port (and scheme, unless
+        ``None``). Safe to call without the caller's lock: one set lookup."""
+        hosts = self._hosts
+        if scheme is not None:
+            return (scheme, host, port) in hosts
+        return ("http", host, port) in hosts or ("https", host, port) in hosts

@@ -220,6 +220,21 @@ CASES: list[Case] = [
         passthrough_unmatched=True,
     ),
     constructor(
+        "block_network",
+        "``0``",
+        TypeError,
+        "block_network must be a bool",
+        mock_external_urls=True,
+        block_network=0,
+    ),
+    constructor(
+        "block_network",
+        "``False`` without ``mock_external_urls=True``",
+        ValueError,
+        "block_network=False requires mock_external_urls=True",
+        block_network=False,
+    ),
+    constructor(
         "param",
         '``"not a name"``',
         ValueError,

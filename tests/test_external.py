@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import importlib
 import inspect
 import ipaddress
 import logging
@@ -1250,10 +1251,22 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
     )
 
 
-def test_the_patched_names_are_documented() -> None:
-    page = (ROOT / "docs" / "interception.rst").read_text()
-    for name, parameters in aiohttp_adapter.PATCHED_NAMES.items():
-        listed = f"{name}({', '.join(parameters[1:])})"
+@pytest.mark.parametrize(
+    ("module", "adapter"),
+    [
+        ("aiohttp", "_aiohttp"),
+        ("httpcore", "_httpcore"),
+        ("urllib3", "_urllib3"),
+        ("socket", "_socket"),
+    ],
+)
+def test_the_patched_names_are_documented(module: str, adapter: str) -> None:
+    page = " ".join((ROOT / "docs" / "interception.rst").read_text().split())
+    patched = importlib.import_module(f"aiointercept._adapters.{adapter}")
+    assert patched.PATCHED_NAMES
+    for name, parameters in patched.PATCHED_NAMES.items():
+        shown = parameters[1:] if parameters[0] == "self" else parameters
+        listed = f"``{module}.{name}({', '.join(shown)})``"
         assert listed in page, listed
 
 

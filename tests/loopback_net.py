@@ -11,6 +11,10 @@ entry points through which any Python client reaches the network:
   fails with ``ENETUNREACH``, so nothing leaves the machine even if the library
   under test is broken.
 
+aiohttp's default resolver is made the threaded one, which asks
+``socket.getaddrinfo`` (with aiodns installed it would use c-ares, which
+does not).
+
 aiointercept's network guard wraps whatever these are when a block starts, so
 the net sits *under* it: a guard that lets a connection through is caught
 here, and the test fails at teardown.
@@ -25,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import aiohttp.connector
 import pytest
 
 #: Names the fake resolver knows. ``outside.test`` stands for a real remote
@@ -96,6 +102,7 @@ def loopback_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackNet]:
         check(sock, address)
         return real_connect_ex(sock, address)
 
+    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", aiohttp.ThreadedResolver)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)

@@ -133,7 +133,7 @@ def install(state: Interception) -> None:
             conn = await original_connect(self, req, traces, timeout)
             transport = conn.transport
             peer = transport.get_extra_info("peername") if transport else None
-            if not peer or (is_loopback(peer[0]) and state.is_mock_port(peer[1])):
+            if not peer or (state.is_mock_port(peer[1]) and is_loopback(peer[0])):
                 return conn
             url = req.url
             if target_port(self, url.scheme, url.raw_host or "", req.port) is None:

@@ -45,6 +45,13 @@ INCOMPATIBLE = incompatibility(
     "urllib3", getattr(urllib3, "__version__", "?"), urllib3, PATCHED_NAMES
 )
 
+#: How ``urlopen`` binds its arguments (read once: it is slow to compute).
+_SIGNATURE = (
+    inspect.signature(urllib3.HTTPConnectionPool.urlopen)
+    if INCOMPATIBLE is None
+    else None
+)
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -61,7 +68,8 @@ _mock_pools: dict[int, _MockPool] = {}
 def install(state: Interception) -> None:
     """Wrap ``HTTPConnectionPool.urlopen``."""
     original = urllib3.HTTPConnectionPool.urlopen
-    signature = inspect.signature(original)
+    signature = _SIGNATURE
+    assert signature is not None  # checked on entering the block
     _original.append(original)
 
     def urlopen(

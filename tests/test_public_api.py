@@ -19,6 +19,8 @@ EXPECTED = {
     "UnmatchedRequest",
     "StrictCheckError",
     "NetworkBlockedError",
+    "CassetteError",
+    "CassetteRequest",
     "Fault",
     "ServerSentEvents",
     "UploadedFile",
@@ -57,6 +59,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(package.WebSocketClosedError, package.AiointerceptError)
     assert issubclass(package.NetworkBlockedError, package.AiointerceptError)
     assert issubclass(package.NetworkBlockedError, ConnectionRefusedError)
+    assert issubclass(package.CassetteError, package.AiointerceptError)
+    assert issubclass(package.CassetteError, AssertionError)
 
 
 def test_package_ships_py_typed() -> None:

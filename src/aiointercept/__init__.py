@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ._assertions import RegisteredRoute, UnmatchedRequest
+from ._cassette import CassetteRequest
 from ._errors import (
     AiointerceptError,
     CallbackError,
+    CassetteError,
     NetworkBlockedError,
     StrictCheckError,
 )
@@ -18,6 +20,8 @@ __all__ = [
     "AiointerceptError",
     "CallbackError",
     "CallbackResult",
+    "CassetteError",
+    "CassetteRequest",
     "Fault",
     "NetworkBlockedError",
     "RecordedRequest",

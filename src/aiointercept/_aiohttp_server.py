@@ -31,6 +31,7 @@ import anyio
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
+from ._adapters import PROXYING
 from ._adapters._aiohttp import bypass
 from ._aiohttp_reply import close_connection, write_reply
 from ._aiohttp_ws import serve_websocket
@@ -544,7 +545,7 @@ class AiohttpServer:
         if isinstance(outcome, PendingCallback):
             outcome = await self._wait(outcome)
         elif isinstance(outcome, Passthrough):
-            return await self._pass_through(request, body)
+            return await self._pass_through(request, body, outcome.record)
         if outcome is None:
             return close_connection(request)
         return await write_reply(
@@ -578,10 +579,14 @@ class AiohttpServer:
         return sockname[1] if sockname else None
 
     async def _pass_through(
-        self, request: web.BaseRequest, body: bytes
+        self,
+        request: web.BaseRequest,
+        body: bytes,
+        record: Callable[[int, str, list[tuple[str, str]], bytes], None] | None,
     ) -> web.StreamResponse:
         """Proxy an unmatched request to its real destination, streaming the
-        response back untouched (compressed bodies stay compressed)."""
+        response back untouched (compressed bodies stay compressed); with
+        ``record``, also hand it the whole response once it is sent."""
         loop = asyncio.get_running_loop()
         proxy = self._proxies.get(loop)
         if proxy is None:
@@ -596,6 +601,7 @@ class AiohttpServer:
             for name, value in request.headers.items()
             if name.lower() not in _NOT_FORWARDED_REQUEST
         ]
+        proxying = PROXYING.set(True)  # the network guard lets this through
         try:
             upstream = await proxy.request(
                 request.method,
@@ -608,6 +614,8 @@ class AiohttpServer:
         except (aiohttp.ClientError, OSError) as exc:
             logger.warning("passthrough to %s failed: %r", url, exc)
             return close_connection(request)
+        finally:
+            PROXYING.reset(proxying)
         async with upstream:
             response = web.StreamResponse(
                 status=upstream.status, reason=upstream.reason
@@ -618,9 +626,19 @@ class AiohttpServer:
             if upstream.headers.get("Content-Length") is not None:
                 response.content_length = int(upstream.headers["Content-Length"])
             await response.prepare(request)
+            chunks: list[bytes] = []
             async for chunk in upstream.content.iter_any():
                 await response.write(chunk)
+                if record is not None:
+                    chunks.append(chunk)
             await response.write_eof()
+        if record is not None:
+            record(
+                upstream.status,
+                upstream.reason or "",
+                list(upstream.headers.items()),
+                b"".join(chunks),
+            )
         return response
 
     async def _wait(self, pending: PendingCallback) -> Reply | Streamed:

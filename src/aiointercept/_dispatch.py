@@ -9,6 +9,7 @@ one lock, with no awaits inside. Callbacks run outside it.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import inspect
 import logging
 import threading
@@ -29,6 +30,8 @@ from ._websocket import PendingWebSocket, WebSocketRegistry
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
+
+    from ._recording import Cassette
 
 
 __all__ = [
@@ -55,13 +58,22 @@ _RETRIED_FAULTS = frozenset({Fault.CLOSE, Fault.RESET})
 
 
 class Passthrough:
-    """Marker: send the request on to the real network (``passthrough_unmatched``)."""
+    """Send the request on to the real network (``passthrough_unmatched``, or
+    a cassette that records): the adapter proxies it, and hands what the real
+    server answered to ``record`` when it is set."""
+
+    __slots__ = ("record",)
+
+    def __init__(
+        self, record: Callable[[int, str, list[tuple[str, str]], bytes], None] | None
+    ) -> None:
+        self.record = record
 
     def __repr__(self) -> str:
-        return "PASSTHROUGH"
+        return "PASSTHROUGH" if self.record is None else "PASSTHROUGH (recorded)"
 
 
-PASSTHROUGH = Passthrough()
+PASSTHROUGH = Passthrough(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +114,8 @@ class Dispatcher:
         #: The dispatchers whose routes may answer, the most recent block first:
         #: with ``mock_external_urls=True``, every running block's.
         self.chain: Callable[[], Sequence[Dispatcher]] = lambda: (self,)
+        #: The block's cassette, when it has one.
+        self.cassette: Cassette | None = None
         # fingerprint of requests answered by closing -> when each was closed
         self._closed: dict[tuple[object, ...], list[tuple[float, Fault]]] = {}
 
@@ -154,20 +168,45 @@ class Dispatcher:
                     if fault is Fault.CLOSE
                     else Reply(200, None, (), b"", fault=fault)
                 )
-        for dispatcher in self.chain():
+        chain = self.chain()
+        for dispatcher in chain:
             with dispatcher.lock:
                 route = dispatcher._take(request)
                 if route is not None:
                     dispatcher._record(request)
             if route is not None:
                 return dispatcher._respond(route, request, fingerprint)
+        cassettes = [d for d in chain if d.cassette is not None]
+        for dispatcher in cassettes:
+            assert dispatcher.cassette is not None
+            reply = dispatcher.cassette.play(request)
+            if reply is not None:
+                with dispatcher.lock:
+                    dispatcher._record(request)
+                return self._streamed(request, reply)
+        recorder = next(
+            (
+                d.cassette
+                for d in cassettes
+                if d.cassette is not None and d.cassette.records
+            ),
+            None,
+        )
+        passes = self.passthrough_unmatched or recorder is not None
         with self.lock:
             self._record(request)
-            if fingerprint is not None and not self.passthrough_unmatched:
+            if fingerprint is not None and not passes:
                 self._remember_close(fingerprint)
+        if recorder is not None:
+            logger.info("recording %s %s from the network", method, url)
+            return Passthrough(functools.partial(recorder.record, request))
         if self.passthrough_unmatched:
             logger.info("passing %s %s through to the network", method, url)
             return PASSTHROUGH
+        for dispatcher in cassettes:
+            assert dispatcher.cassette is not None
+            logger.warning("%s", dispatcher.cassette.miss(request))
+            break
         self._log_unmatched(request)
         return None
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AiointerceptError",
     "CallbackError",
+    "CassetteError",
     "NetworkBlockedError",
     "StrictCheckError",
 ]
@@ -83,3 +84,14 @@ class NetworkBlockedError(AiointerceptError, ConnectionRefusedError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.strerror, self.host, self.port))
+
+
+class CassetteError(AiointerceptError, AssertionError):
+    """A cassette could not be read or written, or a request had no recorded
+    interaction where the record mode allows no new ones.
+
+    A cassette that cannot be read is reported when the block starts; missing
+    interactions when the block exits (the client got a transport error at
+    once). It is an :class:`AssertionError`, so test runners report it as a
+    failed test.
+    """

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,6 +38,14 @@ from ._dispatch import Dispatcher
 from ._host import Host
 from ._journal import RecordedRequest, RequestMap
 from ._matchers import build_matchers
+from ._recording import (
+    DEFAULT_FILTER_HEADERS,
+    DEFAULT_MATCH_ON,
+    Cassette,
+    RequestHook,
+    ResponseHook,
+    check_cassette_options,
+)
 from ._responses import (
     Fault,
     StreamBody,
@@ -84,6 +100,24 @@ class aiointercept:  # the public name is lower-case by design
         :exc:`~aiointercept.StrictCheckError` if a route served no request.
     :param assert_all_matched: when the block exits, raise
         :exc:`~aiointercept.StrictCheckError` if a request matched no route.
+    :param cassette: a cassette file (vcrpy's YAML format) to replay recorded
+        interactions from and record new ones to; requires
+        ``mock_external_urls=True``. See "Recording and replaying".
+    :param record_mode: ``"none"``, ``"once"``, ``"new_episodes"``, ``"all"``
+        or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings.
+    :param match_on: the vcrpy matcher names a request must share with a
+        recorded one to replay it.
+    :param filter_headers: request headers left out of recordings (names, or
+        ``(name, replacement)`` pairs); ``Authorization`` and ``Cookie`` by
+        default.
+    :param filter_query_parameters: query parameters left out of recordings.
+    :param filter_post_data_parameters: form or JSON body fields left out of
+        recordings.
+    :param before_record_request: called with each request before it is
+        recorded or matched; returns it (changed or not), or ``None`` to leave
+        it out.
+    :param before_record_response: called with each response (a dict in
+        vcrpy's shape) before it is recorded; returns it, or ``None``.
     """
 
     def __init__(
@@ -97,6 +131,14 @@ class aiointercept:  # the public name is lower-case by design
         assert_all_called: bool = False,
         assert_all_matched: bool = False,
         block_network: bool = True,
+        cassette: str | os.PathLike[str] | None = None,
+        record_mode: str = "once",
+        match_on: Sequence[str] = DEFAULT_MATCH_ON,
+        filter_headers: Sequence[str | tuple[str, str | None]] = DEFAULT_FILTER_HEADERS,
+        filter_query_parameters: Sequence[str | tuple[str, str | None]] = (),
+        filter_post_data_parameters: Sequence[str | tuple[str, str | None]] = (),
+        before_record_request: RequestHook | None = None,
+        before_record_response: ResponseHook | None = None,
     ) -> None:
         if not isinstance(mock_external_urls, bool):
             raise TypeError(
@@ -148,6 +190,18 @@ class aiointercept:  # the public name is lower-case by design
                 raise TypeError(f"{name} must be a bool, got {value!r}")
         self.assert_all_called = assert_all_called
         self.assert_all_matched = assert_all_matched
+        self._cassette_options = check_cassette_options(
+            cassette,
+            record_mode=record_mode,
+            match_on=match_on,
+            filter_headers=filter_headers,
+            filter_query_parameters=filter_query_parameters,
+            filter_post_data_parameters=filter_post_data_parameters,
+            before_record_request=before_record_request,
+            before_record_response=before_record_response,
+        )
+        if self._cassette_options is not None and not mock_external_urls:
+            raise ValueError("cassette requires mock_external_urls=True")
         self._dispatcher = Dispatcher(self.callback_start_timeout)
         self._dispatcher.passthrough_unmatched = passthrough_unmatched
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
@@ -186,6 +240,7 @@ class aiointercept:  # the public name is lower-case by design
             raise
         self._server_url = str(url).rstrip("/")
         try:
+            self._load_cassette()
             self._intercept()
         except BaseException:
             try:
@@ -195,6 +250,22 @@ class aiointercept:  # the public name is lower-case by design
                 self._dispatcher.host = None
             raise
         return self
+
+    def _load_cassette(self) -> None:
+        options = self._cassette_options
+        self._dispatcher.cassette = None if options is None else Cassette(options)
+
+    def _save_cassette(self, exc: BaseException | None) -> None:
+        """Write what the block recorded, and report what it could not replay
+        (even when the block raised: the client's error is a consequence)."""
+        __tracebackhide__ = True
+        cassette, self._dispatcher.cassette = self._dispatcher.cassette, None
+        if cassette is None:
+            return
+        cassette.save()
+        failure = cassette.failure()
+        if failure is not None:
+            raise failure from exc
 
     def _intercept(self) -> None:
         """With ``mock_external_urls=True``, send the requests of every
@@ -243,7 +314,10 @@ class aiointercept:  # the public name is lower-case by design
         finally:
             self._server = None
             self._dispatcher.host = None
-        self._raise_failures(exc)
+        try:
+            self._save_cassette(exc)
+        finally:
+            self._raise_failures(exc)
 
     def _raise_failures(self, exc: BaseException | None) -> None:
         """Raise what went wrong during the block, unless the block raised."""
@@ -295,6 +369,8 @@ class aiointercept:  # the public name is lower-case by design
         self._dispatcher.passthrough_unmatched = options.passthrough_unmatched
         self._dispatcher.callback_start_timeout = options.callback_start_timeout
         self._dispatcher.host = None  # bound to the test's loop on first use
+        self._cassette_options = options._cassette_options
+        self._load_cassette()
         self._intercept()
 
     def _end_test(self) -> None:
@@ -308,13 +384,16 @@ class aiointercept:  # the public name is lower-case by design
             host, self._dispatcher.host = self._dispatcher.host, None
             if host is not None:
                 host.close()
-            self._raise_failures(None)
+            try:
+                self._save_cassette(None)
+            finally:
+                self._raise_failures(None)
         finally:
             self._dispatcher.reset()
 
     def _fresh(self) -> aiointercept:
         """A new instance with the same configuration (for the decorator)."""
-        return aiointercept(
+        fresh = aiointercept(
             mock_external_urls=self.mock_external_urls,
             passthrough=list(self.passthrough) or None,
             passthrough_unmatched=self.passthrough_unmatched,
@@ -324,6 +403,8 @@ class aiointercept:  # the public name is lower-case by design
             assert_all_matched=self.assert_all_matched,
             block_network=self.block_network,
         )
+        fresh._cassette_options = self._cassette_options
+        return fresh
 
     def _check_strict(self, exc: BaseException | None) -> None:
         """``assert_all_called`` / ``assert_all_matched``, when the block ends

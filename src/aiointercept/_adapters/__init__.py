@@ -28,6 +28,7 @@ the URL's scheme, and the server rebuilds the URL from that port and the
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import importlib.util
 import inspect
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADAPTERS",
+    "PROXYING",
     "Adapter",
     "InterceptTarget",
     "Interception",
@@ -75,6 +77,14 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
     ("httpcore", "._httpcore"),
     ("urllib3", "._urllib3"),
     ("socket", "._socket"),
+)
+
+
+#: Set while the mock's own passthrough proxy connects to a real host on a
+#: request's behalf (``passthrough_unmatched``, recording): the guard lets
+#: those connections through.
+PROXYING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "aiointercept_proxying", default=False
 )
 
 

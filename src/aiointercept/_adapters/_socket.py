@@ -26,6 +26,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
+from aiointercept._adapters import PROXYING
 from aiointercept._errors import NetworkBlockedError
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def install(state: Interception) -> None:
         if sock.type != socket.SOCK_STREAM or not isinstance(address, tuple):
             return
         host, port = str(address[0]), int(address[1])
-        if not state.allows_connection(host, port):
+        if not state.allows_connection(host, port) and not PROXYING.get():
             raise _blocked(state, host, port)
 
     def guarded_connect(self: socket.socket, address: Any) -> None:

@@ -1,0 +1,285 @@
+"""The cassette format: vcrpy's YAML, version 1, read and written.
+
+This module knows the file and its schema, nothing about servers or matching::
+
+    interactions:
+    - request:
+        body: null
+        headers:
+          Accept: ['*/*']
+        method: GET
+        uri: https://api.example.com/items?page=1
+      response:
+        body: {string: '[]'}
+        headers:
+          Content-Type: [application/json]
+        status: {code: 200, message: OK}
+    version: 1
+
+Bodies that are UTF-8 text are written as strings, others as ``!!binary``;
+both read back as ``bytes``. PyYAML comes with the ``aiointercept[record]``
+extra; its C loader and dumper are used when they are available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multidict import CIMultiDict
+from yarl import URL
+
+from ._errors import CassetteError
+
+__all__ = [
+    "CassetteRequest",
+    "CassetteResponse",
+    "Interaction",
+    "load",
+    "require_yaml",
+    "save",
+]
+
+#: The one version of the format.
+VERSION = 1
+
+
+def require_yaml() -> Any:
+    """The ``yaml`` module, or an error that says how to install it."""
+    try:
+        import yaml
+    except ImportError:
+        raise ImportError(
+            "cassettes need PyYAML: pip install 'aiointercept[record]'"
+        ) from None
+    return yaml
+
+
+class CassetteRequest:
+    """A request as a cassette stores it, and as ``before_record_request``
+    hooks see (and may change) it.
+
+    ``headers`` is case-insensitive and mutable; ``body`` is ``bytes`` or
+    ``None``.
+    """
+
+    __slots__ = ("body", "headers", "method", "uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.method = method
+        self.uri = uri
+        self.body = body
+        self.headers: CIMultiDict[str] = CIMultiDict(headers)
+
+    @property
+    def url(self) -> URL:
+        return URL(self.uri, encoded=True)
+
+    @property
+    def scheme(self) -> str:
+        return self.url.scheme
+
+    @property
+    def host(self) -> str:
+        return (self.url.raw_host or "").rstrip(".").lower()
+
+    @property
+    def port(self) -> int | None:
+        return self.url.port
+
+    @property
+    def path(self) -> str:
+        return self.url.raw_path
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """The query parameters, sorted (as the ``query`` matcher compares them)."""
+        return sorted(self.url.query.items())
+
+    def __repr__(self) -> str:
+        return f"<CassetteRequest {self.method} {self.uri}>"
+
+
+@dataclass
+class CassetteResponse:
+    """A recorded response."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def as_dict(self) -> dict[str, Any]:
+        """vcrpy's shape, which ``before_record_response`` hooks receive."""
+        return {
+            "status": {"code": self.status, "message": self.reason},
+            "headers": _header_dict(self.headers),
+            "body": {"string": self.body},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteResponse:
+        status = data.get("status")
+        if not isinstance(status, Mapping) or not isinstance(status.get("code"), int):
+            raise CassetteError(f"{where}: response.status.code must be an int")
+        body = data.get("body")
+        raw = body.get("string") if isinstance(body, Mapping) else body
+        return cls(
+            status=status["code"],
+            reason=str(status.get("message") or ""),
+            headers=_header_pairs(data.get("headers"), where),
+            body=_bytes(raw, where) or b"",
+        )
+
+
+@dataclass
+class Interaction:
+    """One request and the response it got."""
+
+    request: CassetteRequest
+    response: CassetteResponse
+    #: Where it comes from, for messages: ``"file.yaml, interaction 3"``.
+    origin: str = ""
+
+
+def load(path: Path) -> list[Interaction]:
+    """Read the interactions of the cassette at ``path``."""
+    yaml = require_yaml()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
+    if data is None:
+        return []
+    if not isinstance(data, Mapping) or not isinstance(
+        data.get("interactions", []), list
+    ):
+        raise CassetteError(
+            f"{path} is not a cassette: expected a mapping with 'interactions'"
+        )
+    version = data.get("version", VERSION)
+    if version != VERSION:
+        raise CassetteError(
+            f"{path}: cassette version {version!r} is not supported (only {VERSION})"
+        )
+    interactions = []
+    for index, item in enumerate(data.get("interactions") or []):
+        where = f"{path}, interaction {index + 1}"
+        if not isinstance(item, Mapping):
+            raise CassetteError(f"{where}: expected a mapping")
+        request, response = item.get("request"), item.get("response")
+        if not isinstance(request, Mapping) or not isinstance(response, Mapping):
+            raise CassetteError(f"{where}: needs a 'request' and a 'response'")
+        method, uri = request.get("method"), request.get("uri")
+        if not isinstance(method, str) or not isinstance(uri, str):
+            raise CassetteError(f"{where}: request.method and request.uri are needed")
+        interactions.append(
+            Interaction(
+                CassetteRequest(
+                    method.upper(),
+                    uri,
+                    _bytes(request.get("body"), where),
+                    _header_pairs(request.get("headers"), where),
+                ),
+                CassetteResponse.from_dict(response, where),
+                where,
+            )
+        )
+    return interactions
+
+
+def save(path: Path, interactions: Iterable[Interaction]) -> None:
+    """Write a cassette at ``path``: to a temporary file beside it, then
+    renamed over it, so that a cassette is never half-written."""
+    yaml = require_yaml()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    data = {
+        "interactions": [
+            {
+                "request": {
+                    "body": _text_or_bytes(item.request.body),
+                    "headers": _header_dict(item.request.headers.items()),
+                    "method": item.request.method,
+                    "uri": item.request.uri,
+                },
+                "response": {
+                    "body": {"string": _text_or_bytes(item.response.body)},
+                    "headers": _header_dict(item.response.headers),
+                    "status": {
+                        "code": item.response.status,
+                        "message": item.response.reason,
+                    },
+                },
+            }
+            for item in interactions
+        ],
+        "version": VERSION,
+    }
+    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _header_dict(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for name, value in headers:  # str(): multidict's names are a str subclass
+        result.setdefault(str(name), []).append(str(value))
+    return result
+
+
+def _header_pairs(headers: object, where: str) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if not isinstance(headers, Mapping):
+        raise CassetteError(f"{where}: headers must be a mapping")
+    pairs = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list) else [values]:
+            pairs.append((str(name), str(value)))
+    return pairs
+
+
+def _bytes(value: object, where: str) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise CassetteError(f"{where}: a body must be a string, got {value!r}")
+
+
+def _text_or_bytes(body: bytes | None) -> str | bytes | None:
+    """UTF-8 text as a string (readable in the file), anything else as bytes."""
+    if body is None:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body

@@ -121,6 +121,11 @@ def check_cassette_options(
         if given:
             raise ValueError(f"{given[0]} requires cassette= (a cassette file path)")
         return None
+    if cassette is True:
+        raise TypeError(
+            "cassette=True (a cassette named after the test) is for the pytest "
+            "marker; pass a file path"
+        )
     if not isinstance(cassette, str | os.PathLike) or isinstance(cassette, bytes):
         raise TypeError(
             f"cassette must be a path (str or os.PathLike), got {cassette!r}"

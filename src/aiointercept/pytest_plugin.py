@@ -12,17 +12,36 @@ run on the loop of the test that registers them.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ._interceptor import aiointercept
+from ._recording import RECORD_MODES
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
 _DEFAULT = aiointercept()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aiointercept")
+    # pytest-recording may have added it already: then its value is shared
+    with contextlib.suppress(ValueError):
+        group.addoption(
+            "--record-mode",
+            dest="record_mode",
+            choices=RECORD_MODES,
+            default=None,
+            help="record mode of every aiointercept cassette whose marker does not "
+            "set one (default: once)",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,7 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(**options): configure the aiointercept_mock fixture for this "
         "test with aiointercept's constructor options (mock_external_urls, "
         "passthrough, passthrough_unmatched, callback_start_timeout, "
-        "assert_all_called, assert_all_matched)",
+        "assert_all_called, assert_all_matched, cassette, record_mode, ...); "
+        "cassette=True records to cassettes/<module>/<test>.yaml",
     )
 
 
@@ -71,7 +91,31 @@ def _options(node: pytest.Item | Any) -> aiointercept:
             f"@pytest.mark.{_MARKER} does not take param=: it configures the "
             "aiointercept_mock fixture, which is requested by name"
         )
-    return aiointercept(**marker.kwargs)
+    kwargs = dict(marker.kwargs)
+    cassette = kwargs.get("cassette")
+    if cassette is True:
+        kwargs["cassette"] = default_cassette(node)
+    elif cassette is False:
+        del kwargs["cassette"]
+    elif isinstance(cassette, str | os.PathLike) and not Path(cassette).is_absolute():
+        kwargs["cassette"] = Path(node.path).parent / cassette
+    if kwargs.get("cassette") is not None and "record_mode" not in kwargs:
+        mode = node.config.getoption("record_mode", None)
+        if mode is not None:
+            kwargs["record_mode"] = mode
+    return aiointercept(**kwargs)
+
+
+def default_cassette(node: pytest.Item | Any) -> Path:
+    """``cassettes/<module>/<test>.yaml`` beside the test's file."""
+    path = Path(node.path)
+    cls = getattr(node, "cls", None)
+    name = node.name if cls is None else f"{cls.__name__}.{node.name}"
+    return path.parent / "cassettes" / path.stem / f"{_safe(name)}.yaml"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r'[\\/:*?"<>|\s]+', "-", name)
 
 
 @pytest.hookimpl(trylast=True)

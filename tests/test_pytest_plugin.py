@@ -8,6 +8,7 @@ and trio, pytest-xdist, and the examples shown on the docs page "pytest"."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -1094,7 +1095,7 @@ async def test_async(n, anyio_backend, aiointercept_mock):
 
 # -- the examples on the docs page "pytest" --------------------------------------------
 
-EXAMPLE_TESTS = 12
+EXAMPLE_TESTS = 13
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
@@ -1104,6 +1105,7 @@ def test_docs_examples_pass(pytester: pytest.Pytester, workers: list[str]) -> No
     assert [name for name in names if name.startswith("test_")], names
     for name in names:
         (pytester.path / name).write_text((EXAMPLES / name).read_text())
+    shutil.copytree(EXAMPLES / "cassettes", pytester.path / "cassettes")
     pytester.makeconftest(LOOPBACK_ONLY)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *workers, timeout=120

@@ -9,6 +9,7 @@ response it relays to :meth:`Cassette.record`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -22,7 +23,7 @@ from yarl import URL
 
 from . import _cassette
 from ._cassette import CassetteRequest, CassetteResponse, Interaction
-from ._compression import decode_content
+from ._compression import check_compress, decode_content
 from ._errors import CassetteError
 from ._journal import RecordedRequest
 from ._responses import Reply, StreamBody
@@ -293,7 +294,10 @@ class Cassette:
             incoming = self._filtered(request)
             if incoming is None:
                 return
-            response = CassetteResponse(status, reason, list(headers), body)
+            headers = list(headers)
+            response = CassetteResponse(
+                status, reason, headers, _decoded(headers, body)
+            )
             hook = self.options.before_record_response
             if hook is not None:
                 changed = hook(response.as_dict())
@@ -377,33 +381,52 @@ def _as_recorded(request: RecordedRequest) -> CassetteRequest:
     )
 
 
+def _decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
+    """A compressed body as vcrpy stores it (for requests and aiohttp):
+    decoded, under its ``Content-Encoding`` header."""
+    coding = _coding(headers)
+    if coding is None or not body:
+        return body
+    try:
+        return decode_content(body, coding)
+    except ValueError:  # a coding we do not know: keep the bytes as they came
+        return body
+
+
+def _coding(headers: Iterable[tuple[str, str]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == "content-encoding" and value.strip().lower() != "identity":
+            return value.strip().lower()
+    return None
+
+
 def _reply(response: CassetteResponse) -> Reply:
     """The reply that replays ``response``: its status, reason, headers and
-    body, chunked when it was recorded chunked."""
-    chunked = False
-    headers = []
-    coding = None
-    for name, value in response.headers:
-        lower = name.lower()
-        if lower == "transfer-encoding":
-            chunked = "chunked" in value.lower()
-        if lower == "content-encoding":
-            coding = value
-        if lower not in _FRAMING:
-            headers.append((name, value))
+    body, chunked when it was recorded chunked, compressed when it was recorded
+    compressed."""
+    chunked = any(
+        name.lower() == "transfer-encoding" and "chunked" in value.lower()
+        for name, value in response.headers
+    )
+    headers = [(n, v) for n, v in response.headers if n.lower() not in _FRAMING]
     body = response.body
+    coding = _coding(headers)
+    compress: str | None = None
     if coding is not None and body:
         try:
             decode_content(body, coding)
         except ValueError:
-            # recorded already decoded (as some recorders store it): send it
-            # as it is, without a coding it does not have
+            # stored decoded (vcrpy's way for requests and aiohttp): encode it
+            # again on the way out, or send it plain if the coding is unknown
             headers = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
+            with contextlib.suppress(ValueError):  # unknown, or br without brotli
+                compress = check_compress(coding)  # type: ignore[assignment]
     return Reply(
         response.status,
         response.reason or None,
         tuple(headers),
         StreamBody([body], is_async=False) if chunked and body else body,
+        compress=compress,
     )
 
 

@@ -44,6 +44,9 @@ PAYLOAD_BYTES = json.dumps(PAYLOAD).encode()
 BIG_BODY = b"x" * (1 << 20)
 #: Hard-coded host for the modes that intercept aiohttp (never resolved).
 EXTERNAL_BASE = "http://api.example.test"
+#: Hard-coded ``https://`` host for the modes that intercept httpx (never
+#: resolved either).
+EXTERNAL_HTTPS_BASE = "https://api.example.test"
 
 #: Each scenario and the rows of the report it measures, in report order.
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -56,6 +59,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "httpx_asyncio": ("lifecycle_httpx_asyncio", "sequential_httpx_asyncio"),
     "httpx_trio": ("lifecycle_httpx_trio", "sequential_httpx_trio"),
     "external": ("lifecycle_external", "sequential_external"),
+    "external_httpx": ("lifecycle_external_httpx", "sequential_external_httpx"),
+    "external_httpx_trio": ("sequential_external_httpx_trio",),
 }
 
 
@@ -129,6 +134,14 @@ def check_status(status: int, expected: int = 200) -> None:
 
 def check_body(body: bytes, expected: bytes) -> None:
     if body != expected:
+        raise RuntimeError(f"unexpected body: {body[:60]!r} ({len(body)} bytes)")
+
+
+def check_json(status: int, body: bytes) -> None:
+    """The status and JSON body of a ``PAYLOAD`` response, compared decoded: the
+    mocks do not all encode JSON alike (httpx, and so respx, leaves no spaces)."""
+    check_status(status)
+    if json.loads(body) != PAYLOAD:
         raise RuntimeError(f"unexpected body: {body[:60]!r} ({len(body)} bytes)")
 
 

@@ -24,12 +24,14 @@ from aiointercept import aiointercept
 from benchmarks._harness import (
     BIG_BODY,
     EXTERNAL_BASE,
+    EXTERNAL_HTTPS_BASE,
     PAYLOAD,
     PAYLOAD_BYTES,
     Samples,
     Sizes,
     Timer,
     check_body,
+    check_json,
     check_status,
     fixture_overhead,
     main,
@@ -229,6 +231,60 @@ def _httpx(backend: str) -> Callable[[Sizes, int], Samples]:
     return scenario
 
 
+def _external_httpx(backend: str) -> Callable[[Sizes, int], Samples]:
+    """``mock_external_urls=True`` with ``httpx.AsyncClient`` and the hard-coded
+    ``https://api.example.test/x``, under ``anyio.run(..., backend=backend)``:
+    lifecycle (asyncio only) and sequential.
+
+    The clients get one SSL context made in advance, as in :func:`_httpx`.
+    """
+    context = ssl.create_default_context()
+    url = f"{EXTERNAL_HTTPS_BASE}/x"
+
+    async def request(client: httpx.AsyncClient) -> None:
+        resp = await client.get(url)
+        check_json(resp.status_code, resp.content)
+
+    def scenario(sizes: Sizes, repeats: int) -> Samples:
+        async def once() -> None:
+            async with aiointercept(mock_external_urls=True) as m:
+                m.get(url, payload=PAYLOAD)
+                async with httpx.AsyncClient(verify=context) as client:
+                    await request(client)
+                m.assert_called_with(url, "GET")
+
+        async def lifecycle() -> list[float]:
+            async def body() -> None:
+                for _ in range(sizes.lifecycle):
+                    await once()
+
+            return await timed(body, sizes.lifecycle, repeats)
+
+        async def sequential() -> list[float]:
+            async with aiointercept(mock_external_urls=True) as m:
+                m.get(url, payload=PAYLOAD, repeat=True)
+                async with httpx.AsyncClient(verify=context) as client:
+
+                    async def body() -> None:
+                        for _ in range(sizes.sequential):
+                            await request(client)
+
+                    return await timed(body, sizes.sequential, repeats)
+
+        if backend == "asyncio":
+            return {
+                "lifecycle_external_httpx": anyio.run(lifecycle, backend=backend),
+                "sequential_external_httpx": anyio.run(sequential, backend=backend),
+            }
+        return {
+            f"sequential_external_httpx_{backend}": anyio.run(
+                sequential, backend=backend
+            )
+        }
+
+    return scenario
+
+
 def fixture(sizes: Sizes, repeats: int) -> Samples:
     return fixture_overhead(sizes, repeats, "pytest-asyncio" if LEGACY else "sync")
 
@@ -246,12 +302,27 @@ if __name__ == "__main__":
             "httpx_asyncio": _httpx("asyncio"),
             **({} if LEGACY else {"httpx_trio": _httpx("trio")}),
             "external": external,
+            **(
+                {}
+                if LEGACY
+                else {
+                    "external_httpx": _external_httpx("asyncio"),
+                    "external_httpx_trio": _external_httpx("trio"),
+                }
+            ),
         },
-        {"httpx_trio": "asyncio only"} if LEGACY else {},
+        {
+            "httpx_trio": "asyncio only",
+            "external_httpx": "mock_external_urls=True intercepts aiohttp only",
+            "external_httpx_trio": "asyncio only, aiohttp only",
+        }
+        if LEGACY
+        else {},
         [
             "aiointercept",
             "aiohttp",
             "httpx",
+            "httpcore",
             "anyio",
             "trio",
             "pytest",

@@ -164,6 +164,8 @@ if __name__ == "__main__":
             "httpx_asyncio": "mocks the aiohttp client only",
             "httpx_trio": "mocks the aiohttp client only",
             "external": "in-process mock: every scenario already uses a hard-coded URL",
+            "external_httpx": "mocks the aiohttp client only",
+            "external_httpx_trio": "mocks the aiohttp client only",
         },
         ["aioresponses-ng", "aiohttp"],
     )

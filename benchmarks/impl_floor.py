@@ -1,4 +1,5 @@
-"""The floor: a plain aiohttp client against a plain ``aiohttp.web`` server.
+"""The floor: a plain aiohttp client against a plain ``aiohttp.web`` server,
+and a plain ``httpx.AsyncClient`` against the same server (``external_httpx``).
 
 Client and server share one event loop; nothing is mocked or recorded. Each
 round trip is real, so this is what a mock that answers over a socket cannot
@@ -8,9 +9,12 @@ beat by much. ``python -m benchmarks.impl_floor --help``.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import anyio
+import httpx
 from aiohttp import web
 
 from benchmarks._harness import (
@@ -20,6 +24,7 @@ from benchmarks._harness import (
     Sizes,
     Timer,
     check_body,
+    check_json,
     check_status,
     main,
     timed,
@@ -157,6 +162,55 @@ def routes_400(sizes: Sizes, repeats: int) -> Samples:
     return asyncio.run(run())
 
 
+def external_httpx(sizes: Sizes, repeats: int) -> Samples:
+    """The httpx floor, under ``anyio.run(..., backend='asyncio')``: the rows
+    where the mocks answer a hard-coded ``https://`` URL, measured here with an
+    ``httpx.AsyncClient`` against a plain server on 127.0.0.1.
+
+    Each client gets one SSL context made in advance, as the mocks' do
+    (building one loads the CA bundle, about 70 ms); the URL is ``http://``.
+    """
+    context = ssl.create_default_context()
+
+    async def request(client: httpx.AsyncClient, url: str) -> None:
+        resp = await client.get(url)
+        check_json(resp.status_code, resp.content)
+
+    async def lifecycle() -> list[float]:
+        """A fresh server and client per operation: app, runner and site, a new
+        AsyncClient, one GET, close the client, ``runner.cleanup()``."""
+
+        async def once() -> None:
+            runner, url = await _serve(_app("/x", _json))
+            async with httpx.AsyncClient(verify=context) as client:
+                await request(client, f"{url}/x")
+            await runner.cleanup()
+
+        async def body() -> None:
+            for _ in range(sizes.lifecycle):
+                await once()
+
+        return await timed(body, sizes.lifecycle, repeats)
+
+    async def sequential() -> list[float]:
+        runner, url = await _serve(_app("/x", _json))
+        try:
+            async with httpx.AsyncClient(verify=context) as client:
+
+                async def body() -> None:
+                    for _ in range(sizes.sequential):
+                        await request(client, f"{url}/x")
+
+                return await timed(body, sizes.sequential, repeats)
+        finally:
+            await runner.cleanup()
+
+    return {
+        "lifecycle_external_httpx": anyio.run(lifecycle, backend="asyncio"),
+        "sequential_external_httpx": anyio.run(sequential, backend="asyncio"),
+    }
+
+
 if __name__ == "__main__":
     main(
         "floor",
@@ -166,12 +220,14 @@ if __name__ == "__main__":
             "concurrent": concurrent,
             "body_1mb": body_1mb,
             "routes_400": routes_400,
+            "external_httpx": external_httpx,
         },
         {
             "fixture": "no mock, no fixture",
-            "httpx_asyncio": "not measured (the floor uses the aiohttp client)",
+            "httpx_asyncio": "the httpx floor is in the external_httpx rows",
             "httpx_trio": "aiohttp.web does not run under trio",
             "external": "no interception: the floor calls its own server",
+            "external_httpx_trio": "aiohttp.web does not run under trio",
         },
-        ["aiohttp"],
+        ["aiohttp", "httpx", "httpcore", "anyio"],
     )

@@ -68,13 +68,15 @@ ENVIRONMENTS = {
             ("aiointercept==1.0.0", "httpx", "pytest", "pytest-asyncio"),
         ),
         Environment("aioresponses-ng", ("aioresponses-ng",)),
+        Environment("respx", ("respx", "httpx", "trio")),
     )
 }
 
 IMPLEMENTATIONS = (
     Implementation(
         "floor",
-        "aiohttp client and aiohttp.web server in one event loop, no mock",
+        "aiohttp client (httpx in the external_httpx rows) and aiohttp.web server "
+        "in one event loop, no mock",
         "current",
         "benchmarks.impl_floor",
     ),
@@ -95,6 +97,12 @@ IMPLEMENTATIONS = (
         "from PyPI, an in-process mock of the aiohttp client",
         "aioresponses-ng",
         "benchmarks.impl_aioresponses",
+    ),
+    Implementation(
+        "respx",
+        "from PyPI, an in-process mock of the httpx client",
+        "respx",
+        "benchmarks.impl_respx",
     ),
 )
 
@@ -158,6 +166,24 @@ ROW_DESCRIPTIONS = {
     "sequential_external": (
         "sequential with ``mock_external_urls=True`` and ``http://api.example.test/x``."
     ),
+    "lifecycle_external_httpx": (
+        "lifecycle_external with a new ``httpx.AsyncClient`` (SSL context made "
+        "in advance, as in lifecycle_httpx_asyncio) and the hard-coded "
+        "``https://api.example.test/x``, under ``anyio.run(..., "
+        "backend='asyncio')``. respx: ``with respx.mock() as router``, "
+        "``router.get(url).respond(json=...)``, the same GET, then the route's "
+        "one call checked for URL and method. Floor: a fresh ``aiohttp.web`` "
+        "server, a new ``httpx.AsyncClient``, one GET of ``http://127.0.0.1``, "
+        "close the client, ``runner.cleanup()``. The JSON body is checked "
+        "decoded (httpx, and so respx, encodes it without spaces)."
+    ),
+    "sequential_external_httpx": (
+        f"{_SIZES.sequential} GETs of ``https://api.example.test/x`` on one "
+        "``httpx.AsyncClient`` under asyncio, ``mock_external_urls=True``; "
+        "respx: in one ``respx.mock()`` block; floor: a plain server on "
+        "127.0.0.1."
+    ),
+    "sequential_external_httpx_trio": "sequential_external_httpx, under trio.",
 }
 
 
@@ -192,6 +218,7 @@ class Ratio:
 
 
 AI, FLOOR, V1, NG = "aiointercept", "floor", "aiointercept-1.0.0", "aioresponses-ng"
+RESPX = "respx"
 
 TARGETS = (
     Ratio(
@@ -239,6 +266,24 @@ TARGETS = (
         (AI, "sequential"),
         1.1,
     ),
+    Ratio(
+        "sequential, httpx external: aiointercept / floor",
+        (AI, "sequential_external_httpx"),
+        (FLOOR, "sequential_external_httpx"),
+        1.3,
+    ),
+    Ratio(
+        "lifecycle, httpx external: aiointercept / respx",
+        (AI, "lifecycle_external_httpx"),
+        (RESPX, "lifecycle_external_httpx"),
+        1.1,
+    ),
+    Ratio(
+        "sequential, httpx external: trio / asyncio host",
+        (AI, "sequential_external_httpx_trio"),
+        (AI, "sequential_external_httpx"),
+        1.3,
+    ),
 )
 
 INFORMATION = (
@@ -256,6 +301,36 @@ INFORMATION = (
     *(
         Ratio(f"{row}: aioresponses-ng / floor", (NG, row), (FLOOR, row))
         for row in ("lifecycle", "sequential", "concurrent", "body_1mb", "routes_400")
+    ),
+    Ratio(
+        "lifecycle_external_httpx: aiointercept / floor",
+        (AI, "lifecycle_external_httpx"),
+        (FLOOR, "lifecycle_external_httpx"),
+    ),
+    Ratio(
+        "sequential_external_httpx: aiointercept / respx",
+        (AI, "sequential_external_httpx"),
+        (RESPX, "sequential_external_httpx"),
+    ),
+    Ratio(
+        "sequential_external_httpx_trio: aiointercept / respx",
+        (AI, "sequential_external_httpx_trio"),
+        (RESPX, "sequential_external_httpx_trio"),
+    ),
+    Ratio(
+        "sequential_external_httpx: respx / floor",
+        (RESPX, "sequential_external_httpx"),
+        (FLOOR, "sequential_external_httpx"),
+    ),
+    Ratio(
+        "httpx: mock_external_urls=True / default (sequential, asyncio)",
+        (AI, "sequential_external_httpx"),
+        (AI, "sequential_httpx_asyncio"),
+    ),
+    Ratio(
+        "httpx: mock_external_urls=True / default (lifecycle, asyncio)",
+        (AI, "lifecycle_external_httpx"),
+        (AI, "lifecycle_httpx_asyncio"),
     ),
 )
 
@@ -549,8 +624,9 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         "",
         *_fill(
             "aiointercept answers over a real socket, from a server in a thread of "
-            "its own. This page measures what that costs, against a plain aiohttp "
-            "client and server and against two other mocks:"
+            "its own. This page measures what that costs, against plain aiohttp and "
+            "httpx clients calling a plain aiohttp.web server, and against three "
+            "other mocks:"
         ),
         "",
     ]
@@ -575,7 +651,10 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             "nothing recorded. aioresponses-ng replaces aiohttp's "
             "``ClientSession._request`` and builds the response in the client, "
             "with no server and no socket; it is called with "
-            "``http://api.example.test/...`` URLs."
+            "``http://api.example.test/...`` URLs. respx does the same for httpx, "
+            "patching httpcore's connection pools; it is called with "
+            "``https://api.example.test/...`` URLs, as aiointercept is in the "
+            "``external_httpx`` rows, with ``mock_external_urls=True``."
         ),
         "",
         "Results",
@@ -586,7 +665,8 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             f"{meta['python']}, on {meta['date']} (commit {meta['commit']}), with "
             f"{run}. Absolute times depend on the machine; the ratios, taken "
             "between medians of the same run, travel better. Lower is better; "
-            "n/a: the implementation has no such feature."
+            "n/a: not measured for that implementation (no such feature, or "
+            "measured in other rows; the JSON results give the reason)."
         ),
         "",
         *_rst_table(
@@ -693,6 +773,12 @@ WHERE_THE_TIME_GOES = (
     "Under trio (the httpx rows) the server thread serves the block, so a "
     "request crosses threads twice; ``mock_external_urls=True`` adds aiohttp's "
     "resolver call, patched, per new connection.",
+    "With ``mock_external_urls=True``, httpx's requests are rewritten at "
+    "httpcore's connection pool to the mock's port, over plain HTTP: no TLS "
+    "handshake, and the pool keeps the connection alive as in the floor. respx, "
+    "like aioresponses-ng, answers inside the client with no socket, so it saves "
+    "the round trip itself; the floor's round trip is the cost of answering "
+    "over one.",
     "``fixture``: the plugin's own work per test (clearing routes and records, "
     "reading the marker) measures a few microseconds; the rest is pytest's cost "
     "of setting up and tearing down a function-scoped fixture.",

@@ -249,7 +249,7 @@ async def test_all_matchers_must_pass() -> None:
             match_query={"v": "1"},
             match_headers={"X-Key": "k"},
             match_json={"a": 1},
-            match=lambda request: request.query["v"] == ["1"],
+            match=lambda request: request.query.getall("v") == ["1"],
             repeat=True,
         )
         async with httpx.AsyncClient(base_url=m.server_url) as client:

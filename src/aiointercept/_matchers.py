@@ -180,7 +180,7 @@ class QueryMatcher(Matcher):
         self.exact = exact
 
     def check(self, request: RecordedRequest) -> Mismatch | None:
-        query = request.query
+        query: dict[str, list[str]] = request.kwargs["query"]
         if self.exact:
             whole = {name: sorted(values) for name, values in query.items()}
             if whole == self.expected:

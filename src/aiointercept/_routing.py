@@ -65,6 +65,8 @@ class CallbackSource:
     """A user callback; async callbacks run on the test's event loop."""
 
     callback: Callable[..., Any]
+    #: The response for a callback that returns ``None``.
+    fallback: Reply = field(default_factory=lambda: Reply(200, None, (), b""))
     is_async: bool = field(init=False)
     #: Keyword names the callback accepts; ``None`` when it takes ``**kwargs``.
     keywords: frozenset[str] | None = field(init=False)

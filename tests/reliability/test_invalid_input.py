@@ -458,11 +458,11 @@ CASES: list[Case] = [
     ),
     add(
         "callback",
-        "with ``status=201`` (or another response argument)",
+        "with ``compress=True`` (or ``chunk_delay=``)",
         TypeError,
         "callback= builds the response from its CallbackResult",
         callback=callback,
-        status=201,
+        compress=True,
     ),
     add("reason", "``1``", TypeError, "reason must be a str or None", reason=1),
     add(

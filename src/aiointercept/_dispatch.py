@@ -109,7 +109,16 @@ class Dispatcher:
 
     def add(self, route: Route) -> None:
         with self.lock:
-            self.router.add(route)
+            shadowing = self.router.shadowing(route)
+            if shadowing is None:
+                self.router.add(route)
+        if shadowing is not None:
+            raise ValueError(
+                f"the route {route.describe()} could never serve a request: the "
+                f"earlier route {shadowing.describe()} has repeat=True and no "
+                "matchers, so it answers every such request first; register the "
+                "finite responses before it, or call clear() first"
+            )
 
     def reset(self) -> None:
         """Forget routes, records, errors and retry state (between tests)."""

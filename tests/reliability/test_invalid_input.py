@@ -183,14 +183,6 @@ CASES: list[Case] = [
     ),
     constructor(
         "passthrough",
-        f'``["{EXTERNAL}/v1"]`` (a path)',
-        ValueError,
-        "name a host (scheme and port optional), not a path",
-        mock_external_urls=True,
-        passthrough=[f"{EXTERNAL}/v1"],
-    ),
-    constructor(
-        "passthrough",
         '``[""]``',
         ValueError,
         "invalid passthrough host",

@@ -340,3 +340,16 @@ async def test_read_undoes_the_content_coding() -> None:
 
 def test_the_package_exports_the_1_0_names() -> None:
     assert {"MockResponse", "AiointerceptRequest"} <= set(package.__all__)
+
+
+@pytest.mark.anyio
+async def test_mock_any_inside_an_expected_json_document() -> None:
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.post("/orders")
+        await client.post("/orders", json={"sku": "A1", "qty": 2, "tags": [True]})
+
+        m.assert_called_with(
+            "/orders", "POST", json={"sku": mock.ANY, "qty": 2, "tags": [mock.ANY]}
+        )
+        with pytest.raises(AssertionError, match="<ANY>"):
+            m.assert_called_with("/orders", "POST", json={"sku": mock.ANY, "qty": 3})

@@ -1094,7 +1094,7 @@ async def test_async(n, anyio_backend, aiointercept_mock):
 
 # -- the examples on the docs page "pytest" --------------------------------------------
 
-EXAMPLE_TESTS = 12
+EXAMPLE_TESTS = 26
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])

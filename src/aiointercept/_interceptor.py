@@ -64,9 +64,12 @@ _UNSET: Any = object()
 class aiointercept:  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
-    Use it as ``async with aiointercept() as m:``, or as a decorator on an async
-    function, which then receives the instance as its last positional argument
-    (or as the keyword argument named by ``param``).
+    Use it as ``async with aiointercept() as m:``; as ``with aiointercept() as
+    m:`` in synchronous code; with ``await m.start()`` and ``await m.stop()``
+    from set-up and tear-down hooks; or as a decorator on an async function,
+    which then receives a copy of the instance as its last positional argument
+    (or as the keyword argument named by ``param``). The first four parameters
+    may be given positionally.
 
     :param mock_external_urls: make every request that aiohttp sends, to any
         host, reach the mock, by patching aiohttp's connection set-up for the

@@ -429,6 +429,8 @@ class RegisteredRoute:
     route's own scheme and host.
 
     Handles compare equal when they stand for the same registration.
+    ``MockResponse`` (aiointercept 1.0.0's name) is another name for this
+    class.
     """
 
     __slots__ = ("_journal", "_route")

@@ -264,7 +264,7 @@ class aiointercept:  # the public name is lower-case by design
         traceback: TracebackType | None,
     ) -> None:
         __tracebackhide__ = True
-        server = self._check_running("__exit__")
+        server = self._check_running("cannot leave the block")
         if not self._sync_block:
             raise RuntimeError(
                 "this aiointercept instance was entered with 'async with' (or "
@@ -337,7 +337,7 @@ class aiointercept:  # the public name is lower-case by design
         traceback: TracebackType | None,
     ) -> None:
         __tracebackhide__ = True
-        server = self._check_running("__aexit__")
+        server = self._check_running("cannot leave the block")
         if self._sync_block:
             raise RuntimeError(
                 "this aiointercept instance was entered with 'with': leave it the "
@@ -883,8 +883,8 @@ def _decorate(
 ) -> Callable[..., Coroutine[Any, Any, R]]:
     if not inspect.iscoroutinefunction(func):
         raise TypeError(
-            f"@aiointercept decorates async functions, got {func!r}; use "
-            "'async with aiointercept() as m:' elsewhere"
+            f"@aiointercept decorates async functions, got {func!r}; in "
+            "synchronous code use 'with aiointercept() as m:'"
         )
     signature = inspect.signature(func)
     parameters = list(signature.parameters.values())

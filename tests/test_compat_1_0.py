@@ -353,3 +353,16 @@ async def test_mock_any_inside_an_expected_json_document() -> None:
         )
         with pytest.raises(AssertionError, match="<ANY>"):
             m.assert_called_with("/orders", "POST", json={"sku": mock.ANY, "qty": 3})
+
+
+@pytest.mark.anyio
+async def test_text_falls_back_to_utf_8_for_an_unknown_charset() -> None:
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.post("/odd")
+        await client.post(
+            "/odd",
+            content="naïve".encode(),
+            headers={"Content-Type": "text/plain; charset=no-such-codec"},
+        )
+    (request,) = m.requests[("POST", f"{m.server_url}/odd")]
+    assert await request.text() == "naïve"

@@ -32,7 +32,7 @@ async def main() -> None:
 
     # Every request is recorded under (METHOD, URL); the records outlive the block.
     (sent,) = m.requests[("POST", URL(f"{m.server_url}/api/users"))]
-    assert sent.json == {"name": "Bob"}
+    assert await sent.json() == {"name": "Bob"}
     assert sent.headers["Content-Type"] == "application/json"
 
 

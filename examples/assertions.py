@@ -33,7 +33,7 @@ async def instance_assertions() -> None:
     m.assert_any_call("/orders", "POST", headers={"Content-Type": "application/json"})
     assert m.call_count == 2
     assert m.last_request is not None
-    assert m.last_request.json == {"sku": "B2", "qty": 2}
+    assert await m.last_request.json() == {"sku": "B2", "qty": 2}
 
 
 async def route_handles() -> None:

@@ -90,11 +90,11 @@ async def lifecycle() -> None:
     # ...but server_url and the records are still there.
     assert len(m.requests[("GET", URL(f"{first_url}/ping"))]) == 1
 
-    # Entering the same instance again starts a new server. Routes and records
-    # are kept, so start afresh with clear().
+    # Entering the same instance again starts a new server and a new journal;
+    # the routes are kept (clear() drops them).
     async with m:
-        m.clear()
         assert m.requests == {}
+        m.clear()
         m.get("/ping", body="pong again")
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{m.server_url}/ping")).text == "pong again"

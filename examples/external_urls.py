@@ -78,7 +78,7 @@ async def any_host_any_port() -> None:
                 raise AssertionError("an unmatched request must not be answered")
 
     (order,) = m.requests[("POST", URL("http://api.example.com/orders"))]
-    assert order.json == {"sku": "X1"}
+    assert await order.json() == {"sku": "X1"}
 
 
 # [/hosts]

@@ -185,7 +185,7 @@ async def uploads() -> None:
         assert first.files["file"][0].data == b"%PDF-1.7"
         assert second.captured_body == packed  # as sent
         assert second.decoded_body == b'{"n": 1}'
-        assert second.json == {"n": 1}
+        assert await second.json() == {"n": 1}
 
 
 # [/uploads]

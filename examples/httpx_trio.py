@@ -30,8 +30,10 @@ async def basic() -> None:
     # Keys hold the normalized URL: query sorted, fragment dropped.
     key = ("GET", URL(f"{m.server_url}/search?tag=a&tag=b"))
     (request,) = m.requests[key]
-    assert request.query == {"tag": ["b", "a"]}  # in request order, duplicates kept
-    assert request.kwargs["query"] is request.query
+    # query: in request order; query["tag"] is the first value, getall() all
+    assert request.query.getall("tag") == ["b", "a"]
+    assert request.query["tag"] == "b"
+    assert request.kwargs["query"] == {"tag": ["b", "a"]}  # as callbacks get it
     assert request.captured_body == b""
 
 

@@ -1,4 +1,5 @@
-"""A synchronous client (requests) against the mock server, from an async test.
+"""A synchronous client (requests) against the mock server, from an async test
+and from synchronous code.
 
 The server runs in its own thread, so a blocking client gets its answers even
 while it holds up the test's event loop. Run with
@@ -74,10 +75,28 @@ async def blocking_the_loop() -> None:
 # [/blocking]
 
 
+# [sync-block]
+def in_sync_code() -> None:
+    # 'with' instead of 'async with': for sync tests and sync fixtures.
+    with aiointercept() as m:
+        m.get("/users/3", payload={"id": 3, "name": "Carol"})
+        assert fetch_user(m.server_url, 3) == {"id": 3, "name": "Carol"}
+    m.assert_called_once_with("/users/3")
+
+    # The same with hard-coded URLs.
+    with aiointercept(mock_external_urls=True) as m:
+        m.get("https://users.example.com/users/4", payload={"id": 4})
+        assert fetch_user("https://users.example.com", 4) == {"id": 4}
+
+
+# [/sync-block]
+
+
 async def main() -> None:
     await in_a_worker_thread()
     await blocking_the_loop()
 
 
 if __name__ == "__main__":
+    in_sync_code()
     asyncio.run(main())

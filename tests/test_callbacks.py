@@ -638,7 +638,6 @@ async def test_callback_that_raises_answers_500_and_the_block_raises(
 @pytest.mark.parametrize(
     "returned",
     [
-        pytest.param(None, id="none"),
         pytest.param({"status": 200, "body": "x"}, id="dict"),
         pytest.param("text", id="str"),
     ],

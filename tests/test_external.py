@@ -600,7 +600,7 @@ async def test_records_show_the_requested_url(url: str) -> None:
         async with s.post(with_query, data=b"raw") as resp:
             assert resp.status == 202
     (order,) = m.requests[("POST", URL(url))]
-    assert order.json == {"sku": "X1"}
+    assert order.kwargs["json"] == {"sku": "X1"}
     assert order.url == URL(url)
     assert (order.url.scheme, order.url.host, order.url.port) == (
         URL(url).scheme,
@@ -1155,10 +1155,6 @@ def test_passthrough_bad_types(passthrough: Any) -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        "https://api.example.com/v1",
-        "api.example.com/v1",
-        "https://api.example.com?key=1",
-        "https://api.example.com/#frag",
         "ftp://api.example.com",
         "ws://api.example.com",
         "https://",

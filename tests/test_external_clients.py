@@ -858,8 +858,8 @@ async def test_records_show_the_requested_url_headers_and_body(
     assert order.headers["Host"] == host_header
     assert order.headers["X-Token"] == "secret"
     assert order.headers["Content-Type"] == "application/json"
-    assert order.json == {"sku": "X1"}
-    assert order.query == {"b": ["2"], "a": ["1"]}
+    assert order.kwargs["json"] == {"sku": "X1"}
+    assert order.kwargs["query"] == {"b": ["2"], "a": ["1"]}
     m.assert_called_once_with(
         url,
         "POST",

@@ -869,7 +869,7 @@ async def test_body_faults_with_mock_external_urls(
         seen = await aiohttp_sees(session, "POST", url, json={"q": 1})
     check_aiohttp(fault, seen)
     (recorded,) = m.requests[("POST", URL(url))]
-    assert recorded.json == {"q": 1}
+    assert recorded.kwargs["json"] == {"q": 1}
     assert guard_resolver == []
 
 

@@ -27,7 +27,11 @@ EXPECTED = {
     "WebSocket",
     "WebSocketClosedError",
     "WebSocketMessage",
+    "MockResponse",
+    "AiointerceptRequest",
 }
+#: aiointercept 1.0.0's names, kept as aliases of today's classes.
+ALIASES = {"MockResponse": "RegisteredRoute", "AiointerceptRequest": "RecordedRequest"}
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -39,7 +43,7 @@ def test_all_lists_exactly_the_public_names() -> None:
 def test_exported_names_exist_and_live_in_the_package(name: str) -> None:
     obj = getattr(package, name)
     assert inspect.isclass(obj)
-    assert obj.__name__ == name
+    assert obj.__name__ == ALIASES.get(name, name)
     assert obj.__module__ == "aiointercept"
 
 
@@ -66,3 +70,8 @@ def test_exception_hierarchy() -> None:
 def test_package_ships_py_typed() -> None:
     marker = importlib.resources.files("aiointercept").joinpath("py.typed")
     assert marker.is_file()
+
+
+@pytest.mark.parametrize(("alias", "name"), sorted(ALIASES.items()))
+def test_1_0_names_are_aliases(alias: str, name: str) -> None:
+    assert getattr(package, alias) is getattr(package, name)

@@ -1095,7 +1095,7 @@ async def test_async(n, anyio_backend, aiointercept_mock):
 
 # -- the examples on the docs page "pytest" --------------------------------------------
 
-EXAMPLE_TESTS = 13
+EXAMPLE_TESTS = 27
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])

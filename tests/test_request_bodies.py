@@ -151,7 +151,7 @@ async def test_aiohttp_chunked_json_upload_is_parsed() -> None:
     request = only(m, "POST", f"{m.server_url}/events")
     assert_chunked(request)
     assert request.captured_body == DOCUMENT_BYTES
-    assert request.json == DOCUMENT
+    assert request.kwargs["json"] == DOCUMENT
 
 
 async def test_httpx_async_iterator_upload_is_recorded_whole() -> None:
@@ -240,7 +240,7 @@ async def test_plain_body_views(
     request = only(m, "POST", f"{m.server_url}/plain")
     assert request.captured_body == content
     assert request.decoded_body == content
-    assert request.json == parsed
+    assert request.kwargs["json"] == parsed
     assert request.form is None
     assert request.files == {}
 
@@ -269,7 +269,7 @@ async def test_aiohttp_urlencoded_form() -> None:
     )
     assert request.form == FORM
     assert request.files == {}
-    assert request.json is None
+    assert request.kwargs["json"] is None
     assert request.decoded_body == request.captured_body
 
 
@@ -300,7 +300,7 @@ def assert_multipart(request: RecordedRequest) -> None:
     assert request.captured_body.startswith(b"--" + boundary)
     assert request.captured_body.rstrip().endswith(b"--" + boundary + b"--")
     assert request.decoded_body == request.captured_body
-    assert request.json is None
+    assert request.kwargs["json"] is None
     assert request.form == MULTIPART_FIELDS
     assert uploads(request) == MULTIPART_FILES
 
@@ -497,7 +497,7 @@ async def test_aiohttp_precompressed_json_body(coding: str) -> None:
     assert request.headers["Content-Encoding"] == coding
     assert request.captured_body == compressed
     assert request.decoded_body == DOCUMENT_BYTES
-    assert request.json == DOCUMENT
+    assert request.kwargs["json"] == DOCUMENT
 
 
 @pytest.mark.parametrize("coding", CODINGS)
@@ -514,7 +514,7 @@ async def test_httpx_precompressed_json_body(coding: str) -> None:
     request = only(m, "POST", f"{m.server_url}/orders")
     assert request.captured_body == compressed
     assert request.decoded_body == DOCUMENT_BYTES
-    assert request.json == DOCUMENT
+    assert request.kwargs["json"] == DOCUMENT
 
 
 @asyncio_only
@@ -600,7 +600,7 @@ async def test_brotli_body() -> None:
     request = only(m, "POST", f"{m.server_url}/orders")
     assert request.captured_body == compressed
     assert request.decoded_body == DOCUMENT_BYTES
-    assert request.json == DOCUMENT
+    assert request.kwargs["json"] == DOCUMENT
 
 
 async def test_body_that_is_not_what_its_coding_says_is_still_recorded() -> None:

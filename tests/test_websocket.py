@@ -166,7 +166,7 @@ async def test_the_upgrade_is_recorded_like_any_request() -> None:
     assert request.method == "GET"
     assert request.url == url
     assert request.headers["Upgrade"].lower() == "websocket"
-    assert request.query == {"room": ["1"]}
+    assert request.kwargs["query"] == {"room": ["1"]}
     m.assert_called_once_with("/feed", params={"room": "1"}, headers={"X-Token": "t"})
     route.assert_called_once()
     assert request.messages == [

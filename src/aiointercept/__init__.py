@@ -16,13 +16,20 @@ from ._journal import RecordedRequest, UploadedFile
 from ._responses import CallbackResult, Fault, ServerSentEvents
 from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
 
+#: aiointercept 1.0.0's name for a route handle: an alias of RegisteredRoute.
+MockResponse = RegisteredRoute
+#: aiointercept 1.0.0's name for a recorded request: an alias of RecordedRequest.
+AiointerceptRequest = RecordedRequest
+
 __all__ = [
     "AiointerceptError",
+    "AiointerceptRequest",
     "CallbackError",
     "CallbackResult",
     "CassetteError",
     "CassetteRequest",
     "Fault",
+    "MockResponse",
     "NetworkBlockedError",
     "RecordedRequest",
     "RegisteredRoute",

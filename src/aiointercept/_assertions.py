@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from unittest.mock import ANY
 
 from yarl import URL
 
@@ -51,6 +53,7 @@ __all__ = [
     "expect_call_count",
     "expect_called_with",
     "expected_key",
+    "ignore_client_keywords",
     "strict_failure",
     "unmatched_request",
 ]
@@ -64,6 +67,57 @@ _ROUTINE_HEADERS = frozenset(
     {"host", "user-agent", "accept-encoding", "connection", "content-length"}
 )
 MOCK = "the mock"
+
+
+#: Keywords of aiohttp's ``ClientSession.request`` that aioresponses-era
+#: assertions pass and that say nothing about the request the server received.
+CLIENT_KEYWORDS = frozenset(
+    {
+        "allow_redirects",
+        "auth",
+        "auto_decompress",
+        "chunked",
+        "compress",
+        "cookies",
+        "expect100",
+        "fingerprint",
+        "max_field_size",
+        "max_line_size",
+        "max_redirects",
+        "middlewares",
+        "proxy",
+        "proxy_auth",
+        "proxy_headers",
+        "raise_for_status",
+        "read_bufsize",
+        "read_until_eof",
+        "server_hostname",
+        "skip_auto_headers",
+        "ssl",
+        "ssl_context",
+        "timeout",
+        "trace_request_ctx",
+        "verify_ssl",
+    }
+)
+
+
+def ignore_client_keywords(assertion: str, keywords: Mapping[str, object]) -> None:
+    """Drop the client-only keywords of an aioresponses-era assertion with a
+    :exc:`DeprecationWarning` that names them; any other keyword is a mistake."""
+    unknown = sorted(set(keywords) - CLIENT_KEYWORDS)
+    if unknown:
+        raise TypeError(
+            f"{assertion}() got unexpected keyword arguments {unknown!r} (client "
+            f"options it ignores: {', '.join(sorted(CLIENT_KEYWORDS))})"
+        )
+    if keywords:
+        warnings.warn(
+            f"{assertion}() ignores the client options {sorted(keywords)!r}: they "
+            "are not part of the request the server received; remove them",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 # -- describing requests ---------------------------------------------------------------
@@ -168,6 +222,8 @@ class CallSpec:
         params: object = None,
         url: URL | None = None,
     ) -> CallSpec:
+        # unittest.mock.ANY (aiointercept 1.0.0, aioresponses) checks nothing
+        data, json, headers = (None if v is ANY else v for v in (data, json, headers))
         if not isinstance(strict_headers, bool):
             raise TypeError(f"strict_headers must be a bool, got {strict_headers!r}")
         if strict_headers and headers is None:
@@ -373,6 +429,8 @@ class RegisteredRoute:
     route's own scheme and host.
 
     Handles compare equal when they stand for the same registration.
+    ``MockResponse`` (aiointercept 1.0.0's name) is another name for this
+    class.
     """
 
     __slots__ = ("_journal", "_route")

@@ -91,6 +91,8 @@ class PendingCallback:
 
     request: RecordedRequest
     future: concurrent.futures.Future[Any]
+    #: The response when the callback returns ``None``.
+    fallback: Reply | None = None
 
 
 class Dispatcher:
@@ -121,7 +123,16 @@ class Dispatcher:
 
     def add(self, route: Route) -> None:
         with self.lock:
-            self.router.add(route)
+            shadowing = self.router.shadowing(route)
+            if shadowing is None:
+                self.router.add(route)
+        if shadowing is not None:
+            raise ValueError(
+                f"the route {route.describe()} could never serve a request: the "
+                f"earlier route {shadowing.describe()} has repeat=True and no "
+                "matchers, so it answers every such request first; register the "
+                "finite responses before it, or call clear() first"
+            )
 
     def reset(self) -> None:
         """Forget routes, records, errors and retry state (between tests)."""
@@ -129,6 +140,13 @@ class Dispatcher:
         with self.lock:
             self.errors.clear()
             self._closed.clear()
+
+    def forget_requests(self) -> None:
+        """Start a new journal for a new block; the routes stay."""
+        with self.lock:
+            self.requests.clear()
+            self.journal.clear()
+            self.unmatched.clear()
 
     def clear(self) -> None:
         with self.lock:
@@ -254,16 +272,23 @@ class Dispatcher:
             return self._streamed(request, self._faulted(source.reply, fingerprint))
         if source.is_async:
             return self._submit(
-                request, source.callback, request.url, **source.arguments(request)
+                request,
+                source.fallback,
+                source.callback,
+                request.url,
+                **source.arguments(request),
             )
         try:
             result = source.callback(request.url, **source.arguments(request))
         except BaseException as exc:
             return self._failed(request, exc)
         if inspect.isawaitable(result):
-            return self._submit(request, _awaited, result)
+            return self._submit(request, source.fallback, _awaited, result)
         return self._streamed(
-            request, self._faulted(self._result_reply(request, result), fingerprint)
+            request,
+            self._faulted(
+                self._result_reply(request, result, source.fallback), fingerprint
+            ),
         )
 
     @staticmethod
@@ -318,7 +343,8 @@ class Dispatcher:
         except BaseException as exc:
             return self._failed(pending.request, exc)
         return self._streamed(
-            pending.request, self._result_reply(pending.request, result)
+            pending.request,
+            self._result_reply(pending.request, result, pending.fallback),
         )
 
     def not_started(self, pending: PendingCallback) -> Reply:
@@ -333,7 +359,13 @@ class Dispatcher:
         return _text_reply(503, message)
 
     def _submit(
-        self, recorded: RecordedRequest, func: Any, /, *args: Any, **kwargs: Any
+        self,
+        recorded: RecordedRequest,
+        fallback: Reply | None,
+        func: Any,
+        /,
+        *args: Any,
+        **kwargs: Any,
     ) -> Reply | PendingCallback:
         host = self.host
         if host is None:  # a shared server with no test loop bound
@@ -344,15 +376,20 @@ class Dispatcher:
                     "callbacks from an async test"
                 ),
             )
-        return PendingCallback(recorded, host.submit(func, *args, **kwargs))
+        return PendingCallback(recorded, host.submit(func, *args, **kwargs), fallback)
 
-    def _result_reply(self, request: RecordedRequest, result: object) -> Reply:
+    def _result_reply(
+        self, request: RecordedRequest, result: object, fallback: Reply | None
+    ) -> Reply:
+        if result is None and fallback is not None:
+            return fallback
         if not isinstance(result, CallbackResult):
             return self._failed(
                 request,
                 TypeError(
                     f"callback returned {type(result).__name__} {result!r}, "
-                    "expected a CallbackResult"
+                    "expected a CallbackResult (or None, for the response given "
+                    "to add())"
                 ),
             )
         try:

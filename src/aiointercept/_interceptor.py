@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import os
@@ -15,8 +16,8 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from types import TracebackType
-from typing import Any, TypeVar
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from yarl import URL
 
@@ -32,11 +33,12 @@ from ._assertions import (
     expect_called_with,
     expected_key,
     explain_key,
+    ignore_client_keywords,
     strict_failure,
 )
 from ._dispatch import Dispatcher
 from ._host import Host
-from ._journal import RecordedRequest, RequestMap
+from ._journal import RecordedRequest, RequestKey, RequestMap
 from ._matchers import build_matchers
 from ._recording import (
     DEFAULT_FILTER_HEADERS,
@@ -65,6 +67,9 @@ from ._routing import (
 from ._urls import normalize_url
 from ._websocket import WebSocket, check_handler, http_url
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["aiointercept"]
 
 R = TypeVar("R")
@@ -75,9 +80,12 @@ _UNSET: Any = object()
 class aiointercept:  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
-    Use it as ``async with aiointercept() as m:``, or as a decorator on an async
-    function, which then receives the instance as its last positional argument
-    (or as the keyword argument named by ``param``).
+    Use it as ``async with aiointercept() as m:``; as ``with aiointercept() as
+    m:`` in synchronous code; with ``await m.start()`` and ``await m.stop()``
+    from set-up and tear-down hooks; or as a decorator on an async function,
+    which then receives a copy of the instance as its last positional argument
+    (or as the keyword argument named by ``param``). The first four parameters
+    may be given positionally.
 
     :param mock_external_urls: make every request that aiohttp sends, to any
         host, reach the mock, by patching aiohttp's connection set-up for the
@@ -122,11 +130,11 @@ class aiointercept:  # the public name is lower-case by design
 
     def __init__(
         self,
-        *,
         mock_external_urls: bool = False,
         passthrough: list[str] | None = None,
         passthrough_unmatched: bool = False,
         param: str | None = None,
+        *,
         callback_start_timeout: float = 5.0,
         assert_all_called: bool = False,
         assert_all_matched: bool = False,
@@ -140,6 +148,11 @@ class aiointercept:  # the public name is lower-case by design
         before_record_request: RequestHook | None = None,
         before_record_response: ResponseHook | None = None,
     ) -> None:
+        if callable(mock_external_urls):
+            raise TypeError(
+                "aiointercept is a decorator factory: write @aiointercept() (with "
+                f"parentheses), not @aiointercept, above {mock_external_urls!r}"
+            )
         if not isinstance(mock_external_urls, bool):
             raise TypeError(
                 f"mock_external_urls must be a bool, got {mock_external_urls!r}"
@@ -202,12 +215,19 @@ class aiointercept:  # the public name is lower-case by design
         )
         if self._cassette_options is not None and not mock_external_urls:
             raise ValueError("cassette requires mock_external_urls=True")
+        self._new_state()
+
+    def _new_state(self) -> None:
+        """What one instance does not share with another: routes, records and
+        the running server (a copy made by the decorator gets its own)."""
         self._dispatcher = Dispatcher(self.callback_start_timeout)
-        self._dispatcher.passthrough_unmatched = passthrough_unmatched
+        self._dispatcher.passthrough_unmatched = self.passthrough_unmatched
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
         self._target: InterceptTarget | None = None
         self._server: AiohttpServer | None = None
         self._server_url: str | None = None
+        #: The running block was entered with ``with``, not ``async with``.
+        self._sync_block = False
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -225,9 +245,104 @@ class aiointercept:  # the public name is lower-case by design
             )
         return self._server_url
 
-    async def __aenter__(self) -> aiointercept:
+    @property
+    def server_host(self) -> str:
+        """The host of :attr:`server_url` (``"127.0.0.1"``)."""
+        host = URL(self.server_url).host
+        assert host is not None  # server_url is always http://127.0.0.1:port
+        return host
+
+    @property
+    def server_port(self) -> int:
+        """The port of :attr:`server_url`."""
+        port = URL(self.server_url).port
+        assert port is not None
+        return port
+
+    async def start(self) -> Self:
+        """Start the block, as ``async with`` does on entry: for frameworks with
+        their own set-up hook (``IsolatedAsyncioTestCase.asyncSetUp``). Pair it
+        with :meth:`stop`."""
+        return await self.__aenter__()
+
+    async def stop(self) -> None:
+        """End the block started by :meth:`start`, as ``async with`` does on
+        exit: the same clean-up, and the errors of callbacks (and the strict
+        checks) raised here."""
+        __tracebackhide__ = True
+        await self.__aexit__(None, None, None)
+
+    def _check_not_running(self) -> None:
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
+        # a new block starts a new journal; the routes stay
+        self._dispatcher.forget_requests()
+
+    def _check_running(self, what: str) -> AiohttpServer:
+        server = self._server
+        if server is None:
+            raise RuntimeError(
+                f"{what}: this aiointercept instance is not running (it was "
+                "never started, or it has already stopped)"
+            )
+        return server
+
+    def __enter__(self) -> Self:
+        """``with aiointercept() as m:``: the same block, for synchronous code
+        (a sync pytest fixture or test), whether or not an event loop runs in
+        this thread. The server thread serves it. Async callbacks and
+        WebSocket handlers need an event loop: register them from async code
+        running in this thread while the block is open."""
+        self._check_not_running()
+        server = AiohttpServer(self._dispatcher, None, self.mock_external_urls)
+        url = server.start_blocking()
+        self._server = server
+        self._sync_block = True
+        self._dispatcher.host = None  # bound to a running loop on first use
+        self._server_url = str(url).rstrip("/")
+        try:
+            self._load_cassette()
+            self._intercept()
+        except BaseException:
+            try:
+                server.stop_blocking()
+            finally:
+                self._server = None
+                self._sync_block = False
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        server = self._check_running("cannot leave the block")
+        if not self._sync_block:
+            raise RuntimeError(
+                "this aiointercept instance was entered with 'async with' (or "
+                "start()): leave it the same way (or with stop())"
+            )
+        self._sync_block = False
+        try:
+            if self._target is not None:
+                interception.deactivate(self._target)
+                self._target = None
+            host, self._dispatcher.host = self._dispatcher.host, None
+            if host is not None:
+                host.close()
+            server.stop_blocking()
+        finally:
+            self._server = None
+        try:
+            self._save_cassette(exc)
+        finally:
+            self._raise_failures(exc)
+
+    async def __aenter__(self) -> Self:
+        self._check_not_running()
         host = Host()
         server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
         self._dispatcher.host = host
@@ -296,9 +411,15 @@ class aiointercept:  # the public name is lower-case by design
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        server, host = self._server, self._dispatcher.host
-        assert server is not None
-        assert host is not None
+        __tracebackhide__ = True
+        server = self._check_running("cannot leave the block")
+        if self._sync_block:
+            raise RuntimeError(
+                "this aiointercept instance was entered with 'with': leave it the "
+                "same way"
+            )
+        host = self._dispatcher.host
+        assert host is not None  # set by __aenter__
         try:
             if self._target is not None:
                 interception.deactivate(self._target)
@@ -391,19 +512,15 @@ class aiointercept:  # the public name is lower-case by design
         finally:
             self._dispatcher.reset()
 
-    def _fresh(self) -> aiointercept:
-        """A new instance with the same configuration (for the decorator)."""
-        fresh = aiointercept(
-            mock_external_urls=self.mock_external_urls,
-            passthrough=list(self.passthrough) or None,
-            passthrough_unmatched=self.passthrough_unmatched,
-            param=self.param,
-            callback_start_timeout=self.callback_start_timeout,
-            assert_all_called=self.assert_all_called,
-            assert_all_matched=self.assert_all_matched,
-            block_network=self.block_network,
-        )
-        fresh._cassette_options = self._cassette_options
+    def _fresh(self) -> Self:
+        """A new instance of the same class and configuration, with no routes,
+        no records and no server (for the decorator).
+
+        It is a shallow copy, so a subclass keeps its overrides and the
+        attributes its own ``__init__`` set, whatever that ``__init__`` takes.
+        """
+        fresh = copy.copy(self)
+        fresh._new_state()
         return fresh
 
     def _check_strict(self, exc: BaseException | None) -> None:
@@ -479,7 +596,7 @@ class aiointercept:  # the public name is lower-case by design
                 f"pass the query either in the url or in match_query, not both: "
                 f"{str(matcher)!r} and {match_query!r}"
             )
-        static_given = (
+        response_given = (
             body not in (b"", "")
             or json is not None
             or payload is not None
@@ -488,28 +605,39 @@ class aiointercept:  # the public name is lower-case by design
             or reason is not None
             or status != 200
         )
-        static_given = (
-            static_given
-            or fault is not None
-            or chunk_delay != 0
-            or compress is not None
-        )
+        delivery_given = fault is not None or chunk_delay != 0 or compress is not None
         source: StaticSource | CloseSource | CallbackSource
         if exception:
-            if callback is not None or static_given:
+            if callback is not None or response_given or delivery_given:
                 raise TypeError(
                     "exception= closes the connection without a response; it cannot "
                     "be combined with callback=, fault= or with response arguments"
                 )
             source = CloseSource(fault_for_exception(exception), check_delay(delay))
         elif callback is not None:
-            if static_given or delay != 0:
+            if delivery_given or delay != 0:
                 raise TypeError(
                     "callback= builds the response from its CallbackResult; pass "
-                    "status, body, json/payload, headers, content_type, reason, "
-                    "delay, fault, chunk_delay and compress there instead of to add()"
+                    "delay, fault, chunk_delay and compress there instead of to "
+                    "add() (status, body, json/payload, headers, content_type and "
+                    "reason answer when the callback returns None)"
                 )
-            source = CallbackSource(callback)
+            # aioresponses' meaning: a CallbackResult wins, None gets these
+            fallback = static_reply(
+                status=status,
+                body=body,
+                json=json,
+                payload=payload,
+                headers=headers,
+                content_type=content_type,
+                reason=reason,
+            )
+            if isinstance(fallback.body, StreamBody):
+                raise TypeError(
+                    f"body {fallback.body.source!r} streams: with callback=, return "
+                    "it in the CallbackResult instead"
+                )
+            source = CallbackSource(callback, fallback)
             if source.is_async:
                 self._bind_loop()
         else:
@@ -675,6 +803,29 @@ class aiointercept:  # the public name is lower-case by design
         journal = self._dispatcher.journal
         return journal[-1] if journal else None
 
+    @property
+    def ordered_requests(self) -> list[tuple[RequestKey, RecordedRequest]]:
+        """Every request received, across URLs, in arrival order, as
+        ``((METHOD, normalized URL), request)`` pairs (a copy): the keys of
+        :attr:`requests`."""
+        with self._dispatcher.lock:
+            journal = list(self._dispatcher.journal)
+        return [(request.key, request) for request in journal]
+
+    @property
+    def handlers(
+        self,
+    ) -> Mapping[tuple[URL | re.Pattern[str], str], tuple[RegisteredRoute, ...]]:
+        """The registered routes, read-only: ``(url, METHOD)`` (the normalized
+        URL or the compiled pattern) to their handles, in registration order.
+        Empty after :meth:`clear`."""
+        with self._dispatcher.lock:
+            routes = self._dispatcher.router.routes()
+        view: dict[tuple[URL | re.Pattern[str], str], list[RegisteredRoute]] = {}
+        for route in routes:
+            view.setdefault((route.url, route.method), []).append(self._handle(route))
+        return MappingProxyType({key: tuple(value) for key, value in view.items()})
+
     # -- assertions --------------------------------------------------------------
 
     def assert_called(self) -> None:
@@ -710,11 +861,13 @@ class aiointercept:  # the public name is lower-case by design
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
+        **client_options: Any,
     ) -> None:
         """Some request went to ``method`` ``url`` (``params`` added to its
         query); when ``data``, ``json`` or ``headers`` are given, one such
         request also meets them (see :meth:`assert_called_with`)."""
         __tracebackhide__ = True
+        ignore_client_keywords("assert_any_call", client_options)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
@@ -732,6 +885,7 @@ class aiointercept:  # the public name is lower-case by design
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
+        **client_options: Any,
     ) -> None:
         """The most recent request to ``method`` ``url`` (``params`` added to
         its query) meets every expectation given.
@@ -740,10 +894,15 @@ class aiointercept:  # the public name is lower-case by design
         mapping with a URL-encoded form body; ``json`` with the body parsed as
         JSON; ``headers`` must all be present with these values (names are
         case-insensitive), and with ``strict_headers=True`` no other header
-        may be present. Arguments left at ``None`` are not checked. A relative
-        ``url`` such as ``"/users"`` means ``server_url + "/users"``.
+        may be present. Arguments left at ``None``, or given as
+        :data:`unittest.mock.ANY`, are not checked. A relative ``url`` such as
+        ``"/users"`` means ``server_url + "/users"``. Options of the client
+        rather than of the request (``ssl=``, ``timeout=``,
+        ``allow_redirects=``...), which aioresponses-era tests pass, are
+        ignored with a :exc:`DeprecationWarning` that names them.
         """
         __tracebackhide__ = True
+        ignore_client_keywords("assert_called_with", client_options)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
@@ -766,10 +925,12 @@ class aiointercept:  # the public name is lower-case by design
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
+        **client_options: Any,
     ) -> None:
         """Exactly one request went to ``method`` ``url``, and it meets every
         expectation given (see :meth:`assert_called_with`)."""
         __tracebackhide__ = True
+        ignore_client_keywords("assert_called_once_with", client_options)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
@@ -805,8 +966,8 @@ def _decorate(
 ) -> Callable[..., Coroutine[Any, Any, R]]:
     if not inspect.iscoroutinefunction(func):
         raise TypeError(
-            f"@aiointercept decorates async functions, got {func!r}; use "
-            "'async with aiointercept() as m:' elsewhere"
+            f"@aiointercept decorates async functions, got {func!r}; in "
+            "synchronous code use 'with aiointercept() as m:'"
         )
     signature = inspect.signature(func)
     parameters = list(signature.parameters.values())

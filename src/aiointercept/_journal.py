@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import email.parser
 import email.policy
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import parse_qsl
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from ._compression import decode_content
@@ -32,6 +33,9 @@ class RecordedRequest:
     ``headers`` (case-insensitive multidict), ``query`` (``dict[str, list[str]]``,
     duplicates kept, in request order), ``json`` (the parsed body when the
     Content-Type is JSON, else ``None``) and ``data`` (the raw body bytes).
+    ``await read()``, ``await text()`` and ``await json()`` read the body as
+    an ``aiohttp.web.Request`` does. ``AiointerceptRequest`` is another name
+    for this class.
     """
 
     #: Upper-case HTTP method.
@@ -95,15 +99,46 @@ class RecordedRequest:
         return key
 
     @property
-    def json(self) -> Any:
-        """The parsed JSON body, or ``None`` if the body is not JSON."""
-        return self.kwargs["json"]
+    def path(self) -> str:
+        """The URL's path, decoded (``self.url.path``)."""
+        return self.url.path
 
     @property
-    def query(self) -> dict[str, list[str]]:
-        """Query parameters; each name maps to all of its values, in order."""
-        query: dict[str, list[str]] = self.kwargs["query"]
-        return query
+    def query(self) -> MultiDictProxy[str]:
+        """The query parameters, in request order: ``query["k"]`` is the first
+        value of ``k``, ``query.getall("k")`` all of them (``kwargs["query"]``
+        maps each name to the list of its values)."""
+        return self.url.query
+
+    async def read(self) -> bytes:
+        """The body with its content coding undone (:attr:`decoded_body`), as
+        ``aiohttp.web.Request.read()`` gives it."""
+        return self.decoded_body
+
+    async def text(self) -> str:
+        """The decoded body as text, in the charset of its Content-Type
+        (UTF-8 when it names none)."""
+        return self.decoded_body.decode(self._charset(), errors="replace")
+
+    async def json(self) -> Any:
+        """The decoded body parsed as JSON, whatever its Content-Type; raises
+        :exc:`ValueError` when it is not JSON. Without ``await``,
+        ``kwargs["json"]`` holds the parsed body of a JSON request (else
+        ``None``)."""
+        return _json.loads(self.decoded_body.decode(self._charset()))
+
+    def _charset(self) -> str:
+        content_type = self.headers.get("Content-Type", "")
+        for parameter in content_type.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip('"')
+                try:
+                    codecs.lookup(charset)
+                except LookupError:
+                    break
+                return charset
+        return "utf-8"
 
     @property
     def form(self) -> dict[str, list[str]] | None:

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from unittest.mock import ANY
 from urllib.parse import parse_qsl
 
 from ._responses import TOKEN, encode_json
@@ -180,7 +181,7 @@ class QueryMatcher(Matcher):
         self.exact = exact
 
     def check(self, request: RecordedRequest) -> Mismatch | None:
-        query = request.query
+        query: dict[str, list[str]] = request.kwargs["query"]
         if self.exact:
             whole = {name: sorted(values) for name, values in query.items()}
             if whole == self.expected:
@@ -286,7 +287,10 @@ class JsonMatcher(Matcher):
 
 
 def json_equal(expected: Any, actual: Any) -> bool:
-    """Equality with JSON's types: booleans are not numbers, tuples are lists."""
+    """Equality with JSON's types: booleans are not numbers, tuples are lists;
+    :data:`unittest.mock.ANY` equals any value."""
+    if expected is ANY:
+        return True
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, Mapping):
@@ -305,11 +309,20 @@ def json_equal(expected: Any, actual: Any) -> bool:
 
 
 def _pretty_json(value: Any) -> str:
-    return _json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return _json.dumps(
+        value, indent=2, sort_keys=True, ensure_ascii=False, default=_any_json
+    )
 
 
 def _compact_json(value: Any) -> str:
-    return _json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _json.dumps(value, sort_keys=True, ensure_ascii=False, default=_any_json)
+
+
+def _any_json(value: object) -> str:
+    """``mock.ANY`` in an expected JSON document, shown as ``"<ANY>"``."""
+    if value is ANY:
+        return "<ANY>"
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class BodyMatcher(Matcher):
@@ -490,7 +503,11 @@ def check_header_mapping(
 
 
 def check_json(value: object, name: str) -> object:
-    encode_json(value, name)
+    """A JSON document to expect; it may hold :data:`unittest.mock.ANY`."""
+    try:
+        _json.dumps(value, allow_nan=False, default=_any_json)
+    except (TypeError, ValueError):
+        encode_json(value, name)  # raises with the message of add()'s json=
     return value
 
 

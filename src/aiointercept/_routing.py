@@ -65,6 +65,8 @@ class CallbackSource:
     """A user callback; async callbacks run on the test's event loop."""
 
     callback: Callable[..., Any]
+    #: The response for a callback that returns ``None``.
+    fallback: Reply = field(default_factory=lambda: Reply(200, None, (), b""))
     is_async: bool = field(init=False)
     #: Keyword names the callback accepts; ``None`` when it takes ``**kwargs``.
     keywords: frozenset[str] | None = field(init=False)
@@ -207,6 +209,26 @@ class Router:
         self._order = 0
         #: ``match=`` predicates that raised during :meth:`take`, to be collected.
         self.failures: list[tuple[Route, RecordedRequest, BaseException]] = []
+
+    def shadowing(self, route: Route) -> Route | None:
+        """An earlier route that serves forever, with no matchers, for the same
+        method and URL (or pattern) as ``route``: ``route`` could never serve."""
+        if route.ignore_query:  # served only for a query the earlier one lacks
+            return None
+        if isinstance(route.url, re.Pattern):
+            earlier: Iterable[Route] = self._patterns
+        else:
+            earlier = self._exact.get((route.method, route.url), ())
+        for other in earlier:
+            if (
+                other.remaining is None
+                and not other.matchers
+                and not other.ignore_query
+                and other.method == route.method
+                and other.url == route.url
+            ):
+                return other
+        return None
 
     def add(self, route: Route) -> None:
         self._order += 1

@@ -17,7 +17,8 @@ def normalize_url(url: URL | str) -> URL:
 
     The fragment is dropped (it never reaches a server), the query parameters are
     sorted by name then value (duplicates are kept) and an empty path becomes
-    ``/``. A default port given explicitly (``:443`` for https) is dropped; yarl already
+    ``/``. A default port given explicitly (``:443`` for https) is dropped, and so
+    is the trailing dot of a fully qualified host (``api.test.``); yarl already
     lower-cases the scheme and host. The percent-encoding is made canonical, as
     yarl does for a URL given as a string, so that a URL received as raw bytes
     (``/%7euser``) and one registered as text (``/~user``) compare alike.
@@ -29,6 +30,7 @@ def normalize_url(url: URL | str) -> URL:
         and url.raw_user is None
         and url.raw_host is not None
         and _PLAIN_HOST.fullmatch(url.raw_host)
+        and not url.raw_host.endswith(".")
         and url.raw_path != "/"  # "http://h" and "http://h/" differ as text
         and _PLAIN_PATH.fullmatch(url.raw_path)
         and "/." not in url.raw_path  # dot segments are resolved
@@ -42,6 +44,10 @@ def normalize_url(url: URL | str) -> URL:
         base.scheme
     ):
         base = base.with_port(None)
+    host = base.raw_host
+    if host and host.endswith(".") and host.rstrip("."):
+        # "api.test." is the fully qualified "api.test": one host
+        base = base.with_host(host.rstrip("."))
     if base.absolute and base.raw_path == "/":
         base = base.with_path("/")
     if query:

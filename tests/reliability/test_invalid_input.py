@@ -183,14 +183,6 @@ CASES: list[Case] = [
     ),
     constructor(
         "passthrough",
-        f'``["{EXTERNAL}/v1"]`` (a path)',
-        ValueError,
-        "name a host (scheme and port optional), not a path",
-        mock_external_urls=True,
-        passthrough=[f"{EXTERNAL}/v1"],
-    ),
-    constructor(
-        "passthrough",
         '``[""]``',
         ValueError,
         "invalid passthrough host",
@@ -553,11 +545,11 @@ CASES: list[Case] = [
     ),
     add(
         "callback",
-        "with ``status=201`` (or another response argument)",
+        "with ``compress=True`` (or ``chunk_delay=``)",
         TypeError,
         "callback= builds the response from its CallbackResult",
         callback=callback,
-        status=201,
+        compress=True,
     ),
     add("reason", "``1``", TypeError, "reason must be a str or None", reason=1),
     add(

@@ -102,7 +102,7 @@ def check_journal(
     m: aiointercept, planned: list[Planned], queue: list[RegisteredRoute]
 ) -> None:
     recorded = Counter(
-        identify(record.url, record.json)
+        identify(record.url, record.kwargs["json"])
         for records in m.requests.values()
         for record in records
     )

@@ -99,18 +99,15 @@ class PassthroughHost:
     @classmethod
     def parse(cls, entry: str) -> PassthroughHost:
         """Parse ``"https://h"``, ``"http://h:8080"``, ``"h:8080"`` or ``"h"``;
-        a part left out matches anything."""
+        a part left out matches anything. A URL's path, query and fragment
+        (``"http://localhost:8080/status"``) are ignored: the entry stands for
+        its host."""
         has_scheme = "://" in entry
         url = URL(entry if has_scheme else f"//{entry}")
         if has_scheme and url.scheme not in ("http", "https"):
             raise ValueError(f"passthrough entries use http or https, got {entry!r}")
         if not url.host:
             raise ValueError(f"invalid passthrough host {entry!r}")
-        if url.path not in ("", "/") or url.query_string or url.fragment:
-            raise ValueError(
-                "passthrough entries name a host (scheme and port optional), "
-                f"not a path: {entry!r}"
-            )
         return cls(
             scheme=url.scheme if has_scheme else None,
             host=bare_host(url.host),

@@ -31,7 +31,7 @@ import anyio
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from ._adapters import PROXYING
+from ._adapters import PROXYING, is_loopback
 from ._adapters._aiohttp import bypass
 from ._aiohttp_reply import close_connection, write_reply
 from ._aiohttp_ws import serve_websocket
@@ -596,6 +596,12 @@ class AiohttpServer:
                 connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
             )
         url = self._request_url(request)
+        if url.port in (self.url and self.url.port, self.https_port) and (
+            is_loopback(url.raw_host or "")
+        ):
+            # the mock's own address: passing it on would loop back here
+            logger.warning("not passing %s through: it is the mock itself", url)
+            return close_connection(request)
         headers = [
             (name, value)
             for name, value in request.headers.items()
@@ -631,16 +637,24 @@ class AiohttpServer:
                     await response.write(chunk)
                 await response.write_eof()
                 return response
-            # Recording: the last chunk is held back until the interaction is
-            # recorded, so that a client (and the test) that has the whole
-            # response finds it in the cassette.
+            # Recording: streamed as it comes, but what lets the client see the
+            # response complete (its last bytes, or the end of a chunked body)
+            # waits until the interaction is recorded, so that a client (and
+            # its test) that has the whole response finds it in the cassette.
+            length = response.content_length
+            bodiless = request.method == "HEAD" or upstream.status in (204, 304)
             chunks: list[bytes] = []
+            held = b""
+            sent = 0
+            if not bodiless and length != 0:
+                await response.prepare(request)
             async for chunk in upstream.content.iter_any():
-                if chunks:
-                    if not response.prepared:
-                        await response.prepare(request)
-                    await response.write(chunks[-1])
                 chunks.append(chunk)
+                if length is not None and sent + len(chunk) >= length:
+                    held += chunk
+                else:
+                    await response.write(chunk)
+                    sent += len(chunk)
             # a failing hook is kept by the cassette, raised at the block's exit
             with contextlib.suppress(Exception):
                 record(
@@ -651,8 +665,8 @@ class AiohttpServer:
                 )
             if not response.prepared:
                 await response.prepare(request)
-            if chunks:
-                await response.write(chunks[-1])
+            if held:
+                await response.write(held)
             await response.write_eof()
         return response
 

@@ -24,8 +24,10 @@ extra; its C loader and dumper are used when they are available.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,10 +237,13 @@ def save(path: Path, interactions: Iterable[Interaction]) -> None:
     }
     text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # created like any new file (0o666 less the umask), or with the mode of
+    # the cassette it replaces
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temporary, path)
@@ -272,6 +277,8 @@ def _bytes(value: object, where: str) -> bytes | None:
         return value
     if isinstance(value, str):
         return value.encode("utf-8")
+    if isinstance(value, Mapping | list):  # a JSON payload, as vcrpy's aiohttp
+        return json.dumps(value).encode("utf-8")  # recorder stores it
     raise CassetteError(f"{where}: a body must be a string, got {value!r}")
 
 

@@ -192,6 +192,12 @@ class Cassette:
         self._played = [False] * len(self._old)
         self._replies: list[Reply | None] = [None] * len(self._old)
         self._index: dict[tuple[object, ...], list[int]] = {}
+        #: ``(scheme, host, port)`` of every interaction it may replay.
+        self.hosts: frozenset[tuple[str, str, int]] = frozenset(
+            (r.scheme, r.host, r.port or 0)
+            for r in (i.request for i in self._old)
+            if self.replays
+        )
         self._rest = tuple(m for m in options.match_on if m not in _INDEXED)
         self._keyed = tuple(m for m in options.match_on if m in _INDEXED)
         if self.replays:
@@ -228,7 +234,7 @@ class Cassette:
                 return None
         reply = self._replies[position]
         if reply is None:
-            reply = self._replies[position] = _reply(self._old[position].response)
+            reply = self._replies[position] = _reply(self._old[position])
         return reply
 
     def miss(self, request: RecordedRequest) -> str:
@@ -400,15 +406,22 @@ def _coding(headers: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
-def _reply(response: CassetteResponse) -> Reply:
-    """The reply that replays ``response``: its status, reason, headers and
+def _reply(interaction: Interaction) -> Reply:
+    """The reply that replays ``interaction``: its status, reason, headers and
     body, chunked when it was recorded chunked, compressed when it was recorded
     compressed."""
+    response = interaction.response
     chunked = any(
         name.lower() == "transfer-encoding" and "chunked" in value.lower()
         for name, value in response.headers
     )
-    headers = [(n, v) for n, v in response.headers if n.lower() not in _FRAMING]
+    # the length of a body that HEAD and 304 describe without sending it
+    framing = (
+        _FRAMING - {"content-length"}
+        if interaction.request.method == "HEAD" or response.status == 304
+        else _FRAMING
+    )
+    headers = [(n, v) for n, v in response.headers if n.lower() not in framing]
     body = response.body
     coding = _coding(headers)
     compress: str | None = None

@@ -143,7 +143,25 @@ class InterceptTarget:
         self.allows_any = passthrough_unmatched or not block_network
 
     def has_route_for(self, scheme: str | None, host: str, port: int) -> bool:
-        return self.dispatcher.router.has_host(scheme, host, port)
+        """Whether a route, or an interaction of the block's cassette, names
+        this host (loopback hosts are intercepted only then)."""
+        dispatcher = self.dispatcher
+        if dispatcher.router.has_host(scheme, host, port):
+            return True
+        cassette = dispatcher.cassette
+        if cassette is None:
+            return False
+        hosts = cassette.hosts
+        if scheme is not None:
+            return (scheme, host, port) in hosts
+        return ("http", host, port) in hosts or ("https", host, port) in hosts
+
+    @property
+    def records(self) -> bool:
+        """Whether the block's cassette records what it cannot replay (then
+        loopback hosts are recorded too)."""
+        cassette = self.dispatcher.cassette
+        return cassette is not None and cassette.records
 
     def passes_through(self, scheme: str | None, host: str, port: int) -> bool:
         return any(entry.matches(scheme, host, port) for entry in self.passthrough)
@@ -209,7 +227,7 @@ class Interception:
         if scheme in ("ws", "wss"):  # a WebSocket upgrade, under its http(s) URL
             scheme = "https" if scheme == "wss" else "http"
         if not any(t.has_route_for(scheme, host, port) for t in targets) and (
-            is_loopback(host)
+            (is_loopback(host) and not any(t.records for t in targets))
             or any(t.passes_through(scheme, host, port) for t in targets)
         ):
             return None

@@ -58,22 +58,48 @@ def lowest(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The interception tests, each file for one or more clients.
+INTERCEPTION_TESTS = [
+    "tests/test_external.py",
+    "tests/test_passthrough.py",
+    "tests/test_websocket.py",
+    "tests/test_external_clients.py",
+    "tests/test_network_guard.py",
+]
+
+#: What ``client_compat`` installs over the test dependencies, per run: the
+#: latest release of every client, then the oldest release that
+#: ``mock_external_urls=True`` supports of each one. httpcore 0.16.0 is the
+#: oldest httpcore that installs beside anyio 4 (0.15 wants anyio 3), and
+#: httpx 0.23.1 the oldest httpx that takes it.
+CLIENT_PINS = {
+    "latest": ["aiohttp", "httpx", "httpcore", "requests", "urllib3"],
+    "aiohttp-3.10.0": ["aiohttp==3.10.0"],
+    "httpx-0.23.1": ["httpx==0.23.1", "httpcore==0.16.0"],
+    "urllib3-1.26": ["requests", "urllib3<2"],
+}
+
+_PRINT_VERSIONS = """\
+from importlib.metadata import version
+for name in ("aiohttp", "httpx", "httpcore", "requests", "urllib3"):
+    print(name, version(name))
+"""
+
+
 @nox.session
-@nox.parametrize("aiohttp", ["3.10.0", "latest"])
-def aiohttp_compat(session: nox.Session, aiohttp: str) -> None:
-    """The interception and WebSocket tests on the oldest supported aiohttp and
-    the latest."""
-    pin = "aiohttp" if aiohttp == "latest" else f"aiohttp=={aiohttp}"
+@nox.parametrize("clients", list(CLIENT_PINS.values()), ids=list(CLIENT_PINS))
+def client_compat(session: nox.Session, clients: list[str]) -> None:
+    """The interception tests on the oldest supported and latest clients.
+
+    One run has the latest aiohttp, httpx and requests (urllib3 2.x); each
+    other puts one client back: aiohttp 3.10.0, httpx 0.23.1 on httpcore
+    0.16.0, or the latest requests on urllib3 1.26.x. ``nox -s client_compat``
+    runs them all, ``nox -s "client_compat(httpx-0.23.1)"`` one of them.
+    """
     session.install("-e", ".[trio]", *_group("test"))
-    session.install("--upgrade", pin)
-    session.run("python", "-c", "import aiohttp; print('aiohttp', aiohttp.__version__)")
-    session.run(
-        "pytest",
-        "tests/test_external.py",
-        "tests/test_passthrough.py",
-        "tests/test_websocket.py",
-        *session.posargs,
-    )
+    session.install("--upgrade", *clients)
+    session.run("python", "-c", _PRINT_VERSIONS)
+    session.run("pytest", *INTERCEPTION_TESTS, *session.posargs)
 
 
 @nox.session
@@ -114,7 +140,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run every script in examples/; each one checks what it shows."""
-    session.install("-e", ".[trio]", "httpx", "requests")
+    session.install("-e", ".[trio,record]", "httpx", "requests")
     for script in sorted((ROOT / "examples").glob("*.py")):
         session.log(f"running {script.name}")
         session.run("python", str(script))

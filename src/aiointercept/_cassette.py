@@ -70,7 +70,7 @@ class CassetteRequest:
     ``None``.
     """
 
-    __slots__ = ("body", "headers", "method", "uri")
+    __slots__ = ("_parsed", "body", "headers", "method", "uri")
 
     def __init__(
         self,
@@ -83,10 +83,15 @@ class CassetteRequest:
         self.uri = uri
         self.body = body
         self.headers: CIMultiDict[str] = CIMultiDict(headers)
+        self._parsed: tuple[str, URL] | None = None
 
     @property
     def url(self) -> URL:
-        return URL(self.uri, encoded=True)
+        """``uri`` parsed (once for each value it takes)."""
+        parsed = self._parsed
+        if parsed is None or parsed[0] is not self.uri:
+            parsed = self._parsed = (self.uri, URL(self.uri, encoded=True))
+        return parsed[1]
 
     @property
     def scheme(self) -> str:

@@ -22,7 +22,6 @@ Nothing here leaves the machine: every test runs under
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import concurrent.futures
 import contextlib
@@ -33,13 +32,11 @@ import random
 import re
 import sys
 import textwrap
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -50,29 +47,20 @@ import pytest
 import requests
 import vcr
 import yaml
-from multidict import CIMultiDict
 from yarl import URL
 
+import clients
 import loopback_net
 from aiointercept import AiointerceptError, CassetteError, aiointercept
-from loopback_net import LoopbackNet
+from clients import BOUND, Client, Reply, make_client, open_client
 
 pytestmark = pytest.mark.anyio
 
 T = TypeVar("T")
 
-#: The safety net's fixture, made available to this module.
+#: The safety net, for every test of this module.
 loopback_network = loopback_net.loopback_network
-
-#: A bound on every request, so that a broken library fails a test instead of
-#: hanging it.
-BOUND = 10.0
-
-PROXY_VARIABLES = [
-    case(f"{name}_proxy")
-    for name in ("http", "https", "all", "no")
-    for case in (str.lower, str.upper)
-]
+net = clients.net
 
 #: Bodies the upstream serves.
 BINARY = bytes(range(256)) * 8
@@ -84,385 +72,32 @@ SECRET_BODY = b"your token-123 is here"
 LARGE = random.Random(13).randbytes(1024 * 1024)
 
 
-@pytest.fixture(autouse=True)
-def net(loopback_network: LoopbackNet, monkeypatch: pytest.MonkeyPatch) -> LoopbackNet:
-    """The loopback safety net, for every test of this module."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return loopback_network
-
-
 # -- the clients ------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Reply:
-    """A response as a client received it, body read (and decoded) in full."""
-
-    status: int
-    reason: str
-    headers: CIMultiDict[str]
-    body: bytes
-    #: The final URL, after redirects.
-    url: str
-    #: The statuses of the redirects followed to get here.
-    history: tuple[int, ...]
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Client(abc.ABC):
-    """One client, used the way its users use it, redirects followed."""
-
-    #: Raised when the server closes the connection before any response.
-    closed_error: ClassVar[tuple[type[Exception], ...]]
-
-    @abc.abstractmethod
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        json_body: Any = None,
-    ) -> Reply: ...
-
-    @abc.abstractmethod
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        """GET ``url`` as a stream: read ``size`` bytes of the body, call
-        ``between`` (from any thread), then read the rest."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None: ...
-
-    async def get(self, url: str, **kwargs: Any) -> Reply:
-        return await self.request("GET", url, **kwargs)
-
-    async def text(self, url: str) -> str:
-        reply = await self.get(url)
-        assert reply.status == 200, (url, reply.status, reply.body)
-        return reply.text
-
-
-class AiohttpClient(Client):
-    closed_error = (aiohttp.ClientConnectionError,)
-
-    def __init__(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOUND))
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        json_body: Any = None,
-    ) -> Reply:
-        async with self.session.request(
-            method, url, headers=headers, data=content, json=json_body
-        ) as response:
-            body = await response.read()
-            return Reply(
-                response.status,
-                response.reason or "",
-                CIMultiDict(response.headers),
-                body,
-                str(response.url),
-                tuple(previous.status for previous in response.history),
-            )
-
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        async with self.session.get(url) as response:
-            first = await response.content.readexactly(size)
-            between()
-            return first, await response.content.read()
-
-    async def aclose(self) -> None:
-        await self.session.close()
-
-
-def httpx_reply(response: httpx.Response) -> Reply:
-    return Reply(
-        response.status_code,
-        response.reason_phrase,
-        CIMultiDict(response.headers.multi_items()),
-        response.content,
-        str(response.url),
-        tuple(previous.status_code for previous in response.history),
-    )
-
-
-class HttpxAsyncClient(Client):
-    closed_error = (httpx.TransportError,)
-
-    def __init__(self) -> None:
-        self.client = httpx.AsyncClient(timeout=BOUND, follow_redirects=True)
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        json_body: Any = None,
-    ) -> Reply:
-        with anyio.fail_after(BOUND + 5):
-            response = await self.client.request(
-                method, url, headers=headers, content=content, json=json_body
-            )
-        return httpx_reply(response)
-
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        buffer = bytearray()
-        with anyio.fail_after(BOUND):
-            async with self.client.stream("GET", url) as response:
-                chunks = response.aiter_raw()
-                while len(buffer) < size:
-                    buffer += await anext(chunks)
-                between()
-                async for chunk in chunks:
-                    buffer += chunk
-        return bytes(buffer[:size]), bytes(buffer[size:])
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-class SyncClient(Client):
-    """A blocking client, run in a worker thread."""
-
-    @abc.abstractmethod
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        json_body: Any,
-    ) -> Reply: ...
-
-    @abc.abstractmethod
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]: ...
-
-    @abc.abstractmethod
-    def close(self) -> None: ...
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        json_body: Any = None,
-    ) -> Reply:
-        with anyio.fail_after(BOUND + 5):
-            return await anyio.to_thread.run_sync(
-                lambda: self.send(method, url, headers, content, json_body)
-            )
-
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        with anyio.fail_after(BOUND + 5):
-            return await anyio.to_thread.run_sync(
-                lambda: self.send_in_two(url, size, between)
-            )
-
-    async def aclose(self) -> None:
-        self.close()
-
-
-class HttpxSyncClient(SyncClient):
-    closed_error = (httpx.TransportError,)
-
-    def __init__(self) -> None:
-        self.client = httpx.Client(timeout=BOUND, follow_redirects=True)
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        json_body: Any,
-    ) -> Reply:
-        return httpx_reply(
-            self.client.request(
-                method, url, headers=headers, content=content, json=json_body
-            )
-        )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        buffer = bytearray()
-        with self.client.stream("GET", url) as response:
-            chunks = response.iter_raw()
-            while len(buffer) < size:
-                buffer += next(chunks)
-            between()
-            for chunk in chunks:
-                buffer += chunk
-        return bytes(buffer[:size]), bytes(buffer[size:])
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class RequestsClient(SyncClient):
-    closed_error = (requests.exceptions.ConnectionError,)
-
-    def __init__(self) -> None:
-        self.session = requests.Session()
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        json_body: Any,
-    ) -> Reply:
-        response = self.session.request(
-            method,
-            url,
-            headers=headers,
-            data=content,
-            json=json_body,
-            timeout=BOUND,
-        )
-        return Reply(
-            response.status_code,
-            response.reason,
-            # urllib3's headers keep repeated fields (Set-Cookie) apart
-            CIMultiDict(response.raw.headers.items()),
-            response.content,
-            response.url,
-            tuple(previous.status_code for previous in response.history),
-        )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        with self.session.get(url, stream=True, timeout=BOUND) as response:
-            first = b""
-            while len(first) < size:
-                first += response.raw.read(size - len(first))
-            between()
-            rest: bytes = response.raw.read()
-            return first, rest
-
-    def close(self) -> None:
-        self.session.close()
-
-
-CLIENTS: dict[str, Callable[[], Client]] = {
-    "aiohttp": AiohttpClient,
-    "httpx-async": HttpxAsyncClient,
-    "httpx-sync": HttpxSyncClient,
-    "requests": RequestsClient,
-}
+KINDS = ["aiohttp", "httpx-async", "httpx-sync", "requests"]
 
 #: Every client, on every backend it runs on (aiohttp runs on asyncio only).
 every_client = pytest.mark.parametrize(
     ("kind", "anyio_backend"),
     [
         pytest.param(kind, backend, id=f"{kind}-{backend}")
-        for kind in CLIENTS
+        for kind in KINDS
         for backend in ("asyncio", "trio")
         if not (kind == "aiohttp" and backend == "trio")
     ],
 )
 
 
-@asynccontextmanager
-async def open_client(kind: str) -> AsyncIterator[Client]:
-    client = CLIENTS[kind]()
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 # -- a loopback upstream, standing for the real API -------------------------------
 
 
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: CIMultiDict[str]
-    body: bytes
-
-
 @dataclass
-class Upstream:
-    """A plain HTTP/1.1 server on 127.0.0.1, in a thread of its own."""
-
-    port: int = 0
-    received: list[Received] = field(default_factory=list)
+class Upstream(clients.Upstream):
     #: How many requests /counter has answered.
     count: int = 0
-    #: /stream sends its first chunk, then waits for this before the rest.
-    release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        """The upstream as a client names a remote host: by a host name."""
-        return f"http://localhost:{self.port}"
-
-    @property
-    def ip_url(self) -> str:
-        """The upstream by its loopback address, as a local service is named."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def paths(self) -> list[str]:
-        with self.lock:
-            return [received.path for received in self.received]
 
 
-class UpstreamServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        super().__init__(("127.0.0.1", 0), UpstreamHandler)
-
-
-class UpstreamHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    timeout = BOUND
-    server: UpstreamServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.answer()
-
-    def do_POST(self) -> None:
-        self.answer()
-
+class UpstreamHandler(clients.UpstreamHandler[Upstream]):
     def do_PUT(self) -> None:
         self.answer()
 
@@ -473,28 +108,8 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "1234")
         self.end_headers()
 
-    def read_body(self) -> bytes:
-        """The request body, read in full (chunked or not)."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = bytearray()
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                body += self.rfile.read(size)
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return bytes(body)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def answer(self) -> None:
+    def respond(self, body: bytes) -> None:
         upstream = self.server.upstream
-        body = self.read_body()
-        with upstream.lock:
-            upstream.received.append(
-                Received(
-                    self.command, self.path, CIMultiDict(self.headers.items()), body
-                )
-            )
         route = urlsplit(self.path).path
         if route == "/echo":
             echo = {"method": self.command, "path": self.path, "body": body.decode()}
@@ -516,18 +131,6 @@ class UpstreamHandler(BaseHTTPRequestHandler):
             )
         elif route == "/chunked":
             self.send_chunked(CHUNKS)
-        elif route == "/stream":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b"6\r\nfirst;\r\n")
-            self.wfile.flush()
-            # longer than any client waits: a client that never got the first
-            # chunk times out, instead of being saved by this timeout
-            upstream.release.wait(3 * BOUND)
-            self.wfile.write(b"6\r\nsecond\r\n0\r\n\r\n")
-            self.wfile.flush()
         elif route == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/target")
@@ -551,20 +154,7 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         elif route == "/large":
             self.send_body(LARGE, "application/octet-stream")
         else:
-            self.send_body(
-                f"upstream {self.command} {self.path}".encode(), "text/plain"
-            )
-
-    def send_body(
-        self, body: bytes, content_type: str, extra: Mapping[str, str] | None = None
-    ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            super().respond(body)
 
     def send_chunked(self, chunks: list[bytes]) -> None:
         self.send_response(200)
@@ -578,24 +168,10 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-@asynccontextmanager
-async def upstream_server() -> AsyncIterator[Upstream]:
+def upstream_server() -> AbstractAsyncContextManager[Upstream]:
     """Start an :class:`Upstream`; stop it (and its waiting /stream) on exit,
     after which its port refuses connections."""
-    upstream = Upstream()
-    server = UpstreamServer(upstream)
-    upstream.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    try:
-        yield upstream
-    finally:
-        upstream.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(BOUND)
+    return clients.serving(Upstream(), UpstreamHandler)
 
 
 # -- cassettes ----------------------------------------------------------------------
@@ -636,6 +212,26 @@ def response_body(interaction: Mapping[str, Any]) -> bytes:
     return as_bytes(interaction["response"]["body"]["string"])
 
 
+@asynccontextmanager
+async def cassette_block(
+    path: Path, kind: str, **options: Any
+) -> AsyncIterator[tuple[aiointercept, Client]]:
+    """A block with a cassette, and a client of ``kind`` to send through it."""
+    async with (
+        aiointercept(mock_external_urls=True, cassette=path, **options) as m,
+        open_client(kind) as client,
+    ):
+        yield m, client
+
+
+async def with_cassette(
+    path: Path, kind: str, send: Callable[[Client], Awaitable[T]], **options: Any
+) -> T:
+    """Run ``send`` with a client of ``kind``, in a block with a cassette."""
+    async with cassette_block(path, kind, **options) as (_, client):
+        return await send(client)
+
+
 async def record(
     path: Path,
     upstream: Upstream,
@@ -643,12 +239,14 @@ async def record(
     send: Callable[[Client], Awaitable[T]],
     **options: Any,
 ) -> T:
-    """Run ``send`` in a block with a cassette (recording, by default)."""
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, **options),
-        open_client(kind) as client,
-    ):
-        return await send(client)
+    """Run ``send`` in a block with a cassette (recording, by default), while
+    ``upstream`` runs."""
+    return await with_cassette(path, kind, send, **options)
+
+
+async def replay(path: Path, kind: str, send: Callable[[Client], Awaitable[T]]) -> T:
+    """Run ``send`` in a block that replays the cassette, recording nothing."""
+    return await with_cassette(path, kind, send, record_mode="none")
 
 
 async def miss(
@@ -812,10 +410,7 @@ async def test_records_then_replays_with_the_upstream_stopped(
 ) -> None:
     path = tmp_path / "c.yaml"
     async with upstream_server() as upstream:
-        async with (
-            aiointercept(mock_external_urls=True, cassette=path) as m,
-            open_client(kind) as client,
-        ):
+        async with cassette_block(path, kind) as (m, client):
             hello = await client.get(f"{upstream.url}/hello?lang=en")
             echo = await client.request(
                 "POST", f"{upstream.url}/echo", json_body={"name": "bob"}
@@ -829,10 +424,7 @@ async def test_records_then_replays_with_the_upstream_stopped(
     assert len(m.requests) == 2
     assert uris(path) == [f"{upstream.url}/hello?lang=en", f"{upstream.url}/echo"]
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none") as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
         replayed_hello = await client.get(f"{upstream.url}/hello?lang=en")
         replayed_echo = await client.request(
             "POST", f"{upstream.url}/echo", json_body={"name": "bob"}
@@ -860,10 +452,7 @@ async def test_once_replays_an_existing_cassette_without_the_upstream(
     path = tmp_path / "c.yaml"
     async with upstream_server() as upstream:
         await record(path, upstream, kind, lambda c: c.text(f"{upstream.url}/hello"))
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path) as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind) as (m, client):
         assert await client.text(f"{upstream.url}/hello") == "upstream GET /hello"
     assert len(m.requests) == 1
 
@@ -881,11 +470,7 @@ async def test_status_reason_and_repeated_headers_are_replayed(
     assert interaction["response"]["status"] == {"code": 418, "message": TEAPOT_REASON}
     assert header(interaction["response"], "Set-Cookie") == ["first=1", "second=2"]
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert (replayed.status, replayed.reason) == (418, TEAPOT_REASON)
     assert replayed.body == b"short and stout"
     assert replayed.headers["X-Custom"] == "kept"
@@ -905,11 +490,7 @@ async def test_binary_body_is_recorded_as_binary_and_replayed(
     (interaction,) = interactions(path)
     assert interaction["response"]["body"]["string"] == BINARY
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert replayed.body == BINARY
     assert replayed.headers["Content-Type"] == "application/octet-stream"
 
@@ -946,11 +527,7 @@ async def test_gzip_body_is_replayed_compressed_and_decoded_by_the_client(
     assert header(interaction["response"], "Content-Encoding") == ["gzip"]
     assert response_body(interaction).decode() == GZIP_TEXT
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert replayed.headers["Content-Encoding"] == "gzip"
     assert replayed.text == GZIP_TEXT
 
@@ -966,11 +543,7 @@ async def test_chunked_body_is_replayed_chunked(kind: str, tmp_path: Path) -> No
     assert header(interaction["response"], "Transfer-Encoding") == ["chunked"]
     assert response_body(interaction) == b"".join(CHUNKS)
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert replayed.body == b"".join(CHUNKS)
     assert replayed.headers["Transfer-Encoding"] == "chunked"
     assert "Content-Length" not in replayed.headers
@@ -996,11 +569,7 @@ async def test_streamed_upstream_body_is_recorded_while_it_streams(
     (interaction,) = interactions(path)
     assert response_body(interaction) == b"first;second"
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        assert await client.text(url) == "first;second"
+    assert await replay(path, kind, lambda c: c.text(url)) == "first;second"
 
 
 @every_client
@@ -1016,10 +585,7 @@ async def test_redirects_are_recorded_and_followed_on_replay(
     assert uris(path) == [url, f"{upstream.url}/target"]
     assert [i["response"]["status"]["code"] for i in interactions(path)] == [302, 200]
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none") as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
         replayed = await client.get(url)
     assert (replayed.status, replayed.history) == (200, (302,))
     assert replayed.url == f"{upstream.url}/target"
@@ -1122,11 +688,7 @@ async def test_no_content_and_head_responses_replay_without_a_body(
     assert [(r.status, r.body) for r in recorded] == [(204, b""), (200, b"")]
     assert [i["request"]["method"] for i in interactions(path)] == ["GET", "HEAD"]
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await send(client)
+    replayed = await replay(path, kind, send)
     assert [(r.status, r.body) for r in replayed] == [(204, b""), (200, b"")]
     assert replayed[1].headers["Content-Type"] == "text/plain"
     # what a HEAD is for: the size of what a GET would get
@@ -1194,11 +756,7 @@ async def test_query_recorded_by_one_client_replays_for_every_client(
     async with upstream_server() as upstream:
         url = f"{upstream.url}/search?q=café au lait&page=2"
         await record(path, upstream, "requests", lambda c: c.text(url))
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        assert (await client.get(url)).status == 200
+    assert (await replay(path, kind, lambda c: c.get(url))).status == 200
 
 
 def blocking_get(kind: str, url: str) -> tuple[int, bytes]:
@@ -1283,7 +841,7 @@ async def test_uncaught_client_error_becomes_a_cassette_error(
     async with upstream_server() as upstream:
         hello, other = f"{upstream.url}/hello", f"{upstream.url}/other"
         await record(path, upstream, kind, lambda c: c.text(hello))
-    client = CLIENTS[kind]()
+    client = make_client(kind)
 
     async def block() -> None:
         async with aiointercept(
@@ -1593,11 +1151,9 @@ async def test_authorization_and_cookie_are_not_recorded_by_default(
     assert header(request, "Cookie") == []
     assert header(request, "X-Request-Id") == ["kept-1"]
 
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        assert (await client.get(url, headers=headers)).text == "upstream GET /hello"
+    assert (
+        await replay(path, kind, lambda c: c.get(url, headers=headers))
+    ).text == "upstream GET /hello"
 
 
 async def test_filter_headers_removes_or_replaces(
@@ -1841,11 +1397,7 @@ async def test_response_body_shortened_by_a_hook_replays_whole(
             lambda c: c.get(url),
             before_record_response=before_record_response,
         )
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert replayed.body == b"[removed]"
 
 
@@ -2167,10 +1719,7 @@ async def test_cassette_vcrpy_recorded_from_a_loopback_address_replays(
         with vcr.use_cassette(str(path)):
             requests_get(url)
     assert uris(path) == [url]
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none") as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
         assert await client.text(url) == "upstream GET /hello"
     assert len(m.requests) == 1
 
@@ -2186,10 +1735,7 @@ async def test_cassette_recorded_by_vcrpy_replays(
             vcrpy_send(recorder, upstream.url)
         assert len(cassette) == 4
         assert len(upstream.received) == 4
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none") as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
         await aiointercept_send(client, upstream.url)
     assert len(m.requests) == 4
 
@@ -2256,11 +1802,7 @@ async def test_body_stored_compressed_is_decoded_by_the_client(
     url = "https://api.example.com/compressed"
     path.write_text(gzip_cassette(url))
     assert "!!binary" in path.read_text()
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none"),
-        open_client(kind) as client,
-    ):
-        replayed = await client.get(url)
+    replayed = await replay(path, kind, lambda c: c.get(url))
     assert replayed.headers["Content-Encoding"] == "gzip"
     assert replayed.text == GZIP_TEXT
 
@@ -2305,10 +1847,7 @@ async def test_hand_written_vcrpy_cassette_replays(kind: str, tmp_path: Path) ->
     never existed."""
     path = tmp_path / "c.yaml"
     path.write_text(HAND_WRITTEN)
-    async with (
-        aiointercept(mock_external_urls=True, cassette=path, record_mode="none") as m,
-        open_client(kind) as client,
-    ):
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
         items = await client.get("http://api.example.com/items?page=1")
         upload = await client.request(
             "POST", "https://api.example.com:8443/upload", content=b"\x00\x01\x02"

@@ -26,19 +26,16 @@ Nothing here leaves the machine or asks a real DNS server anything:
 
 from __future__ import annotations
 
-import abc
 import functools
 import json
 import logging
 import re
 import socket
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -49,426 +46,33 @@ import pytest
 import requests
 import sniffio
 import urllib3
-from multidict import CIMultiDict
 from yarl import URL
 
+import clients
 import loopback_net
 from aiointercept import CallbackError, CallbackResult, aiointercept
+from clients import (
+    BOUND,
+    Reply,
+    open_client,
+)
 from loopback_net import LoopbackNet
 
 pytestmark = pytest.mark.anyio
 
-T = TypeVar("T")
-
-#: A request body: bytes, or pieces sent as a streamed (chunked) body.
-Content = bytes | list[bytes] | None
-
-#: The safety net's fixture, made available to this module.
+#: The safety net, for every test of this module.
 loopback_network = loopback_net.loopback_network
+net = clients.net
 
-#: A bound on every request, so that a broken library fails a test instead of
-#: hanging it.
-BOUND = 10.0
 #: A client timeout shorter than :data:`DELAY`.
 SHORT_TIMEOUT = 0.1
 DELAY = 0.5
 
-PROXY_VARIABLES = [
-    case(f"{name}_proxy")
-    for name in ("http", "https", "all", "no")
-    for case in (str.lower, str.upper)
-]
-
-
-@pytest.fixture(autouse=True)
-def net(loopback_network: LoopbackNet, monkeypatch: pytest.MonkeyPatch) -> LoopbackNet:
-    """The loopback safety net, for every test of this module."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return loopback_network
-
 
 # -- the clients ------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Reply:
-    """A response as any of the clients received it, body read in full."""
-
-    status: int
-    headers: CIMultiDict[str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Client(abc.ABC):
-    """One client, used the way its users use it, with the errors it raises."""
-
-    #: Raised when the server closes (or resets) the connection, or sends a
-    #: malformed status line, before any response.
-    closed_error: ClassVar[tuple[type[Exception], ...]]
-    #: Raised when a response breaks off after its headers.
-    broken_body_error: ClassVar[tuple[type[Exception], ...]]
-    #: Raised when the client's own timeout fires while it waits for a response.
-    timeout_error: ClassVar[tuple[type[Exception], ...]]
-    #: Raised when the host cannot be connected to (here: it does not resolve).
-    connect_error: ClassVar[tuple[type[Exception], ...]]
-
-    @abc.abstractmethod
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content: Content = None,
-        timeout: float = BOUND,
-    ) -> Reply:
-        """Send a request; a ``content`` list is sent as a streamed (chunked)
-        body, one piece at a time."""
-
-    @abc.abstractmethod
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        """GET ``url`` as a stream: read ``size`` bytes of the body, call
-        ``between`` (on the test's event loop), then read the rest."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None: ...
-
-    async def get(self, url: str, **kwargs: Any) -> Reply:
-        return await self.request("GET", url, **kwargs)
-
-    async def text(self, url: str) -> str:
-        reply = await self.get(url)
-        assert reply.status == 200, (url, reply.status, reply.body)
-        return reply.text
-
-
-#: httpx's transport errors other than a timeout (a connection that hangs
-#: until the client gives up is not a closed one).
-HTTPX_CLOSED = (httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-async def pieces(content: list[bytes]) -> AsyncIterator[bytes]:
-    for piece in content:
-        yield piece
-
-
-class HttpxAsyncClient(Client):
-    closed_error = HTTPX_CLOSED
-    broken_body_error = HTTPX_CLOSED
-    timeout_error = (httpx.TimeoutException,)
-    connect_error = (httpx.ConnectError,)
-
-    def __init__(self, *, proxy: str | None = None) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=BOUND, follow_redirects=True, proxy=proxy
-        )
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content: Content = None,
-        timeout: float = BOUND,
-    ) -> Reply:
-        body: bytes | AsyncIterator[bytes] | None = (
-            pieces(content) if isinstance(content, list) else content
-        )
-        with anyio.fail_after(BOUND + 5):
-            response = await self.client.request(
-                method,
-                url,
-                headers=headers,
-                json=json_body,
-                content=body,
-                timeout=timeout,
-            )
-        return Reply(
-            response.status_code,
-            CIMultiDict(response.headers.multi_items()),
-            response.content,
-        )
-
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        buffer = bytearray()
-        with anyio.fail_after(BOUND):
-            async with self.client.stream("GET", url) as response:
-                chunks = response.aiter_raw()
-                while len(buffer) < size:
-                    buffer += await anext(chunks)
-                between()
-                async for chunk in chunks:
-                    buffer += chunk
-        return bytes(buffer[:size]), bytes(buffer[size:])
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-class SyncClient(Client):
-    """A blocking client, run in a worker thread or, with ``blocking=True``,
-    called directly from the async test (blocking its event loop)."""
-
-    def __init__(self, *, blocking: bool) -> None:
-        self.blocking = blocking
-
-    @abc.abstractmethod
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        content: Content,
-        timeout: float,
-    ) -> Reply: ...
-
-    @abc.abstractmethod
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]: ...
-
-    @abc.abstractmethod
-    def close(self) -> None: ...
-
-    async def call(self, function: Callable[[], T]) -> T:
-        if self.blocking:
-            return function()
-        return await anyio.to_thread.run_sync(function)
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content: Content = None,
-        timeout: float = BOUND,
-    ) -> Reply:
-        return await self.call(
-            functools.partial(
-                self.send, method, url, headers, json_body, content, timeout
-            )
-        )
-
-    async def read_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        assert not self.blocking, "between() needs the test's loop"
-
-        def on_the_loop() -> None:
-            anyio.from_thread.run_sync(between)
-
-        return await self.call(
-            functools.partial(self.send_in_two, url, size, on_the_loop)
-        )
-
-    async def aclose(self) -> None:
-        self.close()
-
-
-class HttpxSyncClient(SyncClient):
-    closed_error = HTTPX_CLOSED
-    broken_body_error = HTTPX_CLOSED
-    timeout_error = (httpx.TimeoutException,)
-    connect_error = (httpx.ConnectError,)
-
-    def __init__(self, *, blocking: bool, proxy: str | None = None) -> None:
-        super().__init__(blocking=blocking)
-        self.client = httpx.Client(timeout=BOUND, follow_redirects=True, proxy=proxy)
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        content: Content,
-        timeout: float,
-    ) -> Reply:
-        response = self.client.request(
-            method,
-            url,
-            headers=headers,
-            json=json_body,
-            content=iter(content) if isinstance(content, list) else content,
-            timeout=timeout,
-        )
-        return Reply(
-            response.status_code,
-            CIMultiDict(response.headers.multi_items()),
-            response.content,
-        )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        buffer = bytearray()
-        with self.client.stream("GET", url) as response:
-            chunks = response.iter_raw()
-            while len(buffer) < size:
-                buffer += next(chunks)
-            between()
-            for chunk in chunks:
-                buffer += chunk
-        return bytes(buffer[:size]), bytes(buffer[size:])
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class RequestsClient(SyncClient):
-    closed_error = (requests.exceptions.ConnectionError,)
-    # requests reports a body cut short as a ChunkedEncodingError, whatever the
-    # framing of the body
-    broken_body_error = (requests.exceptions.ChunkedEncodingError,)
-    timeout_error = (requests.exceptions.Timeout,)
-    connect_error = (requests.exceptions.ConnectionError,)
-
-    def __init__(self, *, blocking: bool, proxy: str | None = None) -> None:
-        super().__init__(blocking=blocking)
-        self.session = requests.Session()
-        if proxy is not None:
-            self.session.proxies = {"http": proxy, "https": proxy}
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        content: Content,
-        timeout: float,
-    ) -> Reply:
-        response = self.session.request(
-            method,
-            url,
-            headers=headers,
-            json=json_body,
-            data=iter(content) if isinstance(content, list) else content,
-            timeout=timeout,
-        )
-        return Reply(
-            response.status_code,
-            CIMultiDict(response.headers.items()),
-            response.content,
-        )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        with self.session.get(url, stream=True, timeout=BOUND) as response:
-            first = b""
-            while len(first) < size:
-                first += response.raw.read(size - len(first))
-            between()
-            return first, response.raw.read()
-
-    def close(self) -> None:
-        self.session.close()
-
-
-#: Errors raised as they are (no retry, no MaxRetryError), redirects followed.
-URLLIB3_RETRIES = urllib3.Retry(total=None, connect=False, read=False, redirect=5)
-
-
-class Urllib3Client(SyncClient):
-    closed_error = (urllib3.exceptions.ProtocolError,)
-    broken_body_error = (urllib3.exceptions.ProtocolError,)
-    timeout_error = (urllib3.exceptions.ReadTimeoutError,)
-    connect_error = (urllib3.exceptions.NewConnectionError,)
-
-    def __init__(self, *, blocking: bool, proxy: str | None = None) -> None:
-        super().__init__(blocking=blocking)
-        self.pool = (
-            urllib3.PoolManager(retries=URLLIB3_RETRIES)
-            if proxy is None
-            else urllib3.ProxyManager(proxy, retries=URLLIB3_RETRIES)
-        )
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        content: Content,
-        timeout: float,
-    ) -> Reply:
-        response = self.pool.request(
-            method,
-            url,
-            headers=headers,
-            json=json_body,
-            body=iter(content) if isinstance(content, list) else content,
-            chunked=isinstance(content, list),
-            timeout=timeout,
-        )
-        return Reply(
-            response.status, CIMultiDict(response.headers.items()), response.data
-        )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        response = self.pool.request("GET", url, preload_content=False, timeout=BOUND)
-        try:
-            first = b""
-            while len(first) < size:
-                first += response.read(size - len(first))
-            between()
-            return first, response.read()
-        finally:
-            response.release_conn()
-
-    def close(self) -> None:
-        self.pool.clear()
-
-
 KINDS = ["httpx-async", "httpx-sync", "requests", "urllib3"]
 SYNC_KINDS = ["httpx-sync", "requests", "urllib3"]
-SYNC_CLIENTS: dict[str, Callable[..., SyncClient]] = {
-    "httpx-sync": HttpxSyncClient,
-    "requests": RequestsClient,
-    "urllib3": Urllib3Client,
-}
-
-
-def make_client(
-    kind: str, *, blocking: bool = False, proxy: str | None = None
-) -> Client:
-    if kind == "httpx-async":
-        return HttpxAsyncClient(proxy=proxy)
-    return SYNC_CLIENTS[kind](blocking=blocking, proxy=proxy)
-
-
-@asynccontextmanager
-async def open_client(
-    kind: str, *, blocking: bool = False, proxy: str | None = None
-) -> AsyncIterator[Client]:
-    """A client of ``kind``; with ``proxy``, configured to send its requests
-    through that proxy."""
-    client = make_client(kind, blocking=blocking, proxy=proxy)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture(params=KINDS)
@@ -487,77 +91,19 @@ def sync_kind(request: pytest.FixtureRequest) -> str:
 # -- a loopback upstream server -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: CIMultiDict[str]
-    body: bytes
-
-
 @dataclass
-class Upstream:
-    """A plain HTTP/1.1 server on 127.0.0.1, standing for a real remote host.
-
-    It runs in a thread of its own, so it answers on asyncio and trio alike,
-    and while a synchronous client blocks the test's loop.
-    """
-
-    port: int = 0
-    received: list[Received] = field(default_factory=list)
+class Upstream(clients.Upstream):
     #: TCP connections accepted (keep-alive connections count once).
     connections: int = 0
-    #: /stream sends its first chunk, then waits for this before the rest.
-    release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        """The upstream as a client names a remote host: by a host name."""
-        return f"http://localhost:{self.port}"
-
-    @property
-    def ip_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
-class UpstreamServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        super().__init__(("127.0.0.1", 0), UpstreamHandler)
-
-
-class UpstreamHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    timeout = BOUND
-    server: UpstreamServer
-
+class UpstreamHandler(clients.UpstreamHandler[Upstream]):
     def setup(self) -> None:
         super().setup()
         with self.server.upstream.lock:
             self.server.upstream.connections += 1
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.answer()
-
-    def do_POST(self) -> None:
-        self.answer()
-
-    def answer(self) -> None:
-        upstream = self.server.upstream
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        with upstream.lock:
-            upstream.received.append(
-                Received(
-                    self.command, self.path, CIMultiDict(self.headers.items()), body
-                )
-            )
+    def respond(self, body: bytes) -> None:
         if self.path.split("?")[0] == "/echo":
             echo = {
                 "method": self.command,
@@ -567,45 +113,13 @@ class UpstreamHandler(BaseHTTPRequestHandler):
                 "host": self.headers.get("Host"),
             }
             self.send_body(json.dumps(echo).encode(), "application/json")
-        elif self.path == "/stream":
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b"6\r\nfirst;\r\n")
-            self.wfile.flush()
-            upstream.release.wait(BOUND)
-            self.wfile.write(b"6\r\nsecond\r\n0\r\n\r\n")
-            self.wfile.flush()
         else:
-            self.send_body(
-                f"upstream {self.command} {self.path}".encode(), "text/plain"
-            )
-
-    def send_body(self, body: bytes, content_type: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            super().respond(body)
 
 
-@asynccontextmanager
-async def upstream_server() -> AsyncIterator[Upstream]:
+def upstream_server() -> AbstractAsyncContextManager[Upstream]:
     """Start an :class:`Upstream`; stop it (and its waiting /stream) on exit."""
-    upstream = Upstream()
-    server = UpstreamServer(upstream)
-    upstream.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    try:
-        yield upstream
-    finally:
-        upstream.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(BOUND)
+    return clients.serving(Upstream(), UpstreamHandler)
 
 
 def closed_port() -> int:

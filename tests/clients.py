@@ -1,0 +1,636 @@
+"""Support for the tests that drive real HTTP clients against a block.
+
+* :class:`Client`: one HTTP client used the way its users use it, whatever its
+  library: aiohttp, ``httpx.AsyncClient``, ``httpx.Client``, requests or
+  urllib3; :func:`open_client` opens one by its kind. The synchronous clients
+  run in a worker thread (``anyio.to_thread.run_sync``), or, with
+  ``blocking=True``, are called directly from the async test, blocking its
+  event loop.
+* :class:`Upstream`: a plain HTTP server on 127.0.0.1, in a thread of its own,
+  standing for a real remote host; a module answers its own routes in a
+  subclass of :class:`UpstreamHandler` and starts it with :func:`serving`.
+* :func:`net`: the loopback safety net (:mod:`loopback_net`) with the proxy
+  variables of the environment cleared, so no client sends its requests to a
+  proxy. A module makes it autouse by naming it, with the fixture it needs::
+
+      loopback_network = loopback_net.loopback_network
+      net = clients.net
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import httpx
+import pytest
+import requests
+import urllib3
+from multidict import CIMultiDict
+
+from loopback_net import LoopbackNet
+
+T = TypeVar("T")
+
+#: A bound on every request, so that a broken library fails a test instead of
+#: hanging it.
+BOUND = 10.0
+
+#: A request body: bytes, or pieces sent as a streamed (chunked) body.
+Content = bytes | list[bytes] | None
+
+PROXY_VARIABLES = [
+    case(f"{name}_proxy")
+    for name in ("http", "https", "all", "no")
+    for case in (str.lower, str.upper)
+]
+
+
+@pytest.fixture(autouse=True)
+def net(loopback_network: LoopbackNet, monkeypatch: pytest.MonkeyPatch) -> LoopbackNet:
+    """The loopback safety net, for every test of the module that names it."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return loopback_network
+
+
+# -- the clients ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response as a client received it, body read (and decoded) in full."""
+
+    status: int
+    reason: str
+    headers: CIMultiDict[str]
+    body: bytes
+    #: The final URL, after redirects.
+    url: str
+    #: The statuses of the redirects followed to get here.
+    history: tuple[int, ...]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What :meth:`Client.request` was asked to send."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] | None
+    json_body: Any
+    #: A list is sent as a streamed (chunked) body, one piece at a time.
+    content: Content
+    timeout: float
+
+
+class Client(abc.ABC):
+    """One client, used the way its users use it, redirects followed, with the
+    errors it raises."""
+
+    #: Raised when the server closes (or resets) the connection, or sends a
+    #: malformed status line, before any response.
+    closed_error: ClassVar[tuple[type[Exception], ...]]
+    #: Raised when a response breaks off after its headers.
+    broken_body_error: ClassVar[tuple[type[Exception], ...]]
+    #: Raised when the client's own timeout fires while it waits for a response.
+    timeout_error: ClassVar[tuple[type[Exception], ...]]
+    #: Raised when the host cannot be connected to (here: it does not resolve).
+    connect_error: ClassVar[tuple[type[Exception], ...]]
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        content: Content = None,
+        timeout: float = BOUND,
+    ) -> Reply:
+        """Send a request; a ``content`` list is sent as a streamed (chunked)
+        body, one piece at a time."""
+        return await self.send(
+            Request(method, url, headers, json_body, content, timeout)
+        )
+
+    @abc.abstractmethod
+    async def send(self, request: Request) -> Reply: ...
+
+    @abc.abstractmethod
+    async def read_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        """GET ``url`` as a stream: read ``size`` bytes of the body, call
+        ``between`` (on the test's event loop), then read the rest."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def get(self, url: str, **kwargs: Any) -> Reply:
+        return await self.request("GET", url, **kwargs)
+
+    async def text(self, url: str) -> str:
+        reply = await self.get(url)
+        assert reply.status == 200, (url, reply.status, reply.body)
+        return reply.text
+
+
+async def pieces(content: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in content:
+        yield piece
+
+
+def async_body(request: Request) -> bytes | AsyncIterator[bytes] | None:
+    """The body as an async client takes it: a list as an async iterator."""
+    if isinstance(request.content, list):
+        return pieces(request.content)
+    return request.content
+
+
+class AiohttpClient(Client):
+    closed_error = (aiohttp.ClientConnectionError,)
+    broken_body_error = (aiohttp.ClientPayloadError,)
+    timeout_error = (aiohttp.ServerTimeoutError,)
+    connect_error = (aiohttp.ClientConnectorError,)
+
+    def __init__(self, *, proxy: str | None = None) -> None:
+        self.proxy = proxy
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOUND))
+
+    async def send(self, request: Request) -> Reply:
+        async with self.session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=async_body(request),
+            json=request.json_body,
+            proxy=self.proxy,
+            timeout=aiohttp.ClientTimeout(total=request.timeout),
+        ) as response:
+            body = await response.read()
+            return Reply(
+                response.status,
+                response.reason or "",
+                CIMultiDict(response.headers),
+                body,
+                str(response.url),
+                tuple(previous.status for previous in response.history),
+            )
+
+    async def read_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        async with self.session.get(url, proxy=self.proxy) as response:
+            first = await response.content.readexactly(size)
+            between()
+            return first, await response.content.read()
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+#: httpx's transport errors other than a timeout (a connection that hangs
+#: until the client gives up is not a closed one).
+HTTPX_CLOSED = (httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def httpx_reply(response: httpx.Response) -> Reply:
+    return Reply(
+        response.status_code,
+        response.reason_phrase,
+        CIMultiDict(response.headers.multi_items()),
+        response.content,
+        str(response.url),
+        tuple(previous.status_code for previous in response.history),
+    )
+
+
+class HttpxAsyncClient(Client):
+    closed_error = HTTPX_CLOSED
+    broken_body_error = HTTPX_CLOSED
+    timeout_error = (httpx.TimeoutException,)
+    connect_error = (httpx.ConnectError,)
+
+    def __init__(self, *, proxy: str | None = None) -> None:
+        self.client = httpx.AsyncClient(
+            timeout=BOUND, follow_redirects=True, proxy=proxy
+        )
+
+    async def send(self, request: Request) -> Reply:
+        with anyio.fail_after(BOUND + 5):
+            response = await self.client.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json_body,
+                content=async_body(request),
+                timeout=request.timeout,
+            )
+        return httpx_reply(response)
+
+    async def read_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        buffer = bytearray()
+        with anyio.fail_after(BOUND):
+            async with self.client.stream("GET", url) as response:
+                chunks = response.aiter_raw()
+                while len(buffer) < size:
+                    buffer += await anext(chunks)
+                between()
+                async for chunk in chunks:
+                    buffer += chunk
+        return bytes(buffer[:size]), bytes(buffer[size:])
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class SyncClient(Client):
+    """A blocking client, run in a worker thread or, with ``blocking=True``,
+    called directly from the async test (blocking its event loop)."""
+
+    def __init__(self, *, blocking: bool = False) -> None:
+        self.blocking = blocking
+
+    @abc.abstractmethod
+    def send_sync(self, request: Request) -> Reply: ...
+
+    @abc.abstractmethod
+    def send_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    async def call(self, function: Callable[[], T]) -> T:
+        if self.blocking:
+            return function()
+        with anyio.fail_after(BOUND + 5):
+            return await anyio.to_thread.run_sync(function)
+
+    async def send(self, request: Request) -> Reply:
+        return await self.call(functools.partial(self.send_sync, request))
+
+    async def read_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        assert not self.blocking, "between() needs the test's loop"
+
+        def on_the_loop() -> None:
+            anyio.from_thread.run_sync(between)
+
+        return await self.call(
+            functools.partial(self.send_in_two, url, size, on_the_loop)
+        )
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def sync_body(request: Request) -> bytes | Iterator[bytes] | None:
+    """The body as a synchronous client takes it: a list as an iterator."""
+    if isinstance(request.content, list):
+        return iter(request.content)
+    return request.content
+
+
+class HttpxSyncClient(SyncClient):
+    closed_error = HTTPX_CLOSED
+    broken_body_error = HTTPX_CLOSED
+    timeout_error = (httpx.TimeoutException,)
+    connect_error = (httpx.ConnectError,)
+
+    def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
+        super().__init__(blocking=blocking)
+        self.client = httpx.Client(timeout=BOUND, follow_redirects=True, proxy=proxy)
+
+    def send_sync(self, request: Request) -> Reply:
+        response = self.client.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json_body,
+            content=sync_body(request),
+            timeout=request.timeout,
+        )
+        return httpx_reply(response)
+
+    def send_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        buffer = bytearray()
+        with self.client.stream("GET", url) as response:
+            chunks = response.iter_raw()
+            while len(buffer) < size:
+                buffer += next(chunks)
+            between()
+            for chunk in chunks:
+                buffer += chunk
+        return bytes(buffer[:size]), bytes(buffer[size:])
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RequestsClient(SyncClient):
+    closed_error = (requests.exceptions.ConnectionError,)
+    # requests reports a body cut short as a ChunkedEncodingError, whatever the
+    # framing of the body
+    broken_body_error = (requests.exceptions.ChunkedEncodingError,)
+    timeout_error = (requests.exceptions.Timeout,)
+    connect_error = (requests.exceptions.ConnectionError,)
+
+    def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
+        super().__init__(blocking=blocking)
+        self.session = requests.Session()
+        if proxy is not None:
+            self.session.proxies = {"http": proxy, "https": proxy}
+
+    def send_sync(self, request: Request) -> Reply:
+        response = self.session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json_body,
+            data=sync_body(request),
+            timeout=request.timeout,
+        )
+        return Reply(
+            response.status_code,
+            response.reason,
+            # urllib3's headers keep repeated fields (Set-Cookie) apart
+            CIMultiDict(response.raw.headers.items()),
+            response.content,
+            response.url,
+            tuple(previous.status_code for previous in response.history),
+        )
+
+    def send_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        with self.session.get(url, stream=True, timeout=BOUND) as response:
+            first = b""
+            while len(first) < size:
+                first += response.raw.read(size - len(first))
+            between()
+            rest: bytes = response.raw.read()
+            return first, rest
+
+    def close(self) -> None:
+        self.session.close()
+
+
+#: Errors raised as they are (no retry, no MaxRetryError), redirects followed.
+URLLIB3_RETRIES = urllib3.Retry(total=None, connect=False, read=False, redirect=5)
+
+
+class Urllib3Client(SyncClient):
+    closed_error = (urllib3.exceptions.ProtocolError,)
+    broken_body_error = (urllib3.exceptions.ProtocolError,)
+    timeout_error = (urllib3.exceptions.ReadTimeoutError,)
+    connect_error = (urllib3.exceptions.NewConnectionError,)
+
+    def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
+        super().__init__(blocking=blocking)
+        self.pool = (
+            urllib3.PoolManager(retries=URLLIB3_RETRIES)
+            if proxy is None
+            else urllib3.ProxyManager(proxy, retries=URLLIB3_RETRIES)
+        )
+
+    def send_sync(self, request: Request) -> Reply:
+        response = self.pool.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json_body,
+            body=sync_body(request),
+            chunked=isinstance(request.content, list),
+            timeout=request.timeout,
+        )
+        history = response.retries.history if response.retries else ()
+        return Reply(
+            response.status,
+            response.reason or "",
+            CIMultiDict(response.headers.items()),
+            response.data,
+            response.url or request.url,
+            tuple(previous.status or 0 for previous in history),
+        )
+
+    def send_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        response = self.pool.request("GET", url, preload_content=False, timeout=BOUND)
+        try:
+            first = b""
+            while len(first) < size:
+                first += response.read(size - len(first))
+            between()
+            return first, response.read()
+        finally:
+            response.release_conn()
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+ASYNC_CLIENTS: dict[str, Callable[..., Client]] = {
+    "aiohttp": AiohttpClient,
+    "httpx-async": HttpxAsyncClient,
+}
+SYNC_CLIENTS: dict[str, Callable[..., SyncClient]] = {
+    "httpx-sync": HttpxSyncClient,
+    "requests": RequestsClient,
+    "urllib3": Urllib3Client,
+}
+
+
+def make_client(
+    kind: str, *, blocking: bool = False, proxy: str | None = None
+) -> Client:
+    """A client of ``kind`` (a key of :data:`ASYNC_CLIENTS` or
+    :data:`SYNC_CLIENTS`); ``blocking`` applies to the synchronous ones."""
+    if kind in SYNC_CLIENTS:
+        return SYNC_CLIENTS[kind](blocking=blocking, proxy=proxy)
+    return ASYNC_CLIENTS[kind](proxy=proxy)
+
+
+@asynccontextmanager
+async def open_client(
+    kind: str, *, blocking: bool = False, proxy: str | None = None
+) -> AsyncIterator[Client]:
+    """A client of ``kind``; with ``proxy``, configured to send its requests
+    through that proxy."""
+    client = make_client(kind, blocking=blocking, proxy=proxy)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+# -- a loopback upstream server -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass
+class Upstream:
+    """A plain HTTP/1.1 server on 127.0.0.1, standing for a real remote host.
+
+    It runs in a thread of its own, so it answers on asyncio and trio alike,
+    and while a synchronous client blocks the test's loop.
+    """
+
+    port: int = 0
+    received: list[Received] = field(default_factory=list)
+    #: /stream sends its first chunk, then waits for this before the rest.
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        """The upstream as a client names a remote host: by a host name."""
+        return f"http://localhost:{self.port}"
+
+    @property
+    def ip_url(self) -> str:
+        """The upstream by its loopback address, as a local service is named."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [received.path for received in self.received]
+
+
+U = TypeVar("U", bound=Upstream)
+
+
+class UpstreamServer(ThreadingHTTPServer, Generic[U]):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, upstream: U, handler: type[UpstreamHandler[U]]) -> None:
+        self.upstream = upstream
+        super().__init__(("127.0.0.1", 0), handler)
+
+
+class UpstreamHandler(BaseHTTPRequestHandler, Generic[U]):
+    """Records every request in ``upstream.received``, then answers it with
+    :meth:`respond`, which a module extends with routes of its own."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive
+    timeout = BOUND
+    server: UpstreamServer[U]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def do_POST(self) -> None:
+        self.answer()
+
+    def read_body(self) -> bytes:
+        """The request body, read in full (chunked or not)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def answer(self) -> None:
+        upstream = self.server.upstream
+        body = self.read_body()
+        with upstream.lock:
+            upstream.received.append(
+                Received(
+                    self.command, self.path, CIMultiDict(self.headers.items()), body
+                )
+            )
+        self.respond(body)
+
+    def respond(self, body: bytes) -> None:
+        """/stream: a first chunk, the rest once ``upstream.release`` is set;
+        any other path: a text naming the request."""
+        if urlsplit(self.path).path == "/stream":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"6\r\nfirst;\r\n")
+            self.wfile.flush()
+            # longer than any client waits: a client that never got the first
+            # chunk times out, instead of being saved by this timeout
+            self.server.upstream.release.wait(3 * BOUND)
+            self.wfile.write(b"6\r\nsecond\r\n0\r\n\r\n")
+            self.wfile.flush()
+        else:
+            self.send_body(
+                f"upstream {self.command} {self.path}".encode(), "text/plain"
+            )
+
+    def send_body(
+        self, body: bytes, content_type: str, extra: Mapping[str, str] | None = None
+    ) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@asynccontextmanager
+async def serving(upstream: U, handler: type[UpstreamHandler[U]]) -> AsyncIterator[U]:
+    """Serve ``upstream`` with ``handler``; stop it (and its waiting /stream)
+    on exit, after which its port refuses connections."""
+    server = UpstreamServer(upstream, handler)
+    upstream.port = server.server_address[1]
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        upstream.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(BOUND)

@@ -48,6 +48,26 @@ T = TypeVar("T")
 #: hanging it.
 BOUND = 10.0
 
+#: urllib3 2's API (``json=``, ``urllib3.request()``), which the urllib3
+#: client of these tests uses; ``nox -s client_compat`` runs urllib3 1.26 too.
+URLLIB3_2 = int(urllib3.__version__.split(".")[0]) >= 2  # type: ignore[attr-defined]
+
+#: httpx 0.26 renamed ``proxies=`` to ``proxy=``.
+HTTPX_PROXY = (
+    "proxy"
+    if tuple(int(part) for part in httpx.__version__.split(".")[:2]) >= (0, 26)
+    else "proxies"
+)
+
+
+def httpx_options(proxy: str | None) -> dict[str, Any]:
+    """The options of an httpx client of these tests, with ``proxy``."""
+    options: dict[str, Any] = {"timeout": BOUND, "follow_redirects": True}
+    if proxy is not None:
+        options[HTTPX_PROXY] = proxy
+    return options
+
+
 #: A request body: bytes, or pieces sent as a streamed (chunked) body.
 Content = bytes | list[bytes] | None
 
@@ -116,6 +136,9 @@ class Client(abc.ABC):
     timeout_error: ClassVar[tuple[type[Exception], ...]]
     #: Raised when the host cannot be connected to (here: it does not resolve).
     connect_error: ClassVar[tuple[type[Exception], ...]]
+    #: Whether a body shorter than its Content-Length is an error (urllib3 1.x,
+    #: under requests, returns it as it is).
+    enforces_length: ClassVar[bool] = True
 
     async def request(
         self,
@@ -232,9 +255,7 @@ class HttpxAsyncClient(Client):
     connect_error = (httpx.ConnectError,)
 
     def __init__(self, *, proxy: str | None = None) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=BOUND, follow_redirects=True, proxy=proxy
-        )
+        self.client = httpx.AsyncClient(**httpx_options(proxy))
 
     async def send(self, request: Request) -> Reply:
         with anyio.fail_after(BOUND + 5):
@@ -324,7 +345,7 @@ class HttpxSyncClient(SyncClient):
 
     def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
         super().__init__(blocking=blocking)
-        self.client = httpx.Client(timeout=BOUND, follow_redirects=True, proxy=proxy)
+        self.client = httpx.Client(**httpx_options(proxy))
 
     def send_sync(self, request: Request) -> Reply:
         response = self.client.request(
@@ -361,6 +382,7 @@ class RequestsClient(SyncClient):
     broken_body_error = (requests.exceptions.ChunkedEncodingError,)
     timeout_error = (requests.exceptions.Timeout,)
     connect_error = (requests.exceptions.ConnectionError,)
+    enforces_length = URLLIB3_2
 
     def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
         super().__init__(blocking=blocking)
@@ -413,6 +435,8 @@ class Urllib3Client(SyncClient):
     connect_error = (urllib3.exceptions.NewConnectionError,)
 
     def __init__(self, *, blocking: bool = False, proxy: str | None = None) -> None:
+        if not URLLIB3_2:
+            pytest.skip("the urllib3 client of these tests uses urllib3 2's API")
         super().__init__(blocking=blocking)
         self.pool = (
             urllib3.PoolManager(retries=URLLIB3_RETRIES)

@@ -53,6 +53,7 @@ import loopback_net
 from aiointercept import CallbackError, CallbackResult, aiointercept
 from clients import (
     BOUND,
+    URLLIB3_2,
     Reply,
     open_client,
 )
@@ -275,6 +276,8 @@ def requests_get(url: str) -> bytes:
 
 
 def urllib3_request(url: str) -> bytes:
+    if not URLLIB3_2:
+        pytest.skip("urllib3.request() is urllib3 2's")
     return urllib3.request("GET", url, timeout=BOUND, retries=False).data
 
 
@@ -682,9 +685,14 @@ async def test_faults_reach_the_client_as_transport_errors(
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(url, **registration, **body)
         m.get(url, body="recovered")
-        expected = client.broken_body_error if after_headers else client.closed_error
-        with pytest.raises(expected):
-            await client.get(url)
+        if after_headers and not client.enforces_length:
+            assert len((await client.get(url)).body) < 100  # cut short, no error
+        else:
+            expected = (
+                client.broken_body_error if after_headers else client.closed_error
+            )
+            with pytest.raises(expected):
+                await client.get(url)
         assert await client.text(url) == "recovered"
     assert len(m.requests[("GET", URL(url))]) == 2
     assert m.unmatched == []

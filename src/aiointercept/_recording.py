@@ -221,8 +221,14 @@ class Cassette:
             return None
         if incoming is None:
             return None
-        candidates = self._index.get(_key(self._keyed, incoming), ())
+        candidates = self._index.get(_key(self._keyed, incoming))
+        if not candidates:
+            return None
         with self._lock:
+            # played interactions leave the front of their list, so the next
+            # identical request does not walk past them
+            while candidates and self._played[candidates[0]]:
+                del candidates[0]
             for position in candidates:
                 if self._played[position]:
                     continue

@@ -128,9 +128,9 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against a plain aiohttp floor, aiointercept 1.0.0 and
-    aioresponses-ng, each installed in its own virtualenv (kept in
-    .nox/bench-venvs/). ``nox -s bench -- --quick`` for a smoke run,
+    """Benchmarks against plain aiohttp and httpx floors, aiointercept 1.0.0,
+    aioresponses-ng, respx and vcrpy, each installed in its own virtualenv
+    (kept in .nox/bench-venvs/). ``nox -s bench -- --quick`` for a smoke run,
     ``-- --write-docs`` to regenerate docs/performance.rst, ``-- --help``.
     """
     session.install("matplotlib")

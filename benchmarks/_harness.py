@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -61,6 +62,13 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "external": ("lifecycle_external", "sequential_external"),
     "external_httpx": ("lifecycle_external_httpx", "sequential_external_httpx"),
     "external_httpx_trio": ("sequential_external_httpx_trio",),
+    "replay": (
+        "replay_route",
+        "replay_cassette",
+        "replay_route_httpx",
+        "replay_cassette_httpx",
+    ),
+    "cassette_load": ("cassette_load_1000", "cassette_block_1000"),
 }
 
 
@@ -75,6 +83,10 @@ class Sizes:
     body_1mb: int = 20
     routes: int = 400
     fixture_tests: int = 500
+    #: interactions in the cassette that ``cassette_load`` loads
+    cassette_interactions: int = 1000
+    #: loads per timed repeat of ``cassette_load``
+    cassette_loads: int = 2
 
     def route_order(self) -> list[int]:
         """The order in which ``routes_400`` requests its routes: shuffled with a
@@ -83,22 +95,34 @@ class Sizes:
         return random.Random(self.routes).sample(range(self.routes), self.routes)
 
 
+#: The clock of the cassette loads: the CPU time of the process (all its
+#: threads). A load only computes (the file is in the page cache), and on a
+#: shared machine the wall time of a computation that long (a quarter of a
+#: second) also measures the other processes.
+CPU_CLOCK = time.process_time
+
+
 class Timer:
     """Time one repeat: ``with Timer(ops) as timer: ...; timer.per_op``.
 
     Collects garbage before, and keeps the cyclic garbage collector off while
-    timing; every implementation is timed this way.
+    timing; every implementation is timed this way. ``clock`` is
+    ``time.perf_counter`` (wall time), or :data:`CPU_CLOCK` for work that only
+    computes.
     """
 
-    def __init__(self, ops: int) -> None:
+    def __init__(
+        self, ops: int, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.ops = ops
         self.per_op = 0.0
+        self._clock = clock
         self._start = 0.0
 
     def __enter__(self) -> Timer:
         gc.collect()
         gc.disable()
-        self._start = time.perf_counter()
+        self._start = self._clock()
         return self
 
     def __exit__(
@@ -107,7 +131,7 @@ class Timer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        elapsed = time.perf_counter() - self._start
+        elapsed = self._clock() - self._start
         gc.enable()
         self.per_op = elapsed / self.ops
 
@@ -200,6 +224,196 @@ def install_loopback_guard() -> None:
     socket.getaddrinfo = getaddrinfo
     setattr(socket.socket, "connect", connect)  # noqa: B010
     setattr(socket.socket, "connect_ex", connect_ex)  # noqa: B010
+
+
+# -- cassettes -------------------------------------------------------------------------
+
+_DATE = "Mon, 04 May 2026 10:00:00 GMT"
+#: What httpx sends, as vcrpy records it.
+_HTTPX_HEADERS = (
+    ("accept", "*/*"),
+    ("accept-encoding", "gzip, deflate"),
+    ("connection", "keep-alive"),
+    ("host", "api.example.test"),
+    ("user-agent", "python-httpx/0.28.1"),
+)
+_PLAIN = re.compile(r"[A-Za-z][\w ,;=/.:+?&()-]*")
+#: Plain scalars that YAML 1.1 would not read back as strings.
+_NOT_STRINGS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+@dataclass(frozen=True)
+class RecordedInteraction:
+    """One interaction of a generated cassette."""
+
+    method: str
+    uri: str
+    request_headers: tuple[tuple[str, str], ...]
+    request_body: str | None
+    status: int
+    message: str
+    response_headers: tuple[tuple[str, str], ...]
+    response_body: str
+
+
+def _scalar(text: str, column: int = 0, indent: int = 0) -> str:
+    """``text`` as vcrpy's dumper writes it at ``column``: plain when that reads
+    back as the same string, else single-quoted, folded at spaces past column
+    80 onto lines indented by ``indent`` (PyYAML's ``write_single_quoted``, for
+    text without line breaks)."""
+    if (
+        _PLAIN.fullmatch(text)
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith((":", " "))
+        and text.lower() not in _NOT_STRINGS
+    ):
+        return text
+    out = ["'"]
+    column += 1
+    start = 0
+    for end in range(len(text) + 1):
+        ch = text[end] if end < len(text) else None
+        previous = text[end - 1] if end else None
+        if previous == " " and ch != " ":
+            if start + 1 == end and column > 80 and start != 0 and end != len(text):
+                out.append("\n" + " " * indent)
+                column = indent
+            else:
+                out.append(text[start:end])
+                column += end - start
+            start = end
+        elif previous != " " and (ch is None or ch in " '") and start < end:
+            out.append(text[start:end])
+            column += end - start
+            start = end
+        if ch == "'":
+            out.append("''")
+            column += 2
+            start = end + 1
+    out.append("'")
+    return "".join(out)
+
+
+def _headers(lines: list[str], headers: Sequence[tuple[str, str]]) -> None:
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers:
+        grouped.setdefault(name, []).append(value)
+    lines.append("    headers:")
+    for name in sorted(grouped):
+        lines.append(f"      {_scalar(name)}:")
+        lines.extend(f"      - {_scalar(value)}" for value in grouped[name])
+
+
+def cassette_text(interactions: Sequence[RecordedInteraction]) -> str:
+    """A cassette in vcrpy's format (YAML, version 1), laid out as vcrpy's
+    ``yaml.dump`` lays it out (block style, sorted keys), without PyYAML:
+    every implementation's virtualenv writes the same bytes."""
+    lines = ["interactions:"]
+    for item in interactions:
+        body = "null"
+        if item.request_body is not None:
+            body = _scalar(item.request_body, len("    body: "), 6)
+        lines += ["- request:", f"    body: {body}"]
+        _headers(lines, item.request_headers)
+        lines += [
+            f"    method: {item.method}",
+            f"    uri: {_scalar(item.uri)}",
+            "  response:",
+            "    body:",
+            f"      string: {_scalar(item.response_body, len('      string: '), 8)}",
+        ]
+        _headers(lines, item.response_headers)
+        lines += [
+            "    status:",
+            f"      code: {item.status}",
+            f"      message: {_scalar(item.message)}",
+        ]
+    lines.append("version: 1")
+    return "\n".join(lines) + "\n"
+
+
+def replay_interactions(count: int, url: str) -> list[RecordedInteraction]:
+    """``count`` recordings of ``GET url`` by httpx, answered with ``PAYLOAD``
+    and the headers an aiohttp server sends (what a route answers)."""
+    body = PAYLOAD_BYTES.decode()
+    response_headers = (
+        ("Content-Length", str(len(PAYLOAD_BYTES))),
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Date", _DATE),
+        ("Server", "Python/3.11 aiohttp/3.14.5"),
+    )
+    item = RecordedInteraction(
+        "GET", url, _HTTPX_HEADERS, None, 200, "OK", response_headers, body
+    )
+    return [item] * count
+
+
+def api_interactions(count: int) -> list[RecordedInteraction]:
+    """``count`` distinct interactions with a JSON API, as vcrpy records them
+    with httpx: a GET of an item (three in four) or a POST creating one, the
+    request headers httpx sends, a response with the headers of a typical API
+    behind a proxy and a small JSON body (about 250 bytes)."""
+    interactions = []
+    for i in range(count):
+        item = {
+            "id": i,
+            "name": f"item {i}",
+            "owner": {"id": i % 37, "login": f"user{i % 37}"},
+            "price": f"{(i * 7919) % 10000 / 100:.2f}",
+            "tags": ["alpha", "beta", "gamma"][: 1 + i % 3],
+            "created_at": f"2026-05-{1 + i % 28:02d}T12:{i % 60:02d}:00Z",
+            "active": i % 5 != 0,
+        }
+        if i % 4 == 3:
+            sent = json.dumps({"name": item["name"], "price": item["price"]})
+            method, uri, status, message = (
+                "POST",
+                f"{EXTERNAL_HTTPS_BASE}/v1/items",
+                201,
+                "Created",
+            )
+            request_headers = (
+                *_HTTPX_HEADERS[:2],
+                ("content-length", str(len(sent))),
+                ("content-type", "application/json"),
+                *_HTTPX_HEADERS[2:],
+            )
+        else:
+            sent = None
+            method, status, message = "GET", 200, "OK"
+            uri = f"{EXTERNAL_HTTPS_BASE}/v1/items/{i}?expand=owner&page={1 + i % 7}"
+            request_headers = _HTTPX_HEADERS
+        body = json.dumps(item)
+        response_headers = (
+            ("Cache-Control", "private, max-age=0, must-revalidate"),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Date", _DATE),
+            ("Server", "nginx"),
+            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+            ("Vary", "Accept-Encoding"),
+            ("X-Request-Id", f"req_{i * 2654435761 % (1 << 64):016x}"),
+        )
+        interactions.append(
+            RecordedInteraction(
+                method,
+                uri,
+                request_headers,
+                sent,
+                status,
+                message,
+                response_headers,
+                body,
+            )
+        )
+    return interactions
+
+
+def write_cassette(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # -- the pytest fixture ----------------------------------------------------------------
@@ -348,17 +562,41 @@ def versions(*distributions: str) -> dict[str, str]:
     return found
 
 
+def pyyaml_details() -> dict[str, str]:
+    """PyYAML's version and whether its C loader (libyaml) is there, for the
+    versions of the report; empty when PyYAML is not installed."""
+    try:
+        yaml: Any = importlib.import_module("yaml")
+    except ImportError:
+        return {}
+    version = importlib.metadata.version("PyYAML")
+    if getattr(yaml, "__with_libyaml__", False):
+        return {"PyYAML": f"{version} with libyaml"}
+    return {"PyYAML": f"{version} without libyaml (pure-Python loader)"}
+
+
+def _scenario_of(name: str) -> str:
+    """``name`` if it is a scenario, else the scenario of the row ``name``."""
+    if name in SCENARIOS:
+        return name
+    return next(scenario for scenario, rows in SCENARIOS.items() if name in rows)
+
+
 def main(
     implementation: str,
     scenarios: Mapping[str, Scenario],
     not_applicable: Mapping[str, str],
     distributions: Sequence[str],
+    details: Mapping[str, str] | None = None,
     argv: Sequence[str] | None = None,
 ) -> None:
     """Run the scenarios selected on the command line and write their samples.
 
     ``not_applicable`` maps a scenario to the reason it is not measured. A
     scenario that raises is reported under ``errors`` and the others still run.
+    A key of ``not_applicable`` may also be a single row of a scenario that
+    is measured. ``details`` replace or add entries of the versions reported (say, how
+    PyYAML was built).
     """
     parser = argparse.ArgumentParser(description=f"benchmark {implementation}")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats")
@@ -386,13 +624,13 @@ def main(
                 errors[row] = f"{type(error).__name__}: {error}"
     result = {
         "implementation": implementation,
-        "versions": versions(*distributions),
+        "versions": {**versions(*distributions), **(details or {})},
         "samples": samples,
         "not_applicable": {
             row: reason
             for name, reason in not_applicable.items()
-            if not only or name in only
-            for row in SCENARIOS[name]
+            if not only or _scenario_of(name) in only
+            for row in SCENARIOS.get(name, (name,))
         },
         "errors": errors,
     }

@@ -12,9 +12,13 @@ async tests under pytest-asyncio (the working tree's, with sync tests).
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.metadata
 import ssl
+import tempfile
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import anyio
@@ -23,6 +27,7 @@ import httpx
 from aiointercept import aiointercept
 from benchmarks._harness import (
     BIG_BODY,
+    CPU_CLOCK,
     EXTERNAL_BASE,
     EXTERNAL_HTTPS_BASE,
     PAYLOAD,
@@ -30,12 +35,17 @@ from benchmarks._harness import (
     Samples,
     Sizes,
     Timer,
+    api_interactions,
+    cassette_text,
     check_body,
     check_json,
     check_status,
     fixture_overhead,
     main,
+    pyyaml_details,
+    replay_interactions,
     timed,
+    write_cassette,
 )
 
 VERSION = importlib.metadata.version("aiointercept")
@@ -285,6 +295,156 @@ def _external_httpx(backend: str) -> Callable[[Sizes, int], Samples]:
     return scenario
 
 
+def replay(sizes: Sizes, repeats: int) -> Samples:
+    """Requests replayed from a cassette against requests answered by a route,
+    in one block with ``mock_external_urls=True``, ``cassette=`` and
+    ``record_mode="none"``: the cassette holds ``sizes.sequential`` recorded
+    ``GET .../x`` (each interaction plays once), and a route ``m.get(".../y",
+    payload=..., repeat=True)`` answers ``GET .../y`` with the same body.
+
+    On one client, ``.../x`` and ``.../y`` alternate (which comes first
+    alternates too), each request timed on its own, so that the machine's
+    noise hits both alike; a sample is one block's ``sizes.sequential``
+    requests of each. With an aiohttp session and ``http://api.example.test``,
+    and with an ``httpx.AsyncClient`` and ``https://api.example.test``, under
+    asyncio. Each repeat enters a fresh block (the cassette is loaded then,
+    untimed).
+    """
+    context = ssl.create_default_context()
+    n = sizes.sequential
+
+    def aiohttp_get(session: aiohttp.ClientSession) -> Callable[[str], Awaitable[None]]:
+        async def get(url: str) -> None:
+            await _get(session, url, PAYLOAD_BYTES)
+
+        return get
+
+    def httpx_get(client: httpx.AsyncClient) -> Callable[[str], Awaitable[None]]:
+        async def get(url: str) -> None:
+            resp = await client.get(url)
+            check_json(resp.status_code, resp.content)
+
+        return get
+
+    async def alternate(
+        get: Callable[[str], Awaitable[None]], recorded: str, routed: str
+    ) -> tuple[float, float]:
+        """``n`` requests of each URL, alternating; seconds per request."""
+        times = {recorded: 0.0, routed: 0.0}
+        clock = time.perf_counter
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(n):
+                for url in (recorded, routed) if i % 2 else (routed, recorded):
+                    start = clock()
+                    await get(url)
+                    times[url] += clock() - start
+        finally:
+            gc.enable()
+        return times[recorded] / n, times[routed] / n
+
+    async def one_block(client: str, base: str, path: Path) -> tuple[float, float]:
+        recorded, routed = f"{base}/x", f"{base}/y"
+        async with aiointercept(
+            mock_external_urls=True, cassette=path, record_mode="none"
+        ) as m:
+            m.get(routed, payload=PAYLOAD, repeat=True)
+            if client == "aiohttp":
+                async with aiohttp.ClientSession() as session:
+                    result = await alternate(aiohttp_get(session), recorded, routed)
+            else:
+                async with httpx.AsyncClient(verify=context) as httpx_client:
+                    result = await alternate(httpx_get(httpx_client), recorded, routed)
+            seen = sum(len(calls) for calls in m.requests.values())
+            if seen != 2 * n:  # a miss also fails the block's exit
+                raise RuntimeError(f"{seen} requests recorded, not {2 * n}")
+        return result
+
+    async def run(directory: Path) -> Samples:
+        samples: Samples = {}
+        for suffix, client, base in (
+            ("", "aiohttp", EXTERNAL_BASE),
+            ("_httpx", "httpx", EXTERNAL_HTTPS_BASE),
+        ):
+            text = cassette_text(replay_interactions(n, f"{base}/x"))
+            path = write_cassette(directory, f"replay{suffix}.yaml", text)
+            await one_block(client, base, path)  # warm-up
+            results = [await one_block(client, base, path) for _ in range(repeats)]
+            samples[f"replay_route{suffix}"] = [routed for _, routed in results]
+            samples[f"replay_cassette{suffix}"] = [recorded for recorded, _ in results]
+        return samples
+
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
+        return asyncio.run(run(Path(name)))
+
+
+def cassette_load(sizes: Sizes, repeats: int) -> Samples:
+    """A cassette of ``sizes.cassette_interactions`` interactions, in vcrpy's
+    format, loaded as a block with ``cassette=`` and ``record_mode="none"``
+    loads it: ``_recording.Cassette(options)`` reads the file (PyYAML, its C
+    loader when available) and indexes the interactions for matching.
+
+    ``cassette_block_1000``: what ``cassette=`` adds to entering and exiting a
+    block with ``mock_external_urls=True``: pairs of blocks with and without
+    the cassette (alternating order), each sample one pair's difference.
+    """
+    from aiointercept._recording import (
+        DEFAULT_FILTER_HEADERS,
+        DEFAULT_MATCH_ON,
+        Cassette,
+        check_cassette_options,
+    )
+
+    async def block(path: Path | None) -> float:
+        with Timer(1, CPU_CLOCK) as timer:
+            if path is None:
+                async with aiointercept(mock_external_urls=True):
+                    pass
+            else:
+                async with aiointercept(
+                    mock_external_urls=True, cassette=path, record_mode="none"
+                ):
+                    pass
+        return timer.per_op
+
+    async def blocks(path: Path) -> list[float]:
+        await block(path), await block(None)  # warm-up
+        differences = []
+        for repeat in range(repeats):
+            if repeat % 2 == 0:
+                with_it, without = await block(path), await block(None)
+            else:
+                without, with_it = await block(None), await block(path)
+            differences.append(with_it - without)
+        return differences
+
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
+        text = cassette_text(api_interactions(sizes.cassette_interactions))
+        path = write_cassette(Path(name), "api.yaml", text)
+        options = check_cassette_options(
+            path,
+            record_mode="none",
+            match_on=DEFAULT_MATCH_ON,
+            filter_headers=DEFAULT_FILTER_HEADERS,
+            filter_query_parameters=(),
+            filter_post_data_parameters=(),
+            before_record_request=None,
+            before_record_response=None,
+        )
+        loaded = 0 if options is None else len(Cassette(options)._old)
+        if loaded != sizes.cassette_interactions:
+            raise RuntimeError(f"the cassette loaded {loaded} interactions")
+        loads: list[float] = []
+        for _ in range(repeats):
+            with Timer(sizes.cassette_loads, CPU_CLOCK) as timer:
+                for _ in range(sizes.cassette_loads):
+                    Cassette(options)
+            loads.append(timer.per_op)
+        differences = asyncio.run(blocks(path))
+    return {"cassette_load_1000": loads, "cassette_block_1000": differences}
+
+
 def fixture(sizes: Sizes, repeats: int) -> Samples:
     return fixture_overhead(sizes, repeats, "pytest-asyncio" if LEGACY else "sync")
 
@@ -308,6 +468,8 @@ if __name__ == "__main__":
                 else {
                     "external_httpx": _external_httpx("asyncio"),
                     "external_httpx_trio": _external_httpx("trio"),
+                    "replay": replay,
+                    "cassette_load": cassette_load,
                 }
             ),
         },
@@ -315,6 +477,8 @@ if __name__ == "__main__":
             "httpx_trio": "asyncio only",
             "external_httpx": "mock_external_urls=True intercepts aiohttp only",
             "external_httpx_trio": "asyncio only, aiohttp only",
+            "replay": "no cassettes",
+            "cassette_load": "no cassettes",
         }
         if LEGACY
         else {},
@@ -327,5 +491,7 @@ if __name__ == "__main__":
             "trio",
             "pytest",
             "pytest-asyncio",
+            "PyYAML",
         ],
+        pyyaml_details(),
     )

@@ -166,6 +166,8 @@ if __name__ == "__main__":
             "external": "in-process mock: every scenario already uses a hard-coded URL",
             "external_httpx": "mocks the aiohttp client only",
             "external_httpx_trio": "mocks the aiohttp client only",
+            "replay": "no cassettes",
+            "cassette_load": "no cassettes",
         },
         ["aioresponses-ng", "aiohttp"],
     )

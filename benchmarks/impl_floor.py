@@ -228,6 +228,8 @@ if __name__ == "__main__":
             "httpx_trio": "aiohttp.web does not run under trio",
             "external": "no interception: the floor calls its own server",
             "external_httpx_trio": "aiohttp.web does not run under trio",
+            "replay": "no cassettes",
+            "cassette_load": "no cassettes",
         },
         ["aiohttp", "httpx", "httpcore", "anyio"],
     )

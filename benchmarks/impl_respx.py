@@ -117,6 +117,8 @@ if __name__ == "__main__":
             "httpx_asyncio": "in-process mock: measured in the external_httpx rows",
             "httpx_trio": "in-process mock: measured in the external_httpx_trio row",
             "external": httpx_only,
+            "replay": "no cassettes",
+            "cassette_load": "no cassettes",
         },
         ["respx", "httpx", "httpcore", "anyio", "trio"],
     )

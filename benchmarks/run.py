@@ -60,7 +60,7 @@ ENVIRONMENTS = {
         # the working tree, editable: every run measures the current src/
         Environment(
             "current",
-            ("-e", f"{ROOT}[trio]", "httpx", "pytest"),
+            ("-e", f"{ROOT}[trio,record]", "httpx", "pytest"),
             (ROOT / "pyproject.toml",),
         ),
         Environment(
@@ -69,6 +69,7 @@ ENVIRONMENTS = {
         ),
         Environment("aioresponses-ng", ("aioresponses-ng",)),
         Environment("respx", ("respx", "httpx", "trio")),
+        Environment("vcrpy", ("vcrpy", "pyyaml", "aiohttp", "httpx")),
     )
 }
 
@@ -103,6 +104,13 @@ IMPLEMENTATIONS = (
         "from PyPI, an in-process mock of the httpx client",
         "respx",
         "benchmarks.impl_respx",
+    ),
+    Implementation(
+        "vcrpy",
+        "from PyPI, records and replays cassettes by patching the clients in "
+        "process (cassette rows only)",
+        "vcrpy",
+        "benchmarks.impl_vcrpy",
     ),
 )
 
@@ -184,6 +192,50 @@ ROW_DESCRIPTIONS = {
         "127.0.0.1."
     ),
     "sequential_external_httpx_trio": "sequential_external_httpx, under trio.",
+    "replay_route": (
+        "A block with ``mock_external_urls=True``, a cassette of "
+        f"{_SIZES.sequential} recorded ``GET http://api.example.test/x`` "
+        "(vcrpy's format, ``record_mode='none'``, each interaction played once) "
+        "and a route ``m.get('http://api.example.test/y', payload=..., "
+        "repeat=True)``; on one aiohttp session, GETs of ``/x`` and ``/y`` "
+        f"alternate, {_SIZES.sequential} of each, each timed on its own. This "
+        "row: time per ``/y`` request, answered by the route. A fresh block per "
+        "repeat (loading the cassette is not timed)."
+    ),
+    "replay_cassette": (
+        "The same: time per ``/x`` request, replayed from the cassette (the same "
+        "body, and the headers an aiohttp server sends). vcrpy: the same "
+        "requests of ``/x``, replayed from the same cassette in "
+        "``vcr.use_cassette(path, record_mode='none')``."
+    ),
+    "replay_route_httpx": (
+        "replay_route with an ``httpx.AsyncClient`` and "
+        "``https://api.example.test``, under asyncio."
+    ),
+    "replay_cassette_httpx": (
+        "replay_cassette with an ``httpx.AsyncClient`` and "
+        "``https://api.example.test``, under asyncio (vcrpy too)."
+    ),
+    "cassette_load_1000": (
+        f"Loading a cassette of {_SIZES.cassette_interactions} interactions "
+        "(vcrpy's format, written as vcrpy writes it, about 1 MB: GETs and POSTs "
+        "of a JSON API recorded with httpx, eight response headers and a JSON "
+        "body of about 250 bytes each) with PyYAML's C loader; CPU time per load "
+        "(``time.process_time``). "
+        "aiointercept: what entering a block with ``cassette=`` and "
+        "``record_mode='none'`` does to load it, ``_recording.Cassette(options)`` "
+        "(read, parse, index for matching). vcrpy: "
+        "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
+    ),
+    "cassette_block_1000": (
+        "The same cassette, as a test pays for it (in CPU time too). "
+        "aiointercept: entering and "
+        "exiting a block with ``mock_external_urls=True``, ``cassette=`` and "
+        "``record_mode='none'``, minus the same block without ``cassette=`` "
+        "(pairs of blocks, in alternating order). vcrpy: entering and exiting "
+        "``vcr.use_cassette(path, record_mode='none')`` (load, and patching the "
+        "clients)."
+    ),
 }
 
 
@@ -218,7 +270,7 @@ class Ratio:
 
 
 AI, FLOOR, V1, NG = "aiointercept", "floor", "aiointercept-1.0.0", "aioresponses-ng"
-RESPX = "respx"
+RESPX, VCR = "respx", "vcrpy"
 
 TARGETS = (
     Ratio(
@@ -284,6 +336,24 @@ TARGETS = (
         (AI, "sequential_external_httpx"),
         1.3,
     ),
+    Ratio(
+        "replay, aiohttp: cassette / route",
+        (AI, "replay_cassette"),
+        (AI, "replay_route"),
+        1.2,
+    ),
+    Ratio(
+        "replay, httpx: cassette / route",
+        (AI, "replay_cassette_httpx"),
+        (AI, "replay_route_httpx"),
+        1.2,
+    ),
+    Ratio(
+        "cassette load, 1000 interactions: aiointercept / vcrpy",
+        (AI, "cassette_load_1000"),
+        (VCR, "cassette_load_1000"),
+        1.0,
+    ),
 )
 
 INFORMATION = (
@@ -331,6 +401,26 @@ INFORMATION = (
         "httpx: mock_external_urls=True / default (lifecycle, asyncio)",
         (AI, "lifecycle_external_httpx"),
         (AI, "lifecycle_httpx_asyncio"),
+    ),
+    Ratio(
+        "replay_cassette: aiointercept / vcrpy",
+        (AI, "replay_cassette"),
+        (VCR, "replay_cassette"),
+    ),
+    Ratio(
+        "replay_cassette_httpx: aiointercept / vcrpy",
+        (AI, "replay_cassette_httpx"),
+        (VCR, "replay_cassette_httpx"),
+    ),
+    Ratio(
+        "cassette_block_1000: aiointercept / vcrpy",
+        (AI, "cassette_block_1000"),
+        (VCR, "cassette_block_1000"),
+    ),
+    Ratio(
+        "cassette_block_1000 / cassette_load_1000, aiointercept",
+        (AI, "cassette_block_1000"),
+        (AI, "cassette_load_1000"),
     ),
 )
 
@@ -625,8 +715,8 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         *_fill(
             "aiointercept answers over a real socket, from a server in a thread of "
             "its own. This page measures what that costs, against plain aiohttp and "
-            "httpx clients calling a plain aiohttp.web server, and against three "
-            "other mocks:"
+            "httpx clients calling a plain aiohttp.web server, against three "
+            "other mocks, and against vcrpy for cassettes:"
         ),
         "",
     ]
@@ -654,7 +744,11 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             "``http://api.example.test/...`` URLs. respx does the same for httpx, "
             "patching httpcore's connection pools; it is called with "
             "``https://api.example.test/...`` URLs, as aiointercept is in the "
-            "``external_httpx`` rows, with ``mock_external_urls=True``."
+            "``external_httpx`` rows, with ``mock_external_urls=True``. vcrpy "
+            "patches the clients too, and replays its cassettes in them; it is "
+            "measured on the cassette rows only (``replay_cassette*``, "
+            "``cassette_*``), with the same cassette files, which are written as "
+            "vcrpy writes them."
         ),
         "",
         "Results",
@@ -711,7 +805,8 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         "them once, in a rotated order, so that the machine's noise hits all of "
         "them alike. A table cell is the median of the samples of all rounds.",
         "A sample is one timed repeat (for example 500 requests) divided by its "
-        "number of operations, timed with ``time.perf_counter``. One untimed "
+        "number of operations, timed with ``time.perf_counter`` (the cassette "
+        "loads with ``time.process_time``, see above). One untimed "
         "repeat warms up first. Garbage is collected before each timed repeat and "
         "the cyclic garbage collector is off during it, for every implementation. "
         "For ``fixture``, a sample is one pair of pytest runs.",
@@ -782,6 +877,22 @@ WHERE_THE_TIME_GOES = (
     "``fixture``: the plugin's own work per test (clearing routes and records, "
     "reading the marker) measures a few microseconds; the rest is pytest's cost "
     "of setting up and tearing down a function-scoped fixture.",
+    "Replaying an interaction goes the same way as a route's answer, over the "
+    "same socket; only the lookup differs. A request no route matches is "
+    "filtered as the cassette's requests are, keyed (method, scheme, host, port, "
+    "path, query) and looked up in the cassette's index, and the recorded "
+    "response becomes the reply: about 20 µs per request on this machine. Among "
+    "recordings of the same request, the first one not yet played is searched "
+    "from the start, so with hundreds of identical requests the later ones pay "
+    "a few microseconds more.",
+    "Loading a cassette is PyYAML's work: with its C loader, libyaml parses the "
+    "file but PyYAML's Python constructor builds the objects, and together they "
+    "take over 90% of ``cassette_load_1000``; checking the interactions and "
+    "indexing them takes the rest. vcrpy reads the same file with the same "
+    "loader, then builds its own request objects. Those rows are timed in CPU "
+    "time of the process (``time.process_time``): a load only computes, and on "
+    "a shared machine the wall time of a computation that long measures the "
+    "other processes as well.",
 )
 
 

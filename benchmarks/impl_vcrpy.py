@@ -1,0 +1,153 @@
+"""vcrpy: records and replays cassettes by patching the clients in process.
+
+Measured on the cassette rows only: loading the same cassette file as
+aiointercept (``Cassette.load``, and ``use_cassette`` entered and exited), and
+replaying the same cassettes to the same aiohttp and ``httpx.AsyncClient``
+requests (vcrpy patches the clients and answers in them, with no server and no
+socket). Its YAML serializer uses PyYAML's C loader when PyYAML has libyaml.
+``python -m benchmarks.impl_vcrpy --help``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ssl
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from benchmarks._harness import (
+    CPU_CLOCK,
+    EXTERNAL_BASE,
+    EXTERNAL_HTTPS_BASE,
+    Samples,
+    Sizes,
+    Timer,
+    api_interactions,
+    cassette_text,
+    check_json,
+    main,
+    pyyaml_details,
+    replay_interactions,
+    write_cassette,
+)
+
+#: The ``vcr`` package, loaded at run time: it is only installed in its own
+#: virtualenv.
+vcr: Any = None
+
+
+def replay(sizes: Sizes, repeats: int) -> Samples:
+    """The requests of aiointercept's ``replay_cassette`` rows (aiohttp, and
+    httpx), replayed by vcrpy from the same cassettes: each repeat enters
+    ``vcr.use_cassette(path, record_mode="none")`` (the cassette is loaded
+    then, untimed), opens a client and times the requests.
+    """
+    context = ssl.create_default_context()
+    n = sizes.sequential
+
+    async def aiohttp_requests(url: str) -> float:
+        async with aiohttp.ClientSession() as session:
+            with Timer(n) as timer:
+                for _ in range(n):
+                    async with session.get(url) as resp:
+                        check_json(resp.status, await resp.read())
+        return timer.per_op
+
+    async def httpx_requests(url: str) -> float:
+        async with httpx.AsyncClient(verify=context) as client:
+            with Timer(n) as timer:
+                for _ in range(n):
+                    resp = await client.get(url)
+                    check_json(resp.status_code, resp.content)
+        return timer.per_op
+
+    async def once(
+        requests: Callable[[str], Awaitable[float]], url: str, path: Path
+    ) -> float:
+        with vcr.use_cassette(str(path), record_mode="none") as cassette:
+            per_op = await requests(url)
+            if cassette.play_count != n:
+                raise RuntimeError(f"{cassette.play_count} responses played, not {n}")
+        return per_op
+
+    async def run(directory: Path) -> Samples:
+        samples: Samples = {}
+        for suffix, requests, url in (
+            ("", aiohttp_requests, f"{EXTERNAL_BASE}/x"),
+            ("_httpx", httpx_requests, f"{EXTERNAL_HTTPS_BASE}/x"),
+        ):
+            text = cassette_text(replay_interactions(n, url))
+            path = write_cassette(directory, f"replay{suffix}.yaml", text)
+            await once(requests, url, path)  # warm-up
+            samples[f"replay_cassette{suffix}"] = [
+                await once(requests, url, path) for _ in range(repeats)
+            ]
+        return samples
+
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
+        return asyncio.run(run(Path(name)))
+
+
+def cassette_load(sizes: Sizes, repeats: int) -> Samples:
+    """The cassette of aiointercept's ``cassette_load_1000``:
+    ``vcr.cassette.Cassette.load(path=..., record_mode="none")``, which reads
+    the file and builds its requests and responses; and, for
+    ``cassette_block_1000``, ``with vcr.use_cassette(path,
+    record_mode="none"): pass``, which loads it and patches the clients."""
+    load = vcr.cassette.Cassette.load
+
+    def block(path: Path) -> float:
+        with (
+            Timer(1, CPU_CLOCK) as timer,
+            vcr.use_cassette(str(path), record_mode="none"),
+        ):
+            pass
+        return timer.per_op
+
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
+        text = cassette_text(api_interactions(sizes.cassette_interactions))
+        path = write_cassette(Path(name), "api.yaml", text)
+        if len(load(path=str(path), record_mode="none")) != sizes.cassette_interactions:
+            raise RuntimeError("vcrpy did not load every interaction")
+        loads: list[float] = []
+        for _ in range(repeats):
+            with Timer(sizes.cassette_loads, CPU_CLOCK) as timer:
+                for _ in range(sizes.cassette_loads):
+                    load(path=str(path), record_mode="none")
+            loads.append(timer.per_op)
+        block(path)  # warm-up
+        blocks = [block(path) for _ in range(repeats)]
+    return {"cassette_load_1000": loads, "cassette_block_1000": blocks}
+
+
+if __name__ == "__main__":
+    vcr = importlib.import_module("vcr")
+    importlib.import_module("vcr.cassette")
+    not_cassettes = "records and replays cassettes only"
+    main(
+        "vcrpy",
+        {"replay": replay, "cassette_load": cassette_load},
+        {
+            "lifecycle": not_cassettes,
+            "sequential": not_cassettes,
+            "concurrent": not_cassettes,
+            "body_1mb": not_cassettes,
+            "routes_400": not_cassettes,
+            "fixture": not_cassettes,
+            "httpx_asyncio": not_cassettes,
+            "httpx_trio": not_cassettes,
+            "external": not_cassettes,
+            "external_httpx": not_cassettes,
+            "external_httpx_trio": not_cassettes,
+            "replay_route": "no routes: measured against aiointercept's",
+            "replay_route_httpx": "no routes: measured against aiointercept's",
+        },
+        ["vcrpy", "aiohttp", "httpx", "httpcore"],
+        pyyaml_details(),
+    )

@@ -637,6 +637,60 @@ class TestMarkedClass:
     result.assert_outcomes(passed=6)
 
 
+def test_marker_without_the_fixture_pulls_it_in(pytester: pytest.Pytester) -> None:
+    """A marked test that does not request ``aiointercept_mock`` still gets it,
+    configured by the marker: hard-coded hosts reach the mock (an unmatched
+    request is closed by it) instead of the resolver, which the conftest makes
+    fail with a connection error."""
+    result = run_pytest(
+        pytester,
+        conftest=LOOPBACK_ONLY + BOTH_BACKENDS,
+        test_marker_only="""
+import aiohttp
+import httpx
+import pytest
+import requests
+
+
+@pytest.mark.anyio
+@pytest.mark.aiointercept(mock_external_urls=True)
+async def test_httpx(anyio_backend):
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("https://api.example.com/v1/charges")
+
+
+@pytest.mark.asyncio
+@pytest.mark.aiointercept(mock_external_urls=True)
+async def test_aiohttp():
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await session.post("https://api.example.com/v1/charges")
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, assert_all_matched=True)
+def test_strict_marker_alone():
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.get("http://api.example.com/unmatched", timeout=5)
+    assert "blocked" not in str(raised.value)
+
+
+def test_unmarked_not_intercepted():
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.get("http://api.example.com/unmatched", timeout=5)
+    assert "blocked" in str(raised.value)
+""",
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    assert summary(result, "ERROR") == {"test_strict_marker_alone"}
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_strict_marker_alone *",
+            "*no route matches GET http://api.example.com/unmatched*",
+        ]
+    )
+
+
 def test_marker_strict_options_fail_that_test_at_teardown(
     pytester: pytest.Pytester,
 ) -> None:

@@ -35,6 +35,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked ``@pytest.mark.aiointercept(...)`` gets ``aiointercept_mock``
+    even when it does not request it: the marker configures that fixture, and
+    without it the marker would do nothing."""
+    for item in items:
+        fixturenames = getattr(item, "fixturenames", None)
+        if (
+            isinstance(fixturenames, list)
+            and item.get_closest_marker(_MARKER) is not None
+            and "aiointercept_mock" not in fixturenames
+        ):
+            fixturenames.append("aiointercept_mock")
+
+
 @pytest.fixture(scope="session")
 def aiointercept_server() -> Iterator[aiointercept]:
     """One mock server for the whole session, cleared after each test."""

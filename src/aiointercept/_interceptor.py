@@ -184,7 +184,7 @@ class aiointercept:  # the public name is lower-case by design
             self._server = None
             self._dispatcher.host = None
             raise
-        self._server_url = str(url).rstrip("/")
+        self._server_url = self._dispatcher.requests.base_url = str(url).rstrip("/")
         try:
             self._intercept()
         except BaseException:
@@ -274,7 +274,7 @@ class aiointercept:  # the public name is lower-case by design
         server = AiohttpServer(self._dispatcher, None, external=True)
         url = server.start_blocking()
         self._server = server
-        self._server_url = str(url).rstrip("/")
+        self._server_url = self._dispatcher.requests.base_url = str(url).rstrip("/")
 
     def _stop_shared(self) -> None:
         server, self._server = self._server, None
@@ -381,6 +381,7 @@ class aiointercept:  # the public name is lower-case by design
         Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
         and assertions scoped to it.
         """
+        _check_url_first(url, method)
         method = check_method(method)
         matcher = self._url_matcher(url)
         remaining = check_repeat(repeat)
@@ -700,6 +701,20 @@ class aiointercept:  # the public name is lower-case by design
             once=True,
             similar=journal,
             explain=explain_key(key),
+        )
+
+
+def _check_url_first(url: object, method: object) -> None:
+    """``m.add("POST", "/x")``: the arguments in the order of other libraries."""
+    if (
+        isinstance(url, str)
+        and isinstance(method, str)
+        and url.isalpha()
+        and (method.startswith("/") or "://" in method)
+    ):
+        raise ValueError(
+            f"add() takes the URL first, then the method: write "
+            f"m.add({method!r}, {url!r}), got m.add({url!r}, {method!r})"
         )
 
 

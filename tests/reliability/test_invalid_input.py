@@ -336,6 +336,14 @@ CASES: list[Case] = [
             ('``"GET\\r\\n"``', f"GET{CRLF}"),
         ]
     ),
+    add(
+        "method",
+        '``"/users"`` after ``url="POST"`` (the two swapped)',
+        ValueError,
+        "add() takes the URL first, then the method",
+        url="POST",
+        method="/users",
+    ),
     *(
         add("status", shown, ValueError, "status must be between 100 and 599", status=v)
         for shown, v in [("``99``", 99), ("``600``", 600)]
@@ -347,6 +355,14 @@ CASES: list[Case] = [
             ("``200.0``", 200.0),
             ("``True``", True),
         ]
+    ),
+    add(
+        "status",
+        "``204`` with ``json=`` (or ``body=``)",
+        ValueError,
+        "a 204 response has no body",
+        status=204,
+        json={"id": 1},
     ),
     *(
         add("body", shown, TypeError, "body must be str or bytes", body=value)
@@ -376,6 +392,14 @@ CASES: list[Case] = [
         TypeError,
         "payload is not JSON serializable",
         payload=object(),
+    ),
+    add(
+        "json",
+        '``{"a": 1}`` with ``body="text"`` too',
+        TypeError,
+        "pass either body= or json= (the body as JSON), not both",
+        json={"a": 1},
+        body="text",
     ),
     add(
         "json",
@@ -455,6 +479,13 @@ CASES: list[Case] = [
         TypeError,
         "callback must be callable",
         callback="not callable",
+    ),
+    add(
+        "callback",
+        "``lambda: CallbackResult()`` (it takes no URL)",
+        TypeError,
+        "cannot be called as callback(url, **kwargs)",
+        callback=lambda: CallbackResult(),
     ),
     add(
         "callback",
@@ -705,6 +736,14 @@ CASES: list[Case] = [
         status=600,
     ),
     result("status", '``"200"``', TypeError, "status must be an int", status="200"),
+    result(
+        "status",
+        '``204`` with ``body="text"`` (or ``payload=``)',
+        ValueError,
+        "a 204 response has no body",
+        status=204,
+        body="text",
+    ),
     result("body", "``1``", TypeError, "body must be str or bytes", body=1),
     result(
         "payload",

@@ -56,6 +56,31 @@ R = TypeVar("R")
 _UNSET: Any = object()
 
 
+class _Strictness:
+    """What ``assert_all_called`` and ``assert_all_matched`` left at ``None``
+    mean: ``False``, unless the pytest plugin's strict option, or the marker
+    of the running test, says otherwise (the plugin sets these around each
+    test)."""
+
+    def __init__(self) -> None:
+        self.assert_all_called = False
+        self.assert_all_matched = False
+
+    def resolve(
+        self, assert_all_called: bool | None, assert_all_matched: bool | None
+    ) -> tuple[bool, bool]:
+        return (
+            self.assert_all_called if assert_all_called is None else assert_all_called,
+            self.assert_all_matched
+            if assert_all_matched is None
+            else assert_all_matched,
+        )
+
+
+#: The defaults of the strict options (see :class:`_Strictness`).
+strictness = _Strictness()
+
+
 class aiointercept:  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
@@ -82,8 +107,11 @@ class aiointercept:  # the public name is lower-case by design
         is blocked.
     :param assert_all_called: when the block exits, raise
         :exc:`~aiointercept.StrictCheckError` if a route served no request.
+        ``None`` (the default) means ``False``, unless the pytest plugin's
+        strict option (``aiointercept_strict``) is on for the running test.
     :param assert_all_matched: when the block exits, raise
-        :exc:`~aiointercept.StrictCheckError` if a request matched no route.
+        :exc:`~aiointercept.StrictCheckError` if a request matched no route;
+        ``None`` as for ``assert_all_called``.
     """
 
     def __init__(
@@ -94,8 +122,8 @@ class aiointercept:  # the public name is lower-case by design
         passthrough_unmatched: bool = False,
         param: str | None = None,
         callback_start_timeout: float = 5.0,
-        assert_all_called: bool = False,
-        assert_all_matched: bool = False,
+        assert_all_called: bool | None = None,
+        assert_all_matched: bool | None = None,
         block_network: bool = True,
     ) -> None:
         if not isinstance(mock_external_urls, bool):
@@ -144,10 +172,13 @@ class aiointercept:  # the public name is lower-case by design
             ("assert_all_called", assert_all_called),
             ("assert_all_matched", assert_all_matched),
         ):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, got {value!r}")
-        self.assert_all_called = assert_all_called
-        self.assert_all_matched = assert_all_matched
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool or None, got {value!r}")
+        # as given: None follows the suite's default, resolved at each entry
+        self._strict_given = (assert_all_called, assert_all_matched)
+        self.assert_all_called, self.assert_all_matched = strictness.resolve(
+            *self._strict_given
+        )
         self._dispatcher = Dispatcher(self.callback_start_timeout)
         self._dispatcher.passthrough_unmatched = passthrough_unmatched
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
@@ -174,6 +205,9 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> aiointercept:
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
+        self.assert_all_called, self.assert_all_matched = strictness.resolve(
+            *self._strict_given
+        )
         host = Host()
         server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
         self._dispatcher.host = host
@@ -320,8 +354,8 @@ class aiointercept:  # the public name is lower-case by design
             passthrough_unmatched=self.passthrough_unmatched,
             param=self.param,
             callback_start_timeout=self.callback_start_timeout,
-            assert_all_called=self.assert_all_called,
-            assert_all_matched=self.assert_all_matched,
+            assert_all_called=self._strict_given[0],
+            assert_all_matched=self._strict_given[1],
             block_network=self.block_network,
         )
 

@@ -12,17 +12,30 @@ run on the loop of the test that registers them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
-from ._interceptor import aiointercept
+from ._interceptor import aiointercept, strictness
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
-_DEFAULT = aiointercept()
+_STRICT = "aiointercept_strict"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = (
+        "turn on assert_all_called and assert_all_matched for every aiointercept "
+        "fixture, marker, decorator and block of every test (a test opts out "
+        "with @pytest.mark.aiointercept(assert_all_called=False, "
+        "assert_all_matched=False))"
+    )
+    parser.getgroup("aiointercept").addoption(
+        "--aiointercept-strict", action="store_true", dest=_STRICT, help=help_text
+    )
+    parser.addini(_STRICT, help_text, type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,7 +88,7 @@ def aiointercept_mock(
 def _options(node: pytest.Item | Any) -> aiointercept:
     marker = node.get_closest_marker(_MARKER)
     if marker is None:
-        return _DEFAULT
+        return aiointercept()
     if marker.args:
         raise TypeError(
             f"@pytest.mark.{_MARKER} takes keyword arguments only, got {marker.args!r}"
@@ -88,6 +101,26 @@ def _options(node: pytest.Item | Any) -> aiointercept:
     return aiointercept(**marker.kwargs)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """For the whole test (setup, call, teardown), the strict options left
+    unset anywhere follow ``--aiointercept-strict``/``aiointercept_strict``,
+    or what the test's marker says."""
+    strict = bool(item.config.getoption(_STRICT) or item.config.getini(_STRICT))
+    marker = item.get_closest_marker(_MARKER)
+    given = marker.kwargs if marker is not None else {}
+    called, matched = (
+        value if isinstance(value, bool) else strict
+        for value in (given.get("assert_all_called"), given.get("assert_all_matched"))
+    )
+    previous = strictness.assert_all_called, strictness.assert_all_matched
+    strictness.assert_all_called, strictness.assert_all_matched = called, matched
+    try:
+        return (yield)
+    finally:
+        strictness.assert_all_called, strictness.assert_all_matched = previous
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """A test that used ``aiointercept_server`` directly leaves nothing behind,
@@ -96,4 +129,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     fixtures = getattr(item, "funcargs", {})
     server = fixtures.get("aiointercept_server")
     if isinstance(server, aiointercept) and "aiointercept_mock" not in fixtures:
+        server.assert_all_called, server.assert_all_matched = strictness.resolve(
+            None, None
+        )
         server._end_test()

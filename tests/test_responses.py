@@ -841,13 +841,10 @@ async def _chunks() -> AsyncIterator[bytes]:
 
 @pytest.mark.anyio
 @asyncio_only
-@pytest.mark.skipif(
-    tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) < (3, 13),
-    reason="aiohttp < 3.13 resends a streamed body too (empty), as a new request",
-)
 async def test_request_that_aiohttp_does_not_retry_is_not_taken_for_a_retry() -> None:
-    # aiohttp cannot resend a streamed body, so it does not retry this PUT: the
-    # next identical PUT is a new request and must get the next response.
+    # aiohttp >= 3.13 cannot resend a streamed body, and older versions do not
+    # resend it to the mock: the next identical PUT is a new request and must
+    # get the next response.
     async with aiointercept() as m:
         url = f"{m.server_url}/upload"
         m.put(url, exception=True)

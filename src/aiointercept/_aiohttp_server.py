@@ -22,7 +22,6 @@ import select
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from yarl import URL
 
 from ._adapters._aiohttp import bypass
 from ._aiohttp_reply import close_connection, write_reply
+from ._aiohttp_resend import resend_guard
 from ._aiohttp_ws import serve_websocket
 from ._dispatch import Passthrough, PendingCallback, Streamed
 from ._host import wait_shielded
@@ -266,6 +266,7 @@ class AiohttpServer:
         self._home_server: _Server | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._sockets: list[socket.socket] = []
+        self._ports: list[int] = []
         self._sockets_lock = threading.Lock()
         self._sockets_closed = False
         self._waiting: list[bool] = []
@@ -303,7 +304,15 @@ class AiohttpServer:
             self.https_port = sockets[1].getsockname()[1]
         port = sockets[0].getsockname()[1]
         self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        # aiohttp must not resend a request that a fault ended here
+        self._ports = [sock.getsockname()[1] for sock in sockets]
+        resend_guard.track(self._ports)
         return sockets
+
+    def _release(self) -> None:
+        """The server has stopped: its ports are no longer a mock's."""
+        resend_guard.untrack(self._ports)
+        engine.release()
 
     def _new_server(self, loop: asyncio.AbstractEventLoop) -> _Server:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
@@ -437,7 +446,7 @@ class AiohttpServer:
         loop = self._loop
         assert loop is not None
         if self._web_server is None:  # none taken over, none can be now
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
             return
@@ -446,7 +455,7 @@ class AiohttpServer:
                 lambda: loop.create_task(self._close_taken_over(stopped))
             )
         except RuntimeError:  # pragma: no cover - the server loop has ended
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
 
@@ -462,7 +471,7 @@ class AiohttpServer:
             if proxy is not None:
                 await proxy.close()
         finally:
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
 
@@ -492,7 +501,7 @@ class AiohttpServer:
         if _idle(serving, server) and not self._proxies:
             server.close()
             _stop_listening(serving.result(), self._sockets)
-            engine.release()
+            self._release()
             stopped.set()
         else:
             asyncio.get_running_loop().create_task(self._close(stopped))
@@ -508,7 +517,7 @@ class AiohttpServer:
                     await proxy.close()
                 self._proxies.clear()
             finally:
-                engine.release()
+                self._release()
                 stopped.set()
 
     def _make_request(
@@ -528,16 +537,9 @@ class AiohttpServer:
     async def _handle(
         self, request: web.BaseRequest, server: _Server
     ) -> web.StreamResponse:
-        # The earliest moment the client can have sent this request: when its
-        # connection was accepted for the first request on it, else now.
-        sent_after = server.request_started(request.protocol)
         body = await request.read()
         outcome = self._dispatcher.dispatch(
-            request.method,
-            self._request_url(request),
-            request.headers,
-            body,
-            sent_after,
+            request.method, self._request_url(request), request.headers, body
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
@@ -751,25 +753,26 @@ class _Signal:
 
 
 class _Server(web.Server):
-    """Remembers when each connection was accepted and whether it has served."""
+    """Knows its open connections, to wait for one to close (hanging
+    responses)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._accepted: dict[object, float | None] = {}
+        self._open: set[object] = set()
         self._until_closed: dict[object, list[asyncio.Future[None]]] = {}
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
 
     def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
-        self._accepted[handler] = time.monotonic()
+        self._open.add(handler)
         super().connection_made(handler, transport)
         if self.closed:
             # after the handler has finished setting up (it starts a task)
             asyncio.get_running_loop().call_soon(handler.force_close)
 
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
-        self._accepted.pop(handler, None)
+        self._open.discard(handler)
         super().connection_lost(handler, exc)
         for waiter in self._until_closed.pop(handler, ()):
             if not waiter.done():
@@ -778,7 +781,7 @@ class _Server(web.Server):
     def until_closed(self, handler: object) -> asyncio.Future[None]:
         """Done when ``handler``'s connection is lost, or the server stops."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.closed or handler not in self._accepted:
+        if self.closed or handler not in self._open:
             waiter.set_result(None)
         else:
             self._until_closed.setdefault(handler, []).append(waiter)
@@ -793,14 +796,6 @@ class _Server(web.Server):
             for waiter in handler_waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-
-    def request_started(self, handler: object) -> float:
-        """The earliest moment the client can have sent the request that starts
-        now on ``handler``'s connection: when the connection was accepted for its
-        first request, else now."""
-        accepted = self._accepted.get(handler)
-        self._accepted[handler] = None
-        return time.monotonic() if accepted is None else accepted
 
 
 def _stop_listening(

@@ -102,6 +102,9 @@ class _Engine:
         self._watched: set[AiohttpServer] = set()
         self._asleep = False
         self._wake: asyncio.Event | None = None
+        #: Where the blocks the server thread cleaned up had been entered, to
+        #: be reported (a ResourceWarning) on a test's thread.
+        self._abandoned: list[str] = []
 
     @property
     def users(self) -> int:
@@ -151,6 +154,25 @@ class _Engine:
         with self._lock:
             self._watched.discard(server)
 
+    def abandon(self, server: AiohttpServer) -> None:
+        """Clean up a block that will never exit (from the server thread);
+        :meth:`reap` reports it."""
+        if server.abandon():
+            with self._lock:
+                self._abandoned.append(server.entered_at)
+
+    def reap(self) -> list[str]:
+        """On a test's thread: clean up the watched blocks whose event loop is
+        gone, and return where each block cleaned up since the last call had
+        been entered."""
+        with self._lock:
+            watched = list(self._watched)
+        reaped = [s.entered_at for s in watched if s.loop_gone() and s.abandon()]
+        with self._lock:
+            reaped += self._abandoned
+            self._abandoned = []
+        return reaped
+
     async def _run(self) -> None:
         """Watch the watched blocks' sockets; sleep when there are none for a
         while; end the loop when no block has used it for :data:`LINGER`."""
@@ -162,7 +184,16 @@ class _Engine:
                 watched = list(self._watched)
             if watched:
                 for server in watched:
-                    server.check_sockets()
+                    try:
+                        server.check_sockets()
+                    except Exception:  # one block's trouble stops no other
+                        logger.exception(
+                            "aiointercept: watching the block entered at %s "
+                            "failed; closing it",
+                            server.entered_at,
+                        )
+                        self.unwatch(server)
+                        self.abandon(server)
                 unwatched_since = loop.time()
                 await asyncio.sleep(WATCH_INTERVAL)
                 continue
@@ -271,6 +302,12 @@ class AiohttpServer:
         self._sockets_closed = False
         self._waiting: list[bool] = []
         self._taking_over: set[asyncio.Task[Any]] = set()
+        #: Where the block was entered (``file:line``), for the warning given
+        #: if it is never exited.
+        self.entered_at = "an unknown place"
+        #: Called (from any thread) when the block is cleaned up unexited.
+        self.on_abandon: Callable[[], None] | None = None
+        self._abandoned = False
 
     async def start(self) -> URL:
         """Listen, without waiting for anything.
@@ -332,7 +369,11 @@ class AiohttpServer:
 
     def check_sockets(self) -> None:
         """On the server thread: take over a connection that has waited on a
-        socket since the previous check (the test's loop is not accepting)."""
+        socket since the previous check (the test's loop is not accepting).
+        A block whose event loop is gone is cleaned up instead."""
+        if self.loop_gone():
+            engine.abandon(self)
+            return
         with self._sockets_lock:
             if self._sockets_closed:
                 return
@@ -411,6 +452,56 @@ class AiohttpServer:
             stopped = _Signal(self._host)
             home.create_task(self._close_home(stopped))
         await stopped.wait()
+
+    def loop_gone(self) -> bool:
+        """Whether the test's loop that serves this block has closed without
+        the block exiting."""
+        home = self._home_loop
+        return home is not None and home.is_closed() and not self._stopping
+
+    def abandon(self) -> bool:
+        """Clean up a block that will never exit (its event loop is gone, or
+        its instance was collected): close its listening sockets and
+        connections and stop watching it, from any thread, without waiting.
+        Returns whether this call did it (it is done once)."""
+        with self._sockets_lock:
+            if self._stopping or self._abandoned or self._loop is None:
+                return False
+            self._abandoned = True
+        if self.on_abandon is not None:
+            self.on_abandon()
+        home = self._home_loop
+        if home is None:  # served by the server thread
+            self._request_stop(_Signal(None))
+            return True
+        self._stopping = True
+        engine.unwatch(self)
+        try:
+            home.call_soon_threadsafe(self._abandon_home)
+        except RuntimeError:  # the loop is closed: its transports went with it
+            with self._sockets_lock:
+                self._sockets_closed = True
+                for sock in self._sockets:
+                    sock.close()
+            self._stop_taking_over(None)
+        return True
+
+    @staticmethod
+    def reap_abandoned() -> list[str]:
+        """Clean up the blocks whose event loop is gone; where every block
+        cleaned up unexited since the last call had been entered."""
+        return engine.reap()
+
+    def _abandon_home(self) -> None:
+        """On the test's loop, still running: stop serving at once."""
+        server, serving = self._home_server, self._home_serving
+        assert server is not None
+        assert serving is not None
+        served = serving.done() and not serving.cancelled() and not serving.exception()
+        self._close_sockets(server, serving.result() if served else [])
+        for handler in server.connections:
+            handler.force_close()
+        self._stop_taking_over(None)
 
     def _close_sockets(
         self, server: _Server, listeners: list[asyncio.AbstractServer]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
+import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
@@ -185,6 +188,7 @@ class aiointercept:  # the public name is lower-case by design
         self._target: InterceptTarget | None = None
         self._server: AiohttpServer | None = None
         self._server_url: str | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -205,11 +209,15 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> aiointercept:
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
+        for where in AiohttpServer.reap_abandoned():
+            _warn_abandoned(where)
         self.assert_all_called, self.assert_all_matched = strictness.resolve(
             *self._strict_given
         )
         host = Host()
         server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
+        caller = sys._getframe(1)
+        server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._dispatcher.host = host
         self._server = server
         try:
@@ -228,6 +236,8 @@ class aiointercept:  # the public name is lower-case by design
                 self._server = None
                 self._dispatcher.host = None
             raise
+        # a block never exited is closed when its instance is collected
+        self._finalizer = weakref.finalize(self, _collected, server)
         return self
 
     def _intercept(self) -> None:
@@ -252,6 +262,8 @@ class aiointercept:  # the public name is lower-case by design
         except BaseException:
             self._target = None
             raise
+        target = self._target
+        server.on_abandon = lambda: interception.deactivate(target)
 
     async def __aexit__(
         self,
@@ -262,6 +274,9 @@ class aiointercept:  # the public name is lower-case by design
         server, host = self._server, self._dispatcher.host
         assert server is not None
         assert host is not None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         try:
             if self._target is not None:
                 interception.deactivate(self._target)
@@ -736,6 +751,22 @@ class aiointercept:  # the public name is lower-case by design
             similar=journal,
             explain=explain_key(key),
         )
+
+
+def _collected(server: AiohttpServer) -> None:
+    """An instance collected inside its block: close its server."""
+    if server.abandon():
+        _warn_abandoned(server.entered_at)
+
+
+def _warn_abandoned(where: str) -> None:
+    warnings.warn(
+        f"the aiointercept block entered at {where} was never exited (its "
+        "instance was dropped, or its event loop closed, inside the block); "
+        "aiointercept closed its server",
+        ResourceWarning,
+        stacklevel=2,
+    )
 
 
 def _check_url_first(url: object, method: object) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -1177,3 +1178,76 @@ async def test_fault_seen_by_requests(fault: Fault) -> None:
     stage, error = REQUESTS_SEES[fault]
     assert (seen.stage, type(seen.error)) == (stage, error), seen
     assert seen.status == (201 if stage == "body" else None)
+
+
+# -- a client that gives up ----------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_callback_is_cancelled_when_its_client_gives_up() -> None:
+    """The client times out and closes its connection: the callback still
+    answering it is cancelled at once, not when the block exits."""
+    started, cancelled = anyio.Event(), anyio.Event()
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        started.set()
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return CallbackResult(body="too late")  # pragma: no cover
+
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/slow", callback=slow)
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(f"{m.server_url}/slow", timeout=SHORT)
+        assert started.is_set()
+        with anyio.fail_after(BOUND):
+            await cancelled.wait()
+    assert len(m.requests[("GET", "/slow")]) == 1
+
+
+@pytest.mark.anyio
+async def test_streamed_body_stops_when_its_client_gives_up() -> None:
+    """The client receives the head of the response and closes it: the stream
+    waiting to send its next chunk stops at once (its generator is closed)."""
+    closed = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield b"first"
+            yield b"never sent"
+        finally:
+            closed.set()
+
+    async with aiointercept() as m, httpx.AsyncClient(timeout=BOUND) as client:
+        m.get("/stream", body=chunks(), chunk_delay=60)
+        async with client.stream("GET", f"{m.server_url}/stream") as response:
+            assert response.status_code == 200
+        with anyio.fail_after(BOUND):
+            while not closed.is_set():
+                await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_async_callback_is_cancelled_when_aiohttp_gives_up() -> None:
+    cancelled = anyio.Event()
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return CallbackResult(body="too late")  # pragma: no cover
+
+    async with aiointercept() as m, aiohttp.ClientSession() as session:
+        m.post("/slow", callback=slow)
+        with pytest.raises(asyncio.TimeoutError):
+            await session.post(
+                f"{m.server_url}/slow", timeout=aiohttp.ClientTimeout(total=SHORT)
+            )
+        with anyio.fail_after(BOUND):
+            await cancelled.wait()

@@ -355,12 +355,16 @@ class AiohttpServer:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             return await self._handle(request, server)
 
-        # auto_decompress=False: request bodies are recorded as sent
+        # auto_decompress=False: request bodies are recorded as sent;
+        # handler_cancellation: a handler whose client has gone is cancelled at
+        # once (a delay, a hang, a stream, an async callback), so that nothing
+        # waits for it
         server = _Server(
             handle,
             request_factory=self._make_request,
             access_log=None,
             auto_decompress=False,
+            handler_cancellation=True,
             loop=loop,
         )
         return server
@@ -736,6 +740,9 @@ class AiohttpServer:
             if pending.future.cancel():
                 return self._dispatcher.not_started(pending)
             await done.wait()
+        except asyncio.CancelledError:  # the client has gone: so does the callback
+            pending.host.cancel(pending.future)
+            raise
         return self._dispatcher.complete(pending)
 
 

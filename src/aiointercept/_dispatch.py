@@ -69,6 +69,8 @@ class PendingCallback:
 
     request: RecordedRequest
     future: concurrent.futures.Future[Any]
+    #: The test's loop it runs on (to cancel it when its client has gone).
+    host: Host
 
 
 class Dispatcher:
@@ -240,7 +242,7 @@ class Dispatcher:
                     "callbacks from an async test"
                 ),
             )
-        return PendingCallback(recorded, host.submit(func, *args, **kwargs))
+        return PendingCallback(recorded, host.submit(func, *args, **kwargs), host)
 
     def _result_reply(self, request: RecordedRequest, result: object) -> Reply:
         if not isinstance(result, CallbackResult):

@@ -9,6 +9,10 @@ loop is blocked) and by httpx. Afterwards the process's file descriptors,
 threads and memory are back at their baseline. The normal run does a hundred
 cycles per backend; ``nox -s soak`` (``AIOINTERCEPT_SOAK=1``) the thousand of
 the issue.
+
+A block whose clients gave up on a delay, a hang or a stream exits at once:
+the handlers were cancelled when their clients disconnected, so the exit does
+not give them the shutdown grace period.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 import gc
 import time
 import warnings
+from typing import Any
 
 import anyio
+import httpx
 import pytest
 import requests
 from reliability_support import (
@@ -30,6 +36,7 @@ from reliability_support import (
 )
 
 from aiointercept import aiointercept
+from aiointercept._aiohttp_server import SHUTDOWN_TIMEOUT
 
 CYCLES = scaled(100, 1000)
 WARM_UP = 10
@@ -95,3 +102,51 @@ def test_every_tenth_block_abandoned_leaves_nothing_behind(backend: str) -> None
     assert after.thread_ids <= before.thread_ids
     assert after.os_threads <= before.os_threads
     assert after.rss - before.rss < RSS_GROWTH_LIMIT
+
+
+# -- handlers whose client gave up -------------------------------------------------
+
+#: What a route makes its client wait for, long after the client gives up.
+ABANDONED_WORK: dict[str, dict[str, Any]] = {
+    "delay": {"delay": 30, "body": "late"},
+    "hang": {"fault": "hang"},
+    "stream": {"body": [b"first", b"never sent"], "chunk_delay": 30},
+}
+EXITS = scaled(10, 100)
+
+
+async def exit_time(kind: str) -> float:
+    """How long leaving a block takes once its one client has given up."""
+    m = aiointercept()
+    await m.__aenter__()
+    try:
+        m.get("/work", **ABANDONED_WORK[kind])
+        async with httpx_client() as client:
+            if kind == "stream":
+                async with client.stream("GET", f"{m.server_url}/work") as response:
+                    assert response.status_code == 200
+            else:
+                with pytest.raises(httpx.ReadTimeout):
+                    await client.get(f"{m.server_url}/work", timeout=0.05)
+    finally:
+        start = time.monotonic()
+        await m.__aexit__(None, None, None)
+    return time.monotonic() - start
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", list(ABANDONED_WORK))
+async def test_a_block_whose_clients_gave_up_exits_without_the_grace_period(
+    kind: str, anyio_backend: str
+) -> None:
+    """The handler of a client that gave up is cancelled when it disconnects,
+    so the exit does not give it the shutdown grace period."""
+    times = sorted([await exit_time(kind) for _ in range(EXITS)])
+    median = times[len(times) // 2]
+    print(
+        f"\n[reliability] exit after the client gave up on a {kind} "
+        f"({anyio_backend}, {EXITS} blocks): median {median * 1000:.1f} ms, "
+        f"max {times[-1] * 1000:.1f} ms (grace {SHUTDOWN_TIMEOUT * 1000:.0f} ms)"
+    )
+    assert median < SHUTDOWN_TIMEOUT / 2
+    assert open_servers() == 0

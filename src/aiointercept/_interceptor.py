@@ -154,14 +154,17 @@ class aiointercept:  # the public name is lower-case by design
             )
             raise ValueError(f"{given} requires mock_external_urls=True")
         if param is not None and not (isinstance(param, str) and param.isidentifier()):
-            raise ValueError(
+            raise (ValueError if isinstance(param, str) else TypeError)(
                 f"param must be a Python identifier or None, got {param!r}"
             )
-        if (
-            isinstance(callback_start_timeout, bool)
-            or not isinstance(callback_start_timeout, int | float)
-            or not callback_start_timeout > 0
+        if isinstance(callback_start_timeout, bool) or not isinstance(
+            callback_start_timeout, int | float
         ):
+            raise TypeError(
+                "callback_start_timeout must be a positive number of seconds, "
+                f"got {callback_start_timeout!r}"
+            )
+        if not callback_start_timeout > 0:
             raise ValueError(
                 "callback_start_timeout must be a positive number of seconds, "
                 f"got {callback_start_timeout!r}"

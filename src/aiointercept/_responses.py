@@ -172,13 +172,14 @@ def check_fault(fault: object) -> Fault | None:
         return None
     if isinstance(fault, Fault):
         return fault
-    if isinstance(fault, str):
-        try:
-            return Fault(fault)
-        except ValueError:
-            pass
     choices = ", ".join(repr(member.value) for member in Fault)
-    raise ValueError(f"fault must be a Fault or one of {choices}, got {fault!r}")
+    message = f"fault must be a Fault or one of {choices}, got {fault!r}"
+    if not isinstance(fault, str):
+        raise TypeError(message)
+    try:
+        return Fault(fault)
+    except ValueError:
+        raise ValueError(message) from None
 
 
 #: Exception class names (anywhere in the MRO) and the fault that shows them

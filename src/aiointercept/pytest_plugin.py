@@ -105,12 +105,14 @@ def _options(node: pytest.Item | Any) -> aiointercept:
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """For the whole test (setup, call, teardown), the strict options left
     unset anywhere follow ``--aiointercept-strict``/``aiointercept_strict``,
-    or what the test's marker says."""
+    unless the test's marker sets them to ``False``."""
     strict = bool(item.config.getoption(_STRICT) or item.config.getini(_STRICT))
     marker = item.get_closest_marker(_MARKER)
     given = marker.kwargs if marker is not None else {}
+    # the marker configures the fixture; for the test's blocks it can only opt
+    # out of the suite's strictness
     called, matched = (
-        value if isinstance(value, bool) else strict
+        strict and value is not False
         for value in (given.get("assert_all_called"), given.get("assert_all_matched"))
     )
     previous = strictness.assert_all_called, strictness.assert_all_matched

@@ -244,7 +244,7 @@ CASES: list[Case] = [
     constructor(
         "param",
         "``1``",
-        ValueError,
+        TypeError,
         "param must be a Python identifier or None",
         param=1,
     ),
@@ -260,9 +260,17 @@ CASES: list[Case] = [
             ("``0``", 0),
             ("``-1.5``", -1.5),
             ('``float("nan")``', NAN),
-            ("``True``", True),
-            ('``"5"``', "5"),
         ]
+    ),
+    *(
+        constructor(
+            "callback_start_timeout",
+            shown,
+            TypeError,
+            "callback_start_timeout must be a positive number of seconds",
+            callback_start_timeout=value,
+        )
+        for shown, value in [("``True``", True), ('``"5"``', "5")]
     ),
     constructor(
         "assert_all_called",
@@ -679,7 +687,7 @@ CASES: list[Case] = [
         "fault must be a Fault or one of",
         fault="explode",
     ),
-    add("fault", "``1``", ValueError, "fault must be a Fault or one of", fault=1),
+    add("fault", "``1``", TypeError, "fault must be a Fault or one of", fault=1),
     add(
         "fault",
         "with ``exception=True``",

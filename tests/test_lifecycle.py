@@ -807,6 +807,29 @@ def test_a_block_whose_loop_closed_is_cleaned_up_and_spoils_nothing(
     del abandoned
 
 
+@pytest.mark.parametrize("next_backend", ["asyncio", "trio"])
+def test_a_block_whose_trio_run_ended_is_cleaned_up_and_spoils_nothing(
+    next_backend: str,
+) -> None:
+    """As above, when the block's ``trio.run`` ended inside it."""
+    abandoned = anyio.run(enter_and_leave_open, backend="trio")
+    port = port_of(abandoned.server_url)
+
+    async def next_block() -> None:
+        # the warning comes as the block is entered
+        with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):  # noqa: PT031
+            async with aiointercept() as m:
+                m.get("/next", body="served")
+                assert sync_get(f"{m.server_url}/next").text == "served"
+        with anyio.fail_after(5):  # the server thread closes it
+            while open_servers():
+                await anyio.sleep(0.01)
+        await assert_port_closed(port)
+
+    anyio.run(next_block, backend=next_backend)
+    del abandoned
+
+
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_collected_block_is_cleaned_up_with_a_warning(backend: str) -> None:
     """The instance of an unexited block is dropped: its server is closed at

@@ -49,9 +49,9 @@ class _Attempt:
 
     __slots__ = ("error", "request", "response", "traces")
 
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Any, traces: object) -> None:
         self.request = request
-        self.traces = request._traces
+        self.traces = traces
         self.response: Any = None
         #: The connection error the attempt ended with, if any.
         self.error: BaseException | None = None
@@ -107,15 +107,18 @@ resend_guard = _ResendGuard()
 
 
 async def _send(self: Any, conn: aiohttp.connector.Connection) -> Any:
+    traces = getattr(self, "_traces", None)
+    if traces is None:  # pragma: no cover - an aiohttp without it: no guard
+        return await _ORIGINAL_SEND(self, conn)
     last = _last.get()
-    if last is not None and last.traces is self._traces and last.request is not self:
+    if last is not None and last.traces is traces and last.request is not self:
         # a new attempt of the same call: aiohttp's resend (or a redirect)
         _last.set(None)
         if last.error is not None:
             raise last.error
     if not resend_guard.is_mock(conn):
         return await _ORIGINAL_SEND(self, conn)
-    attempt = _Attempt(self)
+    attempt = _Attempt(self, traces)
     _last.set(attempt)
     try:
         attempt.response = await _ORIGINAL_SEND(self, conn)

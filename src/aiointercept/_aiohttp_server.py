@@ -105,6 +105,8 @@ class _Engine:
         #: Where the blocks the server thread cleaned up had been entered, to
         #: be reported (a ResourceWarning) on a test's thread.
         self._abandoned: list[str] = []
+        #: Blocks of a test's loop (trio) served here, to notice that loop end.
+        self._hosted: set[AiohttpServer] = set()
 
     @property
     def users(self) -> int:
@@ -133,10 +135,16 @@ class _Engine:
             self._users += 1
             return loop
 
-    def release(self) -> None:
+    def release(self, server: AiohttpServer) -> None:
         """A server has closed (callable from any thread, wakes nothing)."""
         with self._lock:
             self._users -= 1
+            self._hosted.discard(server)
+
+    def host(self, server: AiohttpServer) -> None:
+        """``server`` serves a test's loop (trio) from this thread."""
+        with self._lock:
+            self._hosted.add(server)
 
     def watch(self, server: AiohttpServer) -> None:
         """Watch ``server``'s sockets from now on (any thread)."""
@@ -166,8 +174,8 @@ class _Engine:
         gone, and return where each block cleaned up since the last call had
         been entered."""
         with self._lock:
-            watched = list(self._watched)
-        reaped = [s.entered_at for s in watched if s.loop_gone() and s.abandon()]
+            running = [*self._watched, *self._hosted]
+        reaped = [s.entered_at for s in running if s.loop_gone() and s.abandon()]
         with self._lock:
             reaped += self._abandoned
             self._abandoned = []
@@ -349,7 +357,7 @@ class AiohttpServer:
     def _release(self) -> None:
         """The server has stopped: its ports are no longer a mock's."""
         resend_guard.untrack(self._ports)
-        engine.release()
+        engine.release(self)
 
     def _new_server(self, loop: asyncio.AbstractEventLoop) -> _Server:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
@@ -412,6 +420,8 @@ class AiohttpServer:
             raise RuntimeError("this server is already running")
         sockets = self._sockets = self._bind()
         loop = self._loop = engine.acquire()
+        if self._host is not None:
+            engine.host(self)
         try:
             loop.call_soon_threadsafe(self._begin, sockets)
         except RuntimeError:  # pragma: no cover - the loop closed under us
@@ -460,8 +470,12 @@ class AiohttpServer:
     def loop_gone(self) -> bool:
         """Whether the test's loop that serves this block has closed without
         the block exiting."""
+        if self._stopping:
+            return False
         home = self._home_loop
-        return home is not None and home.is_closed() and not self._stopping
+        if home is not None:
+            return home.is_closed()
+        return self._host is not None and self._host.gone()
 
     def abandon(self) -> bool:
         """Clean up a block that will never exit (its event loop is gone, or

@@ -126,6 +126,10 @@ class Host:
             if self._running == 0 and self._closed:
                 self._idle.set()
 
+    def gone(self) -> bool:
+        """Whether the test's loop has stopped (from any thread)."""
+        return not self.call_soon(_nothing)
+
     def cancel(self, future: concurrent.futures.Future[Any]) -> None:
         """Cancel the callback behind ``future`` (from any thread): before it
         starts, it never runs; running, it is cancelled (its client is gone)."""
@@ -170,3 +174,7 @@ async def wait_shielded(event: anyio.Event) -> None:
 def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
     if future.set_running_or_notify_cancel():
         future.set_exception(exc)
+
+
+def _nothing() -> None:
+    """Scheduled to learn whether a loop still runs."""

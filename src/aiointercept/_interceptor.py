@@ -241,6 +241,7 @@ class aiointercept:  # the public name is lower-case by design
             raise
         # a block never exited is closed when its instance is collected
         self._finalizer = weakref.finalize(self, _collected, server)
+        self._finalizer.atexit = False  # the process's end closes everything
         return self
 
     def _intercept(self) -> None:

@@ -1201,7 +1201,9 @@ async def test_async_callback_is_cancelled_when_its_client_gives_up() -> None:
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/slow", callback=slow)
         with pytest.raises(httpx.ReadTimeout):
-            await client.get(f"{m.server_url}/slow", timeout=SHORT)
+            await client.get(
+                f"{m.server_url}/slow", timeout=httpx.Timeout(BOUND, read=SHORT)
+            )
         assert started.is_set()
         with anyio.fail_after(BOUND):
             await cancelled.wait()
@@ -1247,7 +1249,8 @@ async def test_async_callback_is_cancelled_when_aiohttp_gives_up() -> None:
         m.post("/slow", callback=slow)
         with pytest.raises(asyncio.TimeoutError):
             await session.post(
-                f"{m.server_url}/slow", timeout=aiohttp.ClientTimeout(total=SHORT)
+                f"{m.server_url}/slow",
+                timeout=aiohttp.ClientTimeout(total=BOUND, sock_read=SHORT),
             )
         with anyio.fail_after(BOUND):
             await cancelled.wait()

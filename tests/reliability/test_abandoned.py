@@ -127,7 +127,9 @@ async def exit_time(kind: str) -> float:
                     assert response.status_code == 200
             else:
                 with pytest.raises(httpx.ReadTimeout):
-                    await client.get(f"{m.server_url}/work", timeout=0.05)
+                    await client.get(
+                        f"{m.server_url}/work", timeout=httpx.Timeout(30, read=0.05)
+                    )
     finally:
         start = time.monotonic()
         await m.__aexit__(None, None, None)

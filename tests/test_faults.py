@@ -1254,3 +1254,26 @@ async def test_async_callback_is_cancelled_when_aiohttp_gives_up() -> None:
             )
         with anyio.fail_after(BOUND):
             await cancelled.wait()
+
+
+@pytest.mark.anyio
+@asyncio_only
+@pytest.mark.parametrize(("kwargs", "fault"), NO_RESPONSE)
+async def test_aiohttp_fault_on_a_hard_coded_url_is_not_resent(
+    kwargs: dict[str, Any], fault: Fault
+) -> None:
+    """Under mock_external_urls=True too: the call fails, the next call gets
+    the next response."""
+    url = "https://api.example.com/v1/charges"
+    async with (
+        aiointercept(mock_external_urls=True) as m,
+        aiohttp.ClientSession(headers={"User-Agent": "sdk/2.0"}) as session,
+    ):
+        m.get(url, **kwargs)
+        m.get(url, payload={"data": []})
+        first = await aiohttp_sees(session, "GET", url)
+        second = await aiohttp_sees(session, "GET", url)
+    assert first.stage == "response", first
+    assert isinstance(first.error, aiohttp.ClientConnectionError), first
+    assert (second.stage, second.status) == ("ok", 200), second
+    assert len(m.requests[("GET", url)]) == 2

@@ -451,9 +451,8 @@ class AiohttpServer:
         assert home is not None
         assert server is not None
         assert serving is not None
-        if self._stopping:
+        if not self._claim_stop():
             return
-        self._stopping = True
         if _idle(serving, server) and home not in self._proxies:
             # nothing to shut down here: close at once
             self._close_sockets(server, serving.result())
@@ -482,17 +481,15 @@ class AiohttpServer:
         its instance was collected): close its listening sockets and
         connections and stop watching it, from any thread, without waiting.
         Returns whether this call did it (it is done once)."""
-        with self._sockets_lock:
-            if self._stopping or self._abandoned or self._loop is None:
-                return False
-            self._abandoned = True
+        if self._loop is None or not self._claim_stop():
+            return False
+        self._abandoned = True
         if self.on_abandon is not None:
             self.on_abandon()
         home = self._home_loop
         if home is None:  # served by the server thread
-            self._request_stop(_Signal(None))
+            self._schedule_stop(_Signal(None))
             return True
-        self._stopping = True
         engine.unwatch(self)
         try:
             home.call_soon_threadsafe(self._abandon_home)
@@ -590,15 +587,27 @@ class AiohttpServer:
             stopped.wait_blocking()
 
     def _request_stop(self, stopped: _Signal) -> bool:
-        loop = self._loop
-        if loop is None or self._stopping:
+        if self._loop is None or not self._claim_stop():
             return False
-        self._stopping = True
+        return self._schedule_stop(stopped)
+
+    def _schedule_stop(self, stopped: _Signal) -> bool:
+        loop = self._loop
+        assert loop is not None
         try:
             loop.call_soon_threadsafe(self._stop_now, stopped)
         except RuntimeError:  # pragma: no cover - the loop closed under us
             return False
         return True
+
+    def _claim_stop(self) -> bool:
+        """Whether the caller is the one to stop this server (the test's exit
+        and the clean-up of an abandoned block may race)."""
+        with self._sockets_lock:
+            if self._stopping:
+                return False
+            self._stopping = True
+            return True
 
     def _stop_now(self, stopped: _Signal) -> None:
         """On the server loop: close at once when no connection is open (the

@@ -39,10 +39,6 @@ __all__ = ["resend_guard"]
 #: What aiohttp resends after (a connection closed or reset before a response).
 _RESENT_AFTER = (ClientOSError, ServerDisconnectedError)
 
-#: ``ClientRequest.send`` and ``ClientResponse.start`` as aiohttp defines them.
-_ORIGINAL_SEND: Any = ClientRequest.send
-_ORIGINAL_START: Any = ClientResponse.start
-
 
 class _Attempt:
     """The last attempt a task sent to a mock server."""
@@ -70,13 +66,17 @@ class _ResendGuard:
         self._lock = threading.Lock()
         #: The listening ports of the running servers (on 127.0.0.1).
         self._ports: dict[int, int] = {}
+        #: The methods the wrappers call, as they were when installed.
+        self.send: Any = ClientRequest.send
+        self.start: Any = ClientResponse.start
+        #: What the classes held under the wrapped names (None: inherited).
+        self._saved: dict[tuple[type, str], Any] = {}
 
     def track(self, ports: list[int]) -> None:
-        """A server listens on ``ports``: install the wrapper if it is the first."""
+        """A server listens on ``ports``: install the wrappers if it is the first."""
         with self._lock:
             if not self._ports:
-                ClientRequest.send = _send  # type: ignore[method-assign]
-                ClientResponse.start = _start  # type: ignore[method-assign]
+                self._install()
             for port in ports:
                 self._ports[port] = self._ports.get(port, 0) + 1
 
@@ -89,10 +89,24 @@ class _ResendGuard:
                 if count > 0:
                     self._ports[port] = count
             if not self._ports:
-                if vars(ClientRequest).get("send") is _send:
-                    ClientRequest.send = _ORIGINAL_SEND  # type: ignore[method-assign]
-                if vars(ClientResponse).get("start") is _start:
-                    ClientResponse.start = _ORIGINAL_START  # type: ignore[method-assign]
+                self._restore()
+
+    def _install(self) -> None:
+        self.send, self.start = ClientRequest.send, ClientResponse.start
+        for cls, name, wrapper in _WRAPPERS:
+            self._saved[cls, name] = vars(cls).get(name)
+            setattr(cls, name, wrapper)
+
+    def _restore(self) -> None:
+        saved, self._saved = self._saved, {}
+        for cls, name, wrapper in _WRAPPERS:
+            if vars(cls).get(name) is not wrapper:  # replaced since: leave it
+                continue
+            original = saved.get((cls, name))
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
 
     def is_mock(self, conn: aiohttp.connector.Connection) -> bool:
         transport = conn.transport
@@ -109,7 +123,7 @@ resend_guard = _ResendGuard()
 async def _send(self: Any, conn: aiohttp.connector.Connection) -> Any:
     traces = getattr(self, "_traces", None)
     if traces is None:  # pragma: no cover - an aiohttp without it: no guard
-        return await _ORIGINAL_SEND(self, conn)
+        return await resend_guard.send(self, conn)
     last = _last.get()
     if last is not None and last.traces is traces and last.request is not self:
         # a new attempt of the same call: aiohttp's resend (or a redirect)
@@ -117,11 +131,11 @@ async def _send(self: Any, conn: aiohttp.connector.Connection) -> Any:
         if last.error is not None:
             raise last.error
     if not resend_guard.is_mock(conn):
-        return await _ORIGINAL_SEND(self, conn)
+        return await resend_guard.send(self, conn)
     attempt = _Attempt(self, traces)
     _last.set(attempt)
     try:
-        attempt.response = await _ORIGINAL_SEND(self, conn)
+        attempt.response = await resend_guard.send(self, conn)
     except _RESENT_AFTER as exc:
         attempt.error = exc
         raise
@@ -130,7 +144,7 @@ async def _send(self: Any, conn: aiohttp.connector.Connection) -> Any:
 
 async def _start(self: Any, connection: aiohttp.connector.Connection) -> Any:
     try:
-        started = await _ORIGINAL_START(self, connection)
+        started = await resend_guard.start(self, connection)
     except _RESENT_AFTER as exc:
         last = _last.get()
         if last is not None and last.response is self:
@@ -140,3 +154,10 @@ async def _start(self: Any, connection: aiohttp.connector.Connection) -> Any:
     if last is not None and last.response is self:
         _last.set(None)  # answered: nothing to keep
     return started
+
+
+#: (class, name, wrapper) for each method wrapped.
+_WRAPPERS: tuple[tuple[type, str, Any], ...] = (
+    (ClientRequest, "send", _send),
+    (ClientResponse, "start", _start),
+)

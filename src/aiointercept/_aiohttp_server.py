@@ -22,6 +22,7 @@ import select
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,8 @@ class _Engine:
         self._abandoned: list[str] = []
         #: Blocks of a test's loop (trio) served here, to notice that loop end.
         self._hosted: set[AiohttpServer] = set()
+        #: When a block last stopped using the thread.
+        self._released_at = 0.0
 
     @property
     def users(self) -> int:
@@ -140,6 +143,7 @@ class _Engine:
         with self._lock:
             self._users -= 1
             self._hosted.discard(server)
+            self._released_at = time.monotonic()
 
     def host(self, server: AiohttpServer) -> None:
         """``server`` serves a test's loop (trio) from this thread."""
@@ -217,7 +221,13 @@ class _Engine:
                 await asyncio.wait_for(wake.wait(), LINGER)
             except asyncio.TimeoutError:
                 with self._lock:
-                    if self._users or self._watched or self._loop is not loop:
+                    if (
+                        self._users
+                        or self._watched
+                        or self._loop is not loop
+                        # a block used it meanwhile (trio blocks do not wake it)
+                        or time.monotonic() - self._released_at < LINGER
+                    ):
                         continue
                     self._loop = self._thread = None
                 loop.stop()

@@ -373,7 +373,7 @@ def api_interactions(count: int) -> list[RecordedInteraction]:
                 201,
                 "Created",
             )
-            request_headers = (
+            request_headers: tuple[tuple[str, str], ...] = (
                 *_HTTPX_HEADERS[:2],
                 ("content-length", str(len(sent))),
                 ("content-type", "application/json"),

@@ -599,7 +599,7 @@ async def test_the_decorator_keeps_the_strict_options() -> None:
 @pytest.mark.parametrize("option", ["assert_all_called", "assert_all_matched"])
 def test_strict_options_must_be_bools(option: str) -> None:
     kwargs: dict[str, Any] = {option: "yes"}
-    with pytest.raises(TypeError, match=f"{option} must be a bool, got 'yes'"):
+    with pytest.raises(TypeError, match=f"{option} must be a bool or None, got 'yes'"):
         aiointercept(**kwargs)
 
 

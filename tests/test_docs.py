@@ -23,3 +23,29 @@ def test_readme_quick_start_commands() -> None:
     commands = re.findall(r"```console\n(.*?)```", quick_start, re.S)
     demo, tests = "pip install nox && nox -s demo", "pip install nox && nox -s tests"
     assert commands == [f"{demo}\n{tests}\n"]
+
+
+def test_benchmark_targets_are_in_the_benchmarks_readme_not_the_user_docs() -> None:
+    from benchmarks.run import TARGETS, Ratio
+
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    listed = re.findall(r"^\| (.+?) \| <= (.+?) \|$", readme, re.M)
+
+    def limit(target: Ratio) -> str:
+        value = f"{target.limit:g}"
+        return f"{value} µs" if target.denominator is None else f"{value}x"
+
+    assert listed == [(target.title, limit(target)) for target in TARGETS]
+    page = (ROOT / "docs" / "performance.rst").read_text()
+    for word in ("PASS", "FAIL", "Limit", "Target"):
+        assert word not in page
+
+
+def test_the_performance_page_says_where_requests_are_served() -> None:
+    page = " ".join((ROOT / "docs" / "performance.rst").read_text().split())
+    usage = " ".join((ROOT / "docs" / "usage.rst").read_text().split())
+    usage = usage.replace("**", "")
+    served = "a block entered on an asyncio loop is served by that loop"
+    assert served in page
+    assert served in usage.lower()
+    assert ":ref:`where-it-runs`" in page

@@ -4,9 +4,10 @@ Each fault is checked through aiohttp (asyncio) and httpx (asyncio and trio) by
 what the client really gets: an exception at the request (no response at all)
 or a status and headers followed by an exception while reading the body.
 
-aiohttp sends an idempotent request (GET...) once more when the connection is
-closed without an answer, so the aiohttp fault tests use POST, which it never
-resends: the exception seen is the one the fault caused, not the retry's.
+aiohttp would send an idempotent request (GET...) once more when its
+connection is closed without an answer; against the mock it does not, so the
+n-th request to a route gets the n-th response whatever the client, its
+headers, its pool and the method ("Faults are deterministic" below).
 
 Every aiohttp connection of this module is checked to stay on loopback and no
 host name is resolved (the guard of ``test_external``).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,8 +27,10 @@ from typing import Any, cast
 import aiohttp
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import httpx
 import pytest
+import requests
 from yarl import URL
 
 from aiointercept import CallbackResult, Fault, aiointercept
@@ -451,18 +455,14 @@ async def test_fault_seen_by_aiohttp(fault: Fault | str) -> None:
 @asyncio_only
 @pytest.mark.parametrize("fault", fault_forms())
 async def test_fault_seen_by_aiohttp_get(fault: Fault | str) -> None:
-    """GET, which aiohttp may resend once: the client still sees the failure,
-    of the same kind (a connection error for the faults that give no response)."""
+    """GET, which aiohttp would resend after a close or a reset: the client sees
+    the very fault, and the server got one request."""
     async with aiointercept() as m, aiohttp.ClientSession() as session:
         url = f"{m.server_url}/fault"
         m.get(url, fault=fault, status=201, body=BODY, headers={"X-Fault": "yes"})
         seen = await aiohttp_sees(session, "GET", url, timeout=timeout_for(fault))
-        if Fault(fault) in (Fault.RESET, Fault.CLOSE):
-            assert seen.stage == "response", seen
-            assert isinstance(seen.error, aiohttp.ClientConnectionError), seen
-        else:
-            check_aiohttp(fault, seen)
-        assert len(m.requests[("GET", URL(url))]) >= 1
+        check_aiohttp(fault, seen)
+    assert len(m.requests[("GET", URL(url))]) == 1
 
 
 @pytest.mark.anyio
@@ -922,3 +922,358 @@ async def test_a_fault_after_the_headers_of_an_unknown_status() -> None:
             assert resp.status_code == 599
             with pytest.raises(httpx.RemoteProtocolError):
                 await resp.aread()
+
+
+# -- faults are deterministic ---------------------------------------------------------
+
+METHODS = ["GET", "HEAD", "PUT", "DELETE", "POST"]
+
+#: The registrations that end a request before any response byte, and what
+#: the client sees for each: (add() keywords, the fault).
+NO_RESPONSE = [
+    pytest.param({"exception": True}, Fault.CLOSE, id="exception-true"),
+    pytest.param(
+        {"exception": ConnectionResetError()}, Fault.RESET, id="exception-reset"
+    ),
+    pytest.param({"fault": "reset"}, Fault.RESET, id="fault-reset"),
+    pytest.param({"fault": "close"}, Fault.CLOSE, id="fault-close"),
+]
+
+#: The sessions a user may have: their own User-Agent and raise_for_status, or
+#: aiohttp's defaults.
+SESSIONS = [
+    pytest.param(
+        {"headers": {"User-Agent": "ghclient/1.0"}, "raise_for_status": True},
+        id="custom-agent",
+    ),
+    pytest.param({}, id="default-agent"),
+]
+
+
+def fault_then_ok(m: aiointercept, method: str, path: str, kwargs: Any) -> str:
+    url = f"{m.server_url}{path}"
+    m.add(url, method, **kwargs)
+    m.add(url, method, body="" if method == "HEAD" else "second", headers={"X-N": "2"})
+    return url
+
+
+@pytest.mark.anyio
+@asyncio_only
+@pytest.mark.parametrize("session_kwargs", SESSIONS)
+@pytest.mark.parametrize("pooled", [False, True], ids=["fresh", "pooled"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("kwargs", "fault"), NO_RESPONSE)
+async def test_aiohttp_call_fails_with_the_fault_and_the_next_gets_the_next(
+    session_kwargs: dict[str, Any],
+    pooled: bool,
+    method: str,
+    kwargs: dict[str, Any],
+    fault: Fault,
+) -> None:
+    """aiohttp does not resend the request to the mock: the first call raises
+    what the fault causes, the second call gets the second response, and the
+    server got exactly these two requests."""
+    async with aiointercept() as m, aiohttp.ClientSession(**session_kwargs) as session:
+        if pooled:
+            m.add(f"{m.server_url}/warm", method)
+            async with session.request(method, f"{m.server_url}/warm") as warm:
+                await warm.read()
+        url = fault_then_ok(m, method, "/flaky", kwargs)
+        first = await aiohttp_sees(session, method, url)
+        second = await aiohttp_sees(session, method, url)
+    assert first.stage == "response", first
+    if fault is Fault.RESET:
+        assert type(first.error) is aiohttp.ClientOSError, first
+        assert first.error.errno == errno.ECONNRESET
+    else:
+        assert type(first.error) is aiohttp.ServerDisconnectedError, first
+    assert (second.stage, second.status) == ("ok", 200), second
+    assert second.headers is not None
+    assert second.headers["X-N"] == "2"
+    assert len(m.requests[(method, "/flaky")]) == 2
+
+
+@pytest.mark.anyio
+@asyncio_only
+@pytest.mark.parametrize("session_kwargs", SESSIONS)
+async def test_aiohttp_user_retry_code_sees_every_fault(
+    session_kwargs: dict[str, Any],
+) -> None:
+    """The code under test retries on its own: each of its attempts is one
+    request, and it succeeds on the attempt the routes say."""
+    async with aiointercept() as m:
+        url = f"{m.server_url}/flaky"
+        m.get(url, exception=True)
+        m.get(url, fault="reset")
+        m.get(url, body="third time")
+        attempts = 0
+        async with aiohttp.ClientSession(**session_kwargs) as session:
+            while True:
+                attempts += 1
+                try:
+                    async with session.get(url) as response:
+                        text = await response.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert attempts < 5
+    assert (attempts, text) == (3, "third time")
+    assert len(m.requests[("GET", "/flaky")]) == 3
+
+
+@pytest.mark.anyio
+@asyncio_only
+@pytest.mark.skipif(
+    not hasattr(aiohttp, "ClientHandlerType"),
+    reason="client middlewares come with aiohttp 3.12",
+)
+async def test_aiohttp_retry_middleware_is_served_the_next_response() -> None:
+    """A client middleware that retries sends the same request again: that is
+    the user's retry, and it reaches the route."""
+    calls = 0
+
+    async def retry_once(request: Any, handler: Any) -> Any:
+        nonlocal calls
+        try:
+            calls += 1
+            return await handler(request)
+        except aiohttp.ClientConnectionError:
+            calls += 1
+            return await handler(request)
+
+    async with aiointercept() as m:
+        url = f"{m.server_url}/flaky"
+        m.get(url, exception=True)
+        m.get(url, body="retried")
+        async with (
+            aiohttp.ClientSession(middlewares=(retry_once,)) as session,
+            session.get(url) as response,
+        ):
+            assert await response.text() == "retried"
+    assert calls == 2
+    assert len(m.requests[("GET", "/flaky")]) == 2
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_aiohttp_resend_to_another_server_is_left_alone() -> None:
+    """aiohttp still resends a request whose connection to a server that is
+    not a mock was closed (here a raw server that closes its first
+    connection): the guard applies to the mock's connections only."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        if connections > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with (
+            aiointercept(),
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/") as response,
+        ):
+            assert await response.text() == "ok"
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("pooled", [False, True], ids=["fresh", "pooled"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("kwargs", "fault"), NO_RESPONSE)
+async def test_httpx_call_fails_with_the_fault_and_the_next_gets_the_next(
+    pooled: bool, method: str, kwargs: dict[str, Any], fault: Fault
+) -> None:
+    async with (
+        aiointercept() as m,
+        httpx.AsyncClient(headers={"User-Agent": "ghclient/1.0"}) as client,
+    ):
+        if pooled:
+            m.add(f"{m.server_url}/warm", method)
+            await client.request(method, f"{m.server_url}/warm")
+        url = fault_then_ok(m, method, "/flaky", kwargs)
+        first = await httpx_sees(client, method, url)
+        second = await httpx_sees(client, method, url)
+    assert first.stage == "response", first
+    expected = httpx.ReadError if fault is Fault.RESET else httpx.RemoteProtocolError
+    assert type(first.error) is expected, first
+    assert (second.stage, second.status) == ("ok", 200), second
+    assert len(m.requests[(method, "/flaky")]) == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("pooled", [False, True], ids=["fresh", "pooled"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("kwargs", "fault"), NO_RESPONSE)
+async def test_requests_call_fails_with_the_fault_and_the_next_gets_the_next(
+    pooled: bool, method: str, kwargs: dict[str, Any], fault: Fault
+) -> None:
+    async with aiointercept() as m:
+        if pooled:
+            m.add(f"{m.server_url}/warm", method)
+        url = fault_then_ok(m, method, "/flaky", kwargs)
+
+        def calls() -> tuple[BaseException | None, int]:
+            with requests.Session() as session:
+                session.headers["User-Agent"] = "ghclient/1.0"
+                if pooled:
+                    session.request(method, f"{m.server_url}/warm", timeout=BOUND)
+                try:
+                    session.request(method, url, timeout=BOUND)
+                except requests.RequestException as exc:
+                    error: BaseException | None = exc
+                else:
+                    error = None
+                return error, session.request(method, url, timeout=BOUND).status_code
+
+        error, second = await anyio.to_thread.run_sync(calls)
+    assert type(error) is requests.ConnectionError, error
+    reason = ConnectionResetError if fault is Fault.RESET else ConnectionError
+    assert isinstance(error.args[0].args[1], reason), error
+    assert second == 200
+    assert len(m.requests[(method, "/flaky")]) == 2
+
+
+#: What requests raises for each fault: (the stage, the exception type).
+REQUESTS_SEES = {
+    Fault.RESET: ("response", requests.ConnectionError),
+    Fault.CLOSE: ("response", requests.ConnectionError),
+    Fault.CLOSE_AFTER_HEADERS: ("body", requests.exceptions.ChunkedEncodingError),
+    Fault.SHORT_BODY: ("body", requests.exceptions.ChunkedEncodingError),
+    Fault.HANG: ("response", requests.ReadTimeout),
+    Fault.MALFORMED_STATUS: ("response", requests.ConnectionError),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", list(Fault))
+async def test_fault_seen_by_requests(fault: Fault) -> None:
+    """The requests column of the table on the faults page."""
+    async with aiointercept() as m:
+        url = f"{m.server_url}/fault"
+        m.get(url, fault=fault, status=201, body=BODY)
+
+        def call() -> Seen:
+            timeout = timeout_for(fault)
+            try:
+                response = requests.get(url, timeout=timeout, stream=True)
+            except requests.RequestException as exc:
+                return Seen("response", exc)
+            try:
+                return Seen("ok", None, response.status_code, body=response.content)
+            except requests.RequestException as exc:
+                return Seen("body", exc, response.status_code)
+            finally:
+                response.close()
+
+        seen = await anyio.to_thread.run_sync(call)
+    stage, error = REQUESTS_SEES[fault]
+    assert (seen.stage, type(seen.error)) == (stage, error), seen
+    assert seen.status == (201 if stage == "body" else None)
+
+
+# -- a client that gives up ----------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_callback_is_cancelled_when_its_client_gives_up() -> None:
+    """The client times out and closes its connection: the callback still
+    answering it is cancelled at once, not when the block exits."""
+    started, cancelled = anyio.Event(), anyio.Event()
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        started.set()
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return CallbackResult(body="too late")  # pragma: no cover
+
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        m.get("/slow", callback=slow)
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(
+                f"{m.server_url}/slow", timeout=httpx.Timeout(BOUND, read=SHORT)
+            )
+        assert started.is_set()
+        with anyio.fail_after(BOUND):
+            await cancelled.wait()
+    assert len(m.requests[("GET", "/slow")]) == 1
+
+
+@pytest.mark.anyio
+async def test_streamed_body_stops_when_its_client_gives_up() -> None:
+    """The client receives the head of the response and closes it: the stream
+    waiting to send its next chunk stops at once (its generator is closed)."""
+    closed = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield b"first"
+            yield b"never sent"
+        finally:
+            closed.set()
+
+    async with aiointercept() as m, httpx.AsyncClient(timeout=BOUND) as client:
+        m.get("/stream", body=chunks(), chunk_delay=60)
+        async with client.stream("GET", f"{m.server_url}/stream") as response:
+            assert response.status_code == 200
+        with anyio.fail_after(BOUND):
+            while not closed.is_set():
+                await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_async_callback_is_cancelled_when_aiohttp_gives_up() -> None:
+    cancelled = anyio.Event()
+
+    async def slow(url: URL, **kwargs: Any) -> CallbackResult:
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return CallbackResult(body="too late")  # pragma: no cover
+
+    async with aiointercept() as m, aiohttp.ClientSession() as session:
+        m.post("/slow", callback=slow)
+        with pytest.raises(asyncio.TimeoutError):
+            await session.post(
+                f"{m.server_url}/slow",
+                timeout=aiohttp.ClientTimeout(total=BOUND, sock_read=SHORT),
+            )
+        with anyio.fail_after(BOUND):
+            await cancelled.wait()
+
+
+@pytest.mark.anyio
+@asyncio_only
+@pytest.mark.parametrize(("kwargs", "fault"), NO_RESPONSE)
+async def test_aiohttp_fault_on_a_hard_coded_url_is_not_resent(
+    kwargs: dict[str, Any], fault: Fault
+) -> None:
+    """Under mock_external_urls=True too: the call fails, the next call gets
+    the next response."""
+    url = "https://api.example.com/v1/charges"
+    async with (
+        aiointercept(mock_external_urls=True) as m,
+        aiohttp.ClientSession(headers={"User-Agent": "sdk/2.0"}) as session,
+    ):
+        m.get(url, **kwargs)
+        m.get(url, payload={"data": []})
+        first = await aiohttp_sees(session, "GET", url)
+        second = await aiohttp_sees(session, "GET", url)
+    assert first.stage == "response", first
+    assert isinstance(first.error, aiohttp.ClientConnectionError), first
+    assert (second.stage, second.status) == ("ok", 200), second
+    assert len(m.requests[("GET", url)]) == 2

@@ -515,3 +515,22 @@ async def test_records_stay_readable_after_the_block() -> None:
     assert record.headers["X-Client"] == "tests"
     assert record.method == "POST"
     assert record.url.path == "/orders"
+
+
+@pytest.mark.anyio
+async def test_lookups_take_a_relative_path_like_add() -> None:
+    async with aiointercept() as m:
+        m.get("/items", body="listed")
+        m.post("/items?b=2&a=1", body="posted")
+        async with httpx.AsyncClient() as client:
+            await client.get(f"{m.server_url}/items")
+            await client.post(f"{m.server_url}/items?a=1&b=2", content=b"new")
+    (listed,) = m.requests[("GET", "/items")]
+    assert listed.url == URL(f"{m.server_url}/items")
+    (posted,) = m.requests[("post", "/items?b=2&a=1")]
+    assert posted.captured_body == b"new"
+    assert ("GET", URL("/items")) in m.requests
+    assert ("GET", URL("/other")) not in m.requests
+    assert m.requests.get(("GET", "/other")) is None
+    with pytest.raises(KeyError):
+        m.requests[("DELETE", "/items")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import re
+import select
 import threading
 import time
 import urllib.request
@@ -753,3 +754,154 @@ async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
     test_thread = threading.current_thread().name
     first = test_thread if anyio_backend == "asyncio" else "aiointercept-server"
     assert served_by == [first, "aiointercept-server"]
+
+
+# -- a block that is never exited ---------------------------------------------------
+
+
+async def enter_and_leave_open(**kwargs: Any) -> aiointercept:
+    """Enter a block and return without exiting it (as a test that crashed
+    between ``__aenter__`` and ``__aexit__`` would)."""
+    m = aiointercept(**kwargs)
+    await m.__aenter__()  # the line the warnings must name
+    m.get("/abandoned", body="never served")
+    return m
+
+
+ENTERED_AT = rf"{re.escape(__file__)}:\d+"
+
+
+def drop(instances: list[aiointercept]) -> None:
+    """Let go of the last references to ``instances``, cycles included."""
+    instances.clear()
+    gc.collect()
+
+
+def sync_get(url: str) -> requests.Response:
+    return requests.get(url, timeout=5)
+
+
+@pytest.mark.parametrize("next_backend", ["asyncio", "trio"])
+def test_a_block_whose_loop_closed_is_cleaned_up_and_spoils_nothing(
+    next_backend: str,
+) -> None:
+    """The test's loop closed inside the block: the block's port is closed, the
+    next block warns where it was entered, and serves every client, including
+    a synchronous one called from the async test."""
+    abandoned = anyio.run(enter_and_leave_open, backend="asyncio")
+    port = port_of(abandoned.server_url)
+
+    async def next_block() -> None:
+        # the warning comes as the block is entered
+        with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):  # noqa: PT031
+            async with aiointercept() as m:
+                m.get("/next", body="served", repeat=True)
+                assert sync_get(f"{m.server_url}/next").text == "served"
+                async with httpx.AsyncClient() as client:
+                    response = await client.get(f"{m.server_url}/next")
+                    assert response.text == "served"
+        await assert_port_closed(port)
+        assert open_servers() == 0
+
+    anyio.run(next_block, backend=next_backend)
+    del abandoned
+
+
+@pytest.mark.parametrize("next_backend", ["asyncio", "trio"])
+def test_a_block_whose_trio_run_ended_is_cleaned_up_and_spoils_nothing(
+    next_backend: str,
+) -> None:
+    """As above, when the block's ``trio.run`` ended inside it."""
+    abandoned = anyio.run(enter_and_leave_open, backend="trio")
+    port = port_of(abandoned.server_url)
+
+    async def next_block() -> None:
+        # the warning comes as the block is entered
+        with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):  # noqa: PT031
+            async with aiointercept() as m:
+                m.get("/next", body="served")
+                assert sync_get(f"{m.server_url}/next").text == "served"
+        with anyio.fail_after(5):  # the server thread closes it
+            while open_servers():
+                await anyio.sleep(0.01)
+        await assert_port_closed(port)
+
+    anyio.run(next_block, backend=next_backend)
+    del abandoned
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_collected_block_is_cleaned_up_with_a_warning(backend: str) -> None:
+    """The instance of an unexited block is dropped: its server is closed at
+    once, with a ResourceWarning naming where it was entered."""
+    abandoned = [anyio.run(enter_and_leave_open, backend=backend)]
+    port = port_of(abandoned[0].server_url)
+    with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
+        drop(abandoned)
+
+    async def check() -> None:
+        with anyio.fail_after(5):  # under trio the server thread closes it
+            while open_servers():
+                await anyio.sleep(0.01)
+        await assert_port_closed(port)
+        async with aiointercept() as m:
+            m.get("/next", body="served")
+            assert sync_get(f"{m.server_url}/next").text == "served"
+
+    anyio.run(check, backend=backend)
+    assert open_servers() == 0
+
+
+@pytest.mark.anyio
+async def test_an_abandoned_external_block_stops_intercepting() -> None:
+    """An unexited ``mock_external_urls=True`` block that is collected no
+    longer takes the requests of the blocks that come after it."""
+    abandoned = [await enter_and_leave_open(mock_external_urls=True)]
+    with pytest.warns(ResourceWarning, match="was never exited"):
+        drop(abandoned)
+    async with aiointercept(mock_external_urls=True) as m:
+        m.get("http://api.example.com/x", body="from the new block")
+        async with httpx.AsyncClient() as client:
+            response = await client.get("http://api.example.com/x")
+    assert response.text == "from the new block"
+
+
+class FailingOnce:
+    """Stands for the ``select`` module of the server thread: its first call
+    fails, as a broken socket would make it fail."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def select(self, *args: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise OSError("a socket broke under the watch")
+        return select.select(*args)
+
+
+@asyncio_only
+@pytest.mark.anyio
+async def test_the_server_thread_survives_an_error_in_one_block(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error while the server thread watches a block is logged, that block
+    is closed, and the thread goes on serving the others."""
+    failing = FailingOnce()
+    async with aiointercept() as broken:
+        port = port_of(broken.server_url)
+        monkeypatch.setattr(aiohttp_server, "select", failing)
+        with anyio.fail_after(5):
+            while "failed; closing it" not in caplog.text:
+                await anyio.sleep(0.01)
+        monkeypatch.undo()
+        await assert_port_closed(port)
+    assert failing.failed
+    assert re.search(f"watching the block entered at {ENTERED_AT} failed", caplog.text)
+    assert "a socket broke under the watch" in caplog.text
+    # the warning comes as the block is entered
+    with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):  # noqa: PT031
+        async with aiointercept() as m:
+            m.get("/ok", body="still served")
+            # the test's loop is blocked: the server thread answers
+            assert sync_get(f"{m.server_url}/ok").text == "still served"

@@ -638,6 +638,60 @@ class TestMarkedClass:
     result.assert_outcomes(passed=6)
 
 
+def test_marker_without_the_fixture_pulls_it_in(pytester: pytest.Pytester) -> None:
+    """A marked test that does not request ``aiointercept_mock`` still gets it,
+    configured by the marker: hard-coded hosts reach the mock (an unmatched
+    request is closed by it) instead of the resolver, which the conftest makes
+    fail with a connection error."""
+    result = run_pytest(
+        pytester,
+        conftest=LOOPBACK_ONLY + BOTH_BACKENDS,
+        test_marker_only="""
+import aiohttp
+import httpx
+import pytest
+import requests
+
+
+@pytest.mark.anyio
+@pytest.mark.aiointercept(mock_external_urls=True)
+async def test_httpx(anyio_backend):
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("https://api.example.com/v1/charges")
+
+
+@pytest.mark.asyncio
+@pytest.mark.aiointercept(mock_external_urls=True)
+async def test_aiohttp():
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await session.post("https://api.example.com/v1/charges")
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, assert_all_matched=True)
+def test_strict_marker_alone():
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.get("http://api.example.com/unmatched", timeout=5)
+    assert "blocked" not in str(raised.value)
+
+
+def test_unmarked_not_intercepted():
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.get("http://api.example.com/unmatched", timeout=5)
+    assert "blocked" in str(raised.value)
+""",
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    assert summary(result, "ERROR") == {"test_strict_marker_alone"}
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_strict_marker_alone *",
+            "*no route matches GET http://api.example.com/unmatched*",
+        ]
+    )
+
+
 def test_marker_strict_options_fail_that_test_at_teardown(
     pytester: pytest.Pytester,
 ) -> None:
@@ -717,6 +771,115 @@ def test_last(aiointercept_mock):
             "*GET http://127.0.0.1:*/async-never-called-trio (1 left)*",
         ]
     )
+
+
+STRICT_SUITE = """
+import httpx
+import pytest
+import requests
+
+from aiointercept import aiointercept
+
+
+def test_fixture_unused_route(aiointercept_mock):
+    aiointercept_mock.get("/never-called")
+
+
+def test_fixture_unmatched_request(aiointercept_mock):
+    with pytest.raises(requests.ConnectionError):
+        requests.get(aiointercept_mock.server_url + "/nowhere", timeout=5)
+
+
+def test_server_fixture_unused_route(aiointercept_server):
+    aiointercept_server.get("/never-called-either")
+
+
+@pytest.mark.aiointercept(mock_external_urls=True)
+def test_marker_without_strict_options(aiointercept_mock):
+    aiointercept_mock.get("https://api.example.com/never-called")
+
+
+@pytest.mark.anyio
+@aiointercept()
+async def test_decorator_block(anyio_backend, m):
+    m.get("/never-called")
+
+
+@pytest.mark.anyio
+async def test_async_with_block(anyio_backend):
+    async with aiointercept() as m:
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(m.server_url + "/nowhere")
+
+
+@pytest.mark.aiointercept(assert_all_called=False, assert_all_matched=False)
+def test_opted_out_fixture(aiointercept_mock):
+    aiointercept_mock.get("/never-called")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(aiointercept_mock.server_url + "/nowhere", timeout=5)
+
+
+@pytest.mark.anyio
+@pytest.mark.aiointercept(assert_all_called=False)
+@aiointercept()
+async def test_opted_out_decorator(anyio_backend, m):
+    m.get("/never-called")
+
+
+@pytest.mark.anyio
+async def test_explicit_false_block(anyio_backend):
+    async with aiointercept(assert_all_called=False) as m:
+        m.get("/never-called")
+
+
+def test_satisfied(aiointercept_mock):
+    aiointercept_mock.get("/used", body="ok")
+    assert requests.get(aiointercept_mock.server_url + "/used", timeout=5).ok
+"""
+
+#: What the strict option fails in STRICT_SUITE: at teardown for the fixtures,
+#: in the test itself for the blocks.
+STRICT_ERRORS = {
+    "test_fixture_unused_route",
+    "test_fixture_unmatched_request",
+    "test_server_fixture_unused_route",
+    "test_marker_without_strict_options",
+}
+STRICT_FAILURES = {
+    "test_decorator_block[asyncio]",
+    "test_decorator_block[trio]",
+    "test_async_with_block[asyncio]",
+    "test_async_with_block[trio]",
+}
+
+
+@pytest.mark.parametrize("how", ["ini", "flag"])
+def test_strict_option_for_the_whole_suite(pytester: pytest.Pytester, how: str) -> None:
+    ini = ASYNCIO_INI + "aiointercept_strict = true\n" if how == "ini" else ASYNCIO_INI
+    args = ["--aiointercept-strict"] if how == "flag" else []
+    result = run_pytest(
+        pytester, *args, ini=ini, conftest=BOTH_BACKENDS, test_suite=STRICT_SUITE
+    )
+    assert summary(result, "ERROR") == STRICT_ERRORS
+    assert summary(result, "FAILED") == STRICT_FAILURES
+    result.assert_outcomes(passed=10, failed=4, errors=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_fixture_unused_route *",
+            "*StrictCheckError: 1 route was never called (assert_all_called=True):*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*StrictCheckError: 1 request matched no route (assert_all_matched=True):*"]
+    )
+
+
+def test_without_the_strict_option_nothing_is_strict(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_pytest(pytester, conftest=BOTH_BACKENDS, test_suite=STRICT_SUITE)
+    result.assert_outcomes(passed=14)
 
 
 def test_marker_with_bad_arguments(pytester: pytest.Pytester) -> None:

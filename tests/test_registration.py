@@ -558,3 +558,124 @@ async def test_server_url_keeps_the_last_value_after_the_block() -> None:
             response = await client.get(f"{m.server_url}/again")
     assert response.json() == {"again": True}
     assert m.server_url == second
+
+
+# -- mistakes caught at registration ---------------------------------------------------
+
+
+def _no_arguments() -> CallbackResult:
+    return CallbackResult()
+
+
+def _extra_positional(url: URL, extra: str) -> CallbackResult:
+    return CallbackResult()
+
+
+def _required_keyword(url: URL, *, token: str) -> CallbackResult:
+    return CallbackResult()
+
+
+def _unknown_keyword_only(url: URL, method: str, tenant: str) -> CallbackResult:
+    return CallbackResult()
+
+
+@pytest.mark.parametrize(
+    ("callback", "why"),
+    [
+        (_no_arguments, "too many positional arguments"),
+        (_extra_positional, "missing a required argument: 'extra'"),
+        (_required_keyword, "missing a required argument: 'token'"),
+        (_unknown_keyword_only, "missing a required argument: 'tenant'"),
+    ],
+)
+def test_callback_that_cannot_take_url_and_kwargs_is_rejected(
+    callback: Callable[..., Any], why: str
+) -> None:
+    with pytest.raises(TypeError) as raised:
+        aiointercept().get("https://api.example.com/x", callback=callback)
+    message = str(raised.value)
+    assert callback.__name__ in message
+    assert why in message
+    assert "cannot be called as callback(url, **kwargs)" in message
+    assert "'def callback(url, **kwargs)'" in message
+    assert "method, request, headers, query, json, data" in message
+
+
+def _url_and_selected_keywords(
+    url: URL, method: str, json: Any = None, *, data: bytes = b""
+) -> CallbackResult:
+    return CallbackResult(body=f"{method} {url.path} {json} {data!r}")
+
+
+class _CallableObject:
+    def __call__(self, url: URL, **kwargs: Any) -> CallbackResult:
+        return CallbackResult(body=f"object {url.path}")
+
+
+@pytest.mark.anyio
+async def test_callbacks_that_take_url_and_kwargs_are_accepted() -> None:
+    async with aiointercept() as m:
+        m.post("/selected", callback=_url_and_selected_keywords)
+        m.get("/object", callback=_CallableObject())
+        m.get("/varargs", callback=lambda *args, **kwargs: CallbackResult(body="v"))
+        async with httpx.AsyncClient(base_url=m.server_url) as client:
+            selected = await client.post("/selected", json={"a": 1})
+            assert selected.text == "POST /selected {'a': 1} b'{\"a\":1}'"
+            assert (await client.get("/object")).text == "object /object"
+            assert (await client.get("/varargs")).text == "v"
+
+
+@pytest.mark.parametrize("given", ["json", "payload"])
+@pytest.mark.parametrize("body", ["text", b"bytes"])
+def test_body_with_json_or_payload_is_rejected(given: str, body: str | bytes) -> None:
+    with pytest.raises(TypeError) as raised:
+        aiointercept().post("https://api.example.com/x", body=body, **{given: {"a": 1}})
+    assert f"pass either body= or {given}= (the body as JSON), not both" in str(
+        raised.value
+    )
+    assert repr(body) in str(raised.value)
+
+
+@pytest.mark.parametrize("status", [100, 101, 204, 304])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"json": {"id": 1}}, {"payload": []}, {"body": "text"}, {"body": [b"chunk"]}],
+)
+def test_body_with_a_status_that_has_none_is_rejected(
+    status: int, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError, match=f"a {status} response has no body, got "):
+        aiointercept().get("https://api.example.com/x", status=status, **kwargs)
+    with pytest.raises(ValueError, match=f"a {status} response has no body, got "):
+        CallbackResult(
+            status=status,
+            body=kwargs.get("body", ""),
+            payload=kwargs.get("json", kwargs.get("payload")),
+        )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [204, 304])
+async def test_status_without_a_body_is_accepted_without_one(status: int) -> None:
+    async with aiointercept() as m:
+        m.get("/empty", status=status, body="", headers={"X-Kept": "yes"})
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/empty")
+    assert response.status_code == status
+    assert response.headers["X-Kept"] == "yes"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("POST", "/x"), ("get", "https://api.example.com/users"), ("DELETE", "/a/b")],
+)
+def test_method_given_before_the_url_says_the_url_comes_first(
+    method: str, url: str
+) -> None:
+    with pytest.raises(ValueError, match="URL first") as raised:
+        aiointercept().add(method, url)
+    assert str(raised.value) == (
+        f"add() takes the URL first, then the method: write "
+        f"m.add({url!r}, {method!r}), got m.add({method!r}, {url!r})"
+    )

@@ -34,6 +34,7 @@ from yarl import URL
 from ._adapters import PROXYING, is_loopback
 from ._adapters._aiohttp import bypass
 from ._aiohttp_reply import close_connection, write_reply
+from ._aiohttp_resend import resend_guard
 from ._aiohttp_ws import serve_websocket
 from ._dispatch import Passthrough, PendingCallback, Streamed
 from ._host import wait_shielded
@@ -103,6 +104,13 @@ class _Engine:
         self._watched: set[AiohttpServer] = set()
         self._asleep = False
         self._wake: asyncio.Event | None = None
+        #: Where the blocks the server thread cleaned up had been entered, to
+        #: be reported (a ResourceWarning) on a test's thread.
+        self._abandoned: list[str] = []
+        #: Blocks of a test's loop (trio) served here, to notice that loop end.
+        self._hosted: set[AiohttpServer] = set()
+        #: When a block last stopped using the thread.
+        self._released_at = 0.0
 
     @property
     def users(self) -> int:
@@ -131,10 +139,17 @@ class _Engine:
             self._users += 1
             return loop
 
-    def release(self) -> None:
+    def release(self, server: AiohttpServer) -> None:
         """A server has closed (callable from any thread, wakes nothing)."""
         with self._lock:
             self._users -= 1
+            self._hosted.discard(server)
+            self._released_at = time.monotonic()
+
+    def host(self, server: AiohttpServer) -> None:
+        """``server`` serves a test's loop (trio) from this thread."""
+        with self._lock:
+            self._hosted.add(server)
 
     def watch(self, server: AiohttpServer) -> None:
         """Watch ``server``'s sockets from now on (any thread)."""
@@ -152,6 +167,25 @@ class _Engine:
         with self._lock:
             self._watched.discard(server)
 
+    def abandon(self, server: AiohttpServer) -> None:
+        """Clean up a block that will never exit (from the server thread);
+        :meth:`reap` reports it."""
+        if server.abandon():
+            with self._lock:
+                self._abandoned.append(server.entered_at)
+
+    def reap(self) -> list[str]:
+        """On a test's thread: clean up the watched blocks whose event loop is
+        gone, and return where each block cleaned up since the last call had
+        been entered."""
+        with self._lock:
+            running = [*self._watched, *self._hosted]
+        reaped = [s.entered_at for s in running if s.loop_gone() and s.abandon()]
+        with self._lock:
+            reaped += self._abandoned
+            self._abandoned = []
+        return reaped
+
     async def _run(self) -> None:
         """Watch the watched blocks' sockets; sleep when there are none for a
         while; end the loop when no block has used it for :data:`LINGER`."""
@@ -163,7 +197,16 @@ class _Engine:
                 watched = list(self._watched)
             if watched:
                 for server in watched:
-                    server.check_sockets()
+                    try:
+                        server.check_sockets()
+                    except Exception:  # one block's trouble stops no other
+                        logger.exception(
+                            "aiointercept: watching the block entered at %s "
+                            "failed; closing it",
+                            server.entered_at,
+                        )
+                        self.unwatch(server)
+                        self.abandon(server)
                 unwatched_since = loop.time()
                 await asyncio.sleep(WATCH_INTERVAL)
                 continue
@@ -179,7 +222,13 @@ class _Engine:
                 await asyncio.wait_for(wake.wait(), LINGER)
             except asyncio.TimeoutError:
                 with self._lock:
-                    if self._users or self._watched or self._loop is not loop:
+                    if (
+                        self._users
+                        or self._watched
+                        or self._loop is not loop
+                        # a block used it meanwhile (trio blocks do not wake it)
+                        or time.monotonic() - self._released_at < LINGER
+                    ):
                         continue
                     self._loop = self._thread = None
                 loop.stop()
@@ -267,10 +316,17 @@ class AiohttpServer:
         self._home_server: _Server | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._sockets: list[socket.socket] = []
+        self._ports: list[int] = []
         self._sockets_lock = threading.Lock()
         self._sockets_closed = False
         self._waiting: list[bool] = []
         self._taking_over: set[asyncio.Task[Any]] = set()
+        #: Where the block was entered (``file:line``), for the warning given
+        #: if it is never exited.
+        self.entered_at = "an unknown place"
+        #: Called (from any thread) when the block is cleaned up unexited.
+        self.on_abandon: Callable[[], None] | None = None
+        self._abandoned = False
 
     async def start(self) -> URL:
         """Listen, without waiting for anything.
@@ -304,18 +360,30 @@ class AiohttpServer:
             self.https_port = sockets[1].getsockname()[1]
         port = sockets[0].getsockname()[1]
         self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        # aiohttp must not resend a request that a fault ended here
+        self._ports = [sock.getsockname()[1] for sock in sockets]
+        resend_guard.track(self._ports)
         return sockets
+
+    def _release(self) -> None:
+        """The server has stopped: its ports are no longer a mock's."""
+        resend_guard.untrack(self._ports)
+        engine.release(self)
 
     def _new_server(self, loop: asyncio.AbstractEventLoop) -> _Server:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             return await self._handle(request, server)
 
-        # auto_decompress=False: request bodies are recorded as sent
+        # auto_decompress=False: request bodies are recorded as sent;
+        # handler_cancellation: a handler whose client has gone is cancelled at
+        # once (a delay, a hang, a stream, an async callback), so that nothing
+        # waits for it
         server = _Server(
             handle,
             request_factory=self._make_request,
             access_log=None,
             auto_decompress=False,
+            handler_cancellation=True,
             loop=loop,
         )
         return server
@@ -324,7 +392,11 @@ class AiohttpServer:
 
     def check_sockets(self) -> None:
         """On the server thread: take over a connection that has waited on a
-        socket since the previous check (the test's loop is not accepting)."""
+        socket since the previous check (the test's loop is not accepting).
+        A block whose event loop is gone is cleaned up instead."""
+        if self.loop_gone():
+            engine.abandon(self)
+            return
         with self._sockets_lock:
             if self._sockets_closed:
                 return
@@ -359,6 +431,8 @@ class AiohttpServer:
             raise RuntimeError("this server is already running")
         sockets = self._sockets = self._bind()
         loop = self._loop = engine.acquire()
+        if self._host is not None:
+            engine.host(self)
         try:
             loop.call_soon_threadsafe(self._begin, sockets)
         except RuntimeError:  # pragma: no cover - the loop closed under us
@@ -388,9 +462,8 @@ class AiohttpServer:
         assert home is not None
         assert server is not None
         assert serving is not None
-        if self._stopping:
+        if not self._claim_stop():
             return
-        self._stopping = True
         if _idle(serving, server) and home not in self._proxies:
             # nothing to shut down here: close at once
             self._close_sockets(server, serving.result())
@@ -403,6 +476,58 @@ class AiohttpServer:
             stopped = _Signal(self._host)
             home.create_task(self._close_home(stopped))
         await stopped.wait()
+
+    def loop_gone(self) -> bool:
+        """Whether the test's loop that serves this block has closed without
+        the block exiting."""
+        if self._stopping:
+            return False
+        home = self._home_loop
+        if home is not None:
+            return home.is_closed()
+        return self._host is not None and self._host.gone()
+
+    def abandon(self) -> bool:
+        """Clean up a block that will never exit (its event loop is gone, or
+        its instance was collected): close its listening sockets and
+        connections and stop watching it, from any thread, without waiting.
+        Returns whether this call did it (it is done once)."""
+        if self._loop is None or not self._claim_stop():
+            return False
+        self._abandoned = True
+        if self.on_abandon is not None:
+            self.on_abandon()
+        home = self._home_loop
+        if home is None:  # served by the server thread
+            self._schedule_stop(_Signal(None))
+            return True
+        engine.unwatch(self)
+        try:
+            home.call_soon_threadsafe(self._abandon_home)
+        except RuntimeError:  # the loop is closed: its transports went with it
+            with self._sockets_lock:
+                self._sockets_closed = True
+                for sock in self._sockets:
+                    sock.close()
+            self._stop_taking_over(None)
+        return True
+
+    @staticmethod
+    def reap_abandoned() -> list[str]:
+        """Clean up the blocks whose event loop is gone; where every block
+        cleaned up unexited since the last call had been entered."""
+        return engine.reap()
+
+    def _abandon_home(self) -> None:
+        """On the test's loop, still running: stop serving at once."""
+        server, serving = self._home_server, self._home_serving
+        assert server is not None
+        assert serving is not None
+        served = serving.done() and not serving.cancelled() and not serving.exception()
+        self._close_sockets(server, serving.result() if served else [])
+        for handler in server.connections:
+            handler.force_close()
+        self._stop_taking_over(None)
 
     def _close_sockets(
         self, server: _Server, listeners: list[asyncio.AbstractServer]
@@ -438,7 +563,7 @@ class AiohttpServer:
         loop = self._loop
         assert loop is not None
         if self._web_server is None:  # none taken over, none can be now
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
             return
@@ -447,7 +572,7 @@ class AiohttpServer:
                 lambda: loop.create_task(self._close_taken_over(stopped))
             )
         except RuntimeError:  # pragma: no cover - the server loop has ended
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
 
@@ -463,7 +588,7 @@ class AiohttpServer:
             if proxy is not None:
                 await proxy.close()
         finally:
-            engine.release()
+            self._release()
             if stopped is not None:
                 stopped.set()
 
@@ -473,15 +598,27 @@ class AiohttpServer:
             stopped.wait_blocking()
 
     def _request_stop(self, stopped: _Signal) -> bool:
-        loop = self._loop
-        if loop is None or self._stopping:
+        if self._loop is None or not self._claim_stop():
             return False
-        self._stopping = True
+        return self._schedule_stop(stopped)
+
+    def _schedule_stop(self, stopped: _Signal) -> bool:
+        loop = self._loop
+        assert loop is not None
         try:
             loop.call_soon_threadsafe(self._stop_now, stopped)
         except RuntimeError:  # pragma: no cover - the loop closed under us
             return False
         return True
+
+    def _claim_stop(self) -> bool:
+        """Whether the caller is the one to stop this server (the test's exit
+        and the clean-up of an abandoned block may race)."""
+        with self._sockets_lock:
+            if self._stopping:
+                return False
+            self._stopping = True
+            return True
 
     def _stop_now(self, stopped: _Signal) -> None:
         """On the server loop: close at once when no connection is open (the
@@ -493,7 +630,7 @@ class AiohttpServer:
         if _idle(serving, server) and not self._proxies:
             server.close()
             _stop_listening(serving.result(), self._sockets)
-            engine.release()
+            self._release()
             stopped.set()
         else:
             asyncio.get_running_loop().create_task(self._close(stopped))
@@ -509,7 +646,7 @@ class AiohttpServer:
                     await proxy.close()
                 self._proxies.clear()
             finally:
-                engine.release()
+                self._release()
                 stopped.set()
 
     def _make_request(
@@ -529,16 +666,9 @@ class AiohttpServer:
     async def _handle(
         self, request: web.BaseRequest, server: _Server
     ) -> web.StreamResponse:
-        # The earliest moment the client can have sent this request: when its
-        # connection was accepted for the first request on it, else now.
-        sent_after = server.request_started(request.protocol)
         body = await request.read()
         outcome = self._dispatcher.dispatch(
-            request.method,
-            self._request_url(request),
-            request.headers,
-            body,
-            sent_after,
+            request.method, self._request_url(request), request.headers, body
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
@@ -690,6 +820,9 @@ class AiohttpServer:
             if pending.future.cancel():
                 return self._dispatcher.not_started(pending)
             await done.wait()
+        except asyncio.CancelledError:  # the client has gone: so does the callback
+            pending.host.cancel(pending.future)
+            raise
         return self._dispatcher.complete(pending)
 
 
@@ -798,25 +931,26 @@ class _Signal:
 
 
 class _Server(web.Server):
-    """Remembers when each connection was accepted and whether it has served."""
+    """Knows its open connections, to wait for one to close (hanging
+    responses)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._accepted: dict[object, float | None] = {}
+        self._open: set[object] = set()
         self._until_closed: dict[object, list[asyncio.Future[None]]] = {}
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
 
     def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
-        self._accepted[handler] = time.monotonic()
+        self._open.add(handler)
         super().connection_made(handler, transport)
         if self.closed:
             # after the handler has finished setting up (it starts a task)
             asyncio.get_running_loop().call_soon(handler.force_close)
 
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
-        self._accepted.pop(handler, None)
+        self._open.discard(handler)
         super().connection_lost(handler, exc)
         for waiter in self._until_closed.pop(handler, ()):
             if not waiter.done():
@@ -825,7 +959,7 @@ class _Server(web.Server):
     def until_closed(self, handler: object) -> asyncio.Future[None]:
         """Done when ``handler``'s connection is lost, or the server stops."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.closed or handler not in self._accepted:
+        if self.closed or handler not in self._open:
             waiter.set_result(None)
         else:
             self._until_closed.setdefault(handler, []).append(waiter)
@@ -840,14 +974,6 @@ class _Server(web.Server):
             for waiter in handler_waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-
-    def request_started(self, handler: object) -> float:
-        """The earliest moment the client can have sent the request that starts
-        now on ``handler``'s connection: when the connection was accepted for its
-        first request, else now."""
-        accepted = self._accepted.get(handler)
-        self._accepted[handler] = None
-        return time.monotonic() if accepted is None else accepted
 
 
 def _stop_listening(

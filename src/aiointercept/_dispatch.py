@@ -13,7 +13,6 @@ import functools
 import inspect
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ._assertions import UnmatchedRequest, unmatched_request
 from ._errors import CallbackError
 from ._host import Host, HostClosedError
 from ._journal import RecordedRequest, RequestMap
-from ._responses import CallbackResult, Fault, Reply, StreamBody
+from ._responses import CallbackResult, Reply, StreamBody
 from ._routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
 from ._websocket import PendingWebSocket, WebSocketRegistry
 
@@ -46,15 +45,6 @@ logger = logging.getLogger("aiointercept")
 
 #: How many of the closest routes an unmatched-request report explains.
 _ROUTES_IN_LOG = 5
-
-#: aiohttp resends an idempotent request once, on a new connection, when the
-#: server closes the connection before answering. An identical request arriving
-#: this soon after such a close is treated as that automatic retry.
-RETRY_WINDOW = 1.0
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_MAX_REMEMBERED_CLOSES = 64
-#: Faults that end a connection before any response byte.
-_RETRIED_FAULTS = frozenset({Fault.CLOSE, Fault.RESET})
 
 
 class Passthrough:
@@ -91,6 +81,8 @@ class PendingCallback:
 
     request: RecordedRequest
     future: concurrent.futures.Future[Any]
+    #: The test's loop it runs on (to cancel it when its client has gone).
+    host: Host
     #: The response when the callback returns ``None``.
     fallback: Reply | None = None
 
@@ -118,8 +110,6 @@ class Dispatcher:
         self.chain: Callable[[], Sequence[Dispatcher]] = lambda: (self,)
         #: The block's cassette, when it has one.
         self.cassette: Cassette | None = None
-        # fingerprint of requests answered by closing -> when each was closed
-        self._closed: dict[tuple[object, ...], list[tuple[float, Fault]]] = {}
 
     def add(self, route: Route) -> None:
         with self.lock:
@@ -135,11 +125,10 @@ class Dispatcher:
             )
 
     def reset(self) -> None:
-        """Forget routes, records, errors and retry state (between tests)."""
+        """Forget routes, records and errors (between tests)."""
         self.clear()
         with self.lock:
             self.errors.clear()
-            self._closed.clear()
 
     def forget_requests(self) -> None:
         """Start a new journal for a new block; the routes stay."""
@@ -161,31 +150,18 @@ class Dispatcher:
         url: URL,
         headers: CIMultiDictProxy[str],
         body: bytes,
-        sent_after: float,
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
         without a response.
 
-        ``sent_after`` (``time.monotonic()`` of the earliest moment the client can
-        have sent the request: when its connection was accepted, for the first
-        request on a connection) tells aiohttp's automatic retry of a request,
-        which is sent only after the original was closed, from a concurrent twin.
-        The routes of every block in ``chain`` are tried, the most recent block
+        Every request that reaches the server is a new one: the n-th request a
+        route matches gets its n-th response (aiohttp's automatic resend of a
+        request the server closed is not sent; see ``_aiohttp_resend``). The
+        routes of every block in ``chain`` are tried, the most recent block
         first.
         """
-        fingerprint = _retry_fingerprint(method, url, headers, body)
         request = RecordedRequest.build(method, url, headers, body)
-        if fingerprint is not None:
-            with self.lock:
-                fault = self._is_retry(fingerprint, sent_after)
-            if fault is not None:
-                logger.debug("closed aiohttp's automatic retry of %s %s", method, url)
-                return (
-                    None
-                    if fault is Fault.CLOSE
-                    else Reply(200, None, (), b"", fault=fault)
-                )
         chain = self.chain()
         for dispatcher in chain:
             with dispatcher.lock:
@@ -193,7 +169,7 @@ class Dispatcher:
                 if route is not None:
                     dispatcher._record(request)
             if route is not None:
-                return dispatcher._respond(route, request, fingerprint)
+                return dispatcher._respond(route, request)
         cassettes = [d for d in chain if d.cassette is not None]
         for dispatcher in cassettes:
             assert dispatcher.cassette is not None
@@ -210,11 +186,8 @@ class Dispatcher:
             ),
             None,
         )
-        passes = self.passthrough_unmatched or recorder is not None
         with self.lock:
             self._record(request)
-            if fingerprint is not None and not passes:
-                self._remember_close(fingerprint)
         if recorder is not None:
             logger.info("recording %s %s from the network", method, url)
             return Passthrough(functools.partial(recorder.record, request))
@@ -250,14 +223,11 @@ class Dispatcher:
         self.journal.append(request)
 
     def _respond(
-        self,
-        route: Route,
-        request: RecordedRequest,
-        fingerprint: _Fingerprint | None,
+        self, route: Route, request: RecordedRequest
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | None:
         source = route.source
         if isinstance(source, CloseSource):
-            return self._faulted(source.reply(), fingerprint)
+            return source.reply()
         if isinstance(source, WebSocketSource):  # the adapter accepts the upgrade
             if self.host is None:  # a shared server with no test loop bound
                 return self._failed(
@@ -269,7 +239,7 @@ class Dispatcher:
                 )
             return PendingWebSocket(request, source.handler, self.host, self)
         if not isinstance(source, CallbackSource):
-            return self._streamed(request, self._faulted(source.reply, fingerprint))
+            return self._streamed(request, source.reply)
         if source.is_async:
             return self._submit(
                 request,
@@ -285,10 +255,7 @@ class Dispatcher:
         if inspect.isawaitable(result):
             return self._submit(request, source.fallback, _awaited, result)
         return self._streamed(
-            request,
-            self._faulted(
-                self._result_reply(request, result, source.fallback), fingerprint
-            ),
+            request, self._result_reply(request, result, source.fallback)
         )
 
     @staticmethod
@@ -301,38 +268,6 @@ class Dispatcher:
         """A streamed body failed part way: keep the error for the block's exit
         (the client sees a broken response)."""
         self._failed(streamed.request, exc, what="streamed body")
-
-    def _faulted(self, reply: Reply, fingerprint: _Fingerprint | None) -> Reply:
-        """Remember a connection closed before any response, which aiohttp may
-        retry once."""
-        if reply.fault in _RETRIED_FAULTS and fingerprint is not None:
-            with self.lock:
-                self._remember_close(fingerprint, reply.fault)
-        return reply
-
-    def _is_retry(self, fingerprint: _Fingerprint, sent_after: float) -> Fault | None:
-        """Consume the close this request is aiohttp's automatic retry of, if
-        any, and return how that connection was ended."""
-        if not self._closed:
-            return None
-        closes = self._closed.get(fingerprint.key)
-        if closes:
-            for index, (closed_at, fault) in enumerate(closes):
-                if 0 <= sent_after - closed_at < RETRY_WINDOW:
-                    del closes[index]
-                    return fault
-        return None
-
-    def _remember_close(
-        self, fingerprint: _Fingerprint, fault: Fault = Fault.CLOSE
-    ) -> None:
-        now = time.monotonic()
-        if len(self._closed) >= _MAX_REMEMBERED_CLOSES:  # retries that never came
-            for key, closes in list(self._closed.items()):
-                closes[:] = [c for c in closes if now - c[0] < RETRY_WINDOW]
-                if not closes:
-                    del self._closed[key]
-        self._closed.setdefault(fingerprint.key, []).append((now, fault))
 
     def complete(self, pending: PendingCallback) -> Reply | Streamed:
         """The reply for an async callback whose future is done."""
@@ -376,7 +311,9 @@ class Dispatcher:
                     "callbacks from an async test"
                 ),
             )
-        return PendingCallback(recorded, host.submit(func, *args, **kwargs), fallback)
+        return PendingCallback(
+            recorded, host.submit(func, *args, **kwargs), host, fallback
+        )
 
     def _result_reply(
         self, request: RecordedRequest, result: object, fallback: Reply | None
@@ -436,41 +373,6 @@ class Dispatcher:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-class _Fingerprint:
-    """What an aiohttp retry of a request repeats, built only when needed
-    (most requests are never closed, so never compared)."""
-
-    __slots__ = ("_key", "_request")
-
-    def __init__(
-        self, method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
-    ) -> None:
-        self._request = (method, url, headers, body)
-        self._key: tuple[object, ...] | None = None
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        if self._key is None:
-            method, url, headers, body = self._request
-            self._key = (method, str(url), tuple(headers.items()), body)
-        return self._key
-
-
-def _retry_fingerprint(
-    method: str, url: URL, headers: CIMultiDictProxy[str], body: bytes
-) -> _Fingerprint | None:
-    """The fingerprint of a request, or ``None`` when aiohttp would not retry
-    it: another client, a method that is not idempotent, or a streamed
-    (chunked) body, which aiohttp cannot send twice."""
-    if (
-        method not in _IDEMPOTENT
-        or "aiohttp/" not in headers.get("User-Agent", "")
-        or "chunked" in headers.get("Transfer-Encoding", "").lower()
-    ):
-        return None
-    return _Fingerprint(method, url, headers, body)
 
 
 def _text_reply(status: int, text: str) -> Reply:

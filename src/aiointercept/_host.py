@@ -58,7 +58,8 @@ class Host:
             self._closed_error = RuntimeError
         self._lock = threading.Lock()
         self._closed = False
-        self._scopes: set[anyio.CancelScope] = set()
+        #: The cancel scope of each callback running, by its future.
+        self._scopes: dict[concurrent.futures.Future[Any], anyio.CancelScope] = {}
         self._running = 0
         self._idle = anyio.Event()
 
@@ -106,7 +107,7 @@ class Host:
             if not future.set_running_or_notify_cancel():
                 return
             with anyio.CancelScope() as scope:
-                self._scopes.add(scope)
+                self._scopes[future] = scope
                 try:
                     result = await func(*args, **kwargs)
                 except anyio.get_cancelled_exc_class():
@@ -119,11 +120,28 @@ class Host:
                 else:
                     future.set_result(result)
                 finally:
-                    self._scopes.discard(scope)
+                    self._scopes.pop(future, None)
         finally:
             self._running -= 1
             if self._running == 0 and self._closed:
                 self._idle.set()
+
+    def gone(self) -> bool:
+        """Whether the test's loop has stopped (from any thread)."""
+        return not self.call_soon(_nothing)
+
+    def cancel(self, future: concurrent.futures.Future[Any]) -> None:
+        """Cancel the callback behind ``future`` (from any thread): before it
+        starts, it never runs; running, it is cancelled (its client is gone)."""
+        if future.cancel():
+            return
+
+        def cancel_running() -> None:
+            scope = self._scopes.get(future)
+            if scope is not None:
+                scope.cancel()
+
+        self.call_soon(cancel_running)
 
     def close(self) -> None:
         """Refuse new callbacks, from outside the loop (its test has ended)."""
@@ -132,7 +150,7 @@ class Host:
     async def aclose(self) -> None:
         """Cancel the callbacks still running and wait until they have finished."""
         self._closed = True
-        for scope in list(self._scopes):
+        for scope in list(self._scopes.values()):
             scope.cancel()
         if self._running:
             await wait_shielded(self._idle)
@@ -156,3 +174,7 @@ async def wait_shielded(event: anyio.Event) -> None:
 def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
     if future.set_running_or_notify_cancel():
         future.set_exception(exc)
+
+
+def _nothing() -> None:
+    """Scheduled to learn whether a loop still runs."""

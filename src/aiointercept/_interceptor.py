@@ -7,6 +7,9 @@ import functools
 import inspect
 import os
 import re
+import sys
+import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import (
     Awaitable,
@@ -77,6 +80,31 @@ R = TypeVar("R")
 _UNSET: Any = object()
 
 
+class _Strictness:
+    """What ``assert_all_called`` and ``assert_all_matched`` left at ``None``
+    mean: ``False``, unless the pytest plugin's strict option, or the marker
+    of the running test, says otherwise (the plugin sets these around each
+    test)."""
+
+    def __init__(self) -> None:
+        self.assert_all_called = False
+        self.assert_all_matched = False
+
+    def resolve(
+        self, assert_all_called: bool | None, assert_all_matched: bool | None
+    ) -> tuple[bool, bool]:
+        return (
+            self.assert_all_called if assert_all_called is None else assert_all_called,
+            self.assert_all_matched
+            if assert_all_matched is None
+            else assert_all_matched,
+        )
+
+
+#: The defaults of the strict options (see :class:`_Strictness`).
+strictness = _Strictness()
+
+
 class aiointercept:  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
@@ -106,8 +134,11 @@ class aiointercept:  # the public name is lower-case by design
         is blocked.
     :param assert_all_called: when the block exits, raise
         :exc:`~aiointercept.StrictCheckError` if a route served no request.
+        ``None`` (the default) means ``False``, unless the pytest plugin's
+        strict option (``aiointercept_strict``) is on for the running test.
     :param assert_all_matched: when the block exits, raise
-        :exc:`~aiointercept.StrictCheckError` if a request matched no route.
+        :exc:`~aiointercept.StrictCheckError` if a request matched no route;
+        ``None`` as for ``assert_all_called``.
     :param cassette: a cassette file (vcrpy's YAML format) to replay recorded
         interactions from and record new ones to; requires
         ``mock_external_urls=True``. See "Recording and replaying".
@@ -136,8 +167,8 @@ class aiointercept:  # the public name is lower-case by design
         param: str | None = None,
         *,
         callback_start_timeout: float = 5.0,
-        assert_all_called: bool = False,
-        assert_all_matched: bool = False,
+        assert_all_called: bool | None = None,
+        assert_all_matched: bool | None = None,
         block_network: bool = True,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: str = "once",
@@ -178,14 +209,17 @@ class aiointercept:  # the public name is lower-case by design
             )
             raise ValueError(f"{given} requires mock_external_urls=True")
         if param is not None and not (isinstance(param, str) and param.isidentifier()):
-            raise ValueError(
+            raise (ValueError if isinstance(param, str) else TypeError)(
                 f"param must be a Python identifier or None, got {param!r}"
             )
-        if (
-            isinstance(callback_start_timeout, bool)
-            or not isinstance(callback_start_timeout, int | float)
-            or not callback_start_timeout > 0
+        if isinstance(callback_start_timeout, bool) or not isinstance(
+            callback_start_timeout, int | float
         ):
+            raise TypeError(
+                "callback_start_timeout must be a positive number of seconds, "
+                f"got {callback_start_timeout!r}"
+            )
+        if not callback_start_timeout > 0:
             raise ValueError(
                 "callback_start_timeout must be a positive number of seconds, "
                 f"got {callback_start_timeout!r}"
@@ -199,10 +233,13 @@ class aiointercept:  # the public name is lower-case by design
             ("assert_all_called", assert_all_called),
             ("assert_all_matched", assert_all_matched),
         ):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, got {value!r}")
-        self.assert_all_called = assert_all_called
-        self.assert_all_matched = assert_all_matched
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool or None, got {value!r}")
+        # as given: None follows the suite's default, resolved at each entry
+        self._strict_given = (assert_all_called, assert_all_matched)
+        self.assert_all_called, self.assert_all_matched = strictness.resolve(
+            *self._strict_given
+        )
         self._cassette_options = check_cassette_options(
             cassette,
             record_mode=record_mode,
@@ -228,6 +265,7 @@ class aiointercept:  # the public name is lower-case by design
         self._server_url: str | None = None
         #: The running block was entered with ``with``, not ``async with``.
         self._sync_block = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -277,6 +315,11 @@ class aiointercept:  # the public name is lower-case by design
             raise RuntimeError("this aiointercept instance is already running")
         # a new block starts a new journal; the routes stay
         self._dispatcher.forget_requests()
+        for where in AiohttpServer.reap_abandoned():
+            _warn_abandoned(where)
+        self.assert_all_called, self.assert_all_matched = strictness.resolve(
+            *self._strict_given
+        )
 
     def _check_running(self, what: str) -> AiohttpServer:
         server = self._server
@@ -345,6 +388,8 @@ class aiointercept:  # the public name is lower-case by design
         self._check_not_running()
         host = Host()
         server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
+        caller = sys._getframe(1)
+        server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._dispatcher.host = host
         self._server = server
         try:
@@ -353,7 +398,7 @@ class aiointercept:  # the public name is lower-case by design
             self._server = None
             self._dispatcher.host = None
             raise
-        self._server_url = str(url).rstrip("/")
+        self._server_url = self._dispatcher.requests.base_url = str(url).rstrip("/")
         try:
             self._load_cassette()
             self._intercept()
@@ -364,6 +409,9 @@ class aiointercept:  # the public name is lower-case by design
                 self._server = None
                 self._dispatcher.host = None
             raise
+        # a block never exited is closed when its instance is collected
+        self._finalizer = weakref.finalize(self, _collected, server)
+        self._finalizer.atexit = False  # the process's end closes everything
         return self
 
     def _load_cassette(self) -> None:
@@ -404,6 +452,8 @@ class aiointercept:  # the public name is lower-case by design
         except BaseException:
             self._target = None
             raise
+        target = self._target
+        server.on_abandon = lambda: interception.deactivate(target)
 
     async def __aexit__(
         self,
@@ -420,6 +470,9 @@ class aiointercept:  # the public name is lower-case by design
             )
         host = self._dispatcher.host
         assert host is not None  # set by __aenter__
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         try:
             if self._target is not None:
                 interception.deactivate(self._target)
@@ -469,7 +522,7 @@ class aiointercept:  # the public name is lower-case by design
         server = AiohttpServer(self._dispatcher, None, external=True)
         url = server.start_blocking()
         self._server = server
-        self._server_url = str(url).rstrip("/")
+        self._server_url = self._dispatcher.requests.base_url = str(url).rstrip("/")
 
     def _stop_shared(self) -> None:
         server, self._server = self._server, None
@@ -579,6 +632,7 @@ class aiointercept:  # the public name is lower-case by design
         Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
         and assertions scoped to it.
         """
+        _check_url_first(url, method)
         method = check_method(method)
         matcher = self._url_matcher(url)
         remaining = check_repeat(repeat)
@@ -942,6 +996,36 @@ class aiointercept:  # the public name is lower-case by design
             once=True,
             similar=journal,
             explain=explain_key(key),
+        )
+
+
+def _collected(server: AiohttpServer) -> None:
+    """An instance collected inside its block: close its server."""
+    if server.abandon():
+        _warn_abandoned(server.entered_at)
+
+
+def _warn_abandoned(where: str) -> None:
+    warnings.warn(
+        f"the aiointercept block entered at {where} was never exited (its "
+        "instance was dropped, or its event loop closed, inside the block); "
+        "aiointercept closed its server",
+        ResourceWarning,
+        stacklevel=2,
+    )
+
+
+def _check_url_first(url: object, method: object) -> None:
+    """``m.add("POST", "/x")``: the arguments in the order of other libraries."""
+    if (
+        isinstance(url, str)
+        and isinstance(method, str)
+        and url.isalpha()
+        and (method.startswith("/") or "://" in method)
+    ):
+        raise ValueError(
+            f"add() takes the URL first, then the method: write "
+            f"m.add({method!r}, {url!r}), got m.add({url!r}, {method!r})"
         )
 
 

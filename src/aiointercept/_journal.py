@@ -231,14 +231,18 @@ class RequestMap(dict[RequestKey, list[RecordedRequest]]):
 
     A plain dict, except that looking a key up normalizes it first, the way the
     keys were normalized: ``("get", "https://h:443/p?b=2&a=1")`` finds
-    ``("GET", URL("https://h/p?a=1&b=2"))``.
+    ``("GET", URL("https://h/p?a=1&b=2"))``, and a path such as ``"/p"`` means
+    the server's URL followed by that path, as in ``add()``.
     """
+
+    #: The server's base URL, for relative paths (set when the block starts).
+    base_url: str | None = None
 
     def __getitem__(self, key: tuple[str, URL | str]) -> list[RecordedRequest]:
         return super().__getitem__(key)  # type: ignore[index]
 
     def __missing__(self, key: object) -> list[RecordedRequest]:
-        normalized = _normalize_key(key)
+        normalized = _normalize_key(key, self.base_url)
         if (
             normalized is not None
             and normalized != key
@@ -250,7 +254,7 @@ class RequestMap(dict[RequestKey, list[RecordedRequest]]):
     def __contains__(self, key: object) -> bool:
         if dict.__contains__(self, key):
             return True
-        normalized = _normalize_key(key)
+        normalized = _normalize_key(key, self.base_url)
         return normalized is not None and dict.__contains__(self, normalized)
 
     def get(  # type: ignore[override]
@@ -262,12 +266,14 @@ class RequestMap(dict[RequestKey, list[RecordedRequest]]):
             return default
 
 
-def _normalize_key(key: object) -> RequestKey | None:
+def _normalize_key(key: object, base_url: str | None) -> RequestKey | None:
     if not (isinstance(key, tuple) and len(key) == 2):
         return None
     method, url = key
     if not isinstance(method, str) or not isinstance(url, str | URL):
         return None
+    if base_url is not None and str(url).startswith("/"):
+        url = base_url + str(url)
     try:
         return (method.upper(), normalize_url(url))
     except (TypeError, ValueError):

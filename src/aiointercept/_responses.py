@@ -82,6 +82,22 @@ class Reply:
     compress: bool | str | None = None
 
 
+#: Statuses whose responses never have a body (RFC 9110 6.4.1), besides 1xx.
+NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def check_no_body(status: int, name: str, value: object) -> None:
+    """A 1xx, 204 or 304 response has no body: giving it one is a mistake
+    (the client would silently get none)."""
+    if (status < 200 or status in NO_BODY_STATUSES) and (
+        value is not None and not (isinstance(value, str | bytes) and not value)
+    ):
+        raise ValueError(
+            f"a {status} response has no body, got {name}={value!r}: drop the "
+            "body, or use a status that has one"
+        )
+
+
 def check_status(status: object) -> int:
     if isinstance(status, bool) or not isinstance(status, int):
         raise TypeError(f"status must be an int, got {status!r}")
@@ -156,13 +172,14 @@ def check_fault(fault: object) -> Fault | None:
         return None
     if isinstance(fault, Fault):
         return fault
-    if isinstance(fault, str):
-        try:
-            return Fault(fault)
-        except ValueError:
-            pass
     choices = ", ".join(repr(member.value) for member in Fault)
-    raise ValueError(f"fault must be a Fault or one of {choices}, got {fault!r}")
+    message = f"fault must be a Fault or one of {choices}, got {fault!r}"
+    if not isinstance(fault, str):
+        raise TypeError(message)
+    try:
+        return Fault(fault)
+    except ValueError:
+        raise ValueError(message) from None
 
 
 #: Exception class names (anywhere in the MRO) and the fault that shows them
@@ -295,6 +312,17 @@ def static_reply(
     if json is not None and payload is not None:
         raise TypeError("pass either json= or payload= (they are aliases), not both")
     data = json if json is not None else payload
+    if data is not None and body not in (b"", ""):
+        given = "json" if json is not None else "payload"
+        raise TypeError(
+            f"pass either body= or {given}= (the body as JSON), not both: "
+            f"got body={body!r} and {given}={data!r}"
+        )
+    checked_status = check_status(status)
+    if data is not None:
+        check_no_body(checked_status, "json" if json is not None else "payload", data)
+    else:
+        check_no_body(checked_status, "body", body)
     checked_headers = check_headers(headers)
     checked_type = check_content_type(content_type)
     if checked_type is None and not any(
@@ -302,7 +330,7 @@ def static_reply(
     ):
         checked_type = _default_content_type(body)
     return build_reply(
-        status=check_status(status),
+        status=checked_status,
         reason=check_reason(reason),
         headers=checked_headers,
         body=(
@@ -361,6 +389,9 @@ class CallbackResult:
         self.body = body
         if payload is not None:
             encode_json(payload, "payload")
+            check_no_body(self.status, "payload", payload)
+        else:
+            check_no_body(self.status, "body", body)
         self.payload = payload
         if isinstance(headers, Iterator):
             headers = list(headers)  # a one-shot iterator is read once, here

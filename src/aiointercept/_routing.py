@@ -81,6 +81,7 @@ class CallbackSource:
         )
         object.__setattr__(self, "is_async", is_async)
         object.__setattr__(self, "keywords", _keywords(func))
+        _check_callable_as_callback(func, self.keywords)
 
     def arguments(self, request: RecordedRequest) -> dict[str, Any]:
         """The keyword arguments for this callback: ``method``, ``request`` and
@@ -89,6 +90,35 @@ class CallbackSource:
         if self.keywords is None:
             return kwargs
         return {k: v for k, v in kwargs.items() if k in self.keywords}
+
+
+#: The keyword arguments a callback may receive, besides the URL.
+CALLBACK_KEYWORDS = ("method", "request", "headers", "query", "json", "data")
+
+
+def _check_callable_as_callback(
+    func: Callable[..., Any], keywords: frozenset[str] | None
+) -> None:
+    """Reject a callback that ``callback(url, **kwargs)`` cannot call (found
+    at registration, instead of as a 500 for every request)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # no signature available: cannot tell
+        return
+    offered = {
+        name: None for name in CALLBACK_KEYWORDS if keywords is None or name in keywords
+    }
+    try:
+        signature.bind(None, **offered)
+    except TypeError as exc:
+        name = getattr(func, "__qualname__", None) or repr(func)
+        raise TypeError(
+            f"callback {name}{signature} cannot be called as callback(url, "
+            f"**kwargs) ({exc}); expected a signature such as "
+            "'def callback(url, **kwargs)' or 'def callback(url, method, json)': "
+            "the URL as the one positional argument, and keywords among "
+            f"{', '.join(CALLBACK_KEYWORDS)}"
+        ) from None
 
 
 def _keywords(func: Callable[..., Any]) -> frozenset[str] | None:

@@ -15,23 +15,33 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ._interceptor import aiointercept
+from ._interceptor import aiointercept, strictness
 from ._recording import RECORD_MODES
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
-_DEFAULT = aiointercept()
+_STRICT = "aiointercept_strict"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = (
+        "turn on assert_all_called and assert_all_matched for every aiointercept "
+        "fixture, marker, decorator and block of every test (a test opts out "
+        "with @pytest.mark.aiointercept(assert_all_called=False, "
+        "assert_all_matched=False))"
+    )
     group = parser.getgroup("aiointercept")
+    group.addoption(
+        "--aiointercept-strict", action="store_true", dest=_STRICT, help=help_text
+    )
+    parser.addini(_STRICT, help_text, type="bool", default=False)
     # pytest-recording may have added it already: then its value is shared
     with contextlib.suppress(ValueError):
         group.addoption(
@@ -53,6 +63,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "assert_all_called, assert_all_matched, cassette, record_mode, ...); "
         "cassette=True records to cassettes/<module>/<test>.yaml",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked ``@pytest.mark.aiointercept(...)`` gets ``aiointercept_mock``
+    even when it does not request it: the marker configures that fixture, and
+    without it the marker would do nothing."""
+    for item in items:
+        fixturenames = getattr(item, "fixturenames", None)
+        if (
+            isinstance(fixturenames, list)
+            and item.get_closest_marker(_MARKER) is not None
+            and "aiointercept_mock" not in fixturenames
+        ):
+            fixturenames.append("aiointercept_mock")
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +105,7 @@ def aiointercept_mock(
 def _options(node: pytest.Item | Any) -> aiointercept:
     marker = node.get_closest_marker(_MARKER)
     if marker is None:
-        return _DEFAULT
+        return aiointercept()
     if marker.args:
         raise TypeError(
             f"@pytest.mark.{_MARKER} takes keyword arguments only, got {marker.args!r}"
@@ -118,6 +142,28 @@ def _safe(name: str) -> str:
     return re.sub(r'[\\/:*?"<>|\s]+', "-", name)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """For the whole test (setup, call, teardown), the strict options left
+    unset anywhere follow ``--aiointercept-strict``/``aiointercept_strict``,
+    unless the test's marker sets them to ``False``."""
+    strict = bool(item.config.getoption(_STRICT) or item.config.getini(_STRICT))
+    marker = item.get_closest_marker(_MARKER)
+    given = marker.kwargs if marker is not None else {}
+    # the marker configures the fixture; for the test's blocks it can only opt
+    # out of the suite's strictness
+    called, matched = (
+        strict and value is not False
+        for value in (given.get("assert_all_called"), given.get("assert_all_matched"))
+    )
+    previous = strictness.assert_all_called, strictness.assert_all_matched
+    strictness.assert_all_called, strictness.assert_all_matched = called, matched
+    try:
+        return (yield)
+    finally:
+        strictness.assert_all_called, strictness.assert_all_matched = previous
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """A test that used ``aiointercept_server`` directly leaves nothing behind,
@@ -126,4 +172,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     fixtures = getattr(item, "funcargs", {})
     server = fixtures.get("aiointercept_server")
     if isinstance(server, aiointercept) and "aiointercept_mock" not in fixtures:
+        server.assert_all_called, server.assert_all_matched = strictness.resolve(
+            None, None
+        )
         server._end_test()

@@ -331,7 +331,7 @@ CASES: list[Case] = [
     constructor(
         "param",
         "``1``",
-        ValueError,
+        TypeError,
         "param must be a Python identifier or None",
         param=1,
     ),
@@ -347,9 +347,17 @@ CASES: list[Case] = [
             ("``0``", 0),
             ("``-1.5``", -1.5),
             ('``float("nan")``', NAN),
-            ("``True``", True),
-            ('``"5"``', "5"),
         ]
+    ),
+    *(
+        constructor(
+            "callback_start_timeout",
+            shown,
+            TypeError,
+            "callback_start_timeout must be a positive number of seconds",
+            callback_start_timeout=value,
+        )
+        for shown, value in [("``True``", True), ('``"5"``', "5")]
     ),
     constructor(
         "assert_all_called",
@@ -423,6 +431,14 @@ CASES: list[Case] = [
             ('``"GET\\r\\n"``', f"GET{CRLF}"),
         ]
     ),
+    add(
+        "method",
+        '``"/users"`` after ``url="POST"`` (the two swapped)',
+        ValueError,
+        "add() takes the URL first, then the method",
+        url="POST",
+        method="/users",
+    ),
     *(
         add("status", shown, ValueError, "status must be between 100 and 599", status=v)
         for shown, v in [("``99``", 99), ("``600``", 600)]
@@ -434,6 +450,14 @@ CASES: list[Case] = [
             ("``200.0``", 200.0),
             ("``True``", True),
         ]
+    ),
+    add(
+        "status",
+        "``204`` with ``json=`` (or ``body=``)",
+        ValueError,
+        "a 204 response has no body",
+        status=204,
+        json={"id": 1},
     ),
     *(
         add("body", shown, TypeError, "body must be str or bytes", body=value)
@@ -463,6 +487,14 @@ CASES: list[Case] = [
         TypeError,
         "payload is not JSON serializable",
         payload=object(),
+    ),
+    add(
+        "json",
+        '``{"a": 1}`` with ``body="text"`` too',
+        TypeError,
+        "pass either body= or json= (the body as JSON), not both",
+        json={"a": 1},
+        body="text",
     ),
     add(
         "json",
@@ -542,6 +574,13 @@ CASES: list[Case] = [
         TypeError,
         "callback must be callable",
         callback="not callable",
+    ),
+    add(
+        "callback",
+        "``lambda: CallbackResult()`` (it takes no URL)",
+        TypeError,
+        "cannot be called as callback(url, **kwargs)",
+        callback=lambda: CallbackResult(),
     ),
     add(
         "callback",
@@ -735,7 +774,7 @@ CASES: list[Case] = [
         "fault must be a Fault or one of",
         fault="explode",
     ),
-    add("fault", "``1``", ValueError, "fault must be a Fault or one of", fault=1),
+    add("fault", "``1``", TypeError, "fault must be a Fault or one of", fault=1),
     add(
         "fault",
         "with ``exception=True``",
@@ -792,6 +831,14 @@ CASES: list[Case] = [
         status=600,
     ),
     result("status", '``"200"``', TypeError, "status must be an int", status="200"),
+    result(
+        "status",
+        '``204`` with ``body="text"`` (or ``payload=``)',
+        ValueError,
+        "a 204 response has no body",
+        status=204,
+        body="text",
+    ),
     result("body", "``1``", TypeError, "body must be str or bytes", body=1),
     result(
         "payload",

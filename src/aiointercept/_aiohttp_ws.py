@@ -31,10 +31,30 @@ __all__ = ["CLOSE_TIMEOUT", "serve_websocket"]
 CLOSE_TIMEOUT = 1.0
 
 
+#: WebSocket conversations still running after their request's handler was
+#: cancelled (a strong reference, as asyncio keeps only weak ones).
+_running: set[asyncio.Task[web.StreamResponse]] = set()
+
+
 async def serve_websocket(
     request: web.BaseRequest, pending: PendingWebSocket
 ) -> web.StreamResponse:
-    """Serve one request that a WebSocket route matched (on the server loop)."""
+    """Serve one request that a WebSocket route matched (on the server loop).
+
+    aiohttp cancels a request's handler when its client goes away; the
+    conversation is shielded from that, so that the WebSocket handler receives
+    the close (1006 when no close frame came) and ends on its own, as it would
+    with a real server.
+    """
+    task = asyncio.ensure_future(_serve_websocket(request, pending))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return await asyncio.shield(task)
+
+
+async def _serve_websocket(
+    request: web.BaseRequest, pending: PendingWebSocket
+) -> web.StreamResponse:
     response: web.WebSocketResponse = web.WebSocketResponse(
         timeout=CLOSE_TIMEOUT, max_msg_size=0
     )

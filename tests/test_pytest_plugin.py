@@ -1274,3 +1274,59 @@ def test_docs_examples_pass(pytester: pytest.Pytester, workers: list[str]) -> No
         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *workers, timeout=120
     )
     result.assert_outcomes(passed=EXAMPLE_TESTS)
+
+
+# -- an aiointercept_server of the project's own (as 1.0.0 documented) ------------
+
+OWN_SERVER = (
+    LOOPBACK_ONLY
+    + """
+import pytest
+
+from aiointercept import aiointercept
+
+
+@pytest.fixture(scope="session")
+def aiointercept_server():
+    with aiointercept(mock_external_urls=True) as server:
+        yield server
+"""
+)
+
+
+def test_an_overridden_server_keeps_its_configuration(
+    pytester: pytest.Pytester,
+) -> None:
+    """A conftest's own ``aiointercept_server`` (the way aiointercept 1.0.0
+    documented to configure a whole session) serves every test with its own
+    configuration, each test starting with no routes and no records."""
+    result = run_pytest(
+        pytester,
+        conftest=OWN_SERVER,
+        test_own_server="""
+import pytest
+import requests
+
+
+def test_first(aiointercept_mock):
+    aiointercept_mock.get("https://api.example.com/a", body="first")
+    assert requests.get("https://api.example.com/a", timeout=10).text == "first"
+    assert aiointercept_mock.call_count == 1
+
+
+def test_second(aiointercept_mock):
+    # still intercepting, and the first test's route and record are gone
+    assert aiointercept_mock.call_count == 0
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get("https://api.example.com/a", timeout=10)
+    aiointercept_mock.get("https://api.example.com/b", body="second")
+    assert requests.get("https://api.example.com/b", timeout=10).text == "second"
+
+
+@pytest.mark.aiointercept(mock_external_urls=True)
+def test_marker(aiointercept_mock):
+    pass
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*configures the plugin's own server*"])

@@ -265,6 +265,8 @@ class aiointercept:  # the public name is lower-case by design
         self._server_url: str | None = None
         #: The running block was entered with ``with``, not ``async with``.
         self._sync_block = False
+        #: The pytest plugin's own session server (see :meth:`_start_shared`).
+        self._shared = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -521,6 +523,7 @@ class aiointercept:  # the public name is lower-case by design
             raise RuntimeError("this aiointercept instance is already running")
         server = AiohttpServer(self._dispatcher, None, external=True)
         url = server.start_blocking()
+        self._shared = True
         self._server = server
         self._server_url = self._dispatcher.requests.base_url = str(url).rstrip("/")
 

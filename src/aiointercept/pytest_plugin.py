@@ -97,9 +97,26 @@ def aiointercept_mock(
     """The session's mock server, ready for this test: no routes, no records,
     configured by the test's ``@pytest.mark.aiointercept(...)`` marker."""
     __tracebackhide__ = True
-    aiointercept_server._begin_test(_options(request.node))
-    yield aiointercept_server
-    aiointercept_server._end_test()
+    server = aiointercept_server
+    if not server._shared:
+        # a conftest's own aiointercept_server (as aiointercept 1.0.0
+        # documented): it keeps its configuration; each test starts clean
+        if request.node.get_closest_marker(_MARKER) is not None:
+            raise TypeError(
+                f"@pytest.mark.{_MARKER} configures the plugin's own server, but "
+                "this test's aiointercept_server fixture is overridden: configure "
+                "that instance where it is made, or drop the override"
+            )
+        server.clear()
+        yield server
+        try:
+            server._raise_failures(None)
+        finally:
+            server.clear()
+        return
+    server._begin_test(_options(request.node))
+    yield server
+    server._end_test()
 
 
 def _options(node: pytest.Item | Any) -> aiointercept:
@@ -171,7 +188,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     __tracebackhide__ = True
     fixtures = getattr(item, "funcargs", {})
     server = fixtures.get("aiointercept_server")
-    if isinstance(server, aiointercept) and "aiointercept_mock" not in fixtures:
+    if (
+        isinstance(server, aiointercept)
+        and server._shared
+        and "aiointercept_mock" not in fixtures
+    ):
         server.assert_all_called, server.assert_all_matched = strictness.resolve(
             None, None
         )

@@ -663,6 +663,16 @@ class aiointercept:  # the public name is lower-case by design
             or status != 200
         )
         delivery_given = fault is not None or chunk_delay != 0 or compress is not None
+        # what a static response is made of, with or without a callback
+        response: dict[str, Any] = {
+            "status": status,
+            "body": body,
+            "json": json,
+            "payload": payload,
+            "headers": headers,
+            "content_type": content_type,
+            "reason": reason,
+        }
         source: StaticSource | CloseSource | CallbackSource
         if exception:
             if callback is not None or response_given or delivery_given:
@@ -680,15 +690,7 @@ class aiointercept:  # the public name is lower-case by design
                     "reason answer when the callback returns None)"
                 )
             # aioresponses' meaning: a CallbackResult wins, None gets these
-            fallback = static_reply(
-                status=status,
-                body=body,
-                json=json,
-                payload=payload,
-                headers=headers,
-                content_type=content_type,
-                reason=reason,
-            )
+            fallback = static_reply(**response)
             if isinstance(fallback.body, StreamBody):
                 raise TypeError(
                     f"body {fallback.body.source!r} streams: with callback=, return "
@@ -699,13 +701,7 @@ class aiointercept:  # the public name is lower-case by design
                 self._bind_loop()
         else:
             reply = static_reply(
-                status=status,
-                body=body,
-                json=json,
-                payload=payload,
-                headers=headers,
-                content_type=content_type,
-                reason=reason,
+                **response,
                 delay=delay,
                 fault=fault,
                 chunk_delay=chunk_delay,

@@ -193,10 +193,13 @@ class Cassette:
         self._replies: list[Reply | None] = [None] * len(self._old)
         self._index: dict[tuple[object, ...], list[int]] = {}
         #: ``(scheme, host, port)`` of every interaction it may replay.
-        self.hosts: frozenset[tuple[str, str, int]] = frozenset(
-            (r.scheme, r.host, r.port or 0)
-            for r in (i.request for i in self._old)
+        self.hosts: frozenset[tuple[str, str, int]] = (
+            frozenset(
+                (i.request.scheme, i.request.host, i.request.port or 0)
+                for i in self._old
+            )
             if self.replays
+            else frozenset()
         )
         self._rest = tuple(m for m in options.match_on if m not in _INDEXED)
         self._keyed = tuple(m for m in options.match_on if m in _INDEXED)
@@ -453,10 +456,6 @@ def _key(matchers: Sequence[str], request: CassetteRequest) -> tuple[object, ...
     return tuple(_VALUE[name](request) for name in matchers)
 
 
-def _port(request: CassetteRequest) -> int | None:
-    return request.port
-
-
 def _json_or_form(request: CassetteRequest) -> object:
     """The body as vcrpy's ``body`` matcher compares it: parsed when it is JSON
     or a form, else the bytes."""
@@ -477,7 +476,7 @@ _VALUE: dict[str, Callable[[CassetteRequest], object]] = {
     "uri": lambda r: str(r.url),
     "scheme": lambda r: r.scheme,
     "host": lambda r: r.host,
-    "port": _port,
+    "port": lambda r: r.port,
     "path": lambda r: r.path,
     "query": lambda r: tuple(r.query),
     "body": _json_or_form,

@@ -401,6 +401,10 @@ class AiohttpServer:
             if self._sockets_closed:
                 return
             for index, sock in enumerate(self._sockets):
+                if sock.fileno() == -1:
+                    # closed as its loop shuts down: cleaned up once the loop
+                    # is gone (a later check), like any abandoned block
+                    return
                 if not select.select([sock], [], [], 0)[0]:
                     self._waiting[index] = False
                     continue

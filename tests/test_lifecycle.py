@@ -6,11 +6,12 @@ from __future__ import annotations
 import gc
 import re
 import select
+import socket
 import threading
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ import requests
 from yarl import URL
 
 import aiointercept._aiohttp_server as aiohttp_server
+import aiointercept._readiness as readiness_module
 from aiointercept import CallbackResult, aiointercept
 from aiointercept._aiohttp_server import active_servers
 
@@ -734,9 +736,23 @@ async def test_blocks_share_one_server_thread_that_ends_when_idle(
         assert len(server_threads()) == 1
 
 
+@pytest.fixture(params=["epoll", "polled"])
+def readiness(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The server thread's watch of the blocks' sockets, event-driven (epoll,
+    where there is one) or polled (elsewhere): a fresh server thread of that
+    kind for the test."""
+    if request.param == "epoll" and not readiness_module.EPOLL:
+        pytest.skip("no epoll on this platform")
+    aiohttp_server.engine.shutdown()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(readiness_module, "EPOLL", request.param == "epoll")
+        yield request.param
+        aiohttp_server.engine.shutdown()
+
+
 @pytest.mark.anyio
 async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
-    anyio_backend: str,
+    anyio_backend: str, readiness: str
 ) -> None:
     served_by: list[str] = []
 
@@ -754,6 +770,32 @@ async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
     test_thread = threading.current_thread().name
     first = test_thread if anyio_backend == "asyncio" else "aiointercept-server"
     assert served_by == [first, "aiointercept-server"]
+
+
+@pytest.mark.anyio
+async def test_every_connection_a_blocked_loop_leaves_waiting_is_answered(
+    readiness: str,
+) -> None:
+    """Several synchronous clients at once while the test's loop is blocked:
+    the server thread takes over each of their connections."""
+    async with aiointercept() as m:
+        for n in [*range(4), 9]:
+            m.get(f"/n/{n}", body=str(n))
+        answers: dict[int, str] = {}
+
+        def call(n: int) -> None:
+            answers[n] = requests.get(f"{m.server_url}/n/{n}", timeout=5).text
+
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:  # blocks the test's loop
+            thread.join(10)
+        # a fresh connection from the unblocked loop is still served
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{m.server_url}/n/9")
+    assert answers == {n: str(n) for n in range(4)}
+    assert response.text == "9"
 
 
 # -- a block that is never exited ---------------------------------------------------
@@ -891,6 +933,10 @@ async def test_the_server_thread_survives_an_error_in_one_block(
     async with aiointercept() as broken:
         port = port_of(broken.server_url)
         monkeypatch.setattr(aiohttp_server, "select", failing)
+        # a connection that the test's loop, blocked, leaves waiting: the
+        # server thread looks at the socket
+        with socket.create_connection(("127.0.0.1", port)):
+            time.sleep(0.1)  # noqa: ASYNC251
         with anyio.fail_after(5):
             while "failed; closing it" not in caplog.text:
                 await anyio.sleep(0.01)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -38,6 +39,7 @@ from ._aiohttp_resend import resend_guard
 from ._aiohttp_ws import serve_websocket
 from ._dispatch import Passthrough, PendingCallback, Streamed
 from ._host import wait_shielded
+from ._readiness import Readiness, new_readiness
 from ._responses import Reply
 from ._websocket import PendingWebSocket
 
@@ -53,13 +55,9 @@ SHUTDOWN_TIMEOUT = 0.25
 #: How long the server thread waits for a next block before it ends.
 LINGER = 1.0
 
-#: How often the server thread checks the sockets of a block served by the
-#: test's loop; a connection still waiting at two checks in a row is taken over.
-WATCH_INTERVAL = 0.002
-
-#: How long the watch keeps checking after the last watched block has exited,
-#: before it sleeps until the next (so back-to-back blocks wake nothing).
-WATCH_KEEP = 0.1
+#: How long a connection to a block served by the test's loop may wait to be
+#: accepted by that loop before the server thread takes it over.
+TAKE_OVER_AFTER = 0.002
 
 _BACKLOG = 128
 
@@ -92,6 +90,12 @@ class _Engine:
     entering a block starts no thread and wakes none: the thread starts on
     first use, and ends once no block has used it for about :data:`LINGER`
     seconds (or at interpreter exit); a forked child starts its own.
+
+    The watch is event-driven (see :mod:`._readiness`): the thread sleeps
+    until a watched socket has a connection waiting, looks again
+    :data:`TAKE_OVER_AFTER` later, and takes over what the test's loop has
+    still not accepted. A block with no traffic wakes it only for the
+    once-a-:data:`LINGER` check of whether it is still needed.
     """
 
     def __init__(self) -> None:
@@ -100,9 +104,10 @@ class _Engine:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._users = 0
-        #: Blocks served by the test's loop, whose sockets are watched.
-        self._watched: set[AiohttpServer] = set()
-        self._asleep = False
+        #: The watched listening sockets, by descriptor, with their block.
+        self._watched: dict[int, tuple[AiohttpServer, socket.socket]] = {}
+        self._readiness: Readiness | None = None
+        #: Set to wake the timer that polls when there is no epoll.
         self._wake: asyncio.Event | None = None
         #: Where the blocks the server thread cleaned up had been entered, to
         #: be reported (a ResourceWarning) on a test's thread.
@@ -127,11 +132,11 @@ class _Engine:
                 loop = self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
                 self._users = 0
-                self._watched = set()
-                self._asleep = False
+                self._watched = {}
+                readiness = self._readiness = new_readiness()
                 self._thread = threading.Thread(
                     target=_run_forever,
-                    args=(loop, self._run),
+                    args=(loop, functools.partial(self._run, readiness)),
                     name="aiointercept-server",
                     daemon=True,
                 )
@@ -151,21 +156,26 @@ class _Engine:
         with self._lock:
             self._hosted.add(server)
 
-    def watch(self, server: AiohttpServer) -> None:
-        """Watch ``server``'s sockets from now on (any thread)."""
+    def watch(self, server: AiohttpServer, sockets: list[socket.socket]) -> None:
+        """Watch ``server``'s listening ``sockets`` from now on (any thread,
+        after :meth:`acquire`; wakes nothing where there is epoll)."""
         with self._lock:
-            self._watched.add(server)
-            if not self._asleep:
-                return
-            self._asleep = False
-            loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(wake.set)
+            readiness = self._readiness
+            assert readiness is not None
+            for sock in sockets:
+                self._watched[sock.fileno()] = (server, sock)
+                readiness.add(sock)
+        self._wake_poll(readiness)
 
     def unwatch(self, server: AiohttpServer) -> None:
+        """Stop watching ``server``'s sockets, before they are closed."""
         with self._lock:
-            self._watched.discard(server)
+            readiness = self._readiness
+            for fd, (watched, sock) in list(self._watched.items()):
+                if watched is server:
+                    del self._watched[fd]
+                    if readiness is not None:
+                        readiness.remove(sock)
 
     def abandon(self, server: AiohttpServer) -> None:
         """Clean up a block that will never exit (from the server thread);
@@ -179,61 +189,106 @@ class _Engine:
         gone, and return where each block cleaned up since the last call had
         been entered."""
         with self._lock:
-            running = [*self._watched, *self._hosted]
+            running = {server for server, _ in self._watched.values()}
+            running |= self._hosted
         reaped = [s.entered_at for s in running if s.loop_gone() and s.abandon()]
         with self._lock:
             reaped += self._abandoned
             self._abandoned = []
         return reaped
 
-    async def _run(self) -> None:
-        """Watch the watched blocks' sockets; sleep when there are none for a
-        while; end the loop when no block has used it for :data:`LINGER`."""
+    def _wake_poll(self, readiness: Readiness) -> None:
+        """Where there is no epoll: wake the timer that polls, if it sleeps."""
+        if readiness.fileno is not None:
+            return
+        with self._lock:
+            loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _run(self, readiness: Readiness) -> None:
+        """Watch the watched sockets until no block has used this loop for
+        :data:`LINGER` seconds, then end the loop."""
         loop = asyncio.get_running_loop()
-        wake = self._wake = asyncio.Event()
-        unwatched_since = loop.time()
-        while True:
-            with self._lock:
-                watched = list(self._watched)
-            if watched:
-                for server in watched:
-                    try:
-                        server.check_sockets()
-                    except Exception:  # one block's trouble stops no other
-                        logger.exception(
-                            "aiointercept: watching the block entered at %s "
-                            "failed; closing it",
-                            server.entered_at,
-                        )
-                        self.unwatch(server)
-                        self.abandon(server)
-                unwatched_since = loop.time()
-                await asyncio.sleep(WATCH_INTERVAL)
-                continue
-            if loop.time() - unwatched_since < WATCH_KEEP:
-                await asyncio.sleep(WATCH_INTERVAL)
-                continue
-            with self._lock:
-                if self._watched:
-                    continue
-                self._asleep = True
-                wake.clear()
-            try:
-                await asyncio.wait_for(wake.wait(), LINGER)
-            except asyncio.TimeoutError:
+        watching: asyncio.Task[None] | None = None
+        if readiness.fileno is not None:
+            loop.add_reader(readiness.fileno, self._on_ready, readiness)
+        else:
+            watching = loop.create_task(self._poll(readiness))
+        try:
+            while True:
+                await asyncio.sleep(LINGER)
                 with self._lock:
                     if (
                         self._users
-                        or self._watched
                         or self._loop is not loop
-                        # a block used it meanwhile (trio blocks do not wake it)
+                        # a block used it meanwhile (blocks do not wake it)
                         or time.monotonic() - self._released_at < LINGER
                     ):
                         continue
                     self._loop = self._thread = None
+                    self._readiness = None
                 loop.stop()
                 return
-            unwatched_since = loop.time()
+        finally:
+            if watching is not None:
+                watching.cancel()
+            elif readiness.fileno is not None:
+                loop.remove_reader(readiness.fileno)
+            readiness.close()
+
+    async def _poll(self, readiness: Readiness) -> None:
+        """Where there is no epoll: ask every :data:`TAKE_OVER_AFTER` while a
+        socket is armed, sleep while none is."""
+        wake = self._wake = asyncio.Event()
+        while True:
+            if readiness.armed():
+                try:
+                    self._on_ready(readiness)
+                except OSError:  # pragma: no cover - closed as it was checked
+                    logger.debug("aiointercept: a watched socket closed", exc_info=True)
+                await asyncio.sleep(TAKE_OVER_AFTER)
+                continue
+            wake.clear()
+            if readiness.armed():  # armed meanwhile
+                continue
+            await wake.wait()
+
+    def _on_ready(self, readiness: Readiness) -> None:
+        """On the server thread: sockets have a connection waiting. Look
+        again a little later: what the test's loop has not accepted by then,
+        it will not accept soon."""
+        loop = asyncio.get_running_loop()
+        for fd in readiness.ready():
+            with self._lock:
+                entry = self._watched.get(fd)
+            if entry is not None:
+                loop.call_later(TAKE_OVER_AFTER, self._look, readiness, entry)
+
+    def _look(
+        self, readiness: Readiness, entry: tuple[AiohttpServer, socket.socket]
+    ) -> None:
+        """On the server thread: take over the connections still waiting on
+        ``entry``'s socket, then watch it again."""
+        server, sock = entry
+        try:
+            server.take_over_waiting(sock)
+        except Exception:  # one block's trouble stops no other
+            logger.exception(
+                "aiointercept: watching the block entered at %s failed; closing it",
+                server.entered_at,
+            )
+            self.unwatch(server)
+            self.abandon(server)
+        with self._lock:
+            if self._watched.get(sock.fileno()) is entry:
+                readiness.rearm(sock)
+                rearmed = True
+            else:
+                rearmed = False
+        if rearmed:
+            self._wake_poll(readiness)
 
     def shutdown(self) -> None:
         """Stop the loop now and wait for its thread (at exit, and in tests)."""
@@ -241,7 +296,8 @@ class _Engine:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
             self._users = 0
-            self._watched = set()
+            self._watched = {}
+            self._readiness = None
         if loop is None or thread is None or self._pid != os.getpid():
             return
         with contextlib.suppress(RuntimeError):  # the loop has closed
@@ -319,7 +375,6 @@ class AiohttpServer:
         self._ports: list[int] = []
         self._sockets_lock = threading.Lock()
         self._sockets_closed = False
-        self._waiting: list[bool] = []
         self._taking_over: set[asyncio.Task[Any]] = set()
         #: Where the block was entered (``file:line``), for the warning given
         #: if it is never exited.
@@ -348,8 +403,7 @@ class AiohttpServer:
         self._home_loop = home
         self._home_serving = home.create_task(_serve(home, server, sockets))
         self._loop = engine.acquire()
-        self._waiting = [False] * len(sockets)
-        engine.watch(self)
+        engine.watch(self, sockets)
         assert self.url is not None
         return self.url
 
@@ -390,32 +444,23 @@ class AiohttpServer:
 
     # -- the server thread, standing in for a blocked test loop --------------
 
-    def check_sockets(self) -> None:
-        """On the server thread: take over a connection that has waited on a
-        socket since the previous check (the test's loop is not accepting).
-        A block whose event loop is gone is cleaned up instead."""
+    def take_over_waiting(self, sock: socket.socket) -> None:
+        """On the server thread: accept and serve the connections waiting on
+        ``sock``, which the test's loop has left there (it is blocked). A
+        block whose event loop is gone is cleaned up instead."""
         if self.loop_gone():
             engine.abandon(self)
             return
         with self._sockets_lock:
-            if self._sockets_closed:
+            # closed, or closed as its loop shuts down: then cleaned up once
+            # the loop is gone, like any abandoned block
+            if self._sockets_closed or sock.fileno() == -1:
                 return
-            for index, sock in enumerate(self._sockets):
-                if sock.fileno() == -1:
-                    # closed as its loop shuts down: cleaned up once the loop
-                    # is gone (a later check), like any abandoned block
-                    return
-                if not select.select([sock], [], [], 0)[0]:
-                    self._waiting[index] = False
-                    continue
-                if not self._waiting[index]:
-                    self._waiting[index] = True
-                    continue
-                self._waiting[index] = False
+            while select.select([sock], [], [], 0)[0]:
                 try:
                     conn, _ = sock.accept()
                 except OSError:  # the test's loop took it first
-                    continue
+                    return
                 self._take_over(conn)
 
     def _take_over(self, conn: socket.socket) -> None:

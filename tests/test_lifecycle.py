@@ -20,6 +20,7 @@ import anyio.abc
 import httpx
 import pytest
 import requests
+from anyio.streams.buffered import BufferedByteReceiveStream
 from yarl import URL
 
 import aiointercept._aiohttp_server as aiohttp_server
@@ -951,3 +952,49 @@ async def test_the_server_thread_survives_an_error_in_one_block(
             m.get("/ok", body="still served")
             # the test's loop is blocked: the server thread answers
             assert sync_get(f"{m.server_url}/ok").text == "still served"
+
+
+# -- leaving a block with connections open -------------------------------------------
+
+
+async def read_response(stream: BufferedByteReceiveStream) -> tuple[bytes, bytes]:
+    head = await stream.receive_until(b"\r\n\r\n", 65536)
+    length = re.search(rb"Content-Length: (\d+)", head, re.IGNORECASE)
+    assert length is not None
+    return head.split(b"\r\n", 1)[0], await stream.receive_exactly(int(length[1]))
+
+
+def get_request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("then", ["idle", "closed", "a request sent"])
+async def test_leaving_a_block_closes_its_connections_and_answers_what_was_sent(
+    then: str,
+) -> None:
+    """The block exits with a keep-alive connection open: idle, closed by its
+    client, or with a next request sent that the server has not read yet. The
+    block closes it, after answering that request."""
+    m = aiointercept()
+    await m.__aenter__()
+    m.get("/first", body="first")
+    m.get("/second", body="second")
+    stream = await anyio.connect_tcp("127.0.0.1", port_of(m.server_url))
+    received = BufferedByteReceiveStream(stream)
+    await stream.send(get_request("/first"))
+    assert await read_response(received) == (b"HTTP/1.1 200 OK", b"first")
+    if then == "closed":
+        await stream.aclose()
+    elif then == "a request sent":
+        await stream.send(get_request("/second"))  # read by no one yet
+    await m.__aexit__(None, None, None)
+    expected = [f"{m.server_url}/first"]
+    if then != "closed":
+        if then == "a request sent":
+            assert await read_response(received) == (b"HTTP/1.1 200 OK", b"second")
+            expected.append(f"{m.server_url}/second")
+        with pytest.raises(anyio.EndOfStream):  # then closed
+            await received.receive()
+        await stream.aclose()
+    assert [str(request.url) for _, request in m.ordered_requests] == expected

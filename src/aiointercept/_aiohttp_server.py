@@ -513,9 +513,20 @@ class AiohttpServer:
         assert serving is not None
         if not self._claim_stop():
             return
-        if _idle(serving, server) and home not in self._proxies:
-            # nothing to shut down here: close at once
+        if not serving.done() and serving.cancel():
+            # exited before its loop started serving: it never will
+            self._close_sockets(server, [])
+            idle = True
+        elif _quiet(serving, server) and home not in self._proxies:
+            # nothing to wait for here (the usual case: the client has closed
+            # its connections, or left them idle): close at once
             self._close_sockets(server, serving.result())
+            for handler in list(server.connections):
+                handler.force_close()
+            idle = True
+        else:
+            idle = False
+        if idle:
             if self._web_server is None:  # nothing taken over: no wait either
                 self._stop_taking_over(None)
                 return
@@ -676,9 +687,17 @@ class AiohttpServer:
         serving, server = self._serving, self._web_server
         assert serving is not None
         assert server is not None
-        if _idle(serving, server) and not self._proxies:
+        if not serving.done() and serving.cancel():
+            # stopped before it started serving: it never will
+            server.close()
+            _stop_listening([], self._sockets)
+            self._release()
+            stopped.set()
+        elif _quiet(serving, server) and not self._proxies:
             server.close()
             _stop_listening(serving.result(), self._sockets)
+            for handler in list(server.connections):
+                handler.force_close()
             self._release()
             stopped.set()
         else:
@@ -904,15 +923,47 @@ async def _serve(
     return listeners
 
 
-def _idle(serving: asyncio.Task[list[asyncio.AbstractServer]], server: _Server) -> bool:
-    """Whether a server can close at once: it is listening and has no
-    connection to shut down."""
+def _quiet(
+    serving: asyncio.Task[list[asyncio.AbstractServer]], server: _Server
+) -> bool:
+    """Whether a server can close at once, its connections with it: it is
+    listening, and no connection has a request under way or about to be read
+    (each one waits for a next request that its client has not sent)."""
     return (
         serving.done()
         and not serving.cancelled()
         and serving.exception() is None
-        and not server.connections
+        and all(_waits_for_a_request(handler) for handler in server.connections)
     )
+
+
+def _waits_for_a_request(handler: Any) -> bool:
+    """Whether ``handler``'s connection is between requests, with nothing of a
+    next request received: closing it loses nothing."""
+    waiter = getattr(handler, "_waiter", None)
+    if waiter is None or waiter.done() or getattr(handler, "_messages", True):
+        return False
+    transport = handler.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not _PEEK_FLAGS:  # pragma: no cover - not on Linux
+        return False
+    # the loop may not have read what the client sent last: a request (to be
+    # answered) or the end of the connection (nothing to answer)
+    probe = socket.socket(fileno=sock.fileno())
+    try:
+        return not probe.recv(1, _PEEK_FLAGS)
+    except BlockingIOError:  # nothing sent
+        return True
+    except OSError:  # reset by the client
+        return True
+    finally:
+        probe.detach()
+
+
+#: Read without consuming and without blocking, where the platform can.
+_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+if not hasattr(socket, "MSG_DONTWAIT"):  # pragma: no cover - Windows
+    _PEEK_FLAGS = 0
 
 
 async def _connect(

@@ -939,13 +939,18 @@ def _quiet(
 
 def _waits_for_a_request(handler: Any) -> bool:
     """Whether ``handler``'s connection is between requests, with nothing of a
-    next request received: closing it loses nothing."""
-    waiter = getattr(handler, "_waiter", None)
-    if waiter is None or waiter.done() or getattr(handler, "_messages", True):
+    next request received, or already closed by its client with no request
+    under way: closing it loses nothing."""
+    if getattr(handler, "_current_request", True) is not None or getattr(
+        handler, "_messages", True
+    ):
         return False
     transport = handler.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None or not _PEEK_FLAGS:  # pragma: no cover - not on Linux
+    if transport is None:  # lost: its handler's task is ending
+        return True
+    waiter = getattr(handler, "_waiter", None)
+    sock = transport.get_extra_info("socket")
+    if waiter is None or waiter.done() or sock is None or not _PEEK_FLAGS:
         return False
     # the loop may not have read what the client sent last: a request (to be
     # answered) or the end of the connection (nothing to answer)

@@ -59,6 +59,12 @@ LINGER = 1.0
 #: accepted by that loop before the server thread takes it over.
 TAKE_OVER_AFTER = 0.002
 
+#: How long the watch rests after finding the test's loop accepting, before
+#: it waits for connections again: a test that makes connections one after
+#: another wakes the watch at most this often. A connection that a blocked
+#: loop leaves waiting meanwhile is taken over at the end of the rest.
+WATCH_REST = 0.02
+
 _BACKLOG = 128
 
 logger = logging.getLogger("aiointercept")
@@ -91,11 +97,13 @@ class _Engine:
     first use, and ends once no block has used it for about :data:`LINGER`
     seconds (or at interpreter exit); a forked child starts its own.
 
-    The watch is event-driven (see :mod:`._readiness`): the thread sleeps
-    until a watched socket has a connection waiting, looks again
-    :data:`TAKE_OVER_AFTER` later, and takes over what the test's loop has
-    still not accepted. A block with no traffic wakes it only for the
-    once-a-:data:`LINGER` check of whether it is still needed.
+    The watch runs in a second thread, ``aiointercept-watch``, that lives as
+    long as the loop's. It is event-driven (see :mod:`._readiness`): it
+    sleeps until a watched socket has a connection waiting, looks again
+    :data:`TAKE_OVER_AFTER` later, and hands what the test's loop has still
+    not accepted to the server loop. A block with no traffic wakes neither
+    thread, but for the server loop's once-a-:data:`LINGER` check of whether
+    it is still needed.
     """
 
     def __init__(self) -> None:
@@ -107,8 +115,6 @@ class _Engine:
         #: The watched listening sockets, by descriptor, with their block.
         self._watched: dict[int, tuple[AiohttpServer, socket.socket]] = {}
         self._readiness: Readiness | None = None
-        #: Set to wake the timer that polls when there is no epoll.
-        self._wake: asyncio.Event | None = None
         #: Where the blocks the server thread cleaned up had been entered, to
         #: be reported (a ResourceWarning) on a test's thread.
         self._abandoned: list[str] = []
@@ -141,6 +147,12 @@ class _Engine:
                     daemon=True,
                 )
                 self._thread.start()
+                threading.Thread(
+                    target=self._watch,
+                    args=(readiness, loop),
+                    name="aiointercept-watch",
+                    daemon=True,
+                ).start()
             self._users += 1
             return loop
 
@@ -165,7 +177,6 @@ class _Engine:
             for sock in sockets:
                 self._watched[sock.fileno()] = (server, sock)
                 readiness.add(sock)
-        self._wake_poll(readiness)
 
     def unwatch(self, server: AiohttpServer) -> None:
         """Stop watching ``server``'s sockets, before they are closed."""
@@ -197,25 +208,10 @@ class _Engine:
             self._abandoned = []
         return reaped
 
-    def _wake_poll(self, readiness: Readiness) -> None:
-        """Where there is no epoll: wake the timer that polls, if it sleeps."""
-        if readiness.fileno is not None:
-            return
-        with self._lock:
-            loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(wake.set)
-
     async def _run(self, readiness: Readiness) -> None:
-        """Watch the watched sockets until no block has used this loop for
-        :data:`LINGER` seconds, then end the loop."""
+        """End the loop, and the watch, once no block has used this loop for
+        :data:`LINGER` seconds."""
         loop = asyncio.get_running_loop()
-        watching: asyncio.Task[None] | None = None
-        if readiness.fileno is not None:
-            loop.add_reader(readiness.fileno, self._on_ready, readiness)
-        else:
-            watching = loop.create_task(self._poll(readiness))
         try:
             while True:
                 await asyncio.sleep(LINGER)
@@ -232,48 +228,41 @@ class _Engine:
                 loop.stop()
                 return
         finally:
-            if watching is not None:
-                watching.cancel()
-            elif readiness.fileno is not None:
-                loop.remove_reader(readiness.fileno)
             readiness.close()
 
-    async def _poll(self, readiness: Readiness) -> None:
-        """Where there is no epoll: ask every :data:`TAKE_OVER_AFTER` while a
-        socket is armed, sleep while none is."""
-        wake = self._wake = asyncio.Event()
+    def _watch(self, readiness: Readiness, loop: asyncio.AbstractEventLoop) -> None:
+        """The watch thread: wait for watched sockets to have a connection
+        waiting; a little later, hand the connections still waiting to the
+        server loop. After a look that found the test's loop accepting (the
+        usual case), rest :data:`WATCH_REST` before the next wait, so that a
+        test making many connections does not wake this thread for each."""
         while True:
-            if readiness.armed():
-                try:
-                    self._on_ready(readiness)
-                except OSError:  # pragma: no cover - closed as it was checked
-                    logger.debug("aiointercept: a watched socket closed", exc_info=True)
-                await asyncio.sleep(TAKE_OVER_AFTER)
-                continue
-            wake.clear()
-            if readiness.armed():  # armed meanwhile
-                continue
-            await wake.wait()
-
-    def _on_ready(self, readiness: Readiness) -> None:
-        """On the server thread: sockets have a connection waiting. Look
-        again a little later: what the test's loop has not accepted by then,
-        it will not accept soon."""
-        loop = asyncio.get_running_loop()
-        for fd in readiness.ready():
-            with self._lock:
-                entry = self._watched.get(fd)
-            if entry is not None:
-                loop.call_later(TAKE_OVER_AFTER, self._look, readiness, entry)
+            fds = readiness.wait()
+            if fds is None:
+                return
+            time.sleep(TAKE_OVER_AFTER)
+            took_over = False
+            for fd in fds:
+                with self._lock:
+                    entry = self._watched.get(fd)
+                if entry is not None:
+                    took_over |= self._look(readiness, entry, loop)
+            if not took_over:
+                time.sleep(WATCH_REST)
 
     def _look(
-        self, readiness: Readiness, entry: tuple[AiohttpServer, socket.socket]
-    ) -> None:
-        """On the server thread: take over the connections still waiting on
-        ``entry``'s socket, then watch it again."""
+        self,
+        readiness: Readiness,
+        entry: tuple[AiohttpServer, socket.socket],
+        loop: asyncio.AbstractEventLoop,
+    ) -> bool:
+        """On the watch thread: hand the connections still waiting on
+        ``entry``'s socket to the server loop, then watch it again. Whether
+        there were any."""
         server, sock = entry
+        took_over = False
         try:
-            server.take_over_waiting(sock)
+            took_over = server.take_over_waiting(sock, loop)
         except Exception:  # one block's trouble stops no other
             logger.exception(
                 "aiointercept: watching the block entered at %s failed; closing it",
@@ -284,11 +273,7 @@ class _Engine:
         with self._lock:
             if self._watched.get(sock.fileno()) is entry:
                 readiness.rearm(sock)
-                rearmed = True
-            else:
-                rearmed = False
-        if rearmed:
-            self._wake_poll(readiness)
+        return took_over
 
     def shutdown(self) -> None:
         """Stop the loop now and wait for its thread (at exit, and in tests)."""
@@ -444,31 +429,41 @@ class AiohttpServer:
 
     # -- the server thread, standing in for a blocked test loop --------------
 
-    def take_over_waiting(self, sock: socket.socket) -> None:
-        """On the server thread: accept and serve the connections waiting on
-        ``sock``, which the test's loop has left there (it is blocked). A
-        block whose event loop is gone is cleaned up instead."""
+    def take_over_waiting(
+        self, sock: socket.socket, loop: asyncio.AbstractEventLoop
+    ) -> bool:
+        """On the watch thread: accept the connections waiting on ``sock``,
+        which the test's loop has left there (it is blocked), and have the
+        server ``loop`` serve them. Whether there were any. A block whose
+        event loop is gone is cleaned up instead."""
         if self.loop_gone():
             engine.abandon(self)
-            return
+            return False
+        took_over = False
         with self._sockets_lock:
             # closed, or closed as its loop shuts down: then cleaned up once
             # the loop is gone, like any abandoned block
             if self._sockets_closed or sock.fileno() == -1:
-                return
+                return False
             while select.select([sock], [], [], 0)[0]:
                 try:
                     conn, _ = sock.accept()
                 except OSError:  # the test's loop took it first
-                    return
-                self._take_over(conn)
+                    break
+                if self._web_server is None:
+                    # made here, under the lock: a stop that comes next knows
+                    # there is a connection to close
+                    self._web_server = self._new_server(loop)
+                loop.call_soon_threadsafe(self._take_over, conn)
+                took_over = True
+        return took_over
 
     def _take_over(self, conn: socket.socket) -> None:
+        """On the server loop: serve a connection taken over."""
         loop = asyncio.get_running_loop()
-        if self._web_server is None:
-            self._web_server = self._new_server(loop)
         server = self._web_server
-        if server.closed:  # pragma: no cover - checked under the sockets lock
+        assert server is not None
+        if server.closed:  # the block stopped meanwhile
             conn.close()
             return
         task = loop.create_task(_connect(loop, server, conn))
@@ -513,29 +508,33 @@ class AiohttpServer:
         assert serving is not None
         if not self._claim_stop():
             return
+        were_open = False
         if not serving.done() and serving.cancel():
             # exited before its loop started serving: it never will
             self._close_sockets(server, [])
-            idle = True
         elif _quiet(serving, server) and home not in self._proxies:
             # nothing to wait for here (the usual case: the client has closed
             # its connections, or left them idle): close at once
             self._close_sockets(server, serving.result())
-            for handler in list(server.connections):
-                handler.force_close()
-            idle = True
-        else:
-            idle = False
-        if idle:
-            if self._web_server is None:  # nothing taken over: no wait either
-                self._stop_taking_over(None)
-                return
-            stopped = _Signal(self._host)
-            self._stop_taking_over(stopped)
+            were_open = _close_connections(server)
         else:
             stopped = _Signal(self._host)
             home.create_task(self._close_home(stopped))
-        await stopped.wait()
+            await stopped.wait()
+            return
+        if self._web_server is None:  # nothing taken over: no wait either
+            self._stop_taking_over(None)
+        else:
+            stopped = _Signal(self._host)
+            self._stop_taking_over(stopped)
+            await stopped.wait()
+        if were_open:
+            # a client of this loop sees its pooled connection end before it
+            # can send on it again: the end, sent at once over loopback, is
+            # read in the loop's next turn, and this task resumes in the one
+            # after
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
 
     def loop_gone(self) -> bool:
         """Whether the test's loop that serves this block has closed without
@@ -696,8 +695,7 @@ class AiohttpServer:
         elif _quiet(serving, server) and not self._proxies:
             server.close()
             _stop_listening(serving.result(), self._sockets)
-            for handler in list(server.connections):
-                handler.force_close()
+            _close_connections(server)
             self._release()
             stopped.set()
         else:
@@ -965,10 +963,26 @@ def _waits_for_a_request(handler: Any) -> bool:
         probe.detach()
 
 
-#: Read without consuming and without blocking, where the platform can.
-_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
-if not hasattr(socket, "MSG_DONTWAIT"):  # pragma: no cover - Windows
-    _PEEK_FLAGS = 0
+def _close_connections(server: _Server) -> bool:
+    """Close ``server``'s connections at once, the end sent to their clients
+    now rather than at the loop's next turn. Whether any was open."""
+    were_open = False
+    for handler in list(server.connections):
+        transport = handler.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            were_open = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        handler.force_close()
+    return were_open
+
+
+#: Read without consuming and without blocking, where the platform can
+#: (0: it cannot, and connections are closed gracefully).
+_PEEK_FLAGS: int = (
+    socket.MSG_PEEK | socket.MSG_DONTWAIT if hasattr(socket, "MSG_DONTWAIT") else 0
+)
 
 
 async def _connect(

@@ -67,7 +67,7 @@ from ._routing import (
     check_method,
     check_repeat,
 )
-from ._urls import normalize_url
+from ._urls import normalize_url, plain_url
 from ._websocket import WebSocket, check_handler, http_url
 
 if TYPE_CHECKING:
@@ -751,6 +751,11 @@ class aiointercept:  # the public name is lower-case by design
                 raise TypeError(f"url patterns must be str patterns, got {url!r}")
             return url
         if isinstance(url, str):
+            plain = plain_url(
+                url, self._server_url if self._server is not None else None
+            )
+            if plain is not None:  # already canonical: the common case
+                return plain
             url = URL(url)
         elif not isinstance(url, URL):
             raise TypeError(

@@ -203,7 +203,17 @@ class Route:
         return reasons
 
 
+#: The methods of the shortcuts, already checked: ``add()``'s common case.
+_CHECKED_METHODS: dict[str, str] = {
+    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+}
+
+
 def check_method(method: object) -> str:
+    if type(method) is str:
+        checked = _CHECKED_METHODS.get(method)
+        if checked is not None:
+            return checked
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, got {method!r}")
     if not TOKEN.fullmatch(method):

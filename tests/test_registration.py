@@ -239,6 +239,136 @@ async def test_add_defaults_to_get_status_200_empty_body() -> None:
     assert response.content == b""
 
 
+#: URLs as text: canonical ones, and ones that normalizing changes.
+URL_TEXTS = [
+    "http://api.test/a",
+    "http://api.test:8080/a/b-c_d.e~f",
+    "https://api.test/a/",
+    "http://api.test",
+    "http://api.test/",
+    "http://API.Test/a",
+    "http://api.test:80/a",
+    "https://api.test:443/a",
+    "https://api.test:80/a",
+    "http://api.test./a",
+    "http://api.test/a/../b",
+    "http://api.test/a/./b",
+    "http://api.test/a/.",
+    "http://api.test/.well-known/x",
+    "http://api.test/a//b",
+    "http://api.test/~user",
+    "http://api.test/%7Euser",
+    "http://api.test/caf%C3%A9",
+    "http://api.test/café",
+    "http://api.test/a b",
+    "http://api.test/a?y=2&x=1",
+    "http://api.test/a#frag",
+    "http://user@api.test/a",
+    "http://127.0.0.1:8000/a",
+    "http://[::1]:8000/a",
+    "http://xn--caf-dma.test/a",
+]
+
+
+@pytest.mark.parametrize("text", URL_TEXTS)
+def test_url_as_text_is_registered_as_the_same_yarl_url(text: str) -> None:
+    by_text, by_url = aiointercept(), aiointercept()
+    by_text.get(text)
+    by_url.get(URL(text))
+    assert list(by_text.handlers) == list(by_url.handlers)
+    assert [str(url) for url, _ in by_text.handlers] == [
+        str(url) for url, _ in by_url.handlers
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path",
+    ["/a", "/a/", "/", "/a/b-c_d.e~f", "/a//b", "/a/../b", "/.x", "/%7Eu", "/a b"],
+)
+async def test_relative_url_is_registered_as_the_absolute_one(path: str) -> None:
+    async with aiointercept() as m:
+        m.get(path, body="relative")
+        m.get(URL(m.server_url + path), body="absolute")
+        assert [len(handles) for handles in m.handlers.values()] == [2]
+        async with httpx.AsyncClient() as client:
+            url = str(next(iter(m.handlers))[0])
+            first = await client.get(url)
+            second = await client.get(url)
+    assert (first.text, second.text) == ("relative", "absolute")
+
+
+@pytest.mark.anyio
+async def test_a_payload_is_serialized_when_it_is_registered() -> None:
+    payload: dict[str, Any] = {"items": [1]}
+    async with aiointercept() as m:
+        m.get("/first", payload=payload)
+        payload["items"].append(2)
+        m.get("/second", payload=payload)
+        m.get("/third", json=payload, repeat=True)
+        payload["items"].append(3)
+        payload["late"] = True
+        async with httpx.AsyncClient() as client:
+            first = await client.get(f"{m.server_url}/first")
+            second = await client.get(f"{m.server_url}/second")
+            third = [await client.get(f"{m.server_url}/third") for _ in range(2)]
+    assert first.json() == {"items": [1]}
+    assert second.json() == {"items": [1, 2]}
+    assert [response.json() for response in third] == [{"items": [1, 2]}] * 2
+
+
+@pytest.mark.anyio
+async def test_each_of_many_exact_routes_answers_its_own_url() -> None:
+    count = 10_000
+    async with aiointercept() as m:
+        for i in range(count):
+            m.get(f"/items/{i}", payload={"id": i}, repeat=True)
+        m.get(f"{m.server_url}/items/{count}", body="last")
+        sample = [0, 1, count - 1, *range(7, count, 211)]
+        async with httpx.AsyncClient() as client:
+            answers = [
+                (await client.get(f"{m.server_url}/items/{i}")).json() for i in sample
+            ]
+            last = await client.get(f"{m.server_url}/items/{count}")
+    assert answers == [{"id": i} for i in sample]
+    assert last.text == "last"
+    assert len(m.handlers) == count + 1
+
+
+@pytest.mark.anyio
+async def test_exact_and_pattern_routes_answer_in_registration_order() -> None:
+    async with aiointercept() as m:
+        digits = re.compile(re.escape(m.server_url) + r"/r/\d+$")
+        m.get(digits, body="pattern 1")
+        m.get("/r/1", body="exact 1", repeat=2)
+        m.get(re.compile(re.escape(m.server_url) + "/r/"), body="pattern 2")
+        m.get("/r/1", body="exact 2")
+        m.get(digits, body="pattern 3")
+        async with httpx.AsyncClient() as client:
+            answers = [(await client.get(f"{m.server_url}/r/1")).text for _ in range(6)]
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{m.server_url}/r/1")
+    assert answers == [
+        "pattern 1",
+        "exact 1",
+        "exact 1",
+        "pattern 2",
+        "exact 2",
+        "pattern 3",
+    ]
+
+
+def test_a_repeat_true_pattern_refuses_itself_among_many_patterns() -> None:
+    m = aiointercept()
+    for i in range(100):
+        m.get(re.compile(rf"http://api\.test/{i}/\d+"), repeat=i % 2 == 0)
+    m.get(re.compile(r"http://api\.test/1/\d+"))  # that one serves once
+    m.get(re.compile(r"http://api\.test/50/\d+", re.IGNORECASE))  # another pattern
+    with pytest.raises(ValueError, match=r"http://api\\.test/50/\\d\+ \(unlimited\)"):
+        m.get(re.compile(r"http://api\.test/50/\d+"), status=500)
+    assert len(m.handlers) == 101
+
+
 # -- bad input: add() ------------------------------------------------------------------
 
 

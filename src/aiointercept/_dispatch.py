@@ -113,9 +113,7 @@ class Dispatcher:
 
     def add(self, route: Route) -> None:
         with self.lock:
-            shadowing = self.router.shadowing(route)
-            if shadowing is None:
-                self.router.add(route)
+            shadowing = self.router.add(route)
         if shadowing is not None:
             raise ValueError(
                 f"the route {route.describe()} could never serve a request: the "

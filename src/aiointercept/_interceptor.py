@@ -67,7 +67,7 @@ from ._routing import (
     check_method,
     check_repeat,
 )
-from ._urls import normalize_url
+from ._urls import normalize_url, plain_url
 from ._websocket import WebSocket, check_handler, http_url
 
 if TYPE_CHECKING:
@@ -653,28 +653,18 @@ class aiointercept:  # the public name is lower-case by design
                 f"pass the query either in the url or in match_query, not both: "
                 f"{str(matcher)!r} and {match_query!r}"
             )
-        response_given = (
-            body not in (b"", "")
-            or json is not None
-            or payload is not None
-            or headers is not None
-            or content_type is not None
-            or reason is not None
-            or status != 200
-        )
         delivery_given = fault is not None or chunk_delay != 0 or compress is not None
-        # what a static response is made of, with or without a callback
-        response: dict[str, Any] = {
-            "status": status,
-            "body": body,
-            "json": json,
-            "payload": payload,
-            "headers": headers,
-            "content_type": content_type,
-            "reason": reason,
-        }
         source: StaticSource | CloseSource | CallbackSource
         if exception:
+            response_given = (
+                body not in (b"", "")
+                or json is not None
+                or payload is not None
+                or headers is not None
+                or content_type is not None
+                or reason is not None
+                or status != 200
+            )
             if callback is not None or response_given or delivery_given:
                 raise TypeError(
                     "exception= closes the connection without a response; it cannot "
@@ -690,7 +680,15 @@ class aiointercept:  # the public name is lower-case by design
                     "reason answer when the callback returns None)"
                 )
             # aioresponses' meaning: a CallbackResult wins, None gets these
-            fallback = static_reply(**response)
+            fallback = static_reply(
+                status=status,
+                body=body,
+                json=json,
+                payload=payload,
+                headers=headers,
+                content_type=content_type,
+                reason=reason,
+            )
             if isinstance(fallback.body, StreamBody):
                 raise TypeError(
                     f"body {fallback.body.source!r} streams: with callback=, return "
@@ -701,7 +699,13 @@ class aiointercept:  # the public name is lower-case by design
                 self._bind_loop()
         else:
             reply = static_reply(
-                **response,
+                status=status,
+                body=body,
+                json=json,
+                payload=payload,
+                headers=headers,
+                content_type=content_type,
+                reason=reason,
                 delay=delay,
                 fault=fault,
                 chunk_delay=chunk_delay,
@@ -751,6 +755,11 @@ class aiointercept:  # the public name is lower-case by design
                 raise TypeError(f"url patterns must be str patterns, got {url!r}")
             return url
         if isinstance(url, str):
+            plain = plain_url(
+                url, self._server_url if self._server is not None else None
+            )
+            if plain is not None:  # already canonical: the common case
+                return plain
             url = URL(url)
         elif not isinstance(url, URL):
             raise TypeError(

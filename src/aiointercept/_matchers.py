@@ -541,6 +541,15 @@ def build_matchers(
     match: object,
 ) -> tuple[Matcher, ...]:
     """The matchers of one registration, checked; cheap ones first."""
+    if (
+        match_query is None
+        and match_headers is None
+        and match_json is None
+        and match_body is None
+        and match_form is None
+        and match is None
+    ):
+        return ()
     bodies = [
         name
         for name, given in (

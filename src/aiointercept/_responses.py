@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
 from ._compression import check_compress
 
@@ -66,9 +66,12 @@ class StreamBody:
         return iter(self.source) is self.source  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A complete HTTP response, ready for the server adapter to write."""
+class Reply(NamedTuple):
+    """A complete HTTP response, ready for the server adapter to write.
+
+    Immutable, like a frozen dataclass, and several times cheaper to build:
+    every static registration builds one.
+    """
 
     status: int
     reason: str | None
@@ -259,9 +262,13 @@ def encode_body(body: object) -> bytes:
     return data
 
 
+#: ``json.dumps(value, allow_nan=False)``, without building an encoder per call.
+_JSON_ENCODER: Final = _json.JSONEncoder(allow_nan=False)
+
+
 def encode_json(value: object, name: str) -> bytes:
     try:
-        return _json.dumps(value, allow_nan=False).encode("utf-8")
+        return _JSON_ENCODER.encode(value).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} is not JSON serializable ({exc}): {value!r}") from exc
 
@@ -288,6 +295,10 @@ def build_reply(
     return Reply(status, reason, headers, body, delay, fault, compress)
 
 
+#: The headers of a response given no headers and no content type.
+_DEFAULT_HEADERS: Final = (("Content-Type", DEFAULT_CONTENT_TYPE),)
+
+
 def _default_content_type(body: object) -> str:
     if isinstance(body, ServerSentEvents):
         return SSE_CONTENT_TYPE
@@ -309,6 +320,28 @@ def static_reply(
     compress: object = None,
 ) -> Reply:
     """Check the static-response arguments of ``add()`` and build the reply once."""
+    if (
+        headers is None
+        and content_type is None
+        and reason is None
+        and fault is None
+        and compress is None
+        and type(delay) is int
+        and delay == 0
+        and type(chunk_delay) is int
+        and chunk_delay == 0
+        and type(status) is int
+        and 200 <= status <= 599
+        and status not in NO_BODY_STATUSES
+        and (type(body) is bytes or type(body) is str)
+    ):
+        # the common case, which every check below lets through unchanged
+        if json is None and payload is None:
+            return Reply(status, None, _DEFAULT_HEADERS, encode_body(body))
+        if not body and (json is None or payload is None):
+            name = "json" if json is not None else "payload"
+            encoded = encode_json(json if json is not None else payload, name)
+            return Reply(status, None, _DEFAULT_HEADERS, encoded)
     if json is not None and payload is not None:
         raise TypeError("pass either json= or payload= (they are aliases), not both")
     data = json if json is not None else payload

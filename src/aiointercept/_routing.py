@@ -203,7 +203,17 @@ class Route:
         return reasons
 
 
+#: The methods of the shortcuts, already checked: ``add()``'s common case.
+_CHECKED_METHODS: dict[str, str] = {
+    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+}
+
+
 def check_method(method: object) -> str:
+    if type(method) is str:
+        checked = _CHECKED_METHODS.get(method)
+        if checked is not None:
+            return checked
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, got {method!r}")
     if not TOKEN.fullmatch(method):
@@ -236,40 +246,48 @@ class Router:
         self._patterns: list[Route] = []
         #: ``(scheme, host, port)`` of every exact route.
         self._hosts: set[tuple[str, str, int]] = set()
+        #: ``(scheme, authority)`` of every exact route, as given.
+        self._authorities: set[tuple[str, str]] = set()
+        #: The first route that serves forever, with no matchers, for each
+        #: method and URL (or pattern): no later route for them could serve.
+        self._forever: dict[tuple[str, URL | re.Pattern[str]], Route] = {}
         self._order = 0
         #: ``match=`` predicates that raised during :meth:`take`, to be collected.
         self.failures: list[tuple[Route, RecordedRequest, BaseException]] = []
 
-    def shadowing(self, route: Route) -> Route | None:
-        """An earlier route that serves forever, with no matchers, for the same
-        method and URL (or pattern) as ``route``: ``route`` could never serve."""
-        if route.ignore_query:  # served only for a query the earlier one lacks
-            return None
-        if isinstance(route.url, re.Pattern):
-            earlier: Iterable[Route] = self._patterns
-        else:
-            earlier = self._exact.get((route.method, route.url), ())
-        for other in earlier:
-            if (
-                other.remaining is None
-                and not other.matchers
-                and not other.ignore_query
-                and other.method == route.method
-                and other.url == route.url
-            ):
-                return other
-        return None
-
-    def add(self, route: Route) -> None:
-        self._order += 1
-        route.order = self._order
-        if isinstance(route.url, re.Pattern):
+    def add(self, route: Route) -> Route | None:
+        """Add ``route``, unless an earlier route that serves forever, with no
+        matchers, for the same method and URL (or pattern), would answer every
+        request first: then leave it out and return that earlier route."""
+        url = route.url
+        if isinstance(url, re.Pattern):
+            shadowing = self._shadowing(route)
+            if shadowing is not None:
+                return shadowing
             self._patterns.append(route)
         else:
             # a route whose query has a matcher is filed under its bare URL
-            self._exact.setdefault((route.method, route.url), []).append(route)
-            url = route.url
-            self._hosts.add((url.scheme, url.raw_host or "", url.port or 0))
+            routes = self._exact.setdefault((route.method, url), [])
+            if routes:
+                shadowing = self._shadowing(route)
+                if shadowing is not None:
+                    return shadowing
+            else:
+                authority = (url.scheme, url.raw_authority)
+                if authority not in self._authorities:  # splitting it costs more
+                    self._authorities.add(authority)
+                    self._hosts.add((url.scheme, url.raw_host or "", url.port or 0))
+            routes.append(route)
+        self._order += 1
+        route.order = self._order
+        if route.remaining is None and not route.matchers and not route.ignore_query:
+            self._forever.setdefault((route.method, url), route)
+        return None
+
+    def _shadowing(self, route: Route) -> Route | None:
+        if route.ignore_query:  # served only for a query the earlier one lacks
+            return None
+        return self._forever.get((route.method, route.url))
 
     def take(self, request: RecordedRequest) -> Route | None:
         """Find the first route that serves ``request`` and has responses left,
@@ -334,6 +352,8 @@ class Router:
         self._exact.clear()
         self._patterns.clear()
         self._hosts.clear()
+        self._authorities.clear()
+        self._forever.clear()
 
     def has_host(self, scheme: str | None, host: str, port: int) -> bool:
         """Whether an exact route names this host and port (and scheme, unless

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from yarl import URL
@@ -10,6 +11,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 #: A path that every encoding leaves as it is.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/\-]*")
 _PLAIN_HOST = re.compile(r"[a-z0-9.\-]+")
+#: An http(s) URL as text, split into its scheme and authority (a plain
+#: host, perhaps a port) and a plain path.
+_PLAIN_ABSOLUTE = re.compile(
+    r"(https?://[a-z0-9.\-]+(?::[0-9]{1,5})?)(/[A-Za-z0-9._~/\-]*)"
+)
 
 
 def normalize_url(url: URL | str) -> URL:
@@ -53,3 +59,43 @@ def normalize_url(url: URL | str) -> URL:
     if query:
         return base.with_query(sorted(query.items()))
     return base
+
+
+def plain_url(text: str, server_url: str | None) -> URL | None:
+    """The normalized URL for ``text`` when the text is already canonical, so
+    that no parsing or normalizing is needed; ``None`` when
+    :func:`normalize_url` must decide (or report the mistake).
+
+    ``text`` is an absolute http(s) URL with a plain lower-case host, or a
+    path relative to ``server_url`` (``None`` outside a block); its path uses
+    only characters that no encoding changes and has no dot segment and no
+    empty segment; it has no query and no fragment.
+    """
+    if text[:1] == "/":
+        if server_url is None:
+            return None
+        prefix, path = server_url, text
+        if not _PLAIN_PATH.fullmatch(path):
+            return None
+    else:
+        match = _PLAIN_ABSOLUTE.fullmatch(text)
+        if match is None:
+            return None
+        prefix, path = match.group(1, 2)
+    if "/." in path or "//" in path:
+        return None
+    base = _canonical_base(prefix)
+    if base is None:
+        return None
+    return base.with_path(path, encoded=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_base(prefix: str) -> URL | None:
+    """``scheme://authority`` as a normalized URL, when normalizing leaves the
+    text as it is (no default port given, no trailing dot...); else ``None``."""
+    try:
+        base = normalize_url(URL(prefix + "/"))
+    except (TypeError, ValueError):  # reported by the general path
+        return None
+    return base if str(base) == prefix + "/" else None

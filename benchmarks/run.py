@@ -227,6 +227,59 @@ ROW_DESCRIPTIONS = {
         "(read, parse, index for matching). vcrpy: "
         "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
     ),
+    "registration": (
+        f"Registering {_SIZES.registrations} routes in a row inside an open "
+        "block (a fresh block per repeat), ``m.get(f'{m.server_url}/p{i}', "
+        "payload={'i': i})``; time per route. Floor: aiohttp's own "
+        "``app.router.add_route('GET', f'/p{i}', handler)`` on a fresh "
+        "``web.Application``. aioresponses-ng: ``m.get(url, payload=...)`` with "
+        "``http://api.example.test`` URLs in a started mock. respx is left out: "
+        "each route it registers is compared with every route registered "
+        "before, so this many take tens of seconds."
+    ),
+    "registration_external": (
+        "registration with absolute ``http://api.example.test/p{i}`` URLs in a "
+        "block with ``mock_external_urls=True``."
+    ),
+    "routes_scaling_10": (
+        "With 10 routes registered (distinct exact URLs, ``repeat=True``; "
+        "registering is not timed), GETs of the last one registered on one "
+        f"keep-alive aiohttp session, {_SIZES.routes_scaling_requests} per "
+        "repeat; time per request. The last one registered is the worst case of "
+        "a table searched in registration order. Floor: aiohttp's router with "
+        "as many resources, added before the server starts."
+    ),
+    "routes_scaling_1000": "routes_scaling_10 with 1000 routes.",
+    "routes_scaling_10000": (
+        "routes_scaling_10 with 10000 routes: with the other two, whether the "
+        "cost of a request grows with the number of routes."
+    ),
+    "idle_cpu_asyncio": (
+        "The CPU time of the whole process, all its threads "
+        "(``time.process_time``), while a block is open and the test sleeps "
+        "with no traffic, as a percentage of one core: one sleep per round, "
+        "after one request with an aiohttp session (so that whatever starts "
+        "lazily has started). What a test suite pays while its tests wait on "
+        "something else. Floor: a bare ``aiohttp.web`` server left open as long."
+    ),
+    "idle_cpu_trio": (
+        "idle_cpu_asyncio under trio, the request made with an ``httpx.AsyncClient``."
+    ),
+    "pytest_startup_overhead": (
+        "What the pytest plugin adds to pytest's start-up, which every test run "
+        "pays, using aiointercept or not: ``python -m pytest --collect-only -q`` "
+        f"on a project of {_SIZES.startup_tests} trivial sync tests that do not "
+        "use it, with the plugin and with it blocked (``-p no:aiointercept``, "
+        "its entry point), in the implementation's virtualenv; a sample is one "
+        "pair of runs (the order alternates), with minus without. Wall time of "
+        "the subprocess, so interpreter start-up is in both and cancels out."
+    ),
+    "pytest_startup_with_plugin": (
+        "The run of pytest_startup_overhead with the plugin, in full."
+    ),
+    "pytest_startup_without_plugin": (
+        "The run of pytest_startup_overhead with the plugin blocked, in full."
+    ),
     "cassette_block_1000": (
         "The same cassette, as a test pays for it (in CPU time too). "
         "aiointercept: entering and "
@@ -250,7 +303,13 @@ UNITS: dict[str, tuple[float, str]] = {
 }
 
 #: The rows not shown in µs per operation, and their unit.
-ROW_UNITS: dict[str, str] = {}
+ROW_UNITS = {
+    "idle_cpu_asyncio": "%",
+    "idle_cpu_trio": "%",
+    "pytest_startup_overhead": "ms",
+    "pytest_startup_with_plugin": "ms",
+    "pytest_startup_without_plugin": "ms",
+}
 
 
 def row_unit(row: str) -> str:
@@ -381,7 +440,29 @@ TARGETS = (
         (FLOOR, "routes_400"),
         1.3,
     ),
+    Ratio(
+        "registration: aiointercept / floor (aiohttp add_route)",
+        (AI, "registration"),
+        (FLOOR, "registration"),
+        1.5,
+    ),
+    Ratio(
+        "routes_scaling: aiointercept, 10000 routes / 10 routes",
+        (AI, "routes_scaling_10000"),
+        (AI, "routes_scaling_10"),
+        1.2,
+    ),
     Ratio("fixture: aiointercept overhead per test", (AI, "fixture"), None, 100.0),
+    Ratio("idle_cpu: aiointercept, % of a core", (AI, "idle_cpu_asyncio"), None, 1.0),
+    Ratio(
+        "idle_cpu, trio: aiointercept, % of a core", (AI, "idle_cpu_trio"), None, 1.0
+    ),
+    Ratio(
+        "pytest_startup: aiointercept plugin overhead",
+        (AI, "pytest_startup_overhead"),
+        None,
+        20.0,
+    ),
     Ratio(
         "lifecycle, httpx: trio / asyncio host",
         (AI, "lifecycle_httpx_trio"),
@@ -452,6 +533,35 @@ INFORMATION = (
     Ratio("body_1mb: aiointercept / 1.0.0", (AI, "body_1mb"), (V1, "body_1mb")),
     Ratio("routes_400: aiointercept / 1.0.0", (AI, "routes_400"), (V1, "routes_400")),
     Ratio("fixture: 1.0.0 overhead per test (async tests)", (V1, "fixture")),
+    Ratio(
+        "registration: aiointercept / 1.0.0", (AI, "registration"), (V1, "registration")
+    ),
+    Ratio(
+        "registration: aioresponses-ng / floor",
+        (NG, "registration"),
+        (FLOOR, "registration"),
+    ),
+    Ratio(
+        "registration: mock_external_urls=True / default",
+        (AI, "registration_external"),
+        (AI, "registration"),
+    ),
+    *(
+        Ratio(
+            f"routes_scaling: {name}, 10000 routes / 10 routes",
+            (name, "routes_scaling_10000"),
+            (name, "routes_scaling_10"),
+        )
+        for name in (FLOOR, V1, NG)
+    ),
+    Ratio(
+        "routes_scaling_10000: aiointercept / floor",
+        (AI, "routes_scaling_10000"),
+        (FLOOR, "routes_scaling_10000"),
+    ),
+    Ratio("idle_cpu: floor, % of a core", (FLOOR, "idle_cpu_asyncio")),
+    Ratio("idle_cpu: 1.0.0, % of a core", (V1, "idle_cpu_asyncio")),
+    Ratio("pytest_startup: 1.0.0 plugin overhead", (V1, "pytest_startup_overhead")),
     *(
         Ratio(f"{row}: aioresponses-ng / aiointercept", (NG, row), (AI, row))
         for row in ("lifecycle", "sequential", "concurrent", "body_1mb", "routes_400")
@@ -627,6 +737,10 @@ def run_rounds(
                     str(args.repeats),
                     "--fixture-repeats",
                     str(args.fixture_repeats),
+                    "--startup-pairs",
+                    str(args.startup_pairs),
+                    "--idle-seconds",
+                    str(args.idle_seconds),
                     "--json",
                     str(output),
                 ]
@@ -798,6 +912,8 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "repeats": args.repeats,
         "fixture_repeats": args.fixture_repeats,
+        "startup_pairs": args.startup_pairs,
+        "idle_seconds": args.idle_seconds,
         "quick": args.quick,
         "gc": "collected before each timed repeat, disabled during it",
     }
@@ -873,9 +989,15 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         name, label = impl.implementation.name, impl.implementation.label
         lines += _fill(f"**{name}**: {label} ({versions}).", "  ", "* ")
     run = (
-        f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s) and "
+        f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s), "
         f"{meta['fixture_repeats']} pair(s) of pytest runs for ``fixture``"
     )
+    if "startup_pairs" in meta:
+        run += (
+            f", {meta['startup_pairs']} pair(s) of pytest start-ups for "
+            f"``pytest_startup_*`` and {meta['idle_seconds']:g} s of sleep for "
+            "``idle_cpu_*``"
+        )
     if meta["quick"]:
         run += ", a ``--quick`` run"
     lines += [
@@ -962,7 +1084,10 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         "loads with ``time.process_time``, see above). One untimed "
         "repeat warms up first. Garbage is collected before each timed repeat and "
         "the cyclic garbage collector is off during it, for every implementation. "
-        "For ``fixture``, a sample is one pair of pytest runs.",
+        "For ``fixture`` and ``pytest_startup_*``, a sample is one pair of pytest "
+        "runs; for ``idle_cpu_*``, one sleep per round, with the garbage "
+        "collector on (whatever runs meanwhile pays for its garbage as in a "
+        "test).",
         "Every process refuses to resolve names or open connections other than "
         "loopback ones: nothing leaves the machine.",
     )
@@ -1098,6 +1223,17 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="pytest pairs per round for 'fixture' (default 3, quick 1)",
     )
     parser.add_argument(
+        "--startup-pairs",
+        type=int,
+        help="pairs of pytest start-ups per round for 'pytest_startup' "
+        "(default 10, quick 3)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        help="seconds of the 'idle_cpu' sample of a round (default 3, quick 1)",
+    )
+    parser.add_argument(
         "--only",
         default="",
         help=f"comma-separated scenarios, of: {', '.join(SCENARIOS)}",
@@ -1141,6 +1277,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.fixture_repeats = args.fixture_repeats or (1 if args.quick else 3)
+    args.startup_pairs = args.startup_pairs or (3 if args.quick else 10)
+    args.idle_seconds = args.idle_seconds or (1.0 if args.quick else 3.0)
     args.only = [name for name in args.only.split(",") if name]
     unknown = [name for name in args.only if name not in SCENARIOS]
     if unknown:

@@ -110,6 +110,34 @@ def test_a_ratio_without_denominator_is_shown_in_its_rows_unit() -> None:
     assert format_rounds(entry) == "100\N{EN DASH}300 µs"
 
 
+def test_a_share_of_a_core_and_a_start_up_time_have_their_own_units() -> None:
+    mock = collect(
+        AI,
+        [
+            {"idle_cpu_asyncio": [0.047], "pytest_startup_overhead": [0.35]},
+            {"idle_cpu_asyncio": [0.049], "pytest_startup_overhead": [0.012]},
+        ],
+    )
+    idle, startup = evaluate(
+        [
+            Ratio("idle", ("aiointercept", "idle_cpu_asyncio"), None, 1.0),
+            Ratio("startup", ("aiointercept", "pytest_startup_overhead"), None, 20.0),
+        ],
+        stats_of(aiointercept=mock),
+    )
+    assert (format_value(idle), format_limit(idle), idle["status"]) == (
+        "4.80%",
+        "<= 1%",
+        "FAIL",
+    )
+    assert format_rounds(idle) == "4.70\N{EN DASH}4.90%"
+    assert (format_value(startup), format_limit(startup)) == ("181 ms", "<= 20 ms")
+    assert cell(mock, mock.stats(), "idle_cpu_asyncio") == "4.80 (4.70\N{EN DASH}4.90)%"
+    assert cell(mock, mock.stats(), "pytest_startup_overhead") == (
+        "181 (12.0\N{EN DASH}350) ms"
+    )
+
+
 def test_a_ratio_above_its_limit_fails() -> None:
     floor = collect(FLOOR, [{"lifecycle": [10.0]}])
     mock = collect(AI, [{"lifecycle": [8.04]}])

@@ -56,7 +56,19 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "concurrent": ("concurrent",),
     "body_1mb": ("body_1mb",),
     "routes_400": ("routes_400", "routes_400_register"),
+    "registration": ("registration", "registration_external"),
+    "routes_scaling": (
+        "routes_scaling_10",
+        "routes_scaling_1000",
+        "routes_scaling_10000",
+    ),
     "fixture": ("fixture",),
+    "idle_cpu": ("idle_cpu_asyncio", "idle_cpu_trio"),
+    "pytest_startup": (
+        "pytest_startup_overhead",
+        "pytest_startup_with_plugin",
+        "pytest_startup_without_plugin",
+    ),
     "httpx_asyncio": ("lifecycle_httpx_asyncio", "sequential_httpx_asyncio"),
     "httpx_trio": ("lifecycle_httpx_trio", "sequential_httpx_trio"),
     "external": ("lifecycle_external", "sequential_external"),
@@ -87,6 +99,16 @@ class Sizes:
     cassette_interactions: int = 1000
     #: loads per timed repeat of ``cassette_load``
     cassette_loads: int = 2
+    #: routes registered in a row per timed repeat of ``registration``
+    registrations: int = 2000
+    #: the numbers of routes of ``routes_scaling``, one row each
+    route_counts: tuple[int, ...] = (10, 1000, 10000)
+    #: requests per timed repeat of ``routes_scaling``
+    routes_scaling_requests: int = 200
+    #: seconds of one ``idle_cpu`` sample
+    idle_seconds: float = 3.0
+    #: tests in the project that ``pytest_startup`` collects
+    startup_tests: int = 50
 
     def route_order(self) -> list[int]:
         """The order in which ``routes_400`` requests its routes: shuffled with a
@@ -147,6 +169,22 @@ async def timed(
         with Timer(ops) as timer:
             await body()
         samples.append(timer.per_op)
+    return samples
+
+
+async def idle_cpu(
+    sleep: Callable[[float], Awaitable[object]], seconds: float, repeats: int
+) -> list[float]:
+    """The CPU time of the whole process (every thread, ``time.process_time``)
+    while ``sleep(seconds)`` waits with nothing to do, as a fraction of one
+    core; one sample per repeat. The garbage collector stays on: whatever
+    runs meanwhile pays for its garbage as in a test."""
+    samples = []
+    for _ in range(repeats):
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        await sleep(seconds)
+        samples.append((time.process_time() - cpu) / (time.perf_counter() - wall))
     return samples
 
 
@@ -483,22 +521,34 @@ def pytest_runtestloop(session):
 """
 
 
-def _run_pytest(directory: Path, test_file: str, tests: int) -> float:
-    """Run pytest on ``test_file``; the seconds its test loop took (setup, call
-    and teardown of every test, without start-up and collection)."""
-    timing = directory / "timing.txt"
+#: How the pytest subprocesses start: this virtualenv's pytest, quiet, and
+#: without its cache (which would make a run depend on the one before).
+_PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q")
+
+
+def _pytest(
+    directory: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run pytest with ``args`` in ``directory``."""
     # without PYTHONDONTWRITEBYTECODE, pytest caches the rewritten test module
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["AIOINTERCEPT_BENCH_TIMING"] = str(timing)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    done = subprocess.run(
-        [*command, test_file],
+    environment = {
+        k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"
+    }
+    return subprocess.run(
+        [*_PYTEST, *args],
         cwd=directory,
-        env=env,
+        env={**environment, **(env or {})},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _run_pytest(directory: Path, test_file: str, tests: int) -> float:
+    """Run pytest on ``test_file``; the seconds its test loop took (setup, call
+    and teardown of every test, without start-up and collection)."""
+    timing = directory / "timing.txt"
+    done = _pytest(directory, test_file, env={"AIOINTERCEPT_BENCH_TIMING": str(timing)})
     if done.returncode != 0 or f"{tests + 1} passed" not in done.stdout:
         raise RuntimeError(
             f"pytest {test_file} failed ({done.returncode}):\n"
@@ -547,6 +597,81 @@ def fixture_overhead(sizes: Sizes, repeats: int, style: str) -> Samples:
         "fixture_with": with_per_test,
         "fixture_without": without_per_test,
     }
+
+
+# -- pytest's start-up -----------------------------------------------------------------
+
+_STARTUP_TEST = """
+def test_{i}():
+    assert True
+"""
+
+
+def _collect_only(directory: Path, tests: int, *args: str) -> float:
+    """The wall time of ``pytest --collect-only`` on ``directory``'s project,
+    start-up of the interpreter included."""
+    start = time.perf_counter()
+    done = _pytest(directory, "--collect-only", *args)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0 or f"{tests} tests collected" not in done.stdout:
+        raise RuntimeError(
+            f"pytest --collect-only {' '.join(args)} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+    return elapsed
+
+
+def pytest_startup(sizes: Sizes, pairs: int, plugin: str, module: str) -> Samples:
+    """What the pytest plugin ``plugin`` (its ``pytest11`` entry point name;
+    ``module``, the module it loads) adds to pytest's start-up:
+    ``python -m pytest --collect-only`` on a project of trivial tests that do
+    not use it, with the plugin and with it blocked (``-p no:<plugin>``), in
+    pairs (the order alternates); each pair gives with - without.
+    """
+    blocked = ("-p", f"no:{plugin}")
+    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
+        directory = Path(name)
+        (directory / "pytest.ini").write_text("[pytest]\n")
+        tests = "".join(_STARTUP_TEST.format(i=i) for i in range(sizes.startup_tests))
+        (directory / "test_startup.py").write_text(tests)
+        # the plugin is loaded, or blocked, as the pairs expect it to be
+        for args, loaded in (((), True), (blocked, False)):
+            listed = _pytest(directory, "--fixtures", *args)
+            if (f"fixtures defined from {module}" in listed.stdout) != loaded:
+                state = "loaded" if loaded else "blocked"
+                raise RuntimeError(
+                    f"{plugin} is not {state} with {' '.join(args) or 'no option'}:\n"
+                    f"{listed.stdout[-2000:]}\n{listed.stderr[-2000:]}"
+                )
+        # warm-up: bytecode, the file cache
+        _collect_only(directory, sizes.startup_tests)
+        _collect_only(directory, sizes.startup_tests, *blocked)
+        overhead, with_plugin, without_plugin = [], [], []
+        for pair in range(pairs):
+            if pair % 2 == 0:
+                t_with = _collect_only(directory, sizes.startup_tests)
+                t_without = _collect_only(directory, sizes.startup_tests, *blocked)
+            else:
+                t_without = _collect_only(directory, sizes.startup_tests, *blocked)
+                t_with = _collect_only(directory, sizes.startup_tests)
+            overhead.append(t_with - t_without)
+            with_plugin.append(t_with)
+            without_plugin.append(t_without)
+    return {
+        "pytest_startup_overhead": overhead,
+        "pytest_startup_with_plugin": with_plugin,
+        "pytest_startup_without_plugin": without_plugin,
+    }
+
+
+def pytest_plugin(distribution: str) -> tuple[str, str]:
+    """The name and module of ``distribution``'s ``pytest11`` entry point."""
+    [entry_point] = (
+        entry_point
+        for entry_point in importlib.metadata.distribution(distribution).entry_points
+        if entry_point.group == "pytest11"
+    )
+    return entry_point.name, entry_point.value
 
 
 # -- the command line ------------------------------------------------------------------
@@ -603,19 +728,36 @@ def main(
     parser.add_argument(
         "--fixture-repeats", type=int, default=1, help="pytest pairs for 'fixture'"
     )
+    parser.add_argument(
+        "--startup-pairs",
+        type=int,
+        default=1,
+        help="pytest pairs for 'pytest_startup'",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=Sizes.idle_seconds,
+        help="seconds of an 'idle_cpu' sample",
+    )
     parser.add_argument("--only", default="", help="comma-separated scenarios")
     parser.add_argument("--json", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     only = {name for name in args.only.split(",") if name}
 
     install_loopback_guard()
-    sizes = Sizes()
+    sizes = Sizes(idle_seconds=args.idle_seconds)
     samples: Samples = {}
     errors: dict[str, str] = {}
     for name, scenario in scenarios.items():
         if only and name not in only:
             continue
-        repeats = args.fixture_repeats if name == "fixture" else args.repeats
+        repeats = {
+            "fixture": args.fixture_repeats,
+            "pytest_startup": args.startup_pairs,
+            # a sample lasts seconds already: one per round
+            "idle_cpu": 1,
+        }.get(name, args.repeats)
         try:
             samples.update(scenario(sizes, repeats))
         except Exception as error:  # reported, and the other scenarios still run

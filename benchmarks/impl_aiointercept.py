@@ -41,7 +41,10 @@ from benchmarks._harness import (
     check_json,
     check_status,
     fixture_overhead,
+    idle_cpu,
     main,
+    pytest_plugin,
+    pytest_startup,
     pyyaml_details,
     replay_interactions,
     timed,
@@ -449,6 +452,91 @@ def fixture(sizes: Sizes, repeats: int) -> Samples:
     return fixture_overhead(sizes, repeats, "pytest-asyncio" if LEGACY else "sync")
 
 
+def registration(sizes: Sizes, repeats: int) -> Samples:
+    """``sizes.registrations`` routes registered in a row inside an open block
+    (a fresh block per repeat), ``m.get(url, payload=...)`` with distinct
+    URLs: on ``m.server_url``, and absolute external URLs in a block with
+    ``mock_external_urls=True``; time per route."""
+    n = sizes.registrations
+
+    async def one_block(external: bool) -> float:
+        async with aiointercept(mock_external_urls=external) as m:
+            base = EXTERNAL_BASE if external else m.server_url
+            with Timer(n) as timer:
+                for i in range(n):
+                    m.get(f"{base}/p{i}", payload={"i": i})
+        return timer.per_op
+
+    async def run(external: bool) -> list[float]:
+        await one_block(external)  # warm-up
+        return [await one_block(external) for _ in range(repeats)]
+
+    return {
+        "registration": asyncio.run(run(external=False)),
+        "registration_external": asyncio.run(run(external=True)),
+    }
+
+
+def routes_scaling(sizes: Sizes, repeats: int) -> Samples:
+    """With each of ``sizes.route_counts`` routes registered (distinct exact
+    URLs, ``repeat=True``, untimed), GETs of the last one registered on one
+    keep-alive session; time per request."""
+    n = sizes.routes_scaling_requests
+
+    async def run(count: int) -> list[float]:
+        async with aiointercept() as m:
+            base = m.server_url
+            for i in range(count):
+                m.get(f"{base}/r/{i}", payload=PAYLOAD, repeat=True)
+            url = f"{base}/r/{count - 1}"
+            async with aiohttp.ClientSession() as session:
+
+                async def body() -> None:
+                    for _ in range(n):
+                        await _get(session, url, PAYLOAD_BYTES)
+
+                return await timed(body, n, repeats)
+
+    return {
+        f"routes_scaling_{count}": asyncio.run(run(count))
+        for count in sizes.route_counts
+    }
+
+
+def idle(sizes: Sizes, repeats: int) -> Samples:
+    """The process's CPU time while a block is open and nothing happens, after
+    one request (so that whatever starts lazily has started): an aiohttp
+    session under asyncio; an ``httpx.AsyncClient`` under trio (the working
+    tree only)."""
+
+    async def on_asyncio() -> list[float]:
+        async with aiointercept() as m:
+            url = f"{m.server_url}/x"
+            m.get(url, payload=PAYLOAD, repeat=True)
+            async with aiohttp.ClientSession() as session:
+                await _get(session, url, PAYLOAD_BYTES)
+            return await idle_cpu(asyncio.sleep, sizes.idle_seconds, repeats)
+
+    async def on_trio() -> list[float]:
+        async with aiointercept() as m:
+            url = f"{m.server_url}/x"
+            m.get(url, payload=PAYLOAD, repeat=True)
+            async with httpx.AsyncClient() as client:
+                resp = await client.get(url)
+                check_status(resp.status_code)
+                check_body(resp.content, PAYLOAD_BYTES)
+            return await idle_cpu(anyio.sleep, sizes.idle_seconds, repeats)
+
+    samples = {"idle_cpu_asyncio": asyncio.run(on_asyncio())}
+    if not LEGACY:
+        samples["idle_cpu_trio"] = anyio.run(on_trio, backend="trio")
+    return samples
+
+
+def startup(sizes: Sizes, repeats: int) -> Samples:
+    return pytest_startup(sizes, repeats, *pytest_plugin("aiointercept"))
+
+
 if __name__ == "__main__":
     main(
         "aiointercept-1.0.0" if LEGACY else "aiointercept",
@@ -459,6 +547,10 @@ if __name__ == "__main__":
             "body_1mb": body_1mb,
             "routes_400": routes_400,
             "fixture": fixture,
+            "registration": registration,
+            "routes_scaling": routes_scaling,
+            "idle_cpu": idle,
+            "pytest_startup": startup,
             "httpx_asyncio": _httpx("asyncio"),
             **({} if LEGACY else {"httpx_trio": _httpx("trio")}),
             "external": external,
@@ -479,6 +571,7 @@ if __name__ == "__main__":
             "external_httpx_trio": "asyncio only, aiohttp only",
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
+            "idle_cpu_trio": "asyncio only",
         }
         if LEGACY
         else {},

@@ -148,6 +148,47 @@ def routes_400(sizes: Sizes, repeats: int) -> Samples:
     return asyncio.run(run())
 
 
+def registration(sizes: Sizes, repeats: int) -> Samples:
+    """``sizes.registrations`` routes registered in a row in a started mock (a
+    fresh one per repeat), ``m.get(url, payload=...)`` with distinct
+    ``http://api.example.test`` URLs; time per route."""
+    n = sizes.registrations
+
+    def one_mock() -> float:
+        with aioresponses() as m, Timer(n) as timer:
+            for i in range(n):
+                m.get(f"{EXTERNAL_BASE}/p{i}", payload={"i": i})
+        return timer.per_op
+
+    one_mock()  # warm-up
+    return {"registration": [one_mock() for _ in range(repeats)]}
+
+
+def routes_scaling(sizes: Sizes, repeats: int) -> Samples:
+    """With each of ``sizes.route_counts`` routes registered (distinct URLs,
+    ``repeat=True``, untimed), GETs of the last one registered on one session;
+    time per request."""
+    n = sizes.routes_scaling_requests
+
+    async def run(count: int) -> list[float]:
+        with aioresponses() as m:
+            for i in range(count):
+                m.get(f"{EXTERNAL_BASE}/r/{i}", payload=PAYLOAD, repeat=True)
+            url = f"{EXTERNAL_BASE}/r/{count - 1}"
+            async with aiohttp.ClientSession() as session:
+
+                async def body() -> None:
+                    for _ in range(n):
+                        await _get(session, url, PAYLOAD_BYTES)
+
+                return await timed(body, n, repeats)
+
+    return {
+        f"routes_scaling_{count}": asyncio.run(run(count))
+        for count in sizes.route_counts
+    }
+
+
 if __name__ == "__main__":
     aioresponses = importlib.import_module("aioresponses").aioresponses
     main(
@@ -158,6 +199,8 @@ if __name__ == "__main__":
             "concurrent": concurrent,
             "body_1mb": body_1mb,
             "routes_400": routes_400,
+            "registration": registration,
+            "routes_scaling": routes_scaling,
         },
         {
             "fixture": "no pytest fixture",
@@ -168,6 +211,11 @@ if __name__ == "__main__":
             "external_httpx_trio": "mocks the aiohttp client only",
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
+            "registration_external": (
+                "in-process mock: the registration row already uses hard-coded URLs"
+            ),
+            "idle_cpu": "no server, nothing runs between requests",
+            "pytest_startup": "no pytest plugin",
         },
         ["aioresponses-ng", "aiohttp"],
     )

@@ -26,6 +26,7 @@ from benchmarks._harness import (
     check_body,
     check_json,
     check_status,
+    idle_cpu,
     main,
     timed,
 )
@@ -162,6 +163,67 @@ def routes_400(sizes: Sizes, repeats: int) -> Samples:
     return asyncio.run(run())
 
 
+def registration(sizes: Sizes, repeats: int) -> Samples:
+    """``sizes.registrations`` routes added in a row to a fresh
+    ``web.Application``'s router (a fresh one per repeat), with
+    ``app.router.add_route("GET", path, handler)``; time per route."""
+    n = sizes.registrations
+
+    def one_app() -> float:
+        app = web.Application()
+        with Timer(n) as timer:
+            for i in range(n):
+                app.router.add_route("GET", f"/p{i}", _json)
+        return timer.per_op
+
+    one_app()  # warm-up
+    return {"registration": [one_app() for _ in range(repeats)]}
+
+
+def routes_scaling(sizes: Sizes, repeats: int) -> Samples:
+    """aiohttp's router with each of ``sizes.route_counts`` resources (added
+    before the server starts, untimed), GETs of the last one added on one
+    keep-alive session; time per request."""
+    n = sizes.routes_scaling_requests
+
+    async def run(count: int) -> list[float]:
+        app = web.Application()
+        for i in range(count):
+            app.router.add_get(f"/r/{i}", _json)
+        runner, base = await _serve(app)
+        try:
+            async with aiohttp.ClientSession() as session:
+
+                async def body() -> None:
+                    for _ in range(n):
+                        await _get(session, f"{base}/r/{count - 1}", PAYLOAD_BYTES)
+
+                return await timed(body, n, repeats)
+        finally:
+            await runner.cleanup()
+
+    return {
+        f"routes_scaling_{count}": asyncio.run(run(count))
+        for count in sizes.route_counts
+    }
+
+
+def idle(sizes: Sizes, repeats: int) -> Samples:
+    """A bare ``aiohttp.web`` server left open with nothing to do, after one
+    request."""
+
+    async def run() -> list[float]:
+        runner, url = await _serve(_app("/x", _json))
+        try:
+            async with aiohttp.ClientSession() as session:
+                await _get(session, f"{url}/x", PAYLOAD_BYTES)
+            return await idle_cpu(asyncio.sleep, sizes.idle_seconds, repeats)
+        finally:
+            await runner.cleanup()
+
+    return {"idle_cpu_asyncio": asyncio.run(run())}
+
+
 def external_httpx(sizes: Sizes, repeats: int) -> Samples:
     """The httpx floor, under ``anyio.run(..., backend='asyncio')``: the rows
     where the mocks answer a hard-coded ``https://`` URL, measured here with an
@@ -221,6 +283,9 @@ if __name__ == "__main__":
             "body_1mb": body_1mb,
             "routes_400": routes_400,
             "external_httpx": external_httpx,
+            "registration": registration,
+            "routes_scaling": routes_scaling,
+            "idle_cpu": idle,
         },
         {
             "fixture": "no mock, no fixture",
@@ -230,6 +295,9 @@ if __name__ == "__main__":
             "external_httpx_trio": "aiohttp.web does not run under trio",
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
+            "registration_external": "no interception: the floor has no external URLs",
+            "idle_cpu_trio": "aiohttp.web does not run under trio",
+            "pytest_startup": "no pytest plugin",
         },
         ["aiohttp", "httpx", "httpcore", "anyio"],
     )

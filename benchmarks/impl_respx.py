@@ -119,6 +119,13 @@ if __name__ == "__main__":
             "external": httpx_only,
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
+            # RouteList.add looks for an equal route among those registered:
+            # 2000 routes in a row take tens of seconds
+            "registration": "registering a route compares it with every route "
+            "registered before: not measured, to keep the run short",
+            "routes_scaling": httpx_only,
+            "idle_cpu": "no server, nothing runs between requests",
+            "pytest_startup": "its pytest plugin is not measured",
         },
         ["respx", "httpx", "httpcore", "anyio", "trio"],
     )

@@ -227,6 +227,59 @@ ROW_DESCRIPTIONS = {
         "(read, parse, index for matching). vcrpy: "
         "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
     ),
+    "registration": (
+        f"Registering {_SIZES.registrations} routes in a row inside an open "
+        "block (a fresh block per repeat), ``m.get(f'{m.server_url}/p{i}', "
+        "payload={'i': i})``; time per route. Floor: aiohttp's own "
+        "``app.router.add_route('GET', f'/p{i}', handler)`` on a fresh "
+        "``web.Application``. aioresponses-ng: ``m.get(url, payload=...)`` with "
+        "``http://api.example.test`` URLs in a started mock. respx is left out: "
+        "each route it registers is compared with every route registered "
+        "before, so this many take tens of seconds."
+    ),
+    "registration_external": (
+        "registration with absolute ``http://api.example.test/p{i}`` URLs in a "
+        "block with ``mock_external_urls=True``."
+    ),
+    "routes_scaling_10": (
+        "With 10 routes registered (distinct exact URLs, ``repeat=True``; "
+        "registering is not timed), GETs of the last one registered on one "
+        f"keep-alive aiohttp session, {_SIZES.routes_scaling_requests} per "
+        "repeat; time per request. The last one registered is the worst case of "
+        "a table searched in registration order. Floor: aiohttp's router with "
+        "as many resources, added before the server starts."
+    ),
+    "routes_scaling_1000": "routes_scaling_10 with 1000 routes.",
+    "routes_scaling_10000": (
+        "routes_scaling_10 with 10000 routes: with the other two, whether the "
+        "cost of a request grows with the number of routes."
+    ),
+    "idle_cpu_asyncio": (
+        "The CPU time of the whole process, all its threads "
+        "(``time.process_time``), while a block is open and the test sleeps "
+        "with no traffic, as a percentage of one core: one sleep per round, "
+        "after one request with an aiohttp session (so that whatever starts "
+        "lazily has started). What a test suite pays while its tests wait on "
+        "something else. Floor: a bare ``aiohttp.web`` server left open as long."
+    ),
+    "idle_cpu_trio": (
+        "idle_cpu_asyncio under trio, the request made with an ``httpx.AsyncClient``."
+    ),
+    "pytest_startup_overhead": (
+        "What the pytest plugin adds to pytest's start-up, which every test run "
+        "pays, using aiointercept or not: ``python -m pytest --collect-only -q`` "
+        f"on a project of {_SIZES.startup_tests} trivial sync tests that do not "
+        "use it, with the plugin and with it blocked (``-p no:aiointercept``, "
+        "its entry point), in the implementation's virtualenv; a sample is one "
+        "pair of runs (the order alternates), with minus without. Wall time of "
+        "the subprocess, so interpreter start-up is in both and cancels out."
+    ),
+    "pytest_startup_with_plugin": (
+        "The run of pytest_startup_overhead with the plugin, in full."
+    ),
+    "pytest_startup_without_plugin": (
+        "The run of pytest_startup_overhead with the plugin blocked, in full."
+    ),
     "cassette_block_1000": (
         "The same cassette, as a test pays for it (in CPU time too). "
         "aiointercept: entering and "
@@ -239,27 +292,114 @@ ROW_DESCRIPTIONS = {
 }
 
 
+#: How a value in each unit is shown: the factor from the measured value (seconds
+#: per operation; a fraction for ``%``; a ratio for ``x``), and the separator
+#: between the number and the unit.
+UNITS: dict[str, tuple[float, str]] = {
+    "µs": (1e6, " "),
+    "ms": (1e3, " "),
+    "%": (100.0, ""),
+    "x": (1.0, ""),
+}
+
+#: The rows not shown in µs per operation, and their unit.
+ROW_UNITS = {
+    "idle_cpu_asyncio": "%",
+    "idle_cpu_trio": "%",
+    "pytest_startup_overhead": "ms",
+    "pytest_startup_with_plugin": "ms",
+    "pytest_startup_without_plugin": "ms",
+}
+
+
+def row_unit(row: str) -> str:
+    return ROW_UNITS.get(row, "µs")
+
+
+def with_unit(number: str, unit: str) -> str:
+    return f"{number}{UNITS[unit][1]}{unit}"
+
+
+@dataclass(frozen=True)
+class RowStats:
+    """One implementation's measurements of one row: the median of the samples
+    of all rounds, and each round's own median (``None`` for a round that
+    measured nothing, an error say)."""
+
+    median: float
+    round_medians: tuple[float | None, ...]
+
+    def spread(self) -> tuple[float, float, float] | None:
+        """The lowest, median and highest of the rounds' medians."""
+        measured = [value for value in self.round_medians if value is not None]
+        if not measured:
+            return None
+        return min(measured), statistics.median(measured), max(measured)
+
+
+#: Implementation -> row -> its measurements.
+Stats = dict[str, dict[str, RowStats]]
+
+
 @dataclass(frozen=True)
 class Ratio:
-    """``numerator / denominator`` of two medians (implementation, row), or a
-    median in µs when there is no denominator; a target when it has a limit."""
+    """``numerator / denominator`` of two (implementation, row); without a
+    denominator, the numerator alone, shown in its row's unit. A target when it
+    has a limit (lower is better).
+
+    The value is taken between the medians of all rounds' samples; with
+    ``worst_round``, it is the highest of the values taken within each round,
+    between that round's medians. The rounds are interleaved, so both sides of
+    a round ran on the same machine at about the same time.
+    """
 
     title: str
     numerator: tuple[str, str]
     denominator: tuple[str, str] | None = None
     limit: float | None = None
+    worst_round: bool = False
 
-    def value(self, medians: dict[str, dict[str, float]]) -> float | None:
-        top = medians.get(self.numerator[0], {}).get(self.numerator[1])
+    def unit(self) -> str:
+        return "x" if self.denominator is not None else row_unit(self.numerator[1])
+
+    def _of(self, top: float | None, bottom: float | None) -> float | None:
         if top is None:
             return None
         if self.denominator is None:
-            return top * 1e6
-        bottom = medians.get(self.denominator[0], {}).get(self.denominator[1])
-        return None if not bottom else top / bottom
+            return top * UNITS[self.unit()][0]
+        return top / bottom if bottom else None
 
-    def unit(self) -> str:
-        return "µs" if self.denominator is None else "x"
+    def _sides(self, stats: Stats) -> tuple[RowStats | None, RowStats | None]:
+        def find(side: tuple[str, str] | None) -> RowStats | None:
+            if side is None:
+                return None
+            return stats.get(side[0], {}).get(side[1])
+
+        return find(self.numerator), find(self.denominator)
+
+    def per_round(self, stats: Stats) -> list[float]:
+        """The value within each round that measured both sides."""
+        top, bottom = self._sides(stats)
+        if top is None or (self.denominator is not None and bottom is None):
+            return []
+        values = []
+        for n, top_median in enumerate(top.round_medians):
+            bottom_median = None
+            if bottom is not None and n < len(bottom.round_medians):
+                bottom_median = bottom.round_medians[n]
+            value = self._of(top_median, bottom_median)
+            if value is not None:
+                values.append(value)
+        return values
+
+    def value(self, stats: Stats) -> float | None:
+        if self.worst_round:
+            return max(self.per_round(stats), default=None)
+        top, bottom = self._sides(stats)
+        return self._of(
+            None if top is None else top.median,
+            None if bottom is None else bottom.median,
+        )
 
     def status(self, value: float | None) -> str:
         if self.limit is None:
@@ -275,6 +415,13 @@ RESPX, VCR = "respx", "vcrpy"
 TARGETS = (
     Ratio(
         "lifecycle: aiointercept / floor", (AI, "lifecycle"), (FLOOR, "lifecycle"), 0.8
+    ),
+    Ratio(
+        "lifecycle: aiointercept / floor, worst round",
+        (AI, "lifecycle"),
+        (FLOOR, "lifecycle"),
+        0.8,
+        worst_round=True,
     ),
     Ratio("lifecycle: aiointercept / 1.0.0", (AI, "lifecycle"), (V1, "lifecycle"), 0.5),
     Ratio(
@@ -293,7 +440,29 @@ TARGETS = (
         (FLOOR, "routes_400"),
         1.3,
     ),
+    Ratio(
+        "registration: aiointercept / floor (aiohttp add_route)",
+        (AI, "registration"),
+        (FLOOR, "registration"),
+        1.5,
+    ),
+    Ratio(
+        "routes_scaling: aiointercept, 10000 routes / 10 routes",
+        (AI, "routes_scaling_10000"),
+        (AI, "routes_scaling_10"),
+        1.2,
+    ),
     Ratio("fixture: aiointercept overhead per test", (AI, "fixture"), None, 100.0),
+    Ratio("idle_cpu: aiointercept, % of a core", (AI, "idle_cpu_asyncio"), None, 1.0),
+    Ratio(
+        "idle_cpu, trio: aiointercept, % of a core", (AI, "idle_cpu_trio"), None, 1.0
+    ),
+    Ratio(
+        "pytest_startup: aiointercept plugin overhead",
+        (AI, "pytest_startup_overhead"),
+        None,
+        20.0,
+    ),
     Ratio(
         "lifecycle, httpx: trio / asyncio host",
         (AI, "lifecycle_httpx_trio"),
@@ -364,6 +533,35 @@ INFORMATION = (
     Ratio("body_1mb: aiointercept / 1.0.0", (AI, "body_1mb"), (V1, "body_1mb")),
     Ratio("routes_400: aiointercept / 1.0.0", (AI, "routes_400"), (V1, "routes_400")),
     Ratio("fixture: 1.0.0 overhead per test (async tests)", (V1, "fixture")),
+    Ratio(
+        "registration: aiointercept / 1.0.0", (AI, "registration"), (V1, "registration")
+    ),
+    Ratio(
+        "registration: aioresponses-ng / floor",
+        (NG, "registration"),
+        (FLOOR, "registration"),
+    ),
+    Ratio(
+        "registration: mock_external_urls=True / default",
+        (AI, "registration_external"),
+        (AI, "registration"),
+    ),
+    *(
+        Ratio(
+            f"routes_scaling: {name}, 10000 routes / 10 routes",
+            (name, "routes_scaling_10000"),
+            (name, "routes_scaling_10"),
+        )
+        for name in (FLOOR, V1, NG)
+    ),
+    Ratio(
+        "routes_scaling_10000: aiointercept / floor",
+        (AI, "routes_scaling_10000"),
+        (FLOOR, "routes_scaling_10000"),
+    ),
+    Ratio("idle_cpu: floor, % of a core", (FLOOR, "idle_cpu_asyncio")),
+    Ratio("idle_cpu: 1.0.0, % of a core", (V1, "idle_cpu_asyncio")),
+    Ratio("pytest_startup: 1.0.0 plugin overhead", (V1, "pytest_startup_overhead")),
     *(
         Ratio(f"{row}: aioresponses-ng / aiointercept", (NG, row), (AI, row))
         for row in ("lifecycle", "sequential", "concurrent", "body_1mb", "routes_400")
@@ -479,15 +677,27 @@ class Collected:
 
     implementation: Implementation
     versions: dict[str, str] = field(default_factory=dict)
-    samples: dict[str, list[float]] = field(default_factory=dict)
+    #: row -> the samples of each round, in round order (empty for a round
+    #: that measured nothing)
+    rounds: dict[str, list[list[float]]] = field(default_factory=dict)
     not_applicable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add(self, result: dict[str, Any]) -> None:
+    @property
+    def samples(self) -> dict[str, list[float]]:
+        """row -> the samples of all rounds."""
+        return {
+            row: [value for values in rounds for value in values]
+            for row, rounds in self.rounds.items()
+        }
+
+    def add(self, result: dict[str, Any], round_number: int) -> None:
         self.versions = result["versions"]
         for row, values in result["samples"].items():
-            self.samples.setdefault(row, []).extend(values)
+            rounds = self.rounds.setdefault(row, [])
+            rounds.extend([] for _ in range(round_number + 1 - len(rounds)))
+            rounds[round_number] = list(values)
         self.not_applicable.update(result["not_applicable"])
         for row, message in result["errors"].items():
             self.errors.setdefault(row, []).append(message)
@@ -496,8 +706,15 @@ class Collected:
         for row in rows:
             self.errors.setdefault(row, []).append(message)
 
-    def medians(self) -> dict[str, float]:
-        return {row: statistics.median(v) for row, v in self.samples.items() if v}
+    def stats(self) -> dict[str, RowStats]:
+        return {
+            row: RowStats(
+                statistics.median(values),
+                tuple(statistics.median(v) if v else None for v in self.rounds[row]),
+            )
+            for row, values in self.samples.items()
+            if values
+        }
 
 
 def run_rounds(
@@ -520,6 +737,10 @@ def run_rounds(
                     str(args.repeats),
                     "--fixture-repeats",
                     str(args.fixture_repeats),
+                    "--startup-pairs",
+                    str(args.startup_pairs),
+                    "--idle-seconds",
+                    str(args.idle_seconds),
                     "--json",
                     str(output),
                 ]
@@ -539,36 +760,55 @@ def run_rounds(
                         selected, f"process exited with {done.returncode}"
                     )
                     continue
-                collected[impl.name].add(json.loads(output.read_text()))
+                collected[impl.name].add(json.loads(output.read_text()), round_number)
     return collected
 
 
 # -- reporting -------------------------------------------------------------------------
 
 
-def format_us(seconds: float) -> str:
-    us = seconds * 1e6
-    if us >= 100:
-        return f"{us:,.0f}"
-    if us >= 10:
-        return f"{us:.1f}"
-    return f"{us:.2f}"
+def format_number(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
 
 
-def cell(collected: Collected, row: str) -> str:
-    values = collected.samples.get(row)
-    if values:
-        return format_us(statistics.median(values))
-    if row in collected.not_applicable:
-        return "n/a"
-    if row in collected.errors:
-        return "error"
-    return "-"
+def format_row_value(value: float, unit: str) -> str:
+    """A value of a row (seconds, or a fraction for ``%``), in ``unit``
+    without the unit's name."""
+    return format_number(value * UNITS[unit][0])
+
+
+def cell(collected: Collected, stats: dict[str, RowStats], row: str) -> str:
+    """``median (lowest-highest)``: the median of all samples, and the range of
+    the rounds' medians when more than one round measured the row; the unit
+    follows unless it is µs."""
+    found = stats.get(row)
+    if found is None:
+        if row in collected.not_applicable:
+            return "n/a"
+        if row in collected.errors:
+            return "error"
+        return "-"
+    unit = row_unit(row)
+    text = format_row_value(found.median, unit)
+    spread = found.spread()
+    if spread is not None and sum(m is not None for m in found.round_medians) > 1:
+        low, _, high = spread
+        low_text, high_text = (format_row_value(v, unit) for v in (low, high))
+        text += f" ({low_text}\N{EN DASH}{high_text})"
+    return text if unit == "µs" else with_unit(text, unit)
 
 
 def table(collected: dict[str, Collected], rows: Sequence[str]) -> list[list[str]]:
-    header = ["scenario (µs per op)", *collected]
-    body = [[row, *(cell(c, row) for c in collected.values())] for row in rows]
+    header = ["scenario", *collected]
+    stats = {name: c.stats() for name, c in collected.items()}
+    body = [
+        [row, *(cell(c, stats[name], row) for name, c in collected.items())]
+        for row in rows
+    ]
     return [header, *body]
 
 
@@ -587,12 +827,10 @@ def render_text_table(cells: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(
-    ratios: Sequence[Ratio], medians: dict[str, dict[str, float]]
-) -> list[dict[str, Any]]:
+def evaluate(ratios: Sequence[Ratio], stats: Stats) -> list[dict[str, Any]]:
     evaluated = []
     for ratio in ratios:
-        value = ratio.value(medians)
+        value = ratio.value(stats)
         evaluated.append(
             {
                 "title": ratio.title,
@@ -600,6 +838,8 @@ def evaluate(
                 "unit": ratio.unit(),
                 "limit": ratio.limit,
                 "status": ratio.status(value),
+                "worst_round": ratio.worst_round,
+                "rounds": ratio.per_round(stats),
             }
         )
     return evaluated
@@ -609,26 +849,41 @@ def format_value(entry: dict[str, Any]) -> str:
     value = entry["value"]
     if value is None:
         return "n/a"
-    if entry["unit"] == "µs":
-        return f"{value:,.1f} µs"
+    if entry["unit"] != "x":
+        return with_unit(format_number(value), entry["unit"])
     # one more digit when two would round onto the limit and hide the verdict
     digits = 3 if round(value, 2) == entry["limit"] else 2
     return f"{value:.{digits}f}x"
 
 
+def format_rounds(entry: dict[str, Any]) -> str:
+    """The lowest and highest of the values within each round, or ``""``
+    when fewer than two rounds measured it."""
+    values = entry["rounds"]
+    if len(values) < 2:
+        return ""
+    if entry["unit"] == "x":
+        low, high = (f"{value:.2f}" for value in (min(values), max(values)))
+    else:
+        low, high = (format_number(value) for value in (min(values), max(values)))
+    return with_unit(f"{low}\N{EN DASH}{high}", entry["unit"])
+
+
 def format_limit(entry: dict[str, Any]) -> str:
-    unit = " µs" if entry["unit"] == "µs" else "x"
-    return f"<= {entry['limit']:g}{unit}"
+    limit = f"{entry['limit']:g}"
+    return f"<= {with_unit(limit, entry['unit'])}"
 
 
 def render_ratios(entries: list[dict[str, Any]]) -> str:
     width = max(len(entry["title"]) for entry in entries)
     lines = []
     for entry in entries:
+        rounds = format_rounds(entry)
         line = f"{entry['title']:<{width}}  {format_value(entry):>11}"
+        line += f"  {f'(rounds {rounds})' if rounds else '':<24}"
         if entry["limit"] is not None:
             line += f"  (target {format_limit(entry)})  {entry['status']}"
-        lines.append(line)
+        lines.append(line.rstrip())
     return "\n".join(lines)
 
 
@@ -657,6 +912,8 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "repeats": args.repeats,
         "fixture_repeats": args.fixture_repeats,
+        "startup_pairs": args.startup_pairs,
+        "idle_seconds": args.idle_seconds,
         "quick": args.quick,
         "gc": "collected before each timed repeat, disabled during it",
     }
@@ -732,9 +989,15 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         name, label = impl.implementation.name, impl.implementation.label
         lines += _fill(f"**{name}**: {label} ({versions}).", "  ", "* ")
     run = (
-        f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s) and "
+        f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s), "
         f"{meta['fixture_repeats']} pair(s) of pytest runs for ``fixture``"
     )
+    if "startup_pairs" in meta:
+        run += (
+            f", {meta['startup_pairs']} pair(s) of pytest start-ups for "
+            f"``pytest_startup_*`` and {meta['idle_seconds']:g} s of sleep for "
+            "``idle_cpu_*``"
+        )
     if meta["quick"]:
         run += ", a ``--quick`` run"
     lines += [
@@ -761,33 +1024,43 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             f"One run on {meta['platform']}, {meta['cpus']} CPUs, Python "
             f"{meta['python']}, on {meta['date']} (commit {meta['commit']}), with "
             f"{run}. Absolute times depend on the machine; the ratios, taken "
-            "between medians of the same run, travel better. Lower is better; "
-            "n/a: not measured for that implementation (no such feature, or "
-            "measured in other rows; the JSON results give the reason)."
+            "between medians of the same run, travel better. Lower is better. A "
+            "cell is the median of the samples of all rounds and, in brackets, "
+            "the lowest and the highest of the rounds' own medians: how much the "
+            "figure moved from one round to the next. n/a: not measured for that "
+            "implementation (no such feature, or measured in other rows; the "
+            "JSON results give the reason)."
         ),
         "",
         *_rst_table(
-            "Median time per operation, µs",
+            "Median per operation, µs unless marked (lowest\N{EN DASH}highest "
+            "median of a round)",
             cells,
             " ".join(["30"] + ["17"] * len(names)),
         ),
         ".. image:: _static/performance.png",
-        "   :alt: Bar chart of the median time per operation of each scenario, "
-        "per implementation, on a log scale",
+        "   :alt: Bar chart of the median time per operation of each scenario "
+        "measured in µs, per implementation, on a log scale",
         "",
         "Ratios",
         "------",
         "",
         *_fill(
-            "Ratios of the medians above (the limits the project holds itself to "
-            "are in ``benchmarks/README.md``)."
+            "Ratios of the medians above, and a few of the medians themselves "
+            "(the limits the project holds itself to are in "
+            "``benchmarks/README.md``). A ratio marked *worst round* is the "
+            "highest of the ratios taken within each round, between that round's "
+            "medians; the others are taken between the medians of all rounds. "
+            "Rounds: the lowest and the highest of the values within each round."
         ),
         "",
     ]
-    ratio_cells = [["Ratio", "Measured"]]
+    ratio_cells = [["Ratio", "Measured", "Rounds"]]
     for entry in [*report["targets"], *report["information"]]:
-        ratio_cells.append([entry["title"], format_value(entry)])
-    lines += _rst_table("Ratios of medians", ratio_cells, "70 30")
+        ratio_cells.append(
+            [entry["title"], format_value(entry), format_rounds(entry) or "-"]
+        )
+    lines += _rst_table("Ratios of medians", ratio_cells, "60 20 20")
     lines += ["Where the time goes", "-------------------", ""]
     for item in WHERE_THE_TIME_GOES:
         lines += [*_fill(item, "  ", "* ")]
@@ -803,13 +1076,18 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         "above.",
         "The implementations run in interleaved rounds: each round runs each of "
         "them once, in a rotated order, so that the machine's noise hits all of "
-        "them alike. A table cell is the median of the samples of all rounds.",
+        "them alike. A table cell is the median of the samples of all rounds; "
+        "each round's median is kept too, for the spread in brackets and the "
+        "worst-round ratios.",
         "A sample is one timed repeat (for example 500 requests) divided by its "
         "number of operations, timed with ``time.perf_counter`` (the cassette "
         "loads with ``time.process_time``, see above). One untimed "
         "repeat warms up first. Garbage is collected before each timed repeat and "
         "the cyclic garbage collector is off during it, for every implementation. "
-        "For ``fixture``, a sample is one pair of pytest runs.",
+        "For ``fixture`` and ``pytest_startup_*``, a sample is one pair of pytest "
+        "runs; for ``idle_cpu_*``, one sleep per round, with the garbage "
+        "collector on (whatever runs meanwhile pays for its garbage as in a "
+        "test).",
         "Every process refuses to resolve names or open connections other than "
         "loopback ones: nothing leaves the machine.",
     )
@@ -897,8 +1175,9 @@ WHERE_THE_TIME_GOES = (
 
 
 def plot(collected: dict[str, Collected], rows: Sequence[str], path: Path) -> None:
-    """A grouped bar chart, log scale: one group per row, one bar per
+    """A grouped bar chart, log scale: one group per row in µs, one bar per
     implementation (matplotlib is only installed in the nox session)."""
+    rows = [row for row in rows if row_unit(row) == "µs"]
     matplotlib: Any = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
     pyplot: Any = importlib.import_module("matplotlib.pyplot")
@@ -944,6 +1223,17 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="pytest pairs per round for 'fixture' (default 3, quick 1)",
     )
     parser.add_argument(
+        "--startup-pairs",
+        type=int,
+        help="pairs of pytest start-ups per round for 'pytest_startup' "
+        "(default 10, quick 3)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        help="seconds of the 'idle_cpu' sample of a round (default 3, quick 1)",
+    )
+    parser.add_argument(
         "--only",
         default="",
         help=f"comma-separated scenarios, of: {', '.join(SCENARIOS)}",
@@ -987,6 +1277,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.fixture_repeats = args.fixture_repeats or (1 if args.quick else 3)
+    args.startup_pairs = args.startup_pairs or (3 if args.quick else 10)
+    args.idle_seconds = args.idle_seconds or (1.0 if args.quick else 3.0)
     args.only = [name for name in args.only.split(",") if name]
     unknown = [name for name in args.only if name not in SCENARIOS]
     if unknown:
@@ -1011,7 +1303,9 @@ def load(path: Path) -> tuple[dict[str, Any], dict[str, Collected]]:
         name: Collected(
             by_name[name],
             versions=saved["versions"],
-            samples=saved["samples"],
+            # results written before the rounds were kept apart: one round
+            rounds=saved.get("rounds")
+            or {row: [values] for row, values in saved["samples"].items()},
             not_applicable=saved["not_applicable"],
             errors=saved["errors"],
             seconds=saved["seconds"],
@@ -1039,9 +1333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta = metadata(args)
 
     rows = [row for name in args.only for row in SCENARIOS[name]] or list(ROWS)
-    medians = {name: c.medians() for name, c in collected.items()}
-    targets = evaluate(TARGETS, medians)
-    information = evaluate(INFORMATION, medians)
+    stats = {name: c.stats() for name, c in collected.items()}
+    targets = evaluate(TARGETS, stats)
+    information = evaluate(INFORMATION, stats)
     report = {
         "meta": meta,
         "implementations": {
@@ -1049,9 +1343,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "label": c.implementation.label,
                 "environment": c.implementation.environment,
                 "versions": c.versions,
-                "medians_us": {
-                    row: value * 1e6 for row, value in medians[name].items()
+                "units": {row: row_unit(row) for row in stats[name]},
+                # in the row's unit: the median of all samples, and the
+                # lowest, median and highest of the rounds' medians
+                "medians": {
+                    row: row_stats.median * UNITS[row_unit(row)][0]
+                    for row, row_stats in stats[name].items()
                 },
+                "spread": {
+                    row: dict(
+                        zip(
+                            ("min", "median", "max"),
+                            (v * UNITS[row_unit(row)][0] for v in spread),
+                            strict=True,
+                        )
+                    )
+                    for row, row_stats in stats[name].items()
+                    if (spread := row_stats.spread()) is not None
+                },
+                # seconds per operation (a fraction for the % rows), per round
+                "rounds": c.rounds,
                 "samples": c.samples,
                 "not_applicable": c.not_applicable,
                 "errors": c.errors,
@@ -1064,12 +1375,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
 
     print()
+    print(
+        "Median per operation in µs unless marked, and in brackets the lowest "
+        "and highest median of a round:"
+    )
     print(render_text_table(table(collected, rows)))
     for name, c in collected.items():
         for row, messages in c.errors.items():
             print(f"error: {name} {row}: {messages[0]}")
     print()
-    print("Targets (ratios of medians):")
+    print("Targets:")
     print(render_ratios(targets))
     print()
     print("For information:")

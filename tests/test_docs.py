@@ -32,8 +32,8 @@ def test_benchmark_targets_are_in_the_benchmarks_readme_not_the_user_docs() -> N
     listed = re.findall(r"^\| (.+?) \| <= (.+?) \|$", readme, re.M)
 
     def limit(target: Ratio) -> str:
-        value = f"{target.limit:g}"
-        return f"{value} µs" if target.denominator is None else f"{value}x"
+        unit = target.unit()
+        return f"{target.limit:g}{'' if unit in ('x', '%') else ' '}{unit}"
 
     assert listed == [(target.title, limit(target)) for target in TARGETS]
     page = (ROOT / "docs" / "performance.rst").read_text()

@@ -67,6 +67,7 @@ from ._routing import (
     check_method,
     check_repeat,
 )
+from ._settings import strictness
 from ._urls import normalize_url
 from ._websocket import WebSocket, check_handler, http_url
 
@@ -78,31 +79,6 @@ __all__ = ["aiointercept"]
 R = TypeVar("R")
 
 _UNSET: Any = object()
-
-
-class _Strictness:
-    """What ``assert_all_called`` and ``assert_all_matched`` left at ``None``
-    mean: ``False``, unless the pytest plugin's strict option, or the marker
-    of the running test, says otherwise (the plugin sets these around each
-    test)."""
-
-    def __init__(self) -> None:
-        self.assert_all_called = False
-        self.assert_all_matched = False
-
-    def resolve(
-        self, assert_all_called: bool | None, assert_all_matched: bool | None
-    ) -> tuple[bool, bool]:
-        return (
-            self.assert_all_called if assert_all_called is None else assert_all_called,
-            self.assert_all_matched
-            if assert_all_matched is None
-            else assert_all_matched,
-        )
-
-
-#: The defaults of the strict options (see :class:`_Strictness`).
-strictness = _Strictness()
 
 
 class aiointercept:  # the public name is lower-case by design

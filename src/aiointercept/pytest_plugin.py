@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from ._interceptor import aiointercept, strictness
-from ._recording import RECORD_MODES
+from ._interceptor import aiointercept
+from ._settings import RECORD_MODES, strictness
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._adapters import InterceptTarget, PassthroughHost, interception
-from ._aiohttp_server import AiohttpServer
 from ._assertions import (
     MOCK,
     CallSpec,
@@ -73,6 +72,8 @@ from ._websocket import WebSocket, check_handler, http_url
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._aiohttp_server import AiohttpServer
 
 __all__ = ["aiointercept"]
 
@@ -293,7 +294,7 @@ class aiointercept:  # the public name is lower-case by design
             raise RuntimeError("this aiointercept instance is already running")
         # a new block starts a new journal; the routes stay
         self._dispatcher.forget_requests()
-        for where in AiohttpServer.reap_abandoned():
+        for where in _server_type().reap_abandoned():
             _warn_abandoned(where)
         self.assert_all_called, self.assert_all_matched = strictness.resolve(
             *self._strict_given
@@ -315,7 +316,7 @@ class aiointercept:  # the public name is lower-case by design
         WebSocket handlers need an event loop: register them from async code
         running in this thread while the block is open."""
         self._check_not_running()
-        server = AiohttpServer(self._dispatcher, None, self.mock_external_urls)
+        server = _server_type()(self._dispatcher, None, self.mock_external_urls)
         url = server.start_blocking()
         self._server = server
         self._sync_block = True
@@ -365,7 +366,7 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> Self:
         self._check_not_running()
         host = Host()
-        server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
+        server = _server_type()(self._dispatcher, host, self.mock_external_urls)
         caller = sys._getframe(1)
         server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._dispatcher.host = host
@@ -497,7 +498,7 @@ class aiointercept:  # the public name is lower-case by design
         test can turn ``mock_external_urls`` on."""
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
-        server = AiohttpServer(self._dispatcher, None, external=True)
+        server = _server_type()(self._dispatcher, None, external=True)
         url = server.start_blocking()
         self._shared = True
         self._server = server
@@ -972,6 +973,14 @@ class aiointercept:  # the public name is lower-case by design
             similar=journal,
             explain=explain_key(key),
         )
+
+
+def _server_type() -> type[AiohttpServer]:
+    """The block's server, imported when the first block starts: importing
+    aiointercept (and its pytest plugin) does not import aiohttp."""
+    from ._aiohttp_server import AiohttpServer
+
+    return AiohttpServer
 
 
 def _collected(server: AiohttpServer) -> None:

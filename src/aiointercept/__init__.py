@@ -12,13 +12,13 @@ from ._errors import (
     NetworkBlockedError,
     StrictCheckError,
 )
-from ._responses import CallbackResult, Fault, ServerSentEvents
 
 if TYPE_CHECKING:
     from ._assertions import RegisteredRoute, UnmatchedRequest
     from ._cassette import CassetteRequest
     from ._interceptor import aiointercept
     from ._journal import RecordedRequest, UploadedFile
+    from ._responses import CallbackResult, Fault, ServerSentEvents
     from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
 
     MockResponse = RegisteredRoute
@@ -46,14 +46,17 @@ __all__ = [
     "aiointercept",
 ]
 
-#: The public names that need yarl, multidict or anyio, by module and name:
-#: imported together when one of them is first used, so that importing the
-#: package, which every pytest run does for the plugin of a project that has
-#: aiointercept installed, imports only the standard library.
+#: The public names, but the exceptions, by module and name: imported together
+#: when one of them is first used. Every pytest run imports the package for
+#: the plugin of a project that has aiointercept installed, used or not, and
+#: pytest rewrites the asserts of every module of it that is imported then.
 _LAZY = {
     "RegisteredRoute": ("._assertions", "RegisteredRoute"),
     "UnmatchedRequest": ("._assertions", "UnmatchedRequest"),
     "CassetteRequest": ("._cassette", "CassetteRequest"),
+    "CallbackResult": ("._responses", "CallbackResult"),
+    "Fault": ("._responses", "Fault"),
+    "ServerSentEvents": ("._responses", "ServerSentEvents"),
     "aiointercept": ("._interceptor", "aiointercept"),
     "RecordedRequest": ("._journal", "RecordedRequest"),
     "UploadedFile": ("._journal", "UploadedFile"),

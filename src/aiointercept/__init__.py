@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._assertions import RegisteredRoute, UnmatchedRequest
-from ._cassette import CassetteRequest
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     AiointerceptError,
     CallbackError,
@@ -11,15 +12,17 @@ from ._errors import (
     NetworkBlockedError,
     StrictCheckError,
 )
-from ._interceptor import aiointercept
-from ._journal import RecordedRequest, UploadedFile
-from ._responses import CallbackResult, Fault, ServerSentEvents
-from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
 
-#: aiointercept 1.0.0's name for a route handle: an alias of RegisteredRoute.
-MockResponse = RegisteredRoute
-#: aiointercept 1.0.0's name for a recorded request: an alias of RecordedRequest.
-AiointerceptRequest = RecordedRequest
+if TYPE_CHECKING:
+    from ._assertions import RegisteredRoute, UnmatchedRequest
+    from ._cassette import CassetteRequest
+    from ._interceptor import aiointercept
+    from ._journal import RecordedRequest, UploadedFile
+    from ._responses import CallbackResult, Fault, ServerSentEvents
+    from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
+
+    MockResponse = RegisteredRoute
+    AiointerceptRequest = RecordedRequest
 
 __all__ = [
     "AiointerceptError",
@@ -43,6 +46,52 @@ __all__ = [
     "aiointercept",
 ]
 
+#: The public names, but the exceptions, by module and name: imported together
+#: when one of them is first used. Every pytest run imports the package for
+#: the plugin of a project that has aiointercept installed, used or not, and
+#: pytest rewrites the asserts of every module of it that is imported then.
+_LAZY = {
+    "RegisteredRoute": ("._assertions", "RegisteredRoute"),
+    "UnmatchedRequest": ("._assertions", "UnmatchedRequest"),
+    "CassetteRequest": ("._cassette", "CassetteRequest"),
+    "CallbackResult": ("._responses", "CallbackResult"),
+    "Fault": ("._responses", "Fault"),
+    "ServerSentEvents": ("._responses", "ServerSentEvents"),
+    "aiointercept": ("._interceptor", "aiointercept"),
+    "RecordedRequest": ("._journal", "RecordedRequest"),
+    "UploadedFile": ("._journal", "UploadedFile"),
+    "WebSocket": ("._websocket", "WebSocket"),
+    "WebSocketClosedError": ("._websocket", "WebSocketClosedError"),
+    "WebSocketMessage": ("._websocket", "WebSocketMessage"),
+    #: aiointercept 1.0.0's name for a route handle: an alias of RegisteredRoute.
+    "MockResponse": ("._assertions", "RegisteredRoute"),
+    #: aiointercept 1.0.0's name for a recorded request: an alias of
+    #: RecordedRequest.
+    "AiointerceptRequest": ("._journal", "RecordedRequest"),
+}
+
+
+def _publish(name: str, obj: Any) -> None:
+    obj.__module__ = __name__
+    globals()[name] = obj
+
+
 for _name in __all__:
-    globals()[_name].__module__ = __name__
+    if _name not in _LAZY:
+        _publish(_name, globals()[_name])
 del _name
+
+if not TYPE_CHECKING:  # type checkers see the imports above, not a fallback
+
+    def __getattr__(name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        for public, (module, attribute) in _LAZY.items():
+            _publish(
+                public, getattr(importlib.import_module(module, __name__), attribute)
+            )
+        return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from unittest.mock import ANY
 
 from yarl import URL
 
@@ -32,6 +31,7 @@ from ._matchers import (
     check_header_mapping,
     check_json,
     check_multi_mapping,
+    is_any,
     method_mismatches,
     preview_body,
     url_mismatches,
@@ -223,7 +223,7 @@ class CallSpec:
         url: URL | None = None,
     ) -> CallSpec:
         # unittest.mock.ANY (aiointercept 1.0.0, aioresponses) checks nothing
-        data, json, headers = (None if v is ANY else v for v in (data, json, headers))
+        data, json, headers = (None if is_any(v) else v for v in (data, json, headers))
         if not isinstance(strict_headers, bool):
             raise TypeError(f"strict_headers must be a bool, got {strict_headers!r}")
         if strict_headers and headers is None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._adapters import InterceptTarget, PassthroughHost, interception
-from ._aiohttp_server import AiohttpServer
 from ._assertions import (
     MOCK,
     CallSpec,
@@ -67,42 +66,20 @@ from ._routing import (
     check_method,
     check_repeat,
 )
+from ._settings import strictness
 from ._urls import normalize_url, plain_url
 from ._websocket import WebSocket, check_handler, http_url
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ._aiohttp_server import AiohttpServer
+
 __all__ = ["aiointercept"]
 
 R = TypeVar("R")
 
 _UNSET: Any = object()
-
-
-class _Strictness:
-    """What ``assert_all_called`` and ``assert_all_matched`` left at ``None``
-    mean: ``False``, unless the pytest plugin's strict option, or the marker
-    of the running test, says otherwise (the plugin sets these around each
-    test)."""
-
-    def __init__(self) -> None:
-        self.assert_all_called = False
-        self.assert_all_matched = False
-
-    def resolve(
-        self, assert_all_called: bool | None, assert_all_matched: bool | None
-    ) -> tuple[bool, bool]:
-        return (
-            self.assert_all_called if assert_all_called is None else assert_all_called,
-            self.assert_all_matched
-            if assert_all_matched is None
-            else assert_all_matched,
-        )
-
-
-#: The defaults of the strict options (see :class:`_Strictness`).
-strictness = _Strictness()
 
 
 class aiointercept:  # the public name is lower-case by design
@@ -317,7 +294,7 @@ class aiointercept:  # the public name is lower-case by design
             raise RuntimeError("this aiointercept instance is already running")
         # a new block starts a new journal; the routes stay
         self._dispatcher.forget_requests()
-        for where in AiohttpServer.reap_abandoned():
+        for where in _server_type().reap_abandoned():
             _warn_abandoned(where)
         self.assert_all_called, self.assert_all_matched = strictness.resolve(
             *self._strict_given
@@ -339,7 +316,7 @@ class aiointercept:  # the public name is lower-case by design
         WebSocket handlers need an event loop: register them from async code
         running in this thread while the block is open."""
         self._check_not_running()
-        server = AiohttpServer(self._dispatcher, None, self.mock_external_urls)
+        server = _server_type()(self._dispatcher, None, self.mock_external_urls)
         url = server.start_blocking()
         self._server = server
         self._sync_block = True
@@ -389,7 +366,7 @@ class aiointercept:  # the public name is lower-case by design
     async def __aenter__(self) -> Self:
         self._check_not_running()
         host = Host()
-        server = AiohttpServer(self._dispatcher, host, self.mock_external_urls)
+        server = _server_type()(self._dispatcher, host, self.mock_external_urls)
         caller = sys._getframe(1)
         server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._dispatcher.host = host
@@ -521,7 +498,7 @@ class aiointercept:  # the public name is lower-case by design
         test can turn ``mock_external_urls`` on."""
         if self._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
-        server = AiohttpServer(self._dispatcher, None, external=True)
+        server = _server_type()(self._dispatcher, None, external=True)
         url = server.start_blocking()
         self._shared = True
         self._server = server
@@ -1005,6 +982,14 @@ class aiointercept:  # the public name is lower-case by design
             similar=journal,
             explain=explain_key(key),
         )
+
+
+def _server_type() -> type[AiohttpServer]:
+    """The block's server, imported when the first block starts: importing
+    aiointercept (and its pytest plugin) does not import aiohttp."""
+    from ._aiohttp_server import AiohttpServer
+
+    return AiohttpServer
 
 
 def _collected(server: AiohttpServer) -> None:

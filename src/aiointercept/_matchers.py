@@ -12,11 +12,11 @@ from __future__ import annotations
 import inspect
 import json as _json
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
-from unittest.mock import ANY
 from urllib.parse import parse_qsl
 
 from ._responses import TOKEN, encode_json
@@ -286,10 +286,17 @@ class JsonMatcher(Matcher):
         return f"json {_one_line(_compact_json(self.expected))}"
 
 
+def is_any(value: object) -> bool:
+    """``value`` is :data:`unittest.mock.ANY`. Whoever passes it has imported
+    :mod:`unittest.mock` (and asyncio with it), so aiointercept does not."""
+    mock = sys.modules.get("unittest.mock")
+    return mock is not None and value is mock.ANY
+
+
 def json_equal(expected: Any, actual: Any) -> bool:
     """Equality with JSON's types: booleans are not numbers, tuples are lists;
     :data:`unittest.mock.ANY` equals any value."""
-    if expected is ANY:
+    if is_any(expected):
         return True
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
@@ -320,7 +327,7 @@ def _compact_json(value: Any) -> str:
 
 def _any_json(value: object) -> str:
     """``mock.ANY`` in an expected JSON document, shown as ``"<ANY>"``."""
-    if value is ANY:
+    if is_any(value):
         return "<ANY>"
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 

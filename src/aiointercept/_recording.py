@@ -27,6 +27,7 @@ from ._compression import check_compress, decode_content
 from ._errors import CassetteError
 from ._journal import RecordedRequest
 from ._responses import Reply, StreamBody
+from ._settings import RECORD_MODES
 
 __all__ = [
     "DEFAULT_FILTER_HEADERS",
@@ -37,9 +38,6 @@ __all__ = [
     "CassetteOptions",
     "check_cassette_options",
 ]
-
-#: vcrpy's record modes, and pytest-recording's ``rewrite``.
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
 #: The matchers, by vcrpy's names.
 MATCHERS = (

@@ -8,6 +8,10 @@ teardown by what its own requests caused. The fixtures are synchronous, so they
 work in sync tests and under every async harness (the anyio plugin on asyncio
 and trio, pytest-asyncio) without depending on any of them; async callbacks
 run on the loop of the test that registers them.
+
+Every pytest run of a project that has aiointercept installed loads this
+plugin, so it imports only the standard library and pytest until a test uses
+a fixture or the marker: the server, aiohttp and the rest come then.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import os
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._interceptor import aiointercept, strictness
-from ._recording import RECORD_MODES
+from ._settings import RECORD_MODES, strictness
+
+if TYPE_CHECKING:
+    from . import aiointercept
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 
@@ -82,6 +88,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def aiointercept_server() -> Iterator[aiointercept]:
     """One mock server for the whole session, cleared after each test."""
+    from . import aiointercept
+
     server = aiointercept()
     server._start_shared()
     try:
@@ -120,6 +128,8 @@ def aiointercept_mock(
 
 
 def _options(node: pytest.Item | Any) -> aiointercept:
+    from . import aiointercept
+
     marker = node.get_closest_marker(_MARKER)
     if marker is None:
         return aiointercept()
@@ -187,12 +197,12 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     and is failed by what its own requests caused."""
     __tracebackhide__ = True
     fixtures = getattr(item, "funcargs", {})
-    server = fixtures.get("aiointercept_server")
-    if (
-        isinstance(server, aiointercept)
-        and server._shared
-        and "aiointercept_mock" not in fixtures
-    ):
+    if "aiointercept_server" not in fixtures or "aiointercept_mock" in fixtures:
+        return
+    from . import aiointercept
+
+    server = fixtures["aiointercept_server"]
+    if isinstance(server, aiointercept) and server._shared:
         server.assert_all_called, server.assert_all_matched = strictness.resolve(
             None, None
         )

@@ -616,14 +616,24 @@ class aiointercept:  # the public name is lower-case by design
         method = check_method(method)
         matcher = self._url_matcher(url)
         remaining = check_repeat(repeat)
-        matchers = build_matchers(
-            match_query=match_query,
-            match_headers=match_headers,
-            match_json=match_json,
-            match_body=match_body,
-            match_form=match_form,
-            match=match,
-        )
+        if (
+            match_query is None
+            and match_headers is None
+            and match_json is None
+            and match_body is None
+            and match_form is None
+            and match is None
+        ):
+            matchers: tuple[Any, ...] = ()  # the common case, without a call
+        else:
+            matchers = build_matchers(
+                match_query=match_query,
+                match_headers=match_headers,
+                match_json=match_json,
+                match_body=match_body,
+                match_form=match_form,
+                match=match,
+            )
         ignore_query = match_query is not None and isinstance(matcher, URL)
         if ignore_query and isinstance(matcher, URL) and matcher.query_string:
             raise ValueError(

@@ -264,11 +264,27 @@ def encode_body(body: object) -> bytes:
 
 #: ``json.dumps(value, allow_nan=False)``, without building an encoder per call.
 _JSON_ENCODER: Final = _json.JSONEncoder(allow_nan=False)
+#: The standard library's C encoder, when it has one: called directly, it
+#: skips the Python set-up that JSONEncoder.encode does on every call.
+_C_MAKE_ENCODER: Final[Any] = getattr(_json.encoder, "c_make_encoder", None)
 
 
 def encode_json(value: object, name: str) -> bytes:
     try:
-        return _JSON_ENCODER.encode(value).encode("utf-8")
+        if _C_MAKE_ENCODER is None:  # pragma: no cover - a Python without _json
+            return _JSON_ENCODER.encode(value).encode("utf-8")
+        encode = _C_MAKE_ENCODER(
+            {},  # markers: circular references are reported
+            _JSON_ENCODER.default,
+            _json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ": ",
+            ", ",
+            False,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        )
+        return "".join(encode(value, 0)).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} is not JSON serializable ({exc}): {value!r}") from exc
 

@@ -702,8 +702,8 @@ async def test_concurrent_aiohttp_requests_consume_queued_responses() -> None:
 # -- the shared server thread ---------------------------------------------------
 
 
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+def server_threads(name: str = "aiointercept-server") -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name]
 
 
 @pytest.mark.anyio
@@ -721,13 +721,18 @@ async def test_blocks_share_one_server_thread_that_ends_when_idle(
                 ports.append(port_of(m.server_url))
                 assert len(server_threads()) == 1
                 thread = server_threads()[0]
+                # and one thread watches the blocks' sockets
+                (watch,) = server_threads("aiointercept-watch")
     assert len(set(ports)) == 3  # a listening socket of its own per block
     for port in ports:
         await assert_port_closed(port)
 
     await anyio.to_thread.run_sync(thread.join, 5)
+    await anyio.to_thread.run_sync(watch.join, 5)
     assert not thread.is_alive()
+    assert not watch.is_alive()
     assert server_threads() == []
+    assert server_threads("aiointercept-watch") == []
 
     # the next block starts a new thread
     async with aiointercept() as m, httpx.AsyncClient() as client:

@@ -90,6 +90,8 @@ class EpollReadiness:
         # written to by close(), to end a wait
         self._closing_r, self._closing_w = os.pipe()
         self._epoll.register(self._closing_r, select.EPOLLIN)
+        self._closed = False
+        self._lock = threading.Lock()
 
     def add(self, sock: socket.socket) -> None:
         self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLONESHOT)
@@ -122,10 +124,14 @@ class EpollReadiness:
                 return fds
 
     def close(self) -> None:
-        """End :meth:`wait` (from any thread); the waiting thread cleans up."""
-        with contextlib.suppress(OSError):
-            os.write(self._closing_w, b"x")
-            os.close(self._closing_w)
+        """End :meth:`wait` (from any thread, once); the waiting thread
+        cleans up."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        os.write(self._closing_w, b"x")
+        os.close(self._closing_w)
 
 
 Readiness = EpollReadiness | PolledReadiness

@@ -658,33 +658,14 @@ class aiointercept:  # the public name is lower-case by design
                     "be combined with callback=, fault= or with response arguments"
                 )
             source = CloseSource(fault_for_exception(exception), check_delay(delay))
-        elif callback is not None:
-            if delivery_given or delay != 0:
+        else:
+            if callback is not None and (delivery_given or delay != 0):
                 raise TypeError(
                     "callback= builds the response from its CallbackResult; pass "
                     "delay, fault, chunk_delay and compress there instead of to "
                     "add() (status, body, json/payload, headers, content_type and "
                     "reason answer when the callback returns None)"
                 )
-            # aioresponses' meaning: a CallbackResult wins, None gets these
-            fallback = static_reply(
-                status=status,
-                body=body,
-                json=json,
-                payload=payload,
-                headers=headers,
-                content_type=content_type,
-                reason=reason,
-            )
-            if isinstance(fallback.body, StreamBody):
-                raise TypeError(
-                    f"body {fallback.body.source!r} streams: with callback=, return "
-                    "it in the CallbackResult instead"
-                )
-            source = CallbackSource(callback, fallback)
-            if source.is_async:
-                self._bind_loop()
-        else:
             reply = static_reply(
                 status=status,
                 body=body,
@@ -698,16 +679,27 @@ class aiointercept:  # the public name is lower-case by design
                 chunk_delay=chunk_delay,
                 compress=compress,
             )
-            if isinstance(reply.body, StreamBody):
-                if reply.body.one_shot() and remaining != 1:
-                    raise ValueError(
-                        f"body {reply.body.source!r} can be iterated only once, so "
-                        f"it cannot serve repeat={repeat!r}: pass a list, or "
-                        "register it once per response"
+            if callback is not None:
+                # aioresponses' meaning: a CallbackResult wins, None gets this
+                if isinstance(reply.body, StreamBody):
+                    raise TypeError(
+                        f"body {reply.body.source!r} streams: with callback=, "
+                        "return it in the CallbackResult instead"
                     )
-                if reply.body.is_async:
+                source = CallbackSource(callback, reply)
+                if source.is_async:
                     self._bind_loop()
-            source = StaticSource(reply)
+            else:
+                if isinstance(reply.body, StreamBody):
+                    if reply.body.one_shot() and remaining != 1:
+                        raise ValueError(
+                            f"body {reply.body.source!r} can be iterated only once, "
+                            f"so it cannot serve repeat={repeat!r}: pass a list, or "
+                            "register it once per response"
+                        )
+                    if reply.body.is_async:
+                        self._bind_loop()
+                source = StaticSource(reply)
         route = Route(
             method,
             matcher,

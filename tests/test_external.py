@@ -29,6 +29,7 @@ import logging
 import re
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import aiointercept._adapters._aiohttp as aiohttp_adapter
+import aiointercept._aiohttp_server as aiohttp_server
 from aiointercept import CallbackResult, aiointercept
 from aiointercept._adapters import incompatibility
 from aiointercept._aiohttp_server import active_servers
@@ -1227,6 +1229,7 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
         aiohttp.ClientResponse,
         aiohttp.ThreadedResolver,
     ]
+    aiohttp_server.engine.shutdown()  # and the resend wrappers of earlier tests
     before = [dict(vars(cls)) for cls in classes]
     async with aiointercept(mock_external_urls=True):
         changed = {
@@ -1245,11 +1248,37 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
         "TCPConnector._get_ssl_context",
         "TCPConnector.connect",
     }
+    # the resend wrappers stay while the server thread lives (see below)
+    aiohttp_server.engine.shutdown()
     after = [dict(vars(cls)) for cls in classes]
     assert all(
         saved.keys() == now.keys() and all(saved[k] is now[k] for k in saved)
         for saved, now in zip(before, after, strict=True)
     )
+
+
+@asyncio_only
+async def test_the_resend_wrappers_stay_until_the_server_thread_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Installing them on every block would slow the next requests down: they
+    stay between blocks, and go when the server thread ends, idle."""
+    aiohttp_server.engine.shutdown()
+    original = vars(aiohttp.ClientRequest).get("send")
+    monkeypatch.setattr(aiohttp_server, "LINGER", 0.05)
+    async with aiointercept() as m:
+        m.get("/x", body="ok")
+        wrapped = vars(aiohttp.ClientRequest).get("send")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{m.server_url}/x") as response,
+        ):
+            assert await response.text() == "ok"
+    assert wrapped is not original
+    assert vars(aiohttp.ClientRequest).get("send") is wrapped  # between blocks
+    (thread,) = [t for t in threading.enumerate() if t.name == "aiointercept-server"]
+    await anyio.to_thread.run_sync(thread.join, 5)
+    assert vars(aiohttp.ClientRequest).get("send") is original
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,12 @@ under test is a new call (or, from a client middleware, the same request
 object) and is sent as usual; so is a redirect, whose previous attempt got a
 response. Connections to any other server keep aiohttp's behaviour.
 
-The wrappers are installed when the first server starts listening and removed
-when the last one stops, whatever the order.
+The wrappers are installed when the first server starts listening, and stay
+while aiointercept's server thread lives (it ends about a second after the
+last block, see ``_aiohttp_server``): between blocks they leave every
+connection alone. Changing the classes on every block would make the next
+requests of every aiohttp client slower (the interpreter's specialized code
+for those classes starts over), by more than a block costs.
 """
 
 from __future__ import annotations
@@ -71,25 +75,32 @@ class _ResendGuard:
         self.start: Any = ClientResponse.start
         #: What the classes held under the wrapped names (None: inherited).
         self._saved: dict[tuple[type, str], Any] = {}
+        self._installed = False
 
     def track(self, ports: list[int]) -> None:
-        """A server listens on ``ports``: install the wrappers if it is the first."""
+        """A server listens on ``ports``: install the wrappers if they are not."""
         with self._lock:
-            if not self._ports:
+            if not self._installed:
                 self._install()
+                self._installed = True
             for port in ports:
                 self._ports[port] = self._ports.get(port, 0) + 1
 
     def untrack(self, ports: list[int]) -> None:
-        """A server no longer listens on ``ports``: remove the wrapper after
-        the last one."""
+        """A server no longer listens on ``ports`` (the wrappers stay)."""
         with self._lock:
             for port in ports:
                 count = self._ports.pop(port, 0) - 1
                 if count > 0:
                     self._ports[port] = count
-            if not self._ports:
+
+    def remove(self) -> None:
+        """Remove the wrappers, unless a server listens (the server thread
+        is ending; from any thread)."""
+        with self._lock:
+            if self._installed and not self._ports:
                 self._restore()
+                self._installed = False
 
     def _install(self) -> None:
         self.send, self.start = ClientRequest.send, ClientResponse.start

@@ -229,6 +229,7 @@ class _Engine:
                 return
         finally:
             readiness.close()
+            resend_guard.remove()
 
     def _watch(self, readiness: Readiness, loop: asyncio.AbstractEventLoop) -> None:
         """The watch thread: wait for watched sockets to have a connection

@@ -61,7 +61,8 @@ class Host:
         #: The cancel scope of each callback running, by its future.
         self._scopes: dict[concurrent.futures.Future[Any], anyio.CancelScope] = {}
         self._running = 0
-        self._idle = anyio.Event()
+        #: Made when aclose() waits for running callbacks (on the loop).
+        self._idle: anyio.Event | None = None
 
     def call_soon(self, func: Callable[[], object]) -> bool:
         """Schedule ``func()`` on the test's loop without waiting.
@@ -123,7 +124,7 @@ class Host:
                     self._scopes.pop(future, None)
         finally:
             self._running -= 1
-            if self._running == 0 and self._closed:
+            if self._running == 0 and self._idle is not None:
                 self._idle.set()
 
     def gone(self) -> bool:
@@ -153,6 +154,7 @@ class Host:
         for scope in list(self._scopes.values()):
             scope.cancel()
         if self._running:
+            self._idle = self._idle or anyio.Event()
             await wait_shielded(self._idle)
 
 

@@ -989,9 +989,15 @@ class aiointercept:  # the public name is lower-case by design
 def _server_type() -> type[AiohttpServer]:
     """The block's server, imported when the first block starts: importing
     aiointercept (and its pytest plugin) does not import aiohttp."""
-    from ._aiohttp_server import AiohttpServer
+    global _SERVER_TYPE
+    if _SERVER_TYPE is None:
+        from ._aiohttp_server import AiohttpServer
 
-    return AiohttpServer
+        _SERVER_TYPE = AiohttpServer
+    return _SERVER_TYPE
+
+
+_SERVER_TYPE: type[AiohttpServer] | None = None
 
 
 def _collected(server: AiohttpServer) -> None:

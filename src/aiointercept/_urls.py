@@ -93,9 +93,19 @@ def plain_url(text: str, server_url: str | None) -> URL | None:
 @functools.lru_cache(maxsize=256)
 def _canonical_base(prefix: str) -> URL | None:
     """``scheme://authority`` as a normalized URL, when normalizing leaves the
-    text as it is (no default port given, no trailing dot...); else ``None``."""
+    text as it is; else ``None``.
+
+    The prefix has no user, query or fragment (see :func:`plain_url`), so of
+    :func:`normalize_url`'s rules only two could change it: a default port
+    given explicitly, and a trailing dot; every other difference shows in
+    the text that yarl gives back. (Each block has a port, and so a prefix,
+    of its own: this runs once per block.)"""
     try:
-        base = normalize_url(URL(prefix + "/"))
+        base = URL(prefix + "/")
     except (TypeError, ValueError):  # reported by the general path
+        return None
+    if base.explicit_port == _DEFAULT_PORTS.get(base.scheme) or (
+        base.raw_host or ""
+    ).endswith("."):
         return None
     return base if str(base) == prefix + "/" else None

@@ -349,19 +349,12 @@ class aiointercept:  # the public name is lower-case by design
             )
         self._sync_block = False
         try:
-            if self._target is not None:
-                interception.deactivate(self._target)
-                self._target = None
-            host, self._dispatcher.host = self._dispatcher.host, None
-            if host is not None:
-                host.close()
+            self._stop_intercepting()
+            self._close_host()
             server.stop_blocking()
         finally:
             self._server = None
-        try:
-            self._save_cassette(exc)
-        finally:
-            self._raise_failures(exc)
+        self._report(exc)
 
     async def __aenter__(self) -> Self:
         self._check_not_running()
@@ -453,9 +446,7 @@ class aiointercept:  # the public name is lower-case by design
             self._finalizer.detach()
             self._finalizer = None
         try:
-            if self._target is not None:
-                interception.deactivate(self._target)
-                self._target = None
+            self._stop_intercepting()
             try:
                 try:
                     # WebSocket handlers see their connection close and return
@@ -467,6 +458,22 @@ class aiointercept:  # the public name is lower-case by design
         finally:
             self._server = None
             self._dispatcher.host = None
+        self._report(exc)
+
+    def _stop_intercepting(self) -> None:
+        if self._target is not None:
+            interception.deactivate(self._target)
+            self._target = None
+
+    def _close_host(self) -> None:
+        """Refuse new async callbacks, from outside the test's loop."""
+        host, self._dispatcher.host = self._dispatcher.host, None
+        if host is not None:
+            host.close()
+
+    def _report(self, exc: BaseException | None) -> None:
+        """Write the cassette down, then raise what went wrong in the block."""
+        __tracebackhide__ = True
         try:
             self._save_cassette(exc)
         finally:
@@ -532,16 +539,9 @@ class aiointercept:  # the public name is lower-case by design
         forget its routes and records."""
         __tracebackhide__ = True
         try:
-            if self._target is not None:
-                interception.deactivate(self._target)
-                self._target = None
-            host, self._dispatcher.host = self._dispatcher.host, None
-            if host is not None:
-                host.close()
-            try:
-                self._save_cassette(None)
-            finally:
-                self._raise_failures(None)
+            self._stop_intercepting()
+            self._close_host()
+            self._report(None)
         finally:
             self._dispatcher.reset()
 

@@ -509,20 +509,14 @@ class AiohttpServer:
         assert serving is not None
         if not self._claim_stop():
             return
-        were_open = False
-        if not serving.done() and serving.cancel():
-            # exited before its loop started serving: it never will
-            self._close_sockets(server, [])
-        elif _quiet(serving, server) and home not in self._proxies:
-            # nothing to wait for here (the usual case: the client has closed
-            # its connections, or left them idle): close at once
-            self._close_sockets(server, serving.result())
-            were_open = _close_connections(server)
-        else:
+        listeners = _closable_now(serving, server, home in self._proxies)
+        if listeners is None:
             stopped = _Signal(self._host)
             home.create_task(self._close_home(stopped))
             await stopped.wait()
             return
+        self._close_sockets(server, listeners)
+        were_open = _close_connections(server)
         if self._web_server is None:  # nothing taken over: no wait either
             self._stop_taking_over(None)
         else:
@@ -585,8 +579,7 @@ class AiohttpServer:
         assert serving is not None
         served = serving.done() and not serving.cancelled() and not serving.exception()
         self._close_sockets(server, serving.result() if served else [])
-        for handler in server.connections:
-            handler.force_close()
+        _close_connections(server)
         self._stop_taking_over(None)
 
     def _close_sockets(
@@ -681,26 +674,20 @@ class AiohttpServer:
             return True
 
     def _stop_now(self, stopped: _Signal) -> None:
-        """On the server loop: close at once when no connection is open (the
-        usual case: the test's client has closed its connections), else shut
-        down gracefully in a task."""
+        """On the server loop: close at once when nothing needs waiting for
+        (see :func:`_closable_now`), else shut down gracefully in a task."""
         serving, server = self._serving, self._web_server
         assert serving is not None
         assert server is not None
-        if not serving.done() and serving.cancel():
-            # stopped before it started serving: it never will
-            server.close()
-            _stop_listening([], self._sockets)
-            self._release()
-            stopped.set()
-        elif _quiet(serving, server) and not self._proxies:
-            server.close()
-            _stop_listening(serving.result(), self._sockets)
-            _close_connections(server)
-            self._release()
-            stopped.set()
-        else:
+        listeners = _closable_now(serving, server, bool(self._proxies))
+        if listeners is None:
             asyncio.get_running_loop().create_task(self._close(stopped))
+            return
+        server.close()
+        _stop_listening(listeners, self._sockets)
+        _close_connections(server)
+        self._release()
+        stopped.set()
 
     async def _close(self, stopped: _Signal) -> None:
         try:
@@ -920,6 +907,22 @@ async def _serve(
             sock.close()
         raise
     return listeners
+
+
+def _closable_now(
+    serving: asyncio.Task[list[asyncio.AbstractServer]],
+    server: _Server,
+    proxying: bool,
+) -> list[asyncio.AbstractServer] | None:
+    """The listeners to stop when ``server`` can close at once, waiting for
+    nothing: it never started serving (that is cancelled), or it is quiet and
+    proxies nothing (the usual case: the client has closed its connections,
+    or left them idle). ``None`` when it must shut down gracefully."""
+    if not serving.done() and serving.cancel():
+        return []
+    if _quiet(serving, server) and not proxying:
+        return serving.result()
+    return None
 
 
 def _quiet(

@@ -172,6 +172,18 @@ async def timed(
     return samples
 
 
+async def timed_each(
+    operation: Callable[[], Awaitable[None]], ops: int, repeats: int
+) -> list[float]:
+    """:func:`timed`, the body being ``operation`` run ``ops`` times in a row."""
+
+    async def body() -> None:
+        for _ in range(ops):
+            await operation()
+
+    return await timed(body, ops, repeats)
+
+
 async def idle_cpu(
     sleep: Callable[[float], Awaitable[object]], seconds: float, repeats: int
 ) -> list[float]:

@@ -48,6 +48,7 @@ from benchmarks._harness import (
     pyyaml_details,
     replay_interactions,
     timed,
+    timed_each,
     write_cassette,
 )
 
@@ -75,11 +76,7 @@ def _lifecycle(external: bool) -> Callable[[Sizes, int], list[float]]:
                     await _get(session, url, PAYLOAD_BYTES)
                 m.assert_called_with(url, "GET")
 
-        async def body() -> None:
-            for _ in range(sizes.lifecycle):
-                await once()
-
-        return asyncio.run(timed(body, sizes.lifecycle, repeats))
+        return asyncio.run(timed_each(once, sizes.lifecycle, repeats))
 
     return scenario
 
@@ -216,11 +213,7 @@ def _httpx(backend: str) -> Callable[[Sizes, int], Samples]:
                 m.assert_called_with(url, "GET")
 
         async def lifecycle() -> list[float]:
-            async def body() -> None:
-                for _ in range(sizes.lifecycle):
-                    await once()
-
-            return await timed(body, sizes.lifecycle, repeats)
+            return await timed_each(once, sizes.lifecycle, repeats)
 
         async def sequential() -> list[float]:
             async with aiointercept() as m:
@@ -267,11 +260,7 @@ def _external_httpx(backend: str) -> Callable[[Sizes, int], Samples]:
                 m.assert_called_with(url, "GET")
 
         async def lifecycle() -> list[float]:
-            async def body() -> None:
-                for _ in range(sizes.lifecycle):
-                    await once()
-
-            return await timed(body, sizes.lifecycle, repeats)
+            return await timed_each(once, sizes.lifecycle, repeats)
 
         async def sequential() -> list[float]:
             async with aiointercept(mock_external_urls=True) as m:

@@ -28,6 +28,7 @@ from benchmarks._harness import (
     check_status,
     main,
     timed,
+    timed_each,
 )
 
 #: ``aioresponses.aioresponses``, loaded at run time: the package is only
@@ -54,11 +55,7 @@ def lifecycle(sizes: Sizes, repeats: int) -> Samples:
                 await _get(session, URL, PAYLOAD_BYTES)
             m.assert_called_with(URL, "GET")
 
-    async def body() -> None:
-        for _ in range(sizes.lifecycle):
-            await once()
-
-    return {"lifecycle": asyncio.run(timed(body, sizes.lifecycle, repeats))}
+    return {"lifecycle": asyncio.run(timed_each(once, sizes.lifecycle, repeats))}
 
 
 async def _on_one_session(

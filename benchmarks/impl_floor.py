@@ -29,6 +29,7 @@ from benchmarks._harness import (
     idle_cpu,
     main,
     timed,
+    timed_each,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,11 +74,7 @@ def lifecycle(sizes: Sizes, repeats: int) -> Samples:
             await _get(session, f"{url}/x", PAYLOAD_BYTES)
         await runner.cleanup()
 
-    async def body() -> None:
-        for _ in range(sizes.lifecycle):
-            await once()
-
-    return {"lifecycle": asyncio.run(timed(body, sizes.lifecycle, repeats))}
+    return {"lifecycle": asyncio.run(timed_each(once, sizes.lifecycle, repeats))}
 
 
 async def _on_one_session(
@@ -248,11 +245,7 @@ def external_httpx(sizes: Sizes, repeats: int) -> Samples:
                 await request(client, f"{url}/x")
             await runner.cleanup()
 
-        async def body() -> None:
-            for _ in range(sizes.lifecycle):
-                await once()
-
-        return await timed(body, sizes.lifecycle, repeats)
+        return await timed_each(once, sizes.lifecycle, repeats)
 
     async def sequential() -> list[float]:
         runner, url = await _serve(_app("/x", _json))

@@ -26,6 +26,7 @@ from benchmarks._harness import (
     check_json,
     main,
     timed,
+    timed_each,
 )
 
 #: The ``respx`` module, loaded at run time: the package is only installed in
@@ -67,11 +68,7 @@ def _external_httpx(backend: str) -> Callable[[Sizes, int], Samples]:
                 _check_called_with(route)
 
         async def lifecycle() -> list[float]:
-            async def body() -> None:
-                for _ in range(sizes.lifecycle):
-                    await once()
-
-            return await timed(body, sizes.lifecycle, repeats)
+            return await timed_each(once, sizes.lifecycle, repeats)
 
         async def sequential() -> list[float]:
             with respx.mock() as router:

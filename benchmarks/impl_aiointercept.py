@@ -381,7 +381,7 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     block with ``mock_external_urls=True``: pairs of blocks with and without
     the cassette (alternating order), each sample one pair's difference.
     """
-    from aiointercept._recording import (
+    from aiointercept._cassette.player import (
         DEFAULT_FILTER_HEADERS,
         DEFAULT_MATCH_ON,
         Cassette,

@@ -46,10 +46,10 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import aiointercept._adapters._aiohttp as aiohttp_adapter
-import aiointercept._aiohttp_server as aiohttp_server
+import aiointercept._server.block_server as aiohttp_server
 from aiointercept import CallbackResult, aiointercept
 from aiointercept._adapters import incompatibility
-from aiointercept._aiohttp_server import active_servers
+from aiointercept._server.block_server import active_servers
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])

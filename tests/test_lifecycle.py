@@ -23,10 +23,10 @@ import requests
 from anyio.streams.buffered import BufferedByteReceiveStream
 from yarl import URL
 
-import aiointercept._aiohttp_server as aiohttp_server
-import aiointercept._readiness as readiness_module
+import aiointercept._server.block_server as aiohttp_server
+import aiointercept._server.readiness as readiness_module
 from aiointercept import CallbackResult, aiointercept
-from aiointercept._aiohttp_server import active_servers
+from aiointercept._server.block_server import active_servers
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 

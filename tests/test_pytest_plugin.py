@@ -1336,7 +1336,7 @@ def test_marker(aiointercept_mock):
 
 #: What the plugin must not import until a test uses a fixture or the marker
 #: (the other plugins of this environment import anyio and asyncio themselves).
-NOT_YET = ("aiohttp", "yarl", "multidict", "yaml", "aiointercept._interceptor")
+NOT_YET = ("aiohttp", "yarl", "multidict", "yaml", "aiointercept._mock")
 
 RECORD_IMPORTS = f"""
 import sys
@@ -1421,6 +1421,6 @@ def test_marked(aiointercept_mock):
     result.stdout.fnmatch_lines(
         [
             "imported after collection: []",
-            "imported after the tests: *'aiohttp', 'aiointercept._interceptor'*",
+            "imported after the tests: *'aiohttp', 'aiointercept._mock'*",
         ]
     )

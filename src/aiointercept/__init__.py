@@ -14,12 +14,12 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from ._assertions import RegisteredRoute, UnmatchedRequest
-    from ._cassette import CassetteRequest
-    from ._interceptor import aiointercept
-    from ._journal import RecordedRequest, UploadedFile
-    from ._responses import CallbackResult, Fault, ServerSentEvents
-    from ._websocket import WebSocket, WebSocketClosedError, WebSocketMessage
+    from ._cassette.format import CassetteRequest
+    from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.journal import RecordedRequest, UploadedFile
+    from ._core.responses import CallbackResult, Fault, ServerSentEvents
+    from ._core.websocket import WebSocket, WebSocketClosedError, WebSocketMessage
+    from ._mock import aiointercept
 
     MockResponse = RegisteredRoute
     AiointerceptRequest = RecordedRequest
@@ -51,23 +51,23 @@ __all__ = [
 #: the plugin of a project that has aiointercept installed, used or not, and
 #: pytest rewrites the asserts of every module of it that is imported then.
 _LAZY = {
-    "RegisteredRoute": ("._assertions", "RegisteredRoute"),
-    "UnmatchedRequest": ("._assertions", "UnmatchedRequest"),
-    "CassetteRequest": ("._cassette", "CassetteRequest"),
-    "CallbackResult": ("._responses", "CallbackResult"),
-    "Fault": ("._responses", "Fault"),
-    "ServerSentEvents": ("._responses", "ServerSentEvents"),
-    "aiointercept": ("._interceptor", "aiointercept"),
-    "RecordedRequest": ("._journal", "RecordedRequest"),
-    "UploadedFile": ("._journal", "UploadedFile"),
-    "WebSocket": ("._websocket", "WebSocket"),
-    "WebSocketClosedError": ("._websocket", "WebSocketClosedError"),
-    "WebSocketMessage": ("._websocket", "WebSocketMessage"),
+    "RegisteredRoute": ("._core.assertions", "RegisteredRoute"),
+    "UnmatchedRequest": ("._core.assertions", "UnmatchedRequest"),
+    "CassetteRequest": ("._cassette.format", "CassetteRequest"),
+    "CallbackResult": ("._core.responses", "CallbackResult"),
+    "Fault": ("._core.responses", "Fault"),
+    "ServerSentEvents": ("._core.responses", "ServerSentEvents"),
+    "aiointercept": ("._mock", "aiointercept"),
+    "RecordedRequest": ("._core.journal", "RecordedRequest"),
+    "UploadedFile": ("._core.journal", "UploadedFile"),
+    "WebSocket": ("._core.websocket", "WebSocket"),
+    "WebSocketClosedError": ("._core.websocket", "WebSocketClosedError"),
+    "WebSocketMessage": ("._core.websocket", "WebSocketMessage"),
     #: aiointercept 1.0.0's name for a route handle: an alias of RegisteredRoute.
-    "MockResponse": ("._assertions", "RegisteredRoute"),
+    "MockResponse": ("._core.assertions", "RegisteredRoute"),
     #: aiointercept 1.0.0's name for a recorded request: an alias of
     #: RecordedRequest.
-    "AiointerceptRequest": ("._journal", "RecordedRequest"),
+    "AiointerceptRequest": ("._core.journal", "RecordedRequest"),
 }
 
 

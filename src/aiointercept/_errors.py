@@ -6,8 +6,8 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._assertions import RegisteredRoute, UnmatchedRequest
-    from ._journal import RecordedRequest
+    from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.journal import RecordedRequest
 
 __all__ = [
     "AiointerceptError",

@@ -43,7 +43,7 @@ from reliability_support import (
 from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
-from aiointercept._urls import normalize_url
+from aiointercept._core.urls import normalize_url
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 from yarl import URL
 
 if TYPE_CHECKING:
-    from aiointercept._dispatch import Dispatcher
+    from aiointercept._core.dispatch import Dispatcher
 
 __all__ = [
     "ADAPTERS",

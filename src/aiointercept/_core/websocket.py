@@ -30,16 +30,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 import anyio
 from yarl import URL
 
-from ._errors import AiointerceptError, CallbackError
-from ._host import HostClosedError
-from ._responses import Reply
+from aiointercept._errors import AiointerceptError, CallbackError
+from aiointercept._server.test_loop import HostClosedError
+
+from .responses import Reply
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ._dispatch import Dispatcher
-    from ._host import Host
-    from ._journal import RecordedRequest
+    from aiointercept._server.test_loop import Host
+
+    from .dispatch import Dispatcher
+    from .journal import RecordedRequest
 
 __all__ = [
     "Conversation",

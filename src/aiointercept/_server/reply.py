@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._compression import Encoder, negotiate
-from ._dispatch import Streamed
-from ._responses import Fault, Reply, StreamBody, encode_chunk
+from aiointercept._core.compression import Encoder, negotiate
+from aiointercept._core.dispatch import Streamed
+from aiointercept._core.responses import Fault, Reply, StreamBody, encode_chunk
 
 if TYPE_CHECKING:
-    from ._dispatch import Dispatcher
+    from aiointercept._core.dispatch import Dispatcher
 
 __all__ = ["write_reply"]
 

@@ -21,13 +21,14 @@ from typing import Any
 
 from yarl import URL
 
-from . import _cassette
-from ._cassette import CassetteRequest, CassetteResponse, Interaction
-from ._compression import check_compress, decode_content
-from ._errors import CassetteError
-from ._journal import RecordedRequest
-from ._responses import Reply, StreamBody
-from ._settings import RECORD_MODES
+from aiointercept._cassette import format as _cassette
+from aiointercept._core.compression import check_compress, decode_content
+from aiointercept._core.journal import RecordedRequest
+from aiointercept._core.responses import Reply, StreamBody
+from aiointercept._errors import CassetteError
+from aiointercept._settings import RECORD_MODES
+
+from .format import CassetteRequest, CassetteResponse, Interaction
 
 __all__ = [
     "DEFAULT_FILTER_HEADERS",

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from ._errors import StrictCheckError
-from ._matchers import (
+from aiointercept._errors import StrictCheckError
+
+from .matchers import (
     BodyMatcher,
     FormMatcher,
     HeadersMatcher,
@@ -36,12 +37,12 @@ from ._matchers import (
     preview_body,
     url_mismatches,
 )
-from ._routing import check_method
-from ._urls import normalize_url
+from .routing import check_method
+from .urls import normalize_url
 
 if TYPE_CHECKING:
-    from ._journal import RecordedRequest
-    from ._routing import Route
+    from .journal import RecordedRequest
+    from .routing import Route
 
 __all__ = [
     "MOCK",

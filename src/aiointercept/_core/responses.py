@@ -10,7 +10,7 @@ from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, TypeAlias
 
-from ._compression import check_compress
+from .compression import check_compress
 
 __all__ = ["CallbackResult", "Fault", "Reply", "ServerSentEvents", "StreamBody"]
 

@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._adapters import InterceptTarget, PassthroughHost, interception
-from ._assertions import (
+from ._cassette.player import (
+    DEFAULT_FILTER_HEADERS,
+    DEFAULT_MATCH_ON,
+    Cassette,
+    RequestHook,
+    ResponseHook,
+    check_cassette_options,
+)
+from ._core.assertions import (
     MOCK,
     CallSpec,
     RegisteredRoute,
@@ -38,26 +46,17 @@ from ._assertions import (
     ignore_client_keywords,
     strict_failure,
 )
-from ._dispatch import Dispatcher
-from ._host import Host
-from ._journal import RecordedRequest, RequestKey, RequestMap
-from ._matchers import build_matchers
-from ._recording import (
-    DEFAULT_FILTER_HEADERS,
-    DEFAULT_MATCH_ON,
-    Cassette,
-    RequestHook,
-    ResponseHook,
-    check_cassette_options,
-)
-from ._responses import (
+from ._core.dispatch import Dispatcher
+from ._core.journal import RecordedRequest, RequestKey, RequestMap
+from ._core.matchers import build_matchers
+from ._core.responses import (
     Fault,
     StreamBody,
     check_delay,
     fault_for_exception,
     static_reply,
 )
-from ._routing import (
+from ._core.routing import (
     CallbackSource,
     CloseSource,
     Route,
@@ -66,14 +65,15 @@ from ._routing import (
     check_method,
     check_repeat,
 )
+from ._core.urls import normalize_url, plain_url
+from ._core.websocket import WebSocket, check_handler, http_url
+from ._server.test_loop import Host
 from ._settings import strictness
-from ._urls import normalize_url, plain_url
-from ._websocket import WebSocket, check_handler, http_url
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ._aiohttp_server import AiohttpServer
+    from ._server.block_server import AiohttpServer
 
 __all__ = ["aiointercept"]
 
@@ -991,7 +991,7 @@ def _server_type() -> type[AiohttpServer]:
     aiointercept (and its pytest plugin) does not import aiohttp."""
     global _SERVER_TYPE
     if _SERVER_TYPE is None:
-        from ._aiohttp_server import AiohttpServer
+        from ._server.block_server import AiohttpServer
 
         _SERVER_TYPE = AiohttpServer
     return _SERVER_TYPE

@@ -18,19 +18,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._assertions import UnmatchedRequest, unmatched_request
-from ._errors import CallbackError
-from ._host import Host, HostClosedError
-from ._journal import RecordedRequest, RequestMap
-from ._responses import CallbackResult, Reply, StreamBody
-from ._routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
-from ._websocket import PendingWebSocket, WebSocketRegistry
+from aiointercept._errors import CallbackError
+from aiointercept._server.test_loop import Host, HostClosedError
+
+from .assertions import UnmatchedRequest, unmatched_request
+from .journal import RecordedRequest, RequestMap
+from .responses import CallbackResult, Reply, StreamBody
+from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
+from .websocket import PendingWebSocket, WebSocketRegistry
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
-    from ._recording import Cassette
+    from aiointercept._cassette.player import Cassette
 
 
 __all__ = [

@@ -32,20 +32,22 @@ import anyio
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from ._adapters import PROXYING, is_loopback
-from ._adapters._aiohttp import bypass
-from ._aiohttp_reply import close_connection, write_reply
-from ._aiohttp_resend import resend_guard
-from ._aiohttp_ws import serve_websocket
-from ._dispatch import Passthrough, PendingCallback, Streamed
-from ._host import wait_shielded
-from ._readiness import Readiness, new_readiness
-from ._responses import Reply
-from ._websocket import PendingWebSocket
+from aiointercept._adapters import PROXYING, is_loopback
+from aiointercept._adapters._aiohttp import bypass
+from aiointercept._adapters._aiohttp_resend import resend_guard
+from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
+from aiointercept._core.responses import Reply
+from aiointercept._core.websocket import PendingWebSocket
+
+from .readiness import Readiness, new_readiness
+from .reply import close_connection, write_reply
+from .test_loop import wait_shielded
+from .websocket import serve_websocket
 
 if TYPE_CHECKING:
-    from ._dispatch import Dispatcher
-    from ._host import Host
+    from aiointercept._core.dispatch import Dispatcher
+
+    from .test_loop import Host
 
 __all__ = ["AiohttpServer", "active_servers", "engine"]
 

@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
-from ._compression import decode_content
-from ._urls import normalize_url
+from .compression import decode_content
+from .urls import normalize_url
 
 if TYPE_CHECKING:
-    from ._websocket import WebSocketMessage
+    from .websocket import WebSocketMessage
 
 __all__ = ["RecordedRequest", "RequestKey", "RequestMap", "UploadedFile"]
 

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from aiohttp import WSMsgType, web
 
-from ._websocket import NO_STATUS, WebSocketMessage
+from aiointercept._core.websocket import NO_STATUS, WebSocketMessage
 
 if TYPE_CHECKING:
-    from ._host import Host
-    from ._websocket import Conversation, PendingWebSocket
+    from aiointercept._core.websocket import Conversation, PendingWebSocket
+
+    from .test_loop import Host
 
 __all__ = ["CLOSE_TIMEOUT", "serve_websocket"]
 

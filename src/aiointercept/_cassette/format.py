@@ -36,7 +36,7 @@ from typing import Any
 from multidict import CIMultiDict
 from yarl import URL
 
-from ._errors import CassetteError
+from aiointercept._errors import CassetteError
 
 __all__ = [
     "CassetteRequest",

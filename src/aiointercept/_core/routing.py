@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from yarl import URL
 
-from ._matchers import (
+from .matchers import (
     Matcher,
     Mismatch,
     PredicateError,
     method_mismatches,
     url_mismatches,
 )
-from ._responses import TOKEN, Fault, Reply
+from .responses import TOKEN, Fault, Reply
 
 if TYPE_CHECKING:
-    from ._journal import RecordedRequest
+    from .journal import RecordedRequest
 
 __all__ = [
     "CallbackSource",

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
-from ._responses import TOKEN, encode_json
+from .responses import TOKEN, encode_json
 
 if TYPE_CHECKING:
     from yarl import URL
 
-    from ._journal import RecordedRequest
+    from .journal import RecordedRequest
 
 __all__ = [
     "BodyMatcher",

@@ -16,7 +16,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._cassette.format import CassetteRequest
     from ._core.assertions import RegisteredRoute, UnmatchedRequest
-    from ._core.journal import RecordedRequest, UploadedFile
+    from ._core.request import RecordedRequest, UploadedFile
     from ._core.responses import CallbackResult, Fault, ServerSentEvents
     from ._core.websocket import WebSocket, WebSocketClosedError, WebSocketMessage
     from ._mock import aiointercept
@@ -58,8 +58,8 @@ _LAZY = {
     "Fault": ("._core.responses", "Fault"),
     "ServerSentEvents": ("._core.responses", "ServerSentEvents"),
     "aiointercept": ("._mock", "aiointercept"),
-    "RecordedRequest": ("._core.journal", "RecordedRequest"),
-    "UploadedFile": ("._core.journal", "UploadedFile"),
+    "RecordedRequest": ("._core.request", "RecordedRequest"),
+    "UploadedFile": ("._core.request", "UploadedFile"),
     "WebSocket": ("._core.websocket", "WebSocket"),
     "WebSocketClosedError": ("._core.websocket", "WebSocketClosedError"),
     "WebSocketMessage": ("._core.websocket", "WebSocketMessage"),
@@ -67,7 +67,7 @@ _LAZY = {
     "MockResponse": ("._core.assertions", "RegisteredRoute"),
     #: aiointercept 1.0.0's name for a recorded request: an alias of
     #: RecordedRequest.
-    "AiointerceptRequest": ("._core.journal", "RecordedRequest"),
+    "AiointerceptRequest": ("._core.request", "RecordedRequest"),
 }
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._core.assertions import RegisteredRoute, UnmatchedRequest
-    from ._core.journal import RecordedRequest
+    from ._core.request import RecordedRequest
 
 __all__ = [
     "AiointerceptError",

@@ -23,7 +23,7 @@ from yarl import URL
 
 from aiointercept._cassette import format as _cassette
 from aiointercept._core.compression import check_compress, decode_content
-from aiointercept._core.journal import RecordedRequest
+from aiointercept._core.request import RecordedRequest
 from aiointercept._core.responses import Reply, StreamBody
 from aiointercept._errors import CassetteError
 from aiointercept._settings import RECORD_MODES

@@ -41,7 +41,7 @@ from .routing import check_method
 from .urls import normalize_url
 
 if TYPE_CHECKING:
-    from .journal import RecordedRequest
+    from .request import RecordedRequest
     from .routing import Route
 
 __all__ = [

@@ -12,7 +12,6 @@ import concurrent.futures
 import functools
 import inspect
 import logging
-import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from aiointercept._errors import CallbackError
 from aiointercept._server.test_loop import Host, HostClosedError
 
-from .assertions import UnmatchedRequest, unmatched_request
-from .journal import RecordedRequest, RequestMap
+from .assertions import unmatched_request
+from .journal import Journal
+from .request import RecordedRequest
 from .responses import CallbackResult, Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
 from .websocket import PendingWebSocket, WebSocketRegistry
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
-    from aiointercept._cassette.player import Cassette
+    from .replay import ReplaySource
 
 
 __all__ = [
@@ -94,14 +94,11 @@ class Dispatcher:
     def __init__(self, callback_start_timeout: float) -> None:
         self.callback_start_timeout = callback_start_timeout
         self.router = Router()
-        self.requests = RequestMap()
-        #: Every request recorded in ``requests``, in the order received.
-        self.journal: list[RecordedRequest] = []
-        #: The requests no route answered, with the closest routes explained.
-        self.unmatched: list[UnmatchedRequest] = []
-        self.errors: list[CallbackError] = []
+        self.journal = Journal()
+        #: The journal's lock, which also guards the routes: a response is
+        #: consumed and its request recorded in one step.
+        self.lock = self.journal.lock
         self.host: Host | None = None
-        self.lock = threading.Lock()
         #: The open WebSocket connections and their running handlers.
         self.websockets = WebSocketRegistry()
         #: Proxy unmatched requests to the real network instead of closing.
@@ -110,7 +107,7 @@ class Dispatcher:
         #: with ``mock_external_urls=True``, every running block's.
         self.chain: Callable[[], Sequence[Dispatcher]] = lambda: (self,)
         #: The block's cassette, when it has one.
-        self.cassette: Cassette | None = None
+        self.cassette: ReplaySource | None = None
 
     def add(self, route: Route) -> None:
         with self.lock:
@@ -126,22 +123,17 @@ class Dispatcher:
     def reset(self) -> None:
         """Forget routes, records and errors (between tests)."""
         self.clear()
-        with self.lock:
-            self.errors.clear()
+        self.journal.take_errors()
 
     def forget_requests(self) -> None:
         """Start a new journal for a new block; the routes stay."""
         with self.lock:
-            self.requests.clear()
-            self.journal.clear()
-            self.unmatched.clear()
+            self.journal.forget()
 
     def clear(self) -> None:
         with self.lock:
             self.router.clear()
-            self.requests.clear()
-            self.journal.clear()
-            self.unmatched.clear()
+            self.journal.forget()
 
     def dispatch(
         self,
@@ -166,7 +158,7 @@ class Dispatcher:
             with dispatcher.lock:
                 route = dispatcher._take(request)
                 if route is not None:
-                    dispatcher._record(request)
+                    dispatcher.journal.record(request)
             if route is not None:
                 return dispatcher._respond(route, request)
         cassettes = [d for d in chain if d.cassette is not None]
@@ -175,7 +167,7 @@ class Dispatcher:
             reply = dispatcher.cassette.play(request)
             if reply is not None:
                 with dispatcher.lock:
-                    dispatcher._record(request)
+                    dispatcher.journal.record(request)
                 return self._streamed(request, reply)
         recorder = next(
             (
@@ -186,7 +178,7 @@ class Dispatcher:
             None,
         )
         with self.lock:
-            self._record(request)
+            self.journal.record(request)
         if recorder is not None:
             logger.info("recording %s %s from the network", method, url)
             return Passthrough(functools.partial(recorder.record, request))
@@ -212,14 +204,9 @@ class Dispatcher:
             )
             error = CallbackError(message, failed_request)
             error.__cause__ = exc
-            self.errors.append(error)
+            self.journal.errors.append(error)
             logger.error("%s", message)
         return route
-
-    def _record(self, request: RecordedRequest) -> None:
-        """Add a request to the journal; call with ``lock`` held."""
-        self.requests.setdefault(request.key, []).append(request)
-        self.journal.append(request)
 
     def _respond(
         self, route: Route, request: RecordedRequest
@@ -342,8 +329,7 @@ class Dispatcher:
         )
         error = CallbackError(message, request)
         error.__cause__ = exc
-        with self.lock:
-            self.errors.append(error)
+        self.journal.add_error(error)
         logger.error("%s", message)
         details = "".join(traceback.format_exception(exc))
         return _text_reply(500, f"{message}\n\n{details}")
@@ -352,10 +338,9 @@ class Dispatcher:
         with self.lock:
             routes = self.router.routes()
         unmatched = unmatched_request(
-            request, routes, self.journal, limit=_ROUTES_IN_LOG
+            request, routes, self.journal.order, limit=_ROUTES_IN_LOG
         )
-        with self.lock:
-            self.unmatched.append(unmatched)
+        self.journal.add_unmatched(unmatched)
         headline, _, details = unmatched.report.partition("\n")
         logger.warning(
             "%s; the connection was closed without a response.\n%s",
@@ -363,11 +348,6 @@ class Dispatcher:
             details,
             extra={"unmatched": unmatched},
         )
-
-    def take_errors(self) -> list[CallbackError]:
-        with self.lock:
-            errors, self.errors = self.errors, []
-        return errors
 
 
 async def _awaited(awaitable: Any) -> Any:

@@ -24,7 +24,7 @@ from .responses import TOKEN, encode_json
 if TYPE_CHECKING:
     from yarl import URL
 
-    from .journal import RecordedRequest
+    from .request import RecordedRequest
 
 __all__ = [
     "BodyMatcher",

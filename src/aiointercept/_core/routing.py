@@ -29,7 +29,7 @@ from .matchers import (
 from .responses import TOKEN, Fault, Reply
 
 if TYPE_CHECKING:
-    from .journal import RecordedRequest
+    from .request import RecordedRequest
 
 __all__ = [
     "CallbackSource",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from aiointercept._server.test_loop import Host
 
     from .dispatch import Dispatcher
-    from .journal import RecordedRequest
+    from .request import RecordedRequest
 
 __all__ = [
     "Conversation",
@@ -566,8 +566,7 @@ class PendingWebSocket:
         )
         error = CallbackError(message, request)
         error.__cause__ = exc
-        with self.dispatcher.lock:
-            self.dispatcher.errors.append(error)
+        self.dispatcher.journal.add_error(error)
         logger.error("%s", message)
         reason = f"handler failed: {type(exc).__name__}"
         return INTERNAL_ERROR, reason.encode("utf-8")[:_MAX_REASON].decode(

@@ -135,6 +135,7 @@ def test_a_subclass_through_the_pytest_fixture(pytester: pytest.Pytester) -> Non
         """
         import pytest
         from aiointercept import aiointercept
+        from aiointercept._session import SharedSession
 
         class ApiMock(aiointercept):
             def ping(self):
@@ -142,10 +143,9 @@ def test_a_subclass_through_the_pytest_fixture(pytester: pytest.Pytester) -> Non
 
         @pytest.fixture(scope="session")
         def aiointercept_server():
-            server = ApiMock()
-            server._start_shared()
-            yield server
-            server._stop_shared()
+            session = SharedSession(ApiMock())
+            yield session.open()
+            session.close()
         """
     )
     pytester.makepyfile(

@@ -88,14 +88,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def aiointercept_server() -> Iterator[aiointercept]:
     """One mock server for the whole session, cleared after each test."""
-    from . import aiointercept
+    from ._session import SharedSession
 
-    server = aiointercept()
-    server._start_shared()
+    session = SharedSession()
     try:
-        yield server
+        yield session.open()
     finally:
-        server._stop_shared()
+        session.close()
 
 
 @pytest.fixture
@@ -105,8 +104,11 @@ def aiointercept_mock(
     """The session's mock server, ready for this test: no routes, no records,
     configured by the test's ``@pytest.mark.aiointercept(...)`` marker."""
     __tracebackhide__ = True
+    from ._session import SharedSession, finish_test
+
     server = aiointercept_server
-    if not server._shared:
+    session = SharedSession.of(server)
+    if session is None:
         # a conftest's own aiointercept_server (as aiointercept 1.0.0
         # documented): it keeps its configuration; each test starts clean
         if request.node.get_closest_marker(_MARKER) is not None:
@@ -117,14 +119,11 @@ def aiointercept_mock(
             )
         server.clear()
         yield server
-        try:
-            server._raise_failures(None)
-        finally:
-            server.clear()
+        finish_test(server)
         return
-    server._begin_test(_options(request.node))
+    session.begin_test(_options(request.node))
     yield server
-    server._end_test()
+    session.end_test()
 
 
 def _options(node: pytest.Item | Any) -> aiointercept:
@@ -199,11 +198,12 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     fixtures = getattr(item, "funcargs", {})
     if "aiointercept_server" not in fixtures or "aiointercept_mock" in fixtures:
         return
-    from . import aiointercept
+    from ._session import SharedSession
 
     server = fixtures["aiointercept_server"]
-    if isinstance(server, aiointercept) and server._shared:
+    session = SharedSession.of(server)
+    if session is not None:
         server.assert_all_called, server.assert_all_matched = strictness.resolve(
             None, None
         )
-        server._end_test()
+        session.end_test()

@@ -1,0 +1,151 @@
+"""The constructor's arguments, checked once, where the mistake is made.
+
+:func:`check_options` raises ``TypeError`` or ``ValueError`` naming the bad
+value, and returns an immutable :class:`Options` that the facade, its block
+and the pytest plugin's shared session read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ._adapters import PassthroughHost
+from ._cassette.player import (
+    CassetteOptions,
+    RequestHook,
+    ResponseHook,
+    check_cassette_options,
+)
+
+__all__ = ["Options", "check_options"]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What ``aiointercept(...)`` was given, checked."""
+
+    mock_external_urls: bool
+    #: The passthrough entries, as given, and parsed.
+    passthrough: tuple[str, ...]
+    passthrough_hosts: tuple[PassthroughHost, ...]
+    passthrough_unmatched: bool
+    block_network: bool
+    param: str | None
+    callback_start_timeout: float
+    #: ``assert_all_called`` and ``assert_all_matched`` as given: ``None``
+    #: follows the suite's default, resolved at each entry.
+    strict: tuple[bool | None, bool | None]
+    cassette: CassetteOptions | None
+
+
+def check_options(
+    mock_external_urls: object,
+    passthrough: object,
+    passthrough_unmatched: object,
+    param: object,
+    *,
+    callback_start_timeout: object,
+    assert_all_called: object,
+    assert_all_matched: object,
+    block_network: object,
+    cassette: object,
+    record_mode: object,
+    match_on: object,
+    filter_headers: object,
+    filter_query_parameters: object,
+    filter_post_data_parameters: object,
+    before_record_request: RequestHook | None,
+    before_record_response: ResponseHook | None,
+) -> Options:
+    """Check the arguments of ``aiointercept(...)``."""
+    if callable(mock_external_urls):
+        raise TypeError(
+            "aiointercept is a decorator factory: write @aiointercept() (with "
+            f"parentheses), not @aiointercept, above {mock_external_urls!r}"
+        )
+    if not isinstance(mock_external_urls, bool):
+        raise TypeError(
+            f"mock_external_urls must be a bool, got {mock_external_urls!r}"
+        )
+    if not isinstance(passthrough_unmatched, bool):
+        raise TypeError(
+            f"passthrough_unmatched must be a bool, got {passthrough_unmatched!r}"
+        )
+    given_passthrough, passthrough_hosts = _check_passthrough(passthrough)
+    if not isinstance(block_network, bool):
+        raise TypeError(f"block_network must be a bool, got {block_network!r}")
+    if (
+        given_passthrough or passthrough_unmatched or not block_network
+    ) and not mock_external_urls:
+        given = (
+            "passthrough"
+            if given_passthrough
+            else "passthrough_unmatched"
+            if passthrough_unmatched
+            else "block_network=False"
+        )
+        raise ValueError(f"{given} requires mock_external_urls=True")
+    if param is not None and not (isinstance(param, str) and param.isidentifier()):
+        raise (ValueError if isinstance(param, str) else TypeError)(
+            f"param must be a Python identifier or None, got {param!r}"
+        )
+    if isinstance(callback_start_timeout, bool) or not isinstance(
+        callback_start_timeout, int | float
+    ):
+        raise TypeError(
+            "callback_start_timeout must be a positive number of seconds, "
+            f"got {callback_start_timeout!r}"
+        )
+    if not callback_start_timeout > 0:
+        raise ValueError(
+            "callback_start_timeout must be a positive number of seconds, "
+            f"got {callback_start_timeout!r}"
+        )
+    for name, value in (
+        ("assert_all_called", assert_all_called),
+        ("assert_all_matched", assert_all_matched),
+    ):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool or None, got {value!r}")
+    cassette_options = check_cassette_options(
+        cassette,
+        record_mode=record_mode,
+        match_on=match_on,
+        filter_headers=filter_headers,
+        filter_query_parameters=filter_query_parameters,
+        filter_post_data_parameters=filter_post_data_parameters,
+        before_record_request=before_record_request,
+        before_record_response=before_record_response,
+    )
+    if cassette_options is not None and not mock_external_urls:
+        raise ValueError("cassette requires mock_external_urls=True")
+    return Options(
+        mock_external_urls=mock_external_urls,
+        passthrough=given_passthrough,
+        passthrough_hosts=passthrough_hosts,
+        passthrough_unmatched=passthrough_unmatched,
+        block_network=block_network,
+        param=param,
+        callback_start_timeout=float(callback_start_timeout),
+        strict=(assert_all_called, assert_all_matched),  # type: ignore[arg-type]
+        cassette=cassette_options,
+    )
+
+
+def _check_passthrough(
+    passthrough: object,
+) -> tuple[tuple[str, ...], tuple[PassthroughHost, ...]]:
+    """The entries as given, and parsed."""
+    if passthrough is None:
+        return (), ()
+    if isinstance(passthrough, str | bytes) or not isinstance(passthrough, Iterable):
+        raise TypeError(
+            f"passthrough must be a list of hosts such as 'https://api.example.com', "
+            f"got {passthrough!r}"
+        )
+    entries = tuple(passthrough)
+    for item in entries:
+        if not isinstance(item, str):
+            raise TypeError(f"passthrough entries must be str, got {item!r}")
+    return entries, tuple(PassthroughHost.parse(item) for item in entries)

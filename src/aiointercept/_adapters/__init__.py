@@ -183,11 +183,6 @@ class Interception:
     def installed(self) -> bool:
         return bool(self._installed)
 
-    @property
-    def targets(self) -> tuple[InterceptTarget, ...]:
-        """The running blocks, oldest first."""
-        return self._targets
-
     def activate(self, target: InterceptTarget) -> None:
         """Start sending connections to ``target``'s server; the first block
         installs the adapters (or raises, installing none)."""

@@ -16,8 +16,10 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._cassette.format import CassetteRequest
     from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.callback_result import CallbackResult
     from ._core.journal import RecordedRequest, UploadedFile
-    from ._core.responses import CallbackResult, Fault, ServerSentEvents
+    from ._core.responses import Fault
+    from ._core.sse import ServerSentEvents
     from ._core.websocket import WebSocket, WebSocketClosedError, WebSocketMessage
     from ._mock import aiointercept
 
@@ -54,9 +56,9 @@ _LAZY = {
     "RegisteredRoute": ("._core.assertions", "RegisteredRoute"),
     "UnmatchedRequest": ("._core.assertions", "UnmatchedRequest"),
     "CassetteRequest": ("._cassette.format", "CassetteRequest"),
-    "CallbackResult": ("._core.responses", "CallbackResult"),
+    "CallbackResult": ("._core.callback_result", "CallbackResult"),
     "Fault": ("._core.responses", "Fault"),
-    "ServerSentEvents": ("._core.responses", "ServerSentEvents"),
+    "ServerSentEvents": ("._core.sse", "ServerSentEvents"),
     "aiointercept": ("._mock", "aiointercept"),
     "RecordedRequest": ("._core.journal", "RecordedRequest"),
     "UploadedFile": ("._core.journal", "UploadedFile"),

@@ -22,8 +22,9 @@ from aiointercept._errors import CallbackError
 from aiointercept._server.test_loop import Host, HostClosedError
 
 from .assertions import UnmatchedRequest, unmatched_request
+from .callback_result import CallbackResult
 from .journal import RecordedRequest, RequestMap
-from .responses import CallbackResult, Reply, StreamBody
+from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
 from .websocket import PendingWebSocket, WebSocketRegistry
 

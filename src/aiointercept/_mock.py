@@ -48,7 +48,7 @@ from ._core.assertions import (
 )
 from ._core.dispatch import Dispatcher
 from ._core.journal import RecordedRequest, RequestKey, RequestMap
-from ._core.matchers import build_matchers
+from ._core.matcher_args import build_matchers
 from ._core.reply_builder import static_reply
 from ._core.responses import Fault, StreamBody, check_delay, fault_for_exception
 from ._core.routing import (

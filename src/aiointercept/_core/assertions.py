@@ -20,23 +20,22 @@ from yarl import URL
 
 from aiointercept._errors import StrictCheckError
 
+from .matcher_args import (
+    check_body,
+    check_header_mapping,
+    check_json,
+    check_multi_mapping,
+)
 from .matchers import (
     BodyMatcher,
     FormMatcher,
     HeadersMatcher,
     JsonMatcher,
     Matcher,
-    Mismatch,
     QueryMatcher,
-    check_body,
-    check_header_mapping,
-    check_json,
-    check_multi_mapping,
     is_any,
-    method_mismatches,
-    preview_body,
-    url_mismatches,
 )
+from .mismatch import Mismatch, method_mismatches, preview_body, url_mismatches
 from .routing import check_method
 from .urls import normalize_url
 

@@ -26,7 +26,7 @@ from .callback_result import CallbackResult
 from .journal import RecordedRequest, RequestMap
 from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
-from .websocket import PendingWebSocket, WebSocketRegistry
+from .websocket_connections import PendingWebSocket, WebSocketRegistry
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy

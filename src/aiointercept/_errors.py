@@ -6,8 +6,9 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.diagnostics import UnmatchedRequest
     from ._core.journal import RecordedRequest
+    from ._handles import RegisteredRoute
 
 __all__ = [
     "AiointerceptError",

@@ -36,16 +36,14 @@ from ._cassette.player import (
 from ._core.assertions import (
     MOCK,
     CallSpec,
-    RegisteredRoute,
-    UnmatchedRequest,
     expect_any_call,
     expect_call_count,
     expect_called_with,
     expected_key,
     explain_key,
     ignore_client_keywords,
-    strict_failure,
 )
+from ._core.diagnostics import UnmatchedRequest, strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.journal import RecordedRequest, RequestKey, RequestMap
 from ._core.matcher_args import build_matchers
@@ -62,6 +60,7 @@ from ._core.routing import (
 )
 from ._core.urls import normalize_url, plain_url
 from ._core.websocket import WebSocket, check_handler, http_url
+from ._handles import RegisteredRoute
 from ._server.test_loop import Host
 from ._settings import strictness
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from aiointercept._errors import CallbackError
 from aiointercept._server.test_loop import Host, HostClosedError
 
-from .assertions import UnmatchedRequest, unmatched_request
 from .callback_result import CallbackResult
+from .diagnostics import UnmatchedRequest, unmatched_request
 from .journal import RecordedRequest, RequestMap
 from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource

@@ -15,9 +15,12 @@ from ._errors import (
 
 if TYPE_CHECKING:
     from ._cassette.format import CassetteRequest
-    from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.callback_result import CallbackResult
+    from ._core.diagnostics import UnmatchedRequest
+    from ._core.handles import RegisteredRoute
     from ._core.request import RecordedRequest, UploadedFile
-    from ._core.responses import CallbackResult, Fault, ServerSentEvents
+    from ._core.responses import Fault
+    from ._core.sse import ServerSentEvents
     from ._core.websocket import WebSocket, WebSocketClosedError, WebSocketMessage
     from ._mock import aiointercept
 
@@ -51,12 +54,12 @@ __all__ = [
 #: the plugin of a project that has aiointercept installed, used or not, and
 #: pytest rewrites the asserts of every module of it that is imported then.
 _LAZY = {
-    "RegisteredRoute": ("._core.assertions", "RegisteredRoute"),
-    "UnmatchedRequest": ("._core.assertions", "UnmatchedRequest"),
+    "RegisteredRoute": ("._core.handles", "RegisteredRoute"),
+    "UnmatchedRequest": ("._core.diagnostics", "UnmatchedRequest"),
     "CassetteRequest": ("._cassette.format", "CassetteRequest"),
-    "CallbackResult": ("._core.responses", "CallbackResult"),
+    "CallbackResult": ("._core.callback_result", "CallbackResult"),
     "Fault": ("._core.responses", "Fault"),
-    "ServerSentEvents": ("._core.responses", "ServerSentEvents"),
+    "ServerSentEvents": ("._core.sse", "ServerSentEvents"),
     "aiointercept": ("._mock", "aiointercept"),
     "RecordedRequest": ("._core.request", "RecordedRequest"),
     "UploadedFile": ("._core.request", "UploadedFile"),
@@ -64,7 +67,7 @@ _LAZY = {
     "WebSocketClosedError": ("._core.websocket", "WebSocketClosedError"),
     "WebSocketMessage": ("._core.websocket", "WebSocketMessage"),
     #: aiointercept 1.0.0's name for a route handle: an alias of RegisteredRoute.
-    "MockResponse": ("._core.assertions", "RegisteredRoute"),
+    "MockResponse": ("._core.handles", "RegisteredRoute"),
     #: aiointercept 1.0.0's name for a recorded request: an alias of
     #: RecordedRequest.
     "AiointerceptRequest": ("._core.request", "RecordedRequest"),

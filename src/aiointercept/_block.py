@@ -22,8 +22,9 @@ from yarl import URL
 
 from ._adapters import InterceptTarget, interception
 from ._cassette.player import Cassette
-from ._core.assertions import RegisteredRoute, strict_failure
+from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
+from ._core.handles import RegisteredRoute
 from ._server.test_loop import Host
 from ._settings import strictness
 
@@ -52,7 +53,7 @@ class BlockLifecycle:
     def _new_state(self) -> None:
         """What one instance does not share with another: routes, records and
         the running server (a copy made by the decorator gets its own)."""
-        self._dispatcher = Dispatcher(self.callback_start_timeout)
+        self._dispatcher = Dispatcher(self.callback_start_timeout, RegisteredRoute)
         self._dispatcher.passthrough_unmatched = self.passthrough_unmatched
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
         self._target: InterceptTarget | None = None

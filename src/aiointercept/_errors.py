@@ -6,7 +6,8 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._core.assertions import RegisteredRoute, UnmatchedRequest
+    from ._core.diagnostics import UnmatchedRequest
+    from ._core.handles import RegisteredRoute
     from ._core.request import RecordedRequest
 
 __all__ = [

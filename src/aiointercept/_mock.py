@@ -32,8 +32,6 @@ from ._cassette.player import (
 from ._core.assertions import (
     MOCK,
     CallSpec,
-    RegisteredRoute,
-    UnmatchedRequest,
     expect_any_call,
     expect_call_count,
     expect_called_with,
@@ -41,6 +39,8 @@ from ._core.assertions import (
     explain_key,
     ignore_client_keywords,
 )
+from ._core.diagnostics import UnmatchedRequest
+from ._core.handles import RegisteredRoute
 from ._core.journal import RequestMap
 from ._core.registration import build_route, build_websocket_route, needs_test_loop
 from ._core.request import RecordedRequest, RequestKey

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from aiointercept._errors import CallbackError
 from aiointercept._server.test_loop import Host, HostClosedError
 
-from .assertions import unmatched_request
+from .callback_result import CallbackResult
+from .diagnostics import RouteHandle, unmatched_request
 from .journal import Journal
 from .request import RecordedRequest
-from .responses import CallbackResult, Reply, StreamBody
+from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
-from .websocket import PendingWebSocket, WebSocketRegistry
+from .websocket_connections import PendingWebSocket, WebSocketRegistry
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -91,8 +92,10 @@ class PendingCallback:
 class Dispatcher:
     """Routes, the journal and the errors of one ``aiointercept`` instance."""
 
-    def __init__(self, callback_start_timeout: float) -> None:
+    def __init__(self, callback_start_timeout: float, handle: RouteHandle) -> None:
         self.callback_start_timeout = callback_start_timeout
+        #: Makes the route handles of unmatched-request reports.
+        self.handle = handle
         self.router = Router()
         self.journal = Journal()
         #: The journal's lock, which also guards the routes: a response is
@@ -338,7 +341,11 @@ class Dispatcher:
         with self.lock:
             routes = self.router.routes()
         unmatched = unmatched_request(
-            request, routes, self.journal.order, limit=_ROUTES_IN_LOG
+            request,
+            routes,
+            self.journal.order,
+            limit=_ROUTES_IN_LOG,
+            handle=self.handle,
         )
         self.journal.add_unmatched(unmatched)
         headline, _, details = unmatched.report.partition("\n")

@@ -19,7 +19,7 @@ from .urls import normalize_url
 if TYPE_CHECKING:
     from aiointercept._errors import CallbackError
 
-    from .assertions import UnmatchedRequest
+    from .diagnostics import UnmatchedRequest
 
 __all__ = ["Journal", "RequestMap"]
 

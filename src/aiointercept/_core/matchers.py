@@ -3,15 +3,14 @@
 A route matches on method and URL; the matchers here add optional conditions on
 the query, the headers and the body, and a user predicate. Each matcher's
 :meth:`Matcher.check` returns ``None`` when the request fits, or a
-:class:`Mismatch` that explains the difference in words a person can act on.
-The same matchers check the expectations of ``assert_called_with`` and friends.
+:class:`~.mismatch.Mismatch` that explains the difference in words a person can
+act on. The same matchers check the expectations of ``assert_called_with`` and
+friends. Building them from what the user passes is :mod:`.matcher_args`'s job.
 """
 
 from __future__ import annotations
 
-import inspect
 import json as _json
-import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -19,11 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
-from .responses import TOKEN, encode_json
+from .mismatch import Mismatch, one_line, preview_body
 
 if TYPE_CHECKING:
-    from yarl import URL
-
     from .request import RecordedRequest
 
 __all__ = [
@@ -32,122 +29,15 @@ __all__ = [
     "HeadersMatcher",
     "JsonMatcher",
     "Matcher",
-    "Mismatch",
+    "PredicateError",
     "PredicateMatcher",
     "QueryMatcher",
-    "build_matchers",
-    "method_mismatches",
-    "preview_body",
-    "url_mismatches",
+    "any_json",
+    "is_any",
+    "json_equal",
 ]
 
-#: How many characters of a value a one-line summary shows.
-_SUMMARY_LIMIT = 80
-#: How many bytes of a body a preview shows.
-PREVIEW_LIMIT = 200
 _MISSING = "(missing)"
-
-
-@dataclass(frozen=True, slots=True)
-class Mismatch:
-    """Why a request does not fit one condition.
-
-    ``expected`` and ``actual`` are readable renderings (possibly several lines,
-    such as indented JSON) used for diffs; a mismatch without them, such as
-    "exhausted after 2 calls", is described by ``what`` alone.
-    """
-
-    #: What differs: ``"method"``, ``"path"``, ``"header 'X-Token'"`` ...
-    what: str
-    expected: str = ""
-    actual: str = ""
-    #: How far apart this puts a request and a route: a different host weighs
-    #: more than a different query. Used to sort the closest routes first.
-    weight: int = 1
-    #: A shorter "expected ..., got ..." for the one-line summary, if any.
-    brief: str = ""
-
-    @property
-    def summary(self) -> str:
-        """One line: ``"path: expected '/users', got '/user'"``."""
-        if self.brief:
-            return f"{self.what}: {self.brief}"
-        if not self.expected and not self.actual:
-            return self.what
-        return (
-            f"{self.what}: expected {_one_line(self.expected)}, "
-            f"got {_one_line(self.actual)}"
-        )
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(part.strip() for part in text.splitlines())
-    if len(line) > _SUMMARY_LIMIT:
-        line = line[: _SUMMARY_LIMIT - 1] + "…"
-    return line
-
-
-def preview_body(body: bytes, limit: int = PREVIEW_LIMIT) -> str:
-    """A short, printable rendering of a request body."""
-    if not body:
-        return "(empty)"
-    shown = body[:limit]
-    try:
-        text: object = shown.decode("utf-8")
-    except UnicodeDecodeError:
-        text = shown
-    rendered = repr(text)
-    if len(body) > limit:
-        rendered += f"… ({len(body)} bytes)"
-    return rendered
-
-
-# -- method and URL --------------------------------------------------------------------
-
-
-def method_mismatches(expected: str, actual: str) -> list[Mismatch]:
-    if expected == actual:
-        return []
-    return [Mismatch("method", expected, actual, weight=2)]
-
-
-def url_mismatches(
-    expected: URL | re.Pattern[str], actual: URL, *, ignore_query: bool = False
-) -> list[Mismatch]:
-    """How the normalized URL ``actual`` differs from a route's URL."""
-    if isinstance(expected, re.Pattern):
-        if expected.match(str(actual)):
-            return []
-        return [
-            Mismatch(
-                f"url {str(actual)!r} does not match the pattern {expected.pattern!r}",
-                weight=3,
-            )
-        ]
-    mismatches = []
-    if expected.origin() != actual.origin():
-        mismatches.append(
-            Mismatch("host", _origin(expected), _origin(actual), weight=4)
-        )
-    if expected.path != actual.path:
-        mismatches.append(Mismatch("path", expected.path, actual.path, weight=3))
-    if not ignore_query and list(expected.query.items()) != list(actual.query.items()):
-        mismatches.append(
-            Mismatch(
-                "query",
-                expected.query_string or "(none)",
-                actual.query_string or "(none)",
-            )
-        )
-    return mismatches
-
-
-def _origin(url: URL) -> str:
-    """Scheme, host and port as written (a default port written out shows)."""
-    return f"{url.scheme}://{url.raw_authority.rpartition('@')[2]}"
-
-
-# -- the matchers ----------------------------------------------------------------------
 
 
 class Matcher(ABC):
@@ -277,13 +167,13 @@ class JsonMatcher(Matcher):
             expected,
             _pretty_json(actual),
             brief=(
-                f"expected {_one_line(_compact_json(self.expected))}, "
-                f"got {_one_line(_compact_json(actual))}"
+                f"expected {one_line(_compact_json(self.expected))}, "
+                f"got {one_line(_compact_json(actual))}"
             ),
         )
 
     def describe(self) -> str:
-        return f"json {_one_line(_compact_json(self.expected))}"
+        return f"json {one_line(_compact_json(self.expected))}"
 
 
 def is_any(value: object) -> bool:
@@ -317,15 +207,15 @@ def json_equal(expected: Any, actual: Any) -> bool:
 
 def _pretty_json(value: Any) -> str:
     return _json.dumps(
-        value, indent=2, sort_keys=True, ensure_ascii=False, default=_any_json
+        value, indent=2, sort_keys=True, ensure_ascii=False, default=any_json
     )
 
 
 def _compact_json(value: Any) -> str:
-    return _json.dumps(value, sort_keys=True, ensure_ascii=False, default=_any_json)
+    return _json.dumps(value, sort_keys=True, ensure_ascii=False, default=any_json)
 
 
-def _any_json(value: object) -> str:
+def any_json(value: object) -> str:
     """``mock.ANY`` in an expected JSON document, shown as ``"<ANY>"``."""
     if is_any(value):
         return "<ANY>"
@@ -454,128 +344,3 @@ class PredicateError(Mismatch):
     """A ``match=`` predicate that raised instead of answering."""
 
     error: BaseException | None = None
-
-
-# -- checking what the user passes -----------------------------------------------------
-
-
-def check_multi_mapping(
-    value: object, name: str, *, allow_empty: bool = False
-) -> dict[str, list[str]]:
-    """``{"name": "v"}`` or ``{"name": ["v1", "v2"]}`` → ``{"name": [...]}``.
-
-    Values may be ``str``, ``int`` or ``float`` (sent as their ``str()``).
-    """
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            f"{name} must be a mapping such as {{'page': '2'}}, got {value!r}"
-        )
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must not be empty, got {value!r}")
-    checked: dict[str, list[str]] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise TypeError(f"{name} keys must be str, got {key!r}")
-        items = list(item) if isinstance(item, list | tuple) else [item]
-        if not items:
-            raise ValueError(f"{name}[{key!r}] must not be an empty list")
-        checked[key] = [_scalar(v, f"{name}[{key!r}]") for v in items]
-    return checked
-
-
-def _scalar(value: object, name: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"{name} values must be str, int or float, got {value!r}")
-    return str(value)
-
-
-def check_header_mapping(
-    value: object, name: str, *, allow_empty: bool = False
-) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            f"{name} must be a mapping such as {{'Authorization': 'Bearer t'}}, "
-            f"got {value!r}"
-        )
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must not be empty, got {value!r}")
-    checked = []
-    for key, item in value.items():
-        if not isinstance(key, str) or not TOKEN.fullmatch(key):
-            raise ValueError(f"{name} has an invalid header name {key!r}")
-        if not isinstance(item, str):
-            raise TypeError(f"{name}[{key!r}] must be a str, got {item!r}")
-        checked.append((key, item))
-    return tuple(checked)
-
-
-def check_json(value: object, name: str) -> object:
-    """A JSON document to expect; it may hold :data:`unittest.mock.ANY`."""
-    try:
-        _json.dumps(value, allow_nan=False, default=_any_json)
-    except (TypeError, ValueError):
-        encode_json(value, name)  # raises with the message of add()'s json=
-    return value
-
-
-def check_body(value: object, name: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    raise TypeError(f"{name} must be str or bytes, got {value!r}")
-
-
-def check_predicate(value: object, name: str) -> Callable[[RecordedRequest], object]:
-    if not callable(value):
-        raise TypeError(f"{name} must be a callable taking the request, got {value!r}")
-    call = getattr(value, "__call__", None)  # noqa: B004
-    if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
-        raise TypeError(
-            f"{name} must be a plain function returning a bool, not an async "
-            f"function: {value!r}"
-        )
-    return value
-
-
-def build_matchers(
-    *,
-    match_query: object,
-    match_headers: object,
-    match_json: object,
-    match_body: object,
-    match_form: object,
-    match: object,
-) -> tuple[Matcher, ...]:
-    """The matchers of one registration, checked; cheap ones first (add()
-    does not call it when there is none)."""
-    bodies = [
-        name
-        for name, given in (
-            ("match_json", match_json),
-            ("match_body", match_body),
-            ("match_form", match_form),
-        )
-        if given is not None
-    ]
-    if len(bodies) > 1:
-        raise TypeError(
-            f"pass at most one of match_json, match_body and match_form, got "
-            f"{' and '.join(bodies)}"
-        )
-    matchers: list[Matcher] = []
-    if match_query is not None:
-        matchers.append(QueryMatcher(check_multi_mapping(match_query, "match_query")))
-    if match_headers is not None:
-        matchers.append(
-            HeadersMatcher(check_header_mapping(match_headers, "match_headers"))
-        )
-    if match_json is not None:
-        matchers.append(JsonMatcher(check_json(match_json, "match_json")))
-    if match_body is not None:
-        matchers.append(BodyMatcher(check_body(match_body, "match_body")))
-    if match_form is not None:
-        matchers.append(FormMatcher(check_multi_mapping(match_form, "match_form")))
-    if match is not None:
-        matchers.append(PredicateMatcher(check_predicate(match, "match")))
-    return tuple(matchers)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from .matchers import build_matchers
-from .responses import StreamBody, check_delay, fault_for_exception, static_reply
+from .matcher_args import build_matchers
+from .reply_builder import static_reply
+from .responses import StreamBody, check_delay, fault_for_exception
 from .routing import (
     CallbackSource,
     CloseSource,

@@ -1,4 +1,12 @@
-"""Response specifications: what a route answers, checked when it is registered."""
+"""The reply the server writes, and the checks of each of its parts.
+
+A :class:`Reply` is a complete response: status, reason, headers, a body
+(bytes, or a :class:`StreamBody` of chunks), and optionally a delay, a
+:class:`Fault` and a content coding. The ``check_*`` functions validate each
+argument a user gives for a response, with a message that names it; the
+``encode_*`` functions turn bodies, chunks and JSON documents into bytes.
+Putting the parts together is :mod:`.reply_builder`'s job.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +14,19 @@ import enum
 import json as _json
 import math
 import re
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, TypeAlias
 
-from .compression import check_compress
-
-__all__ = ["CallbackResult", "Fault", "Reply", "ServerSentEvents", "StreamBody"]
+__all__ = ["Fault", "Reply", "StreamBody"]
 
 HeadersArg: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
 
 DEFAULT_CONTENT_TYPE: Final = "application/json"
 #: An HTTP token (RFC 9110), as used for methods and header names.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
+#: CR, LF and NUL: never allowed in a header value, a reason or an event field.
+FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
 
 
 class Fault(str, enum.Enum):
@@ -114,7 +121,7 @@ def check_reason(reason: object) -> str | None:
         return None
     if not isinstance(reason, str):
         raise TypeError(f"reason must be a str or None, got {reason!r}")
-    if _FORBIDDEN_IN_FIELD.search(reason):
+    if FORBIDDEN_IN_FIELD.search(reason):
         raise ValueError(f"reason must not contain CR, LF or NUL, got {reason!r}")
     return reason
 
@@ -141,7 +148,7 @@ def check_headers(headers: object) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"invalid header name {name!r}")
         if not isinstance(value, str):
             raise TypeError(f"header {name!r} must have a str value, got {value!r}")
-        if _FORBIDDEN_IN_FIELD.search(value):
+        if FORBIDDEN_IN_FIELD.search(value):
             raise ValueError(
                 f"header {name!r} must not contain CR, LF or NUL, got {value!r}"
             )
@@ -154,7 +161,7 @@ def check_content_type(content_type: object) -> str | None:
         return None
     if not isinstance(content_type, str):
         raise TypeError(f"content_type must be a str or None, got {content_type!r}")
-    if not content_type or _FORBIDDEN_IN_FIELD.search(content_type):
+    if not content_type or FORBIDDEN_IN_FIELD.search(content_type):
         raise ValueError(f"invalid content_type {content_type!r}")
     return content_type
 
@@ -208,28 +215,6 @@ def fault_for_exception(exception: object) -> Fault:
             if name in names:
                 return fault
     return Fault.CLOSE
-
-
-def check_body(body: object, chunk_delay: object) -> bytes | StreamBody:
-    """A body: ``bytes``/``str``, or an (async) iterable of chunks to stream."""
-    delay = check_delay(chunk_delay, "chunk_delay")
-    if isinstance(body, bytes | str | bytearray | memoryview):
-        if delay:
-            raise ValueError(
-                "chunk_delay applies to streamed bodies (an iterable or async "
-                f"iterable of chunks), not to {type(body).__name__} bodies"
-            )
-        return encode_body(body)
-    if isinstance(body, ServerSentEvents):
-        return StreamBody(body, is_async=False, chunk_delay=delay)
-    if isinstance(body, AsyncIterable):
-        return StreamBody(body, is_async=True, chunk_delay=delay)
-    if isinstance(body, Iterable) and not isinstance(body, Mapping):
-        return StreamBody(body, is_async=False, chunk_delay=delay)
-    raise TypeError(
-        "body must be str or bytes, or an iterable or async iterable of chunks, "
-        f"got {type(body).__name__}: {body!r}"
-    )
 
 
 def _as_bytes(value: object) -> bytes | None:
@@ -287,271 +272,3 @@ def encode_json(value: object, name: str) -> bytes:
         return "".join(encode(value, 0)).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} is not JSON serializable ({exc}): {value!r}") from exc
-
-
-def build_reply(
-    *,
-    status: int,
-    reason: str | None,
-    headers: tuple[tuple[str, str], ...],
-    body: bytes | StreamBody,
-    content_type: str | None,
-    delay: float = 0.0,
-    fault: Fault | None = None,
-    compress: bool | str | None = None,
-) -> Reply:
-    """Assemble a reply; ``content_type`` (when given) replaces any Content-Type."""
-    if content_type is not None:
-        headers = tuple(h for h in headers if h[0].lower() != "content-type")
-        headers += (("Content-Type", content_type),)
-    if isinstance(body, StreamBody) and isinstance(body.source, ServerSentEvents):
-        given = {name.lower() for name, _ in headers}
-        if "cache-control" not in given:
-            headers += (("Cache-Control", "no-cache"),)
-    return Reply(status, reason, headers, body, delay, fault, compress)
-
-
-#: The headers of a response given no headers and no content type.
-_DEFAULT_HEADERS: Final = (("Content-Type", DEFAULT_CONTENT_TYPE),)
-
-
-def _default_content_type(body: object) -> str:
-    if isinstance(body, ServerSentEvents):
-        return SSE_CONTENT_TYPE
-    return DEFAULT_CONTENT_TYPE
-
-
-def static_reply(
-    *,
-    status: object,
-    body: object,
-    json: object,
-    payload: object,
-    headers: object,
-    content_type: object,
-    reason: object,
-    delay: object = 0,
-    fault: object = None,
-    chunk_delay: object = 0,
-    compress: object = None,
-) -> Reply:
-    """Check the static-response arguments of ``add()`` and build the reply once."""
-    if (
-        headers is None
-        and content_type is None
-        and reason is None
-        and fault is None
-        and compress is None
-        and type(delay) is int
-        and delay == 0
-        and type(chunk_delay) is int
-        and chunk_delay == 0
-        and type(status) is int
-        and 200 <= status <= 599
-        and status not in NO_BODY_STATUSES
-        and (type(body) is bytes or type(body) is str)
-    ):
-        # the common case, which every check below lets through unchanged
-        if json is None and payload is None:
-            return Reply(status, None, _DEFAULT_HEADERS, encode_body(body))
-        if not body and (json is None or payload is None):
-            name = "json" if json is not None else "payload"
-            encoded = encode_json(json if json is not None else payload, name)
-            return Reply(status, None, _DEFAULT_HEADERS, encoded)
-    if json is not None and payload is not None:
-        raise TypeError("pass either json= or payload= (they are aliases), not both")
-    data = json if json is not None else payload
-    if data is not None and body not in (b"", ""):
-        given = "json" if json is not None else "payload"
-        raise TypeError(
-            f"pass either body= or {given}= (the body as JSON), not both: "
-            f"got body={body!r} and {given}={data!r}"
-        )
-    checked_status = check_status(status)
-    if data is not None:
-        check_no_body(checked_status, "json" if json is not None else "payload", data)
-    else:
-        check_no_body(checked_status, "body", body)
-    checked_headers = check_headers(headers)
-    checked_type = check_content_type(content_type)
-    if checked_type is None and not any(
-        name.lower() == "content-type" for name, _ in checked_headers
-    ):
-        checked_type = _default_content_type(body)
-    return build_reply(
-        status=checked_status,
-        reason=check_reason(reason),
-        headers=checked_headers,
-        body=(
-            encode_json(data, "json" if json is not None else "payload")
-            if data is not None
-            else check_body(body, chunk_delay)
-        ),
-        content_type=checked_type,
-        delay=check_delay(delay),
-        fault=check_fault(fault),
-        compress=check_compress(compress),
-    )
-
-
-class CallbackResult:
-    """What a callback returns to describe its response.
-
-    ``payload`` is serialized to JSON and replaces ``body``. ``content_type`` sets
-    the Content-Type; a Content-Type given in ``headers`` wins over the default
-    ``application/json`` but not over an explicit ``content_type``. ``body`` may
-    also be an iterable or async iterable of chunks (streamed), and ``delay``,
-    ``fault``, ``chunk_delay`` and ``compress`` mean what they mean for
-    :meth:`~aiointercept.aiointercept.add`. Values are checked here, so a
-    mistake is reported where the result is built.
-    """
-
-    __slots__ = (
-        "body",
-        "chunk_delay",
-        "compress",
-        "content_type",
-        "delay",
-        "fault",
-        "headers",
-        "payload",
-        "reason",
-        "status",
-    )
-
-    def __init__(
-        self,
-        status: int = 200,
-        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = "",
-        payload: Any = None,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        content_type: str | None = DEFAULT_CONTENT_TYPE,
-        reason: str | None = None,
-        *,
-        delay: float = 0,
-        fault: Fault | str | None = None,
-        chunk_delay: float = 0,
-        compress: bool | str | None = None,
-    ) -> None:
-        self.status = check_status(status)
-        check_body(body, chunk_delay)
-        self.body = body
-        if payload is not None:
-            encode_json(payload, "payload")
-            check_no_body(self.status, "payload", payload)
-        else:
-            check_no_body(self.status, "body", body)
-        self.payload = payload
-        if isinstance(headers, Iterator):
-            headers = list(headers)  # a one-shot iterator is read once, here
-        check_headers(headers)
-        self.headers = headers
-        if content_type == DEFAULT_CONTENT_TYPE and isinstance(body, ServerSentEvents):
-            content_type = SSE_CONTENT_TYPE
-        self.content_type = check_content_type(content_type)
-        self.reason = check_reason(reason)
-        self.delay = check_delay(delay)
-        self.fault = check_fault(fault)
-        self.chunk_delay = check_delay(chunk_delay, "chunk_delay")
-        self.compress = check_compress(compress)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"CallbackResult({fields})"
-
-    def to_reply(self) -> Reply:
-        headers = check_headers(self.headers)
-        content_type = self.content_type
-        if content_type in (DEFAULT_CONTENT_TYPE, SSE_CONTENT_TYPE) and any(
-            name.lower() == "content-type" for name, _ in headers
-        ):
-            content_type = None
-        return build_reply(
-            status=self.status,
-            reason=self.reason,
-            headers=headers,
-            body=(
-                encode_json(self.payload, "payload")
-                if self.payload is not None
-                else check_body(self.body, self.chunk_delay)
-            ),
-            content_type=content_type,
-            delay=self.delay,
-            fault=self.fault,
-            compress=self.compress,
-        )
-
-
-SSE_CONTENT_TYPE: Final = "text/event-stream"
-_SSE_FIELDS: Final = ("event", "id", "retry", "data")
-
-
-class ServerSentEvents:
-    """A ``text/event-stream`` body: pass it as ``body=``.
-
-    Each event is a ``str`` (its data) or a mapping with any of the keys
-    ``event``, ``data``, ``id`` and ``retry``; a ``data`` that is not a ``str``
-    is sent as JSON. Each event is sent as one chunk (``chunk_delay`` spaces
-    them). Events are checked and encoded here.
-    """
-
-    __slots__ = ("events",)
-
-    def __init__(self, events: Iterable[str | Mapping[str, Any]]) -> None:
-        if isinstance(events, str | bytes | Mapping) or not isinstance(
-            events, Iterable
-        ):
-            raise TypeError(
-                f"events must be an iterable of str or mappings, got {events!r}"
-            )
-        #: The events, encoded for the wire.
-        self.events: tuple[bytes, ...] = tuple(_encode_event(e) for e in events)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.events)
-
-    def __repr__(self) -> str:
-        return f"ServerSentEvents({len(self.events)} events)"
-
-
-def _encode_event(event: object) -> bytes:
-    if isinstance(event, str):
-        fields: Mapping[str, Any] = {"data": event}
-    elif isinstance(event, Mapping):
-        unknown = [key for key in event if key not in _SSE_FIELDS]
-        if unknown or not event:
-            raise ValueError(
-                "a server-sent event is a str or a mapping with keys among "
-                f"{', '.join(_SSE_FIELDS)}, got {event!r}"
-            )
-        fields = event
-    else:
-        raise TypeError(
-            f"a server-sent event must be a str or a mapping, got {event!r}"
-        )
-    lines = []
-    for name in _SSE_FIELDS:
-        if name not in fields:
-            continue
-        value = fields[name]
-        if name == "data":
-            text = (
-                value
-                if isinstance(value, str)
-                else encode_json(value, "event data").decode("utf-8")
-            )
-            lines += [f"data: {line}" for line in text.split("\n")]
-            continue
-        if name == "retry":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"an event's retry must be a non-negative int of "
-                    f"milliseconds, got {value!r}"
-                )
-            value = str(value)
-        if not isinstance(value, str) or _FORBIDDEN_IN_FIELD.search(value):
-            raise ValueError(
-                f"an event's {name} must be a str without CR, LF or NUL, got {value!r}"
-            )
-        lines.append(f"{name}: {value}")
-    return ("\n".join(lines) + "\n\n").encode("utf-8")

@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from yarl import URL
 
-from .matchers import (
-    Matcher,
-    Mismatch,
-    PredicateError,
-    method_mismatches,
-    url_mismatches,
-)
+from .matchers import Matcher, PredicateError
+from .mismatch import Mismatch, method_mismatches, url_mismatches
 from .responses import TOKEN, Fault, Reply
 
 if TYPE_CHECKING:

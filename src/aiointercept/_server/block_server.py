@@ -37,7 +37,7 @@ from aiointercept._adapters._aiohttp import bypass
 from aiointercept._adapters._aiohttp_resend import resend_guard
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
-from aiointercept._core.websocket import PendingWebSocket
+from aiointercept._core.websocket_connections import PendingWebSocket
 
 from .readiness import Readiness, new_readiness
 from .reply import close_connection, write_reply

@@ -22,7 +22,10 @@ from aiohttp import WSMsgType, web
 from aiointercept._core.websocket import NO_STATUS, WebSocketMessage
 
 if TYPE_CHECKING:
-    from aiointercept._core.websocket import Conversation, PendingWebSocket
+    from aiointercept._core.websocket_connections import (
+        Conversation,
+        PendingWebSocket,
+    )
 
     from .test_loop import Host
 

@@ -16,11 +16,10 @@ import math
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, TypeAlias
+from typing import Any, Final, NamedTuple
 
 __all__ = ["Fault", "Reply", "StreamBody"]
 
-HeadersArg: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
 
 DEFAULT_CONTENT_TYPE: Final = "application/json"
 #: An HTTP token (RFC 9110), as used for methods and header names.

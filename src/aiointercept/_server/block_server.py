@@ -579,6 +579,9 @@ class AiohttpServer:
         server, serving = self._home_server, self._home_serving
         assert server is not None
         assert serving is not None
+        if not serving.done():
+            # not serving yet: it ends as its sockets close, as on a stop
+            serving.cancel()
         served = serving.done() and not serving.cancelled() and not serving.exception()
         self._close_sockets(server, serving.result() if served else [])
         _close_connections(server)
@@ -904,7 +907,9 @@ async def _serve(
             listeners.append(await loop.create_server(server, sock=sock))
     except BaseException:
         for listener in listeners:
-            listener.close()
+            # its socket may have been closed under it (the block stopped)
+            with contextlib.suppress(OSError, ValueError):
+                listener.close()
         for sock in sockets[len(listeners) :]:
             sock.close()
         raise

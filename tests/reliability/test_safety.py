@@ -443,7 +443,7 @@ SIGINT_SCRIPT = textwrap.dedent(
     import asyncio, gc, signal
     import aiohttp, trio
     from aiointercept import aiointercept
-    from aiointercept._server.block_server import active_servers
+    from aiointercept._server.thread import active_servers
 
     ORIGINAL = aiohttp.TCPConnector._resolve_host
 

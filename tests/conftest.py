@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiointercept._server.block_server import active_servers
+from aiointercept._server.thread import active_servers
 
 pytest_plugins = ["pytester"]
 

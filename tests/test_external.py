@@ -46,10 +46,10 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import aiointercept._adapters._aiohttp as aiohttp_adapter
-import aiointercept._server.block_server as aiohttp_server
+import aiointercept._server.thread as thread_module
 from aiointercept import CallbackResult, aiointercept
 from aiointercept._adapters import incompatibility
-from aiointercept._server.block_server import active_servers
+from aiointercept._server.thread import active_servers
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -1229,7 +1229,7 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
         aiohttp.ClientResponse,
         aiohttp.ThreadedResolver,
     ]
-    aiohttp_server.engine.shutdown()  # and the resend wrappers of earlier tests
+    thread_module.engine.shutdown()  # and the resend wrappers of earlier tests
     before = [dict(vars(cls)) for cls in classes]
     async with aiointercept(mock_external_urls=True):
         changed = {
@@ -1249,7 +1249,7 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
         "TCPConnector.connect",
     }
     # the resend wrappers stay while the server thread lives (see below)
-    aiohttp_server.engine.shutdown()
+    thread_module.engine.shutdown()
     after = [dict(vars(cls)) for cls in classes]
     assert all(
         saved.keys() == now.keys() and all(saved[k] is now[k] for k in saved)
@@ -1263,9 +1263,9 @@ async def test_the_resend_wrappers_stay_until_the_server_thread_ends(
 ) -> None:
     """Installing them on every block would slow the next requests down: they
     stay between blocks, and go when the server thread ends, idle."""
-    aiohttp_server.engine.shutdown()
+    thread_module.engine.shutdown()
     original = vars(aiohttp.ClientRequest).get("send")
-    monkeypatch.setattr(aiohttp_server, "LINGER", 0.05)
+    monkeypatch.setattr(thread_module, "LINGER", 0.05)
     async with aiointercept() as m:
         m.get("/x", body="ok")
         wrapped = vars(aiohttp.ClientRequest).get("send")

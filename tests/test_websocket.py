@@ -36,7 +36,7 @@ from aiointercept import (
     WebSocketMessage,
     aiointercept,
 )
-from aiointercept._server.block_server import active_servers
+from aiointercept._server.thread import active_servers
 from test_external import BOUND, guarded
 from test_pytest_plugin import ASYNCIO_INI, BOTH_BACKENDS, run_pytest
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ._options import Options
-    from ._server.block_server import AiohttpServer
+    from ._server.block_server import BlockServer
 
 __all__ = ["BlockLifecycle"]
 
@@ -58,7 +58,7 @@ class BlockLifecycle:
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
         self._target: InterceptTarget | None = None
         self._cassette: Cassette | None = None
-        self._server: AiohttpServer | None = None
+        self._server: BlockServer | None = None
         self._server_url: str | None = None
         #: The running block was entered with ``with``, not ``async with``.
         self._sync_block = False
@@ -133,7 +133,7 @@ class BlockLifecycle:
             *self._options.strict
         )
 
-    def _check_running(self, what: str) -> AiohttpServer:
+    def _check_running(self, what: str) -> BlockServer:
         server = self._server
         if server is None:
             raise RuntimeError(
@@ -361,21 +361,21 @@ class BlockLifecycle:
             ) from None
 
 
-def server_type() -> type[AiohttpServer]:
+def server_type() -> type[BlockServer]:
     """The block's server, imported when the first block starts: importing
     aiointercept (and its pytest plugin) does not import aiohttp."""
     global _SERVER_TYPE
     if _SERVER_TYPE is None:
-        from ._server.block_server import AiohttpServer
+        from ._server.block_server import BlockServer
 
-        _SERVER_TYPE = AiohttpServer
+        _SERVER_TYPE = BlockServer
     return _SERVER_TYPE
 
 
-_SERVER_TYPE: type[AiohttpServer] | None = None
+_SERVER_TYPE: type[BlockServer] | None = None
 
 
-def _collected(server: AiohttpServer) -> None:
+def _collected(server: BlockServer) -> None:
     """An instance collected inside its block: close its server."""
     if server.abandon():
         _warn_abandoned(server.entered_at)

@@ -33,7 +33,7 @@ import httpx
 import pytest
 from yarl import URL
 
-from aiointercept._server.block_server import active_servers
+from aiointercept._server.thread import active_servers
 from test_external import GuardResolver as GuardResolver
 from test_external import RecordingResolver as RecordingResolver
 from test_external import _loopback_only, refused

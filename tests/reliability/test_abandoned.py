@@ -36,7 +36,7 @@ from reliability_support import (
 )
 
 from aiointercept import aiointercept
-from aiointercept._server.block_server import SHUTDOWN_TIMEOUT
+from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
 
 CYCLES = scaled(100, 1000)
 WARM_UP = 10

@@ -1,0 +1,172 @@
+"""A block's requests: each aiohttp request is turned into the URL, headers
+and body the dispatcher records and matches, and answered with what it
+decides (a reply, a WebSocket, a passthrough, an async callback's result).
+
+:class:`RequestHandler` runs on whichever loop serves the connection: the
+test's loop, or the server loop (see :mod:`.thread`). An async callback runs
+on the test's loop; :meth:`RequestHandler._wait` waits for it from the
+serving loop without blocking either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from yarl import URL
+
+from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
+from aiointercept._core.responses import Reply
+from aiointercept._core.websocket_connections import PendingWebSocket
+
+from .reply import close_connection, write_reply
+from .sockets import WebServer
+from .websocket import serve_websocket
+
+if TYPE_CHECKING:
+    from aiointercept._core.dispatch import Dispatcher
+
+    from .proxy import Proxy
+
+__all__ = ["RequestHandler", "make_request"]
+
+
+def make_request(
+    message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+) -> web.BaseRequest:
+    """aiohttp's request factory: a request with no size limit, as the mock
+    reads every body in full, as the test sent it."""
+    return web.BaseRequest(
+        message,
+        payload,
+        protocol,
+        writer,
+        task,
+        asyncio.get_running_loop(),
+        client_max_size=sys.maxsize,
+    )
+
+
+class RequestHandler:
+    """Answers the requests made to one block's listening sockets.
+
+    ``url`` is the block's own URL, ``https_port`` the port that stands for
+    ``https`` when it mocks external URLs (``external``): each request's URL is
+    then rebuilt from that scheme and its ``Host`` header, so records show the
+    URL the client asked for.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        url: URL,
+        https_port: int | None,
+        external: bool,
+        proxy: Proxy,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._url = url
+        self._https_port = https_port
+        self._external = external
+        self._proxy = proxy
+        self._own_ports = (url.port, https_port)
+
+    def new_server(self, loop: asyncio.AbstractEventLoop) -> WebServer:
+        """An aiohttp server for the block's connections on ``loop``."""
+
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            return await self._handle(request, server)
+
+        # auto_decompress=False: request bodies are recorded as sent;
+        # handler_cancellation: a handler whose client has gone is cancelled at
+        # once (a delay, a hang, a stream, an async callback), so that nothing
+        # waits for it
+        server = WebServer(
+            handle,
+            request_factory=make_request,
+            access_log=None,
+            auto_decompress=False,
+            handler_cancellation=True,
+            loop=loop,
+        )
+        return server
+
+    async def _handle(
+        self, request: web.BaseRequest, server: WebServer
+    ) -> web.StreamResponse:
+        body = await request.read()
+        outcome = self._dispatcher.dispatch(
+            request.method, self._request_url(request), request.headers, body
+        )
+        if isinstance(outcome, PendingWebSocket):
+            return await serve_websocket(request, outcome)
+        if isinstance(outcome, PendingCallback):
+            outcome = await self._wait(outcome)
+        elif isinstance(outcome, Passthrough):
+            return await self._proxy.forward(
+                request,
+                self._request_url(request),
+                self._own_ports,
+                body,
+                outcome.record,
+            )
+        if outcome is None:
+            return close_connection(request)
+        return await write_reply(
+            request,
+            outcome,
+            self._dispatcher,
+            lambda: server.until_closed(request.protocol),
+        )
+
+    def _request_url(self, request: web.BaseRequest) -> URL:
+        base = self._url
+        raw_path = request.raw_path
+        if self._external and request.host:
+            # the URL the client asked for: the scheme from the port, the host
+            # (and any non-default port) from the Host header
+            scheme = (
+                "https" if self._local_port(request) == self._https_port else "http"
+            )
+            base = URL(f"{scheme}://{request.host}", encoded=True)
+        if raw_path.startswith("/"):
+            url = URL(f"{base}{raw_path}", encoded=True)
+        elif "://" in raw_path:  # absolute-form request target
+            url = URL(raw_path, encoded=True)
+        else:  # asterisk-form ("OPTIONS *")
+            return base
+        return url.with_fragment(None) if url.raw_fragment else url
+
+    @staticmethod
+    def _local_port(request: web.BaseRequest) -> int | None:
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport else None
+        return sockname[1] if sockname else None
+
+    async def _wait(self, pending: PendingCallback) -> Reply | Streamed:
+        """Wait for an async callback running on the test's loop.
+
+        If it has not started within ``callback_start_timeout`` (the test's loop
+        is blocked), it is cancelled before it can start and a 503 explains why.
+        """
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def wake(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the server loop has ended
+                loop.call_soon_threadsafe(done.set)
+
+        pending.future.add_done_callback(wake)
+        try:
+            await asyncio.wait_for(done.wait(), self._dispatcher.callback_start_timeout)
+        except asyncio.TimeoutError:
+            if pending.future.cancel():
+                return self._dispatcher.not_started(pending)
+            await done.wait()
+        except asyncio.CancelledError:  # the client has gone: so does the callback
+            pending.host.cancel(pending.future)
+            raise
+        return self._dispatcher.complete(pending)

@@ -1,0 +1,179 @@
+"""The passthrough proxy: an unmatched request a block lets through is
+forwarded to its real destination, and the response streamed back untouched;
+when a cassette records, the whole response is handed to its record hook.
+
+A block has one :class:`Proxy`, with one aiohttp session per loop that serves
+the block (the test's loop, the server loop): each session is made, used and
+closed on its own loop, and the server that owns the block closes them when
+it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import DummyCookieJar, web
+from yarl import URL
+
+from aiointercept._adapters import PROXYING, is_loopback
+from aiointercept._adapters._aiohttp import bypass
+
+from .reply import close_connection
+
+__all__ = ["Proxy", "Record"]
+
+logger = logging.getLogger("aiointercept")
+
+#: A cassette's record hook: status, reason, headers and body of a response.
+Record = Callable[[int, str, list[tuple[str, str]], bytes], None]
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy session recomputes.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+_NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
+
+
+class Proxy:
+    """A block's passthrough sessions, one per loop that serves the block."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def has_session(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether requests have been passed through on ``loop``."""
+        return loop in self._sessions
+
+    def has_sessions(self) -> bool:
+        """Whether requests have been passed through on any loop."""
+        return bool(self._sessions)
+
+    async def close(self) -> None:
+        """Close the running loop's session, if there is one."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
+
+    async def close_all(self) -> None:
+        """Close every session (on the one loop that serves the block)."""
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+    async def forward(
+        self,
+        request: web.BaseRequest,
+        url: URL,
+        own_ports: tuple[int | None, ...],
+        body: bytes,
+        record: Record | None,
+    ) -> web.StreamResponse:
+        """Proxy an unmatched request to ``url``, its real destination,
+        streaming the response back untouched (compressed bodies stay
+        compressed); with ``record``, also hand it the whole response once it
+        is sent. A request to the block itself (on loopback, at one of its
+        ``own_ports``) is not passed on."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None:
+            connector = aiohttp.TCPConnector()
+            bypass(connector)
+            session = self._sessions[loop] = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
+            )
+        if url.port in own_ports and is_loopback(url.raw_host or ""):
+            # the mock's own address: passing it on would loop back here
+            logger.warning("not passing %s through: it is the mock itself", url)
+            return close_connection(request)
+        headers = [
+            (name, value)
+            for name, value in request.headers.items()
+            if name.lower() not in _NOT_FORWARDED_REQUEST
+        ]
+        proxying = PROXYING.set(True)  # the network guard lets this through
+        try:
+            upstream = await session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=io.BytesIO(body) if body else None,
+                allow_redirects=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            logger.warning("passthrough to %s failed: %r", url, exc)
+            return close_connection(request)
+        finally:
+            PROXYING.reset(proxying)
+        async with upstream:
+            response = web.StreamResponse(
+                status=upstream.status, reason=upstream.reason
+            )
+            for name, value in upstream.headers.items():
+                if name.lower() not in _NOT_FORWARDED_RESPONSE:
+                    response.headers.add(name, value)
+            if upstream.headers.get("Content-Length") is not None:
+                response.content_length = int(upstream.headers["Content-Length"])
+            if record is None:
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+            await _stream_recorded(request, upstream, response, record)
+        return response
+
+
+async def _stream_recorded(
+    request: web.BaseRequest,
+    upstream: aiohttp.ClientResponse,
+    response: web.StreamResponse,
+    record: Record,
+) -> None:
+    """Stream ``upstream`` to the client as it comes, but hold what lets the
+    client see the response complete (its last bytes, or the end of a chunked
+    body) until the interaction is recorded, so that a client (and its test)
+    that has the whole response finds it in the cassette."""
+    length = response.content_length
+    bodiless = request.method == "HEAD" or upstream.status in (204, 304)
+    chunks: list[bytes] = []
+    held = b""
+    sent = 0
+    if not bodiless and length != 0:
+        await response.prepare(request)
+    async for chunk in upstream.content.iter_any():
+        chunks.append(chunk)
+        if length is not None and sent + len(chunk) >= length:
+            held += chunk
+        else:
+            await response.write(chunk)
+            sent += len(chunk)
+    # a failing hook is kept by the cassette, raised at the block's exit
+    with contextlib.suppress(Exception):
+        record(
+            upstream.status,
+            upstream.reason or "",
+            list(upstream.headers.items()),
+            b"".join(chunks),
+        )
+    if not response.prepared:
+        await response.prepare(request)
+    if held:
+        await response.write(held)
+    await response.write_eof()

@@ -1,0 +1,264 @@
+"""A block's listening sockets and the connections made to them: binding,
+serving, and closing both, at once when nothing is lost or gracefully.
+
+:func:`listen` runs on the thread that enters the block, so that the URL is
+known before any loop serves the socket. Everything else runs on the loop that
+serves the connections: the test's loop, or the server loop for the
+connections the server thread took over (see :mod:`.watch`) and for blocks it
+serves alone. :class:`WebServer` is aiohttp's low-level server, and belongs to
+the one loop that serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "SHUTDOWN_TIMEOUT",
+    "WebServer",
+    "closable_now",
+    "close_connections",
+    "close_server",
+    "connect",
+    "listen",
+    "serve",
+    "shut_down",
+    "stop_listening",
+]
+
+#: How long in-flight handlers get to finish when a block's server stops.
+SHUTDOWN_TIMEOUT = 0.25
+
+_BACKLOG = 128
+
+logger = logging.getLogger("aiointercept")
+
+
+class WebServer(web.Server):
+    """aiohttp's server for a block's connections on one loop; knows its open
+    connections, to wait for one to close (hanging responses)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[object] = set()
+        self._until_closed: dict[object, list[asyncio.Future[None]]] = {}
+        #: Set when the block's server stops: a connection whose set-up was
+        #: still under way then is closed as soon as it is made.
+        self.closed = False
+
+    def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
+        self._open.add(handler)
+        super().connection_made(handler, transport)
+        if self.closed:
+            # after the handler has finished setting up (it starts a task)
+            asyncio.get_running_loop().call_soon(handler.force_close)
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        self._open.discard(handler)
+        super().connection_lost(handler, exc)
+        for waiter in self._until_closed.pop(handler, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def until_closed(self, handler: object) -> asyncio.Future[None]:
+        """Done when ``handler``'s connection is lost, or the server stops."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.closed or handler not in self._open:
+            waiter.set_result(None)
+        else:
+            self._until_closed.setdefault(handler, []).append(waiter)
+        return waiter
+
+    def close(self) -> None:
+        """Stop: close connections set up from now on, and end the waits
+        for connections to close (hanging responses)."""
+        self.closed = True
+        waiters, self._until_closed = self._until_closed, {}
+        for handler_waiters in waiters.values():
+            for waiter in handler_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+
+def listen() -> socket.socket:
+    """A listening socket on 127.0.0.1 with an ephemeral port (any thread)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(_BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(
+    loop: asyncio.AbstractEventLoop, server: WebServer, sockets: list[socket.socket]
+) -> list[asyncio.AbstractServer]:
+    """Serve ``server`` on the listening ``sockets`` (on ``loop``)."""
+    listeners: list[asyncio.AbstractServer] = []
+    try:
+        for sock in sockets:
+            listeners.append(await loop.create_server(server, sock=sock))
+    except BaseException:
+        for listener in listeners:
+            # its socket may have been closed under it (the block stopped)
+            with contextlib.suppress(OSError, ValueError):
+                listener.close()
+        for sock in sockets[len(listeners) :]:
+            sock.close()
+        raise
+    return listeners
+
+
+async def connect(
+    loop: asyncio.AbstractEventLoop, server: WebServer, conn: socket.socket
+) -> None:
+    """Serve a connection accepted on the server thread's behalf."""
+    try:
+        await loop.connect_accepted_socket(server, conn)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def closable_now(
+    serving: asyncio.Task[list[asyncio.AbstractServer]],
+    server: WebServer,
+    proxying: bool,
+) -> list[asyncio.AbstractServer] | None:
+    """The listeners to stop when ``server`` can close at once, waiting for
+    nothing: it never started serving (that is cancelled), or it is quiet and
+    proxies nothing (the usual case: the client has closed its connections,
+    or left them idle). ``None`` when it must shut down gracefully."""
+    if not serving.done() and serving.cancel():
+        return []
+    if _quiet(serving, server) and not proxying:
+        return serving.result()
+    return None
+
+
+def _quiet(
+    serving: asyncio.Task[list[asyncio.AbstractServer]], server: WebServer
+) -> bool:
+    """Whether a server can close at once, its connections with it: it is
+    listening, and no connection has a request under way or about to be read
+    (each one waits for a next request that its client has not sent)."""
+    return (
+        serving.done()
+        and not serving.cancelled()
+        and serving.exception() is None
+        and all(_waits_for_a_request(handler) for handler in server.connections)
+    )
+
+
+def _waits_for_a_request(handler: Any) -> bool:
+    """Whether ``handler``'s connection is between requests, with nothing of a
+    next request received, or already closed by its client with no request
+    under way: closing it loses nothing."""
+    if getattr(handler, "_current_request", True) is not None or getattr(
+        handler, "_messages", True
+    ):
+        return False
+    transport = handler.transport
+    if transport is None:  # lost: its handler's task is ending
+        return True
+    waiter = getattr(handler, "_waiter", None)
+    sock = transport.get_extra_info("socket")
+    if waiter is None or waiter.done() or sock is None or not _PEEK_FLAGS:
+        return False
+    # the loop may not have read what the client sent last: a request (to be
+    # answered) or the end of the connection (nothing to answer)
+    probe = socket.socket(fileno=sock.fileno())
+    try:
+        return not probe.recv(1, _PEEK_FLAGS)
+    except BlockingIOError:  # nothing sent
+        return True
+    except OSError:  # reset by the client
+        return True
+    finally:
+        probe.detach()
+
+
+#: Read without consuming and without blocking, where the platform can
+#: (0: it cannot, and connections are closed gracefully).
+_PEEK_FLAGS: int = (
+    socket.MSG_PEEK | socket.MSG_DONTWAIT if hasattr(socket, "MSG_DONTWAIT") else 0
+)
+
+
+def close_connections(server: WebServer) -> bool:
+    """Close ``server``'s connections at once, the end sent to their clients
+    now rather than at the loop's next turn. Whether any was open."""
+    were_open = False
+    for handler in list(server.connections):
+        transport = handler.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            were_open = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        handler.force_close()
+    return were_open
+
+
+async def close_server(
+    server: WebServer,
+    serving: asyncio.Task[list[asyncio.AbstractServer]],
+    sockets: list[socket.socket],
+    close: Callable[[WebServer, list[asyncio.AbstractServer]], None] | None = None,
+) -> None:
+    """Stop listening, close idle connections, give in-flight handlers
+    :data:`SHUTDOWN_TIMEOUT` seconds, then close what is left."""
+    try:
+        listeners = await serving
+    except Exception:  # pragma: no cover - create_server on a bound socket
+        logger.exception("the aiointercept server could not serve")
+        listeners = []
+    if close is not None:
+        close(server, listeners)
+    else:
+        server.close()
+        stop_listening(listeners, sockets)
+    await shut_down(server)
+
+
+async def shut_down(server: WebServer) -> None:
+    """Close ``server``'s idle connections and give in-flight handlers
+    :data:`SHUTDOWN_TIMEOUT` seconds to finish."""
+    # let requests already received start, so that they are answered
+    await asyncio.sleep(0)
+    for handler in server.connections:
+        handler.close()
+    await server.shutdown(SHUTDOWN_TIMEOUT)
+
+
+def stop_listening(
+    listeners: list[asyncio.AbstractServer], sockets: list[socket.socket]
+) -> None:
+    """Stop accepting connections and close the listening sockets.
+
+    On Python < 3.12, ``asyncio.Server.close()`` breaks (and leaks the socket
+    of) a connection whose set-up is still under way on the loop. Stopping the
+    sockets without it lets such a connection be made; the closed
+    :class:`WebServer` then closes it at once.
+    """
+    if sys.version_info >= (3, 12):
+        for listener in listeners:
+            listener.close()
+    else:
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            if sock.fileno() != -1:
+                loop.remove_reader(sock.fileno())
+    for sock in sockets:  # also those never served, if serving failed
+        sock.close()

@@ -1,0 +1,142 @@
+"""The watch: connections that a blocked test loop leaves waiting are handed
+over to the server loop.
+
+A block entered on an asyncio loop is served by that loop. A synchronous
+client blocking that loop would wait forever for its answer, so the
+``aiointercept-watch`` thread, one per server loop (see :mod:`.thread`),
+watches the blocks' listening sockets. It is event-driven (see
+:mod:`.readiness`): it sleeps until a watched socket has a connection waiting,
+looks again :data:`TAKE_OVER_AFTER` later, and has the block accept what the
+test's loop has still not accepted, for the server loop to serve it (see
+:meth:`.BlockServer.take_over_waiting`). A block with no traffic never wakes
+it.
+
+:class:`Watch` holds the watched sockets; they are added and removed from any
+thread, under its lock, and only the watch thread waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .readiness import new_readiness
+
+if TYPE_CHECKING:
+    from .block_server import BlockServer
+
+__all__ = ["TAKE_OVER_AFTER", "WATCH_REST", "Watch"]
+
+#: How long a connection to a block served by the test's loop may wait to be
+#: accepted by that loop before the server thread takes it over.
+TAKE_OVER_AFTER = 0.002
+
+#: How long the watch rests after finding the test's loop accepting, before
+#: it waits for connections again: a test that makes connections one after
+#: another wakes the watch at most this often. A connection that a blocked
+#: loop leaves waiting meanwhile is taken over at the end of the rest.
+WATCH_REST = 0.02
+
+logger = logging.getLogger("aiointercept")
+
+_Entry = tuple["BlockServer", socket.socket]
+
+
+class Watch:
+    """The listening sockets of the blocks served by a test's loop, and the
+    thread that watches them for one server loop's lifetime.
+
+    ``abandon`` cleans up a block whose watch failed (on the watch thread).
+    """
+
+    def __init__(self, abandon: Callable[[BlockServer], None]) -> None:
+        self._abandon = abandon
+        self._lock = threading.Lock()
+        #: The watched listening sockets, by descriptor, with their block.
+        self._watched: dict[int, _Entry] = {}
+        self._readiness = new_readiness()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the watch thread, handing connections over to ``loop``."""
+        threading.Thread(
+            target=self._run,
+            args=(loop,),
+            name="aiointercept-watch",
+            daemon=True,
+        ).start()
+
+    def add(self, server: BlockServer, sockets: list[socket.socket]) -> None:
+        """Watch ``server``'s listening ``sockets`` from now on (any thread;
+        wakes nothing where there is epoll)."""
+        with self._lock:
+            for sock in sockets:
+                self._watched[sock.fileno()] = (server, sock)
+                self._readiness.add(sock)
+
+    def remove(self, server: BlockServer) -> None:
+        """Stop watching ``server``'s sockets, before they are closed."""
+        with self._lock:
+            for fd, (watched, sock) in list(self._watched.items()):
+                if watched is server:
+                    del self._watched[fd]
+                    self._readiness.remove(sock)
+
+    def servers(self) -> set[BlockServer]:
+        """The blocks watched now."""
+        with self._lock:
+            return {server for server, _ in self._watched.values()}
+
+    def clear(self) -> None:
+        """Forget every socket: a wake-up from now on hands nothing over."""
+        with self._lock:
+            self._watched = {}
+
+    def close(self) -> None:
+        """End the watch thread (from any thread)."""
+        self._readiness.close()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The watch thread: wait for watched sockets to have a connection
+        waiting; a little later, hand the connections still waiting to the
+        server ``loop``. After a look that found the test's loop accepting (the
+        usual case), rest :data:`WATCH_REST` before the next wait, so that a
+        test making many connections does not wake this thread for each."""
+        readiness = self._readiness
+        while True:
+            fds = readiness.wait()
+            if fds is None:
+                return
+            time.sleep(TAKE_OVER_AFTER)
+            took_over = False
+            for fd in fds:
+                with self._lock:
+                    entry = self._watched.get(fd)
+                if entry is not None:
+                    took_over |= self._look(entry, loop)
+            if not took_over:
+                time.sleep(WATCH_REST)
+
+    def _look(self, entry: _Entry, loop: asyncio.AbstractEventLoop) -> bool:
+        """On the watch thread: hand the connections still waiting on
+        ``entry``'s socket to the server loop, then watch it again. Whether
+        there were any."""
+        server, sock = entry
+        took_over = False
+        try:
+            took_over = server.take_over_waiting(sock, loop)
+        except Exception:  # one block's trouble stops no other
+            logger.exception(
+                "aiointercept: watching the block entered at %s failed; closing it",
+                server.entered_at,
+            )
+            self.remove(server)
+            self._abandon(server)
+        with self._lock:
+            if self._watched.get(sock.fileno()) is entry:
+                self._readiness.rearm(sock)
+        return took_over

@@ -25,7 +25,7 @@ from ._cassette.player import Cassette
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute
-from ._server.test_loop import Host
+from ._server.test_loop import TestLoopHandle
 from ._settings import strictness
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class BlockLifecycle:
         url = server.start_blocking()
         self._server = server
         self._sync_block = True
-        self._dispatcher.host = None  # bound to a running loop on first use
+        self._dispatcher.test_loop = None  # bound to a running loop on first use
         self._server_url = str(url).rstrip("/")
         try:
             self._load_cassette()
@@ -183,7 +183,7 @@ class BlockLifecycle:
         self._sync_block = False
         try:
             self._stop_intercepting()
-            self._close_host()
+            self._close_test_loop()
             server.stop_blocking()
         finally:
             self._server = None
@@ -191,17 +191,17 @@ class BlockLifecycle:
 
     async def __aenter__(self) -> Self:
         self._check_not_running()
-        host = Host()
-        server = server_type()(self._dispatcher, host, self.mock_external_urls)
+        test_loop = TestLoopHandle()
+        server = server_type()(self._dispatcher, test_loop, self.mock_external_urls)
         caller = sys._getframe(1)
         server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
-        self._dispatcher.host = host
+        self._dispatcher.test_loop = test_loop
         self._server = server
         try:
             url = await server.start()
         except BaseException:
             self._server = None
-            self._dispatcher.host = None
+            self._dispatcher.test_loop = None
             raise
         self._server_url = self._dispatcher.journal.requests.base_url = str(url).rstrip(
             "/"
@@ -214,7 +214,7 @@ class BlockLifecycle:
                 await server.stop()
             finally:
                 self._server = None
-                self._dispatcher.host = None
+                self._dispatcher.test_loop = None
             raise
         # a block never exited is closed when its instance is collected
         self._finalizer = weakref.finalize(self, _collected, server)
@@ -234,8 +234,8 @@ class BlockLifecycle:
                 "this aiointercept instance was entered with 'with': leave it the "
                 "same way"
             )
-        host = self._dispatcher.host
-        assert host is not None  # set by __aenter__
+        test_loop = self._dispatcher.test_loop
+        assert test_loop is not None  # set by __aenter__
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -246,12 +246,12 @@ class BlockLifecycle:
                     # WebSocket handlers see their connection close and return
                     await self._dispatcher.websockets.aclose()
                 finally:
-                    await host.aclose()
+                    await test_loop.aclose()
             finally:
                 await server.stop()
         finally:
             self._server = None
-            self._dispatcher.host = None
+            self._dispatcher.test_loop = None
         self._report(exc)
 
     def _load_cassette(self) -> None:
@@ -302,11 +302,11 @@ class BlockLifecycle:
             interception.deactivate(self._target)
             self._target = None
 
-    def _close_host(self) -> None:
+    def _close_test_loop(self) -> None:
         """Refuse new async callbacks, from outside the test's loop."""
-        host, self._dispatcher.host = self._dispatcher.host, None
-        if host is not None:
-            host.close()
+        test_loop, self._dispatcher.test_loop = self._dispatcher.test_loop, None
+        if test_loop is not None:
+            test_loop.close()
 
     def _report(self, exc: BaseException | None) -> None:
         """Write the cassette down, then raise what went wrong in the block."""
@@ -349,10 +349,10 @@ class BlockLifecycle:
     def _bind_loop(self) -> None:
         """On the shared server, run async callbacks on the loop of the test
         that registers them."""
-        if self._server is None or self._dispatcher.host is not None:
+        if self._server is None or self._dispatcher.test_loop is not None:
             return
         try:
-            self._dispatcher.host = Host()
+            self._dispatcher.test_loop = TestLoopHandle()
         except RuntimeError:
             raise RuntimeError(
                 "an async callback (or WebSocket handler) runs on the test's "

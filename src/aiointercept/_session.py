@@ -86,7 +86,7 @@ class SharedSession:
         dispatcher = mock._dispatcher
         dispatcher.passthrough_unmatched = options.passthrough_unmatched
         dispatcher.callback_start_timeout = options.callback_start_timeout
-        dispatcher.host = None  # bound to the test's loop on first use
+        dispatcher.test_loop = None  # bound to the test's loop on first use
         mock._load_cassette()
         mock._intercept()
 
@@ -97,7 +97,7 @@ class SharedSession:
         mock = self.mock
         try:
             mock._stop_intercepting()
-            mock._close_host()
+            mock._close_test_loop()
             mock._report(None)
         finally:
             mock._dispatcher.reset()

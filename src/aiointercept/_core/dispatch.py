@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiointercept._errors import CallbackError
-from aiointercept._server.test_loop import Host, HostClosedError
 
 from .callback_result import CallbackResult
 from .diagnostics import RouteHandle, unmatched_request
@@ -26,6 +25,7 @@ from .journal import Journal
 from .request import RecordedRequest
 from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
+from .test_loop import TestLoop, TestLoopClosedError
 from .websocket_connections import PendingWebSocket, WebSocketRegistry
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class PendingCallback:
     request: RecordedRequest
     future: concurrent.futures.Future[Any]
     #: The test's loop it runs on (to cancel it when its client has gone).
-    host: Host
+    test_loop: TestLoop
     #: The response when the callback returns ``None``.
     fallback: Reply | None = None
 
@@ -101,7 +101,7 @@ class Dispatcher:
         #: The journal's lock, which also guards the routes: a response is
         #: consumed and its request recorded in one step.
         self.lock = self.journal.lock
-        self.host: Host | None = None
+        self.test_loop: TestLoop | None = None
         #: The open WebSocket connections and their running handlers.
         self.websockets = WebSocketRegistry()
         #: Proxy unmatched requests to the real network instead of closing.
@@ -218,7 +218,7 @@ class Dispatcher:
         if isinstance(source, CloseSource):
             return source.reply()
         if isinstance(source, WebSocketSource):  # the adapter accepts the upgrade
-            if self.host is None:  # a shared server with no test loop bound
+            if self.test_loop is None:  # a shared server with no test loop bound
                 return self._failed(
                     request,
                     RuntimeError(
@@ -226,7 +226,7 @@ class Dispatcher:
                         "it from an async test"
                     ),
                 )
-            return PendingWebSocket(request, source.handler, self.host, self)
+            return PendingWebSocket(request, source.handler, self.test_loop, self)
         if not isinstance(source, CallbackSource):
             return self._streamed(request, source.reply)
         if source.is_async:
@@ -262,7 +262,7 @@ class Dispatcher:
         """The reply for an async callback whose future is done."""
         try:
             result = pending.future.result()
-        except HostClosedError as exc:  # the block ended first, not a callback bug
+        except TestLoopClosedError as exc:  # the block ended first, not a callback bug
             return _text_reply(503, f"aiointercept: {exc}")
         except BaseException as exc:
             return self._failed(pending.request, exc)
@@ -291,8 +291,8 @@ class Dispatcher:
         *args: Any,
         **kwargs: Any,
     ) -> Reply | PendingCallback:
-        host = self.host
-        if host is None:  # a shared server with no test loop bound
+        test_loop = self.test_loop
+        if test_loop is None:  # a shared server with no test loop bound
             return self._failed(
                 recorded,
                 RuntimeError(
@@ -301,7 +301,7 @@ class Dispatcher:
                 ),
             )
         return PendingCallback(
-            recorded, host.submit(func, *args, **kwargs), host, fallback
+            recorded, test_loop.submit(func, *args, **kwargs), test_loop, fallback
         )
 
     def _result_reply(

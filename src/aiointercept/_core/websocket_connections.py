@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from aiointercept._errors import CallbackError
-from aiointercept._server.test_loop import HostClosedError
 
 from .responses import Reply
+from .test_loop import TestLoopClosedError
 from .websocket import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
@@ -49,10 +49,9 @@ from .websocket import (
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from aiointercept._server.test_loop import Host
-
     from .dispatch import Dispatcher
     from .request import RecordedRequest
+    from .test_loop import TestLoop
 
 __all__ = [
     "Conversation",
@@ -89,14 +88,14 @@ class Conversation:
     The server thread calls :meth:`record`, :meth:`deliver`, :meth:`closing`
     and :meth:`end`; the handler awaits :meth:`next` on the test's loop. The
     inbox is a deque (its appends and pops are atomic) and the handler is woken
-    through the host, so nothing here waits on another thread.
+    through the test loop, so nothing here waits on another thread.
     """
 
     def __init__(
-        self, request: RecordedRequest, host: Host, lock: threading.Lock
+        self, request: RecordedRequest, test_loop: TestLoop, lock: threading.Lock
     ) -> None:
         self.request = request
-        self._host = host
+        self._test_loop = test_loop
         self._lock = lock
         self._inbox: collections.deque[WebSocketMessage] = collections.deque()
         self._arrived: anyio.Event | None = None
@@ -161,7 +160,7 @@ class Conversation:
             self._closed_by = by
 
     def _wake(self) -> None:
-        self._host.call_soon(self._set_arrived)
+        self._test_loop.call_soon(self._set_arrived)
 
     # -- the test's loop -------------------------------------------------------
 
@@ -215,13 +214,13 @@ class WebSocketRegistry:
         with self._lock:
             self._links[conversation] = link
 
-    def closed(self, conversation: Conversation, host: Host) -> None:
+    def closed(self, conversation: Conversation, test_loop: TestLoop) -> None:
         """The connection is over and its handler has returned (server thread)."""
         with self._lock:
             self._links.pop(conversation, None)
             idle = not self._links
         if idle:
-            host.call_soon(self._set_idle)
+            test_loop.call_soon(self._set_idle)
 
     def _set_idle(self) -> None:
         if self._idle is not None:
@@ -258,11 +257,11 @@ async def _run_handler(handler: Handler, websocket: WebSocket) -> None:
 @dataclass(frozen=True, slots=True, eq=False)
 class PendingWebSocket:
     """A request served by a WebSocket route: the adapter accepts the upgrade
-    and runs :attr:`handler` on the test's loop (through ``host``)."""
+    and runs :attr:`handler` on the test's loop (through ``test_loop``)."""
 
     request: RecordedRequest
     handler: Handler
-    host: Host
+    test_loop: TestLoop
     dispatcher: Dispatcher
 
     @property
@@ -288,20 +287,20 @@ class PendingWebSocket:
         )
 
     def conversation(self) -> Conversation:
-        return Conversation(self.request, self.host, self.dispatcher.lock)
+        return Conversation(self.request, self.test_loop, self.dispatcher.lock)
 
     def start(
         self, conversation: Conversation, link: WebSocketLink
     ) -> concurrent.futures.Future[Any]:
         """Run the handler as a task of the test's loop."""
         self.dispatcher.websockets.opened(conversation, link)
-        return self.host.submit(
+        return self.test_loop.submit(
             _run_handler, self.handler, WebSocket(conversation, link)
         )
 
     def finished(self, conversation: Conversation) -> None:
         """The connection is over and the handler has returned."""
-        self.dispatcher.websockets.closed(conversation, self.host)
+        self.dispatcher.websockets.closed(conversation, self.test_loop)
 
     def finish(self, future: concurrent.futures.Future[Any]) -> tuple[int, str]:
         """The close code and reason once the handler has returned: 1000 when
@@ -309,7 +308,7 @@ class PendingWebSocket:
         exits), 1001 when the block exited first."""
         try:
             future.result()
-        except HostClosedError:
+        except TestLoopClosedError:
             return GOING_AWAY, BLOCK_EXITED
         except BaseException as exc:
             return self._failed(exc)

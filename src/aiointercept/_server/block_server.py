@@ -41,8 +41,7 @@ from .thread import Signal, engine
 
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
-
-    from .test_loop import Host
+    from aiointercept._core.test_loop import TestLoop
 
 __all__ = ["BlockServer"]
 
@@ -65,10 +64,10 @@ class BlockServer:
     """
 
     def __init__(
-        self, dispatcher: Dispatcher, host: Host | None, external: bool
+        self, dispatcher: Dispatcher, test_loop: TestLoop | None, external: bool
     ) -> None:
         self._dispatcher = dispatcher
-        self._host = host
+        self._test_loop = test_loop
         self._external = external
         self.https_port: int | None = None
         #: Passthrough sessions, one per loop that serves.
@@ -193,8 +192,8 @@ class BlockServer:
             raise RuntimeError("this server is already running")
         sockets = self._sockets = self._bind()
         loop = self._loop = engine.acquire()
-        if self._host is not None:
-            engine.host(self)
+        if self._test_loop is not None:
+            engine.adopt(self)
         try:
             loop.call_soon_threadsafe(self._begin, sockets)
         except RuntimeError:  # pragma: no cover - the loop closed under us
@@ -215,7 +214,7 @@ class BlockServer:
         if self._home_loop is not None:
             await self._stop_home()
             return
-        stopped = Signal(self._host)
+        stopped = Signal(self._test_loop)
         if self._request_stop(stopped):
             await stopped.wait()
 
@@ -228,7 +227,7 @@ class BlockServer:
             return
         listeners = closable_now(serving, server, self._proxy.has_session(home))
         if listeners is None:
-            stopped = Signal(self._host)
+            stopped = Signal(self._test_loop)
             home.create_task(self._close_home(stopped))
             await stopped.wait()
             return
@@ -237,7 +236,7 @@ class BlockServer:
         if self._web_server is None:  # nothing taken over: no wait either
             self._stop_taking_over(None)
         else:
-            stopped = Signal(self._host)
+            stopped = Signal(self._test_loop)
             self._stop_taking_over(stopped)
             await stopped.wait()
         if were_open:
@@ -256,7 +255,7 @@ class BlockServer:
         home = self._home_loop
         if home is not None:
             return home.is_closed()
-        return self._host is not None and self._host.gone()
+        return self._test_loop is not None and self._test_loop.gone()
 
     def abandon(self) -> bool:
         """Clean up a block that will never exit (its event loop is gone, or

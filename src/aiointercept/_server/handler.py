@@ -167,6 +167,6 @@ class RequestHandler:
                 return self._dispatcher.not_started(pending)
             await done.wait()
         except asyncio.CancelledError:  # the client has gone: so does the callback
-            pending.host.cancel(pending.future)
+            pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)

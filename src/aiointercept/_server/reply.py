@@ -200,8 +200,8 @@ async def _chunks(body: StreamBody, dispatcher: Dispatcher) -> AsyncGenerator[An
             if close is not None:
                 close()
         return
-    host = dispatcher.host
-    if host is None:
+    test_loop = dispatcher.test_loop
+    if test_loop is None:
         raise RuntimeError(
             "no event loop to run the async iterable body on: register it from "
             "an async test"
@@ -212,7 +212,7 @@ async def _chunks(body: StreamBody, dispatcher: Dispatcher) -> AsyncGenerator[An
     try:
         while True:
             try:
-                chunk = await _on_test_loop(host.submit(_next, iterator_))
+                chunk = await _on_test_loop(test_loop.submit(_next, iterator_))
             except StopAsyncIteration:
                 finished = True
                 return
@@ -221,7 +221,7 @@ async def _chunks(body: StreamBody, dispatcher: Dispatcher) -> AsyncGenerator[An
         aclose = getattr(iterator_, "aclose", None)
         if not finished and aclose is not None:
             with contextlib.suppress(Exception):
-                await _on_test_loop(host.submit(aclose))
+                await _on_test_loop(test_loop.submit(aclose))
 
 
 async def _next(iterator: Any) -> Any:

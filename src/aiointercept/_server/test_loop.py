@@ -1,4 +1,5 @@
-"""The test's event loop, seen from the server thread.
+"""The test's event loop, seen from the server thread: the asyncio and trio
+implementation of :class:`aiointercept._core.test_loop.TestLoop`.
 
 The server thread uses this to wake the test's loop without blocking (start and
 stop notifications) and to run async callbacks as tasks of the test's loop, so
@@ -8,7 +9,7 @@ Tasks are spawned loose (``loop.create_task`` on asyncio, a system task on trio)
 rather than in a task group held open between ``__aenter__`` and ``__aexit__``:
 pytest-asyncio runs a fixture's setup and teardown in different tasks, and a task
 group or cancel scope must be exited in the task that entered it. Each task runs
-inside its own anyio cancel scope, which :meth:`Host.aclose` cancels.
+inside its own anyio cancel scope, which :meth:`TestLoopHandle.aclose` cancels.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from typing import Any
 
 import anyio
 
-__all__ = ["Host", "HostClosedError", "wait_shielded"]
+from aiointercept._core.test_loop import TestLoopClosedError
+
+__all__ = ["TestLoopHandle", "wait_shielded"]
 
 
-class HostClosedError(RuntimeError):
-    """The test's block has exited (or its event loop has stopped)."""
-
-
-class Host:
+class TestLoopHandle:
     """A handle on the test's event loop, safe to use from any thread."""
 
     def __init__(self) -> None:
@@ -88,13 +87,13 @@ class Host:
 
         def start() -> None:
             if self._closed:
-                _fail(future, HostClosedError("the aiointercept block has exited"))
+                _fail(future, TestLoopClosedError("the aiointercept block has exited"))
                 return
             self._running += 1
             self._spawn(lambda: self._run(future, func, args, kwargs))
 
         if not self.call_soon(start):
-            _fail(future, HostClosedError("the test's event loop has stopped"))
+            _fail(future, TestLoopClosedError("the test's event loop has stopped"))
         return future
 
     async def _run(
@@ -113,7 +112,7 @@ class Host:
                     result = await func(*args, **kwargs)
                 except anyio.get_cancelled_exc_class():
                     future.set_exception(
-                        HostClosedError("cancelled: the aiointercept block exited")
+                        TestLoopClosedError("cancelled: the aiointercept block exited")
                     )
                     raise
                 except BaseException as exc:  # reported to the server and the test

@@ -32,8 +32,9 @@ from .test_loop import wait_shielded
 from .watch import Watch
 
 if TYPE_CHECKING:
+    from aiointercept._core.test_loop import TestLoop
+
     from .block_server import BlockServer
-    from .test_loop import Host
 
 __all__ = ["LINGER", "Signal", "active_servers", "engine"]
 
@@ -69,7 +70,7 @@ class _Engine:
         #: be reported (a ResourceWarning) on a test's thread.
         self._abandoned: list[str] = []
         #: Blocks of a test's loop (trio) served here, to notice that loop end.
-        self._hosted: set[BlockServer] = set()
+        self._adopted: set[BlockServer] = set()
         #: When a block last stopped using the thread.
         self._released_at = 0.0
 
@@ -104,13 +105,13 @@ class _Engine:
         """A server has closed (callable from any thread, wakes nothing)."""
         with self._lock:
             self._users -= 1
-            self._hosted.discard(server)
+            self._adopted.discard(server)
             self._released_at = time.monotonic()
 
-    def host(self, server: BlockServer) -> None:
+    def adopt(self, server: BlockServer) -> None:
         """``server`` serves a test's loop (trio) from this thread."""
         with self._lock:
-            self._hosted.add(server)
+            self._adopted.add(server)
 
     def watch(self, server: BlockServer, sockets: list[socket.socket]) -> None:
         """Watch ``server``'s listening ``sockets`` from now on (any thread,
@@ -140,7 +141,7 @@ class _Engine:
         been entered."""
         with self._lock:
             watch = self._watch
-            running = set(self._hosted)
+            running = set(self._adopted)
         if watch is not None:
             running |= watch.servers()
         reaped = [s.entered_at for s in running if s.loop_gone() and s.abandon()]
@@ -223,15 +224,15 @@ class Signal:
     test's loop (without blocking it), or waited for by a thread when there
     is no loop."""
 
-    def __init__(self, host: Host | None) -> None:
-        self._host = host
+    def __init__(self, test_loop: TestLoop | None) -> None:
+        self._test_loop = test_loop
         self._event = threading.Event()
-        self._async_event = anyio.Event() if host is not None else None
+        self._async_event = anyio.Event() if test_loop is not None else None
 
     def set(self) -> None:
         self._event.set()
-        if self._host is not None and self._async_event is not None:
-            self._host.call_soon(self._async_event.set)
+        if self._test_loop is not None and self._async_event is not None:
+            self._test_loop.call_soon(self._async_event.set)
 
     async def wait(self) -> None:
         assert self._async_event is not None

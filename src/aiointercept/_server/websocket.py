@@ -22,12 +22,11 @@ from aiohttp import WSMsgType, web
 from aiointercept._core.websocket import NO_STATUS, WebSocketMessage
 
 if TYPE_CHECKING:
+    from aiointercept._core.test_loop import TestLoop
     from aiointercept._core.websocket_connections import (
         Conversation,
         PendingWebSocket,
     )
-
-    from .test_loop import Host
 
 __all__ = ["CLOSE_TIMEOUT", "serve_websocket"]
 
@@ -74,7 +73,7 @@ async def _serve_websocket(
     await response.prepare(request)
     loop = asyncio.get_running_loop()
     conversation = pending.conversation()
-    link = _Link(response, conversation, loop, pending.host)
+    link = _Link(response, conversation, loop, pending.test_loop)
     reader = loop.create_task(_read(response, conversation))
     try:
         code, reason = await _run_handler(pending, conversation, link)
@@ -162,12 +161,12 @@ class _Link:
         response: web.WebSocketResponse,
         conversation: Conversation,
         loop: asyncio.AbstractEventLoop,
-        host: Host,
+        test_loop: TestLoop,
     ) -> None:
         self._response = response
         self._conversation = conversation
         self._loop = loop
-        self._host = host
+        self._test_loop = test_loop
 
     # -- awaited on the test's loop --------------------------------------------
 
@@ -189,7 +188,7 @@ class _Link:
             coro.close()
             raise self._conversation.closed_error() from None
         done = anyio.Event()
-        future.add_done_callback(lambda _: self._host.call_soon(done.set))
+        future.add_done_callback(lambda _: self._test_loop.call_soon(done.set))
         try:
             await done.wait()
         except BaseException:

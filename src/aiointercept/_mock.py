@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._adapters import InterceptTarget, PassthroughHost, interception
-from ._cassette.player import (
+from ._cassette.cassette import Cassette
+from ._cassette.options import (
     DEFAULT_FILTER_HEADERS,
     DEFAULT_MATCH_ON,
-    Cassette,
     RequestHook,
     ResponseHook,
     check_cassette_options,

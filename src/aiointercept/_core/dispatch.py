@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
 
-    from aiointercept._cassette.player import Cassette
+    from aiointercept._cassette.cassette import Cassette
 
 
 __all__ = [

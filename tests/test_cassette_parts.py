@@ -1,5 +1,5 @@
-"""The parts of a cassette on their own: the matchers, with the index that
-stands in for the cheap ones.
+"""The parts of a cassette on their own: the record modes, and the matchers
+with the index that stands in for the cheap ones.
 
 What a cassette does with them, through real clients, is tested in
 ``test_cassettes.py``.
@@ -8,15 +8,37 @@ What a cassette does with them, through real clients, is tested in
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
+from aiointercept import aiointercept
 from aiointercept._cassette.format import (
     CassetteRequest,
     CassetteResponse,
     Interaction,
 )
 from aiointercept._cassette.matching import MATCHERS, Index
+from aiointercept._cassette.options import RecordMode
+from aiointercept._settings import RECORD_MODES
+
+# -- record modes ------------------------------------------------------------------
+
+
+def test_record_modes_are_the_plugins_choices_named_after_their_values() -> None:
+    assert tuple(RecordMode) == RECORD_MODES
+    for mode in RecordMode:
+        assert mode.name.lower() == mode.value
+        assert mode == mode.value
+        assert str(mode) == f"{mode}" == mode.value
+
+
+@pytest.mark.parametrize("mode", list(RecordMode), ids=str)
+def test_a_record_mode_may_be_given_as_the_enum(
+    tmp_path: Path, mode: RecordMode
+) -> None:
+    aiointercept(mock_external_urls=True, cassette=tmp_path / "c", record_mode=mode)
+
 
 # -- matchers ----------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 A block built with ``cassette=`` owns a :class:`.cassette.Cassette`. Read in
 this order:
 
-- :mod:`.options`: the block's cassette arguments, checked;
+- :mod:`.options`: the block's cassette arguments, checked, and the record
+  modes (:class:`.options.RecordMode`);
 - :mod:`.format`: the file, read and written (vcrpy's format, version 1);
 - :mod:`.matching`: vcrpy's matchers, and the index that finds the recorded
   requests a live one may replay;

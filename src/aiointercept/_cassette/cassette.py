@@ -19,7 +19,7 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import Interaction
-from .options import CassetteOptions
+from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
 
@@ -28,7 +28,7 @@ __all__ = ["Cassette"]
 
 class Cassette:
     """One block's cassette: what it replays and what it records, as its
-    record mode decides.
+    record mode decides (see :class:`~.options.RecordMode`).
 
     Its methods are the player's and the recorder's own, bound here rather
     than forwarded, so that the request path pays no extra call.
@@ -49,15 +49,19 @@ class Cassette:
         exists = self.path.exists()
         #: What the file holds (nothing for ``rewrite``, which replaces it).
         self.interactions: list[Interaction] = (
-            _format.load(self.path) if exists and mode != "rewrite" else []
+            _format.load(self.path) if exists and mode is not RecordMode.REWRITE else []
         )
         #: Whether recorded interactions answer requests.
-        self.replays = mode in ("none", "new_episodes") or (mode == "once" and exists)
+        self.replays = mode in (RecordMode.NONE, RecordMode.NEW_EPISODES) or (
+            mode is RecordMode.ONCE and exists
+        )
         #: Whether a request with nothing to replay goes to the network and is
         #: recorded.
-        self.records = mode in ("new_episodes", "all", "rewrite") or (
-            mode == "once" and not exists
-        )
+        self.records = mode in (
+            RecordMode.NEW_EPISODES,
+            RecordMode.ALL,
+            RecordMode.REWRITE,
+        ) or (mode is RecordMode.ONCE and not exists)
         filters = Filters(options)
         self.player = Player(
             options, self.interactions if self.replays else [], filters

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,36 @@ __all__ = [
     "DEFAULT_MATCH_ON",
     "CassetteOptions",
     "Filter",
+    "RecordMode",
     "RequestHook",
     "ResponseHook",
     "check_cassette_options",
 ]
+
+
+class RecordMode(str, Enum):
+    """vcrpy's record modes, and pytest-recording's ``rewrite``.
+
+    A ``str`` enum: ``record_mode="once"`` and ``RecordMode.ONCE`` are the
+    same option. The values come from :data:`aiointercept._settings.RECORD_MODES`,
+    in its order, which the pytest plugin offers as ``--record-mode`` choices
+    without importing this package; each member is named after its value.
+
+    ================  ====================  =================================
+    mode              replays the cassette  records what it cannot replay
+    ================  ====================  =================================
+    ``none``          yes                   no
+    ``once``          if the file exists    if it does not
+    ``new_episodes``  yes                   yes, after what the file holds
+    ``all``           no                    yes, after what the file holds
+    ``rewrite``       no                    yes, in place of what it holds
+    ================  ====================  =================================
+    """
+
+    NONE, ONCE, NEW_EPISODES, ALL, REWRITE = RECORD_MODES
+
+    # the value, as StrEnum (Python 3.11+) shows it, in messages
+    __str__ = str.__str__
 
 
 #: What a request must share with a recorded one to replay it (vcrpy's default).
@@ -48,8 +75,7 @@ class CassetteOptions:
     """A block's cassette configuration, checked."""
 
     path: Path
-    #: One of :data:`aiointercept._settings.RECORD_MODES`.
-    record_mode: str
+    record_mode: RecordMode
     #: Names of :data:`.matching.MATCHERS`, at least one.
     match_on: tuple[str, ...]
     #: Header names lower-cased.
@@ -76,7 +102,7 @@ def check_cassette_options(
         given = [
             name
             for name, value, default in (
-                ("record_mode", record_mode, "once"),
+                ("record_mode", record_mode, RecordMode.ONCE),
                 ("match_on", match_on, DEFAULT_MATCH_ON),
                 ("filter_headers", filter_headers, DEFAULT_FILTER_HEADERS),
                 ("filter_query_parameters", filter_query_parameters, ()),
@@ -118,7 +144,7 @@ def check_cassette_options(
     require_yaml()
     return CassetteOptions(
         path=Path(cassette),
-        record_mode=record_mode,
+        record_mode=RecordMode(record_mode),
         match_on=matchers,
         filter_headers=_filters("filter_headers", filter_headers, lower=True),
         filter_query_parameters=_filters(

@@ -103,7 +103,7 @@ class Player:
             incoming = as_recorded(request)
         lines = [
             f"cassette {self.options.path} "
-            f"(record_mode={self.options.record_mode!r}) has "
+            f"(record_mode={self.options.record_mode.value!r}) has "
             f"no interaction left for {request.method} {request.url}"
         ]
         closest = self._closest(incoming)

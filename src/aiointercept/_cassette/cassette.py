@@ -4,8 +4,9 @@ The rest of aiointercept sees only :class:`Cassette`: the block builds it on
 entry and calls :meth:`~Cassette.save` and :meth:`~Cassette.failure` on exit;
 the dispatcher asks it to :meth:`~Cassette.play` (or explain a
 :meth:`~Cassette.miss`) a request no route answered, and hands
-:meth:`~Cassette.record` to the passthrough proxy when it :attr:`records`;
-the adapters intercept the :attr:`~Cassette.hosts` it replays.
+:meth:`~Cassette.record` to the passthrough proxy when it
+:attr:`~Cassette.records`; the adapters intercept the :attr:`~Cassette.hosts`
+it replays.
 """
 
 from __future__ import annotations

@@ -374,17 +374,17 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     """A cassette of ``sizes.cassette_interactions`` interactions, in vcrpy's
     format, loaded as a block with ``cassette=`` and ``record_mode="none"``
-    loads it: ``_recording.Cassette(options)`` reads the file (PyYAML, its C
-    loader when available) and indexes the interactions for matching.
+    loads it: ``_cassette.cassette.Cassette(options)`` reads the file (PyYAML,
+    its C loader when available) and indexes the interactions for matching.
 
     ``cassette_block_1000``: what ``cassette=`` adds to entering and exiting a
     block with ``mock_external_urls=True``: pairs of blocks with and without
     the cassette (alternating order), each sample one pair's difference.
     """
-    from aiointercept._cassette.player import (
+    from aiointercept._cassette.cassette import Cassette
+    from aiointercept._cassette.options import (
         DEFAULT_FILTER_HEADERS,
         DEFAULT_MATCH_ON,
-        Cassette,
         check_cassette_options,
     )
 
@@ -424,7 +424,7 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
             before_record_request=None,
             before_record_response=None,
         )
-        loaded = 0 if options is None else len(Cassette(options)._old)
+        loaded = 0 if options is None else len(Cassette(options).interactions)
         if loaded != sizes.cassette_interactions:
             raise RuntimeError(f"the cassette loaded {loaded} interactions")
         loads: list[float] = []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from ._adapters import InterceptTarget, interception
-from ._cassette.player import Cassette
+from ._cassette.cassette import Cassette
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._block import BlockLifecycle
-from ._cassette.player import (
+from ._cassette.options import (
     DEFAULT_FILTER_HEADERS,
     DEFAULT_MATCH_ON,
     RequestHook,

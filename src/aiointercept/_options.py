@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._adapters import PassthroughHost
-from ._cassette.player import (
+from ._cassette.options import (
     CassetteOptions,
     RequestHook,
     ResponseHook,

@@ -1,0 +1,21 @@
+"""Cassettes: real traffic recorded once, in vcrpy's YAML format, then replayed.
+
+A block built with ``cassette=`` owns a :class:`.cassette.Cassette`. Read in
+this order:
+
+- :mod:`.options`: the block's cassette arguments, checked, and the record
+  modes (:class:`.options.RecordMode`);
+- :mod:`.format`: the file, read and written (vcrpy's format, version 1);
+- :mod:`.matching`: vcrpy's matchers, and the index that finds the recorded
+  requests a live one may replay;
+- :mod:`.filters`: what is written down of a request and a response (the
+  ``filter_*`` options and the ``before_record_*`` hooks);
+- :mod:`.player`: replaying, for the requests no route answered;
+- :mod:`.recorder`: recording what the passthrough proxy relays, and writing
+  the file at the block's exit;
+- :mod:`.cassette`: the player and the recorder over one file, as the rest of
+  aiointercept sees them.
+
+Nothing is imported here: ``aiointercept.CassetteRequest`` loads
+:mod:`.format` alone.
+"""

@@ -17,8 +17,11 @@ This module knows the file and its schema, nothing about servers or matching::
     version: 1
 
 Bodies that are UTF-8 text are written as strings, others as ``!!binary``;
-both read back as ``bytes``. PyYAML comes with the ``aiointercept[record]``
-extra; its C loader and dumper are used when they are available.
+both read back as ``bytes``. A compressed response body is stored decoded,
+under its ``Content-Encoding`` header (vcrpy's way for requests and aiohttp;
+see :func:`content_coding`), or as the compressed bytes. PyYAML comes with the
+``aiointercept[record]`` extra; its C loader and dumper are used when they are
+available.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "CassetteRequest",
     "CassetteResponse",
     "Interaction",
+    "content_coding",
     "load",
     "require_yaml",
     "save",
@@ -158,6 +162,15 @@ class Interaction:
     response: CassetteResponse
     #: Where it comes from, for messages: ``"file.yaml, interaction 3"``.
     origin: str = ""
+
+
+def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The ``Content-Encoding`` of a body with these headers, lower-cased, or
+    ``None`` when it has none (or ``identity``)."""
+    for name, value in headers:
+        if name.lower() == "content-encoding" and value.strip().lower() != "identity":
+            return value.strip().lower()
+    return None
 
 
 def load(path: Path) -> list[Interaction]:

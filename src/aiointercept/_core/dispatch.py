@@ -51,18 +51,20 @@ _ROUTES_IN_LOG = 5
 
 class Passthrough:
     """Send the request on to the real network (``passthrough_unmatched``, or
-    a cassette that records): the adapter proxies it, and hands what the real
-    server answered to ``record`` when it is set."""
+    a cassette that records): the server's proxy relays it, and hands what
+    the real server answered to ``to_cassette`` when it is set (the block's
+    cassette recorder, bound to the request)."""
 
-    __slots__ = ("record",)
+    __slots__ = ("to_cassette",)
 
     def __init__(
-        self, record: Callable[[int, str, list[tuple[str, str]], bytes], None] | None
+        self,
+        to_cassette: Callable[[int, str, list[tuple[str, str]], bytes], None] | None,
     ) -> None:
-        self.record = record
+        self.to_cassette = to_cassette
 
     def __repr__(self) -> str:
-        return "PASSTHROUGH" if self.record is None else "PASSTHROUGH (recorded)"
+        return "PASSTHROUGH" if self.to_cassette is None else "PASSTHROUGH (recorded)"
 
 
 PASSTHROUGH = Passthrough(None)

@@ -111,7 +111,7 @@ class RequestHandler:
                 self._request_url(request),
                 self._own_ports,
                 body,
-                outcome.record,
+                outcome.to_cassette,
             )
         if outcome is None:
             return close_connection(request)

@@ -1,6 +1,6 @@
 """The passthrough proxy: an unmatched request a block lets through is
 forwarded to its real destination, and the response streamed back untouched;
-when a cassette records, the whole response is handed to its record hook.
+when a cassette records, the whole response is handed to its recorder.
 
 A block has one :class:`Proxy`, with one aiohttp session per loop that serves
 the block (the test's loop, the server loop): each session is made, used and
@@ -25,12 +25,13 @@ from aiointercept._adapters._aiohttp import bypass
 
 from .reply import close_connection
 
-__all__ = ["Proxy", "Record"]
+__all__ = ["Proxy", "ToCassette"]
 
 logger = logging.getLogger("aiointercept")
 
-#: A cassette's record hook: status, reason, headers and body of a response.
-Record = Callable[[int, str, list[tuple[str, str]], bytes], None]
+#: A cassette's recorder, bound to the request: takes the status, reason,
+#: headers and body of the response.
+ToCassette = Callable[[int, str, list[tuple[str, str]], bytes], None]
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy session recomputes.
 _HOP_BY_HOP = frozenset(
@@ -82,11 +83,11 @@ class Proxy:
         url: URL,
         own_ports: tuple[int | None, ...],
         body: bytes,
-        record: Record | None,
+        to_cassette: ToCassette | None,
     ) -> web.StreamResponse:
         """Proxy an unmatched request to ``url``, its real destination,
         streaming the response back untouched (compressed bodies stay
-        compressed); with ``record``, also hand it the whole response once it
+        compressed); with ``to_cassette``, also hand it the whole response once it
         is sent. A request to the block itself (on loopback, at one of its
         ``own_ports``) is not passed on."""
         loop = asyncio.get_running_loop()
@@ -130,13 +131,13 @@ class Proxy:
                     response.headers.add(name, value)
             if upstream.headers.get("Content-Length") is not None:
                 response.content_length = int(upstream.headers["Content-Length"])
-            if record is None:
+            if to_cassette is None:
                 await response.prepare(request)
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
                 await response.write_eof()
                 return response
-            await _stream_recorded(request, upstream, response, record)
+            await _stream_recorded(request, upstream, response, to_cassette)
         return response
 
 
@@ -144,7 +145,7 @@ async def _stream_recorded(
     request: web.BaseRequest,
     upstream: aiohttp.ClientResponse,
     response: web.StreamResponse,
-    record: Record,
+    to_cassette: ToCassette,
 ) -> None:
     """Stream ``upstream`` to the client as it comes, but hold what lets the
     client see the response complete (its last bytes, or the end of a chunked
@@ -166,7 +167,7 @@ async def _stream_recorded(
             sent += len(chunk)
     # a failing hook is kept by the cassette, raised at the block's exit
     with contextlib.suppress(Exception):
-        record(
+        to_cassette(
             upstream.status,
             upstream.reason or "",
             list(upstream.headers.items()),

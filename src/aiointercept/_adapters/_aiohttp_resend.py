@@ -22,7 +22,7 @@ response. Connections to any other server keep aiohttp's behaviour.
 
 The wrappers are installed when the first server starts listening, and stay
 while aiointercept's server thread lives (it ends about a second after the
-last block, see ``_aiohttp_server``): between blocks they leave every
+last block, see ``_server.thread``): between blocks they leave every
 connection alone. Changing the classes on every block would make the next
 requests of every aiohttp client slower (the interpreter's specialized code
 for those classes starts over), by more than a block costs.

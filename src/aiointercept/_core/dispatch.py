@@ -153,7 +153,7 @@ class Dispatcher:
 
         Every request that reaches the server is a new one: the n-th request a
         route matches gets its n-th response (aiohttp's automatic resend of a
-        request the server closed is not sent; see ``_aiohttp_resend``). The
+        request the server closed is not sent; see ``_adapters._aiohttp_resend``). The
         routes of every block in ``chain`` are tried, the most recent block
         first.
         """

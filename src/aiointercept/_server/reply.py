@@ -1,7 +1,8 @@
-"""The aiohttp adapter's side of a response: delays, faults on the wire,
-streamed bodies and compression.
+"""Writing a reply: delays, faults on the wire, streamed bodies and
+compression.
 
-Everything here runs on the server loop. Faults write to (or cut) the raw
+Everything here runs on the loop that serves the block (the test's asyncio
+loop, or the server thread's). Faults write to (or cut) the raw
 transport, so the client's own parser and error handling see them exactly as
 they would against a real, misbehaving server.
 """

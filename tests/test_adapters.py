@@ -17,10 +17,13 @@ import httpx
 import pytest
 import urllib3
 
-import aiointercept._adapters._httpcore as httpcore_adapter
-import aiointercept._adapters._urllib3 as urllib3_adapter
 from aiointercept import aiointercept
-from aiointercept._adapters import incompatibility, interception
+from tests.support.internals import (
+    httpcore_adapter,
+    incompatibility,
+    interception,
+    urllib3_adapter,
+)
 
 pytestmark = pytest.mark.anyio
 

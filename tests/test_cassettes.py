@@ -28,13 +28,11 @@ import contextlib
 import gzip
 import json
 import os
-import random
 import re
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -49,10 +47,21 @@ import vcr
 import yaml
 from yarl import URL
 
-import clients
-import loopback_net
 from aiointercept import AiointerceptError, CassetteError, aiointercept
-from clients import BOUND, Client, Reply, make_client, open_client
+from tests.support import clients, loopback_net
+from tests.support.clients import BOUND, Client, Reply, make_client, open_client
+from tests.support.upstream import (
+    BINARY,
+    CHUNKS,
+    GZIP_TEXT,
+    LARGE,
+    SECRET_BODY,
+    TEAPOT_BODY,
+    TEAPOT_REASON,
+    UNICODE,
+    Upstream,
+    serving,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -61,16 +70,6 @@ T = TypeVar("T")
 #: The safety net, for every test of this module.
 loopback_network = loopback_net.loopback_network
 net = clients.net
-
-#: Bodies the upstream serves.
-BINARY = bytes(range(256)) * 8
-UNICODE = "héllo wörld ✓ ünïcödé"
-GZIP_TEXT = "a compressed answer. " * 200
-CHUNKS = [b"alpha;", b"beta;", b"gamma"]
-TEAPOT_REASON = "Short And Stout"
-SECRET_BODY = b"your token-123 is here"
-LARGE = random.Random(13).randbytes(1024 * 1024)
-
 
 # -- the clients ------------------------------------------------------------------
 
@@ -86,92 +85,6 @@ every_client = pytest.mark.parametrize(
         if not (kind == "aiohttp" and backend == "trio")
     ],
 )
-
-
-# -- a loopback upstream, standing for the real API -------------------------------
-
-
-@dataclass
-class Upstream(clients.Upstream):
-    #: How many requests /counter has answered.
-    count: int = 0
-
-
-class UpstreamHandler(clients.UpstreamHandler[Upstream]):
-    def do_PUT(self) -> None:
-        self.answer()
-
-    def do_HEAD(self) -> None:
-        self.read_body()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", "1234")
-        self.end_headers()
-
-    def respond(self, body: bytes) -> None:
-        upstream = self.server.upstream
-        route = urlsplit(self.path).path
-        if route == "/echo":
-            echo = {"method": self.command, "path": self.path, "body": body.decode()}
-            self.send_body(json.dumps(echo).encode(), "application/json")
-        elif route == "/counter":
-            with upstream.lock:
-                upstream.count += 1
-                count = upstream.count
-            self.send_body(str(count).encode(), "text/plain")
-        elif route == "/binary":
-            self.send_body(BINARY, "application/octet-stream")
-        elif route == "/unicode":
-            self.send_body(UNICODE.encode(), "text/plain; charset=utf-8")
-        elif route == "/gzip":
-            self.send_body(
-                gzip.compress(GZIP_TEXT.encode()),
-                "text/plain",
-                extra={"Content-Encoding": "gzip"},
-            )
-        elif route == "/chunked":
-            self.send_chunked(CHUNKS)
-        elif route == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", "/target")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        elif route == "/teapot":
-            payload = b"short and stout"
-            self.send_response(418, TEAPOT_REASON)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("X-Custom", "kept")
-            self.send_header("Set-Cookie", "first=1")
-            self.send_header("Set-Cookie", "second=2")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        elif route == "/secret":
-            self.send_body(SECRET_BODY, "text/plain")
-        elif route == "/empty":
-            self.send_response(204)
-            self.end_headers()
-        elif route == "/large":
-            self.send_body(LARGE, "application/octet-stream")
-        else:
-            super().respond(body)
-
-    def send_chunked(self, chunks: list[bytes]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for chunk in chunks:
-            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-
-def upstream_server() -> AbstractAsyncContextManager[Upstream]:
-    """Start an :class:`Upstream`; stop it (and its waiting /stream) on exit,
-    after which its port refuses connections."""
-    return clients.serving(Upstream(), UpstreamHandler)
 
 
 # -- cassettes ----------------------------------------------------------------------
@@ -409,7 +322,7 @@ async def test_records_then_replays_with_the_upstream_stopped(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with cassette_block(path, kind) as (m, client):
             hello = await client.get(f"{upstream.url}/hello?lang=en")
             echo = await client.request(
@@ -450,7 +363,7 @@ async def test_once_replays_an_existing_cassette_without_the_upstream(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         await record(path, upstream, kind, lambda c: c.text(f"{upstream.url}/hello"))
     async with cassette_block(path, kind) as (m, client):
         assert await client.text(f"{upstream.url}/hello") == "upstream GET /hello"
@@ -462,7 +375,7 @@ async def test_status_reason_and_repeated_headers_are_replayed(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/teapot"
         recorded = await record(path, upstream, kind, lambda c: c.get(url))
     assert (recorded.status, recorded.reason) == (418, TEAPOT_REASON)
@@ -472,7 +385,7 @@ async def test_status_reason_and_repeated_headers_are_replayed(
 
     replayed = await replay(path, kind, lambda c: c.get(url))
     assert (replayed.status, replayed.reason) == (418, TEAPOT_REASON)
-    assert replayed.body == b"short and stout"
+    assert replayed.body == TEAPOT_BODY
     assert replayed.headers["X-Custom"] == "kept"
     assert replayed.headers.getall("Set-Cookie") == ["first=1", "second=2"]
 
@@ -482,7 +395,7 @@ async def test_binary_body_is_recorded_as_binary_and_replayed(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/binary"
         recorded = await record(path, upstream, kind, lambda c: c.get(url))
     assert recorded.body == BINARY
@@ -499,7 +412,7 @@ async def test_utf8_body_is_written_as_a_string(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/unicode"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
     (interaction,) = interactions(path)
@@ -517,7 +430,7 @@ async def test_gzip_body_is_replayed_compressed_and_decoded_by_the_client(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/gzip"
         recorded = await record(path, upstream, kind, lambda c: c.get(url))
     assert recorded.text == GZIP_TEXT
@@ -535,7 +448,7 @@ async def test_gzip_body_is_replayed_compressed_and_decoded_by_the_client(
 @every_client
 async def test_chunked_body_is_replayed_chunked(kind: str, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/chunked"
         recorded = await record(path, upstream, kind, lambda c: c.get(url))
     assert recorded.body == b"".join(CHUNKS)
@@ -557,7 +470,7 @@ async def test_streamed_upstream_body_is_recorded_while_it_streams(
     first: a recorder that waited for the whole body before answering would
     never get it."""
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/stream"
         parts = await record(
             path,
@@ -577,22 +490,22 @@ async def test_redirects_are_recorded_and_followed_on_replay(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/redirect"
         recorded = await record(path, upstream, kind, lambda c: c.get(url))
-        assert upstream.paths == ["/redirect", "/target"]
+        assert upstream.paths == ["/redirect", "/hello"]
     assert (recorded.status, recorded.history) == (200, (302,))
-    assert uris(path) == [url, f"{upstream.url}/target"]
+    assert uris(path) == [url, f"{upstream.url}/hello"]
     assert [i["response"]["status"]["code"] for i in interactions(path)] == [302, 200]
 
     async with cassette_block(path, kind, record_mode="none") as (m, client):
         replayed = await client.get(url)
     assert (replayed.status, replayed.history) == (200, (302,))
-    assert replayed.url == f"{upstream.url}/target"
-    assert replayed.text == "upstream GET /target"
+    assert replayed.url == f"{upstream.url}/hello"
+    assert replayed.text == "upstream GET /hello"
     assert list(m.requests) == [
         ("GET", URL(url)),
-        ("GET", URL(f"{upstream.url}/target")),
+        ("GET", URL(f"{upstream.url}/hello")),
     ]
 
 
@@ -601,7 +514,7 @@ async def test_identical_requests_are_replayed_once_each_in_file_order(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/counter"
 
         async def three(client: Client) -> list[str]:
@@ -620,7 +533,7 @@ async def test_cassette_in_a_missing_directory_is_created(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "cassettes" / "test_module" / "test_name.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
     assert uris(path) == [url]
@@ -630,7 +543,7 @@ async def test_cassette_path_may_be_a_string(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         async with (
             aiointercept(mock_external_urls=True, cassette=str(path)),
@@ -644,7 +557,7 @@ async def test_written_cassette_is_vcrpy_format_version_1(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/echo?page=2"
 
         async def send(client: Client) -> Reply:
@@ -670,6 +583,8 @@ async def test_written_cassette_is_vcrpy_format_version_1(
         "method": "PUT",
         "path": "/echo?page=2",
         "body": "the body",
+        "token": None,
+        "host": f"localhost:{upstream.port}",
     }
 
 
@@ -678,7 +593,7 @@ async def test_no_content_and_head_responses_replay_without_a_body(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         empty, head = f"{upstream.url}/empty", f"{upstream.url}/hello"
 
         async def send(client: Client) -> list[Reply]:
@@ -692,12 +607,14 @@ async def test_no_content_and_head_responses_replay_without_a_body(
     assert [(r.status, r.body) for r in replayed] == [(204, b""), (200, b"")]
     assert replayed[1].headers["Content-Type"] == "text/plain"
     # what a HEAD is for: the size of what a GET would get
-    assert replayed[1].headers.get("Content-Length") == "1234"
+    assert replayed[1].headers.get("Content-Length") == str(
+        len(b"upstream HEAD /hello")
+    )
 
 
 async def test_large_binary_body(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/large"
         recorded = await record(path, upstream, "httpx-async", lambda c: c.get(url))
     assert recorded.body == LARGE
@@ -718,7 +635,7 @@ async def test_streamed_request_body_is_recorded_whole(
         for piece in pieces:
             yield piece
 
-    async with upstream_server() as upstream, httpx.AsyncClient() as client:
+    async with serving() as upstream, httpx.AsyncClient() as client:
         url = f"{upstream.url}/upload"
         async with aiointercept(
             mock_external_urls=True, cassette=path, match_on=("uri", "body")
@@ -753,7 +670,7 @@ async def test_query_recorded_by_one_client_replays_for_every_client(
     """Clients encode a query differently (``%20`` or ``+``, percent-encoded
     UTF-8); the query matcher compares decoded values."""
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/search?q=café au lait&page=2"
         await record(path, upstream, "requests", lambda c: c.text(url))
     assert (await replay(path, kind, lambda c: c.get(url))).status == 200
@@ -790,7 +707,7 @@ async def test_sync_client_blocking_the_loop_records_and_replays(
         "before_record_request": before_record_request,
         "before_record_response": before_record_response,
     }
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         async with aiointercept(mock_external_urls=True, cassette=path, **hooks):
             assert blocking_get(kind, url) == (200, b"upstream GET /hello")
@@ -812,7 +729,7 @@ async def test_request_missing_from_the_cassette_never_reaches_the_network(
     kind: str, record_mode: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         hello = f"{upstream.url}/hello"
         await record(path, upstream, kind, lambda c: c.text(hello))
         # the upstream is still running: a miss must not reach it
@@ -838,7 +755,7 @@ async def test_uncaught_client_error_becomes_a_cassette_error(
     """Code under test that does not catch its client's error: the block still
     exits with the error that explains the miss, raised from the client's."""
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         hello, other = f"{upstream.url}/hello", f"{upstream.url}/other"
         await record(path, upstream, kind, lambda c: c.text(hello))
     client = make_client(kind)
@@ -875,7 +792,7 @@ async def test_miss_names_what_differs(
     differs: str,
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/thing"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
     method = "DELETE" if differs == "method" else "GET"
@@ -888,7 +805,7 @@ async def test_miss_names_what_differs(
 
 async def test_every_miss_is_named(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         hello = f"{upstream.url}/hello"
         await record(path, upstream, "httpx-async", lambda c: c.text(hello))
     first, second = f"{upstream.url}/first", f"{upstream.url}/second"
@@ -905,7 +822,7 @@ async def test_every_miss_is_named(tmp_path: Path, anyio_backend: str) -> None:
 
 async def test_miss_names_a_differing_query(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/search"
         await record(path, upstream, "httpx-async", lambda c: c.text(f"{url}?q=cats"))
     error, _ = await miss(path, "httpx-async", "GET", f"{url}?q=dogs")
@@ -922,7 +839,7 @@ async def test_new_episodes_replays_what_is_recorded_and_records_the_rest(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         first, second = f"{upstream.url}/counter", f"{upstream.url}/new"
         await record(path, upstream, "httpx-async", lambda c: c.text(first))
         async with (
@@ -951,7 +868,7 @@ async def test_all_and_rewrite_send_every_request_to_the_real_host(
     tmp_path: Path, anyio_backend: str, record_mode: str, kept: list[str]
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/counter"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
         async with (
@@ -975,7 +892,7 @@ async def test_none_without_a_cassette_file_records_nothing(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         error, _ = await miss(path, "httpx-async", "GET", url)
         assert upstream.received == []
@@ -991,7 +908,7 @@ async def test_registered_routes_take_precedence_over_the_cassette(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         real, routed = f"{upstream.url}/real", f"{upstream.url}/routed"
         async with (
             aiointercept(mock_external_urls=True, cassette=path) as m,
@@ -1014,7 +931,7 @@ async def test_registered_routes_take_precedence_over_the_cassette(
 
 async def test_body_is_ignored_by_default(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/echo"
         await record(
             path,
@@ -1034,7 +951,7 @@ async def test_body_is_ignored_by_default(tmp_path: Path, anyio_backend: str) ->
 async def test_match_on_body(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
     match_on = ("method", "uri", "body")
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/echo"
 
         async def two(client: Client) -> None:
@@ -1067,7 +984,7 @@ async def test_match_on_body(tmp_path: Path, anyio_backend: str) -> None:
 async def test_match_on_headers(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
     match_on = ("method", "uri", "headers")
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/versioned"
         await record(
             path,
@@ -1096,7 +1013,7 @@ async def test_query_order_does_not_matter_by_default(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/search"
         await record(path, upstream, "httpx-async", lambda c: c.get(f"{url}?a=1&b=2"))
     async with (
@@ -1110,7 +1027,7 @@ async def test_match_on_a_subset_ignores_the_rest(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/search"
         await record(path, upstream, "httpx-async", lambda c: c.get(f"{url}?q=cats"))
     async with (
@@ -1138,7 +1055,7 @@ async def test_authorization_and_cookie_are_not_recorded_by_default(
         "Cookie": "session=s3cret-cookie",
         "X-Request-Id": "kept-1",
     }
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         await record(path, upstream, kind, lambda c: c.get(url, headers=headers))
         (received,) = upstream.received
@@ -1160,7 +1077,7 @@ async def test_filter_headers_removes_or_replaces(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         await record(
             path,
@@ -1194,7 +1111,7 @@ async def test_filter_headers_removes_or_replaces(
 
 async def test_filter_query_parameters(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/search?api_key=s3cret-key&token=s3cret-token&page=2"
         await record(
             path,
@@ -1229,7 +1146,7 @@ async def test_filter_post_data_parameters(
 ) -> None:
     path = tmp_path / "c.yaml"
     fields = {"user": "bob", "password": "s3cret-password", "otp": "s3cret-otp"}
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/login"
 
         async def send(client: Client) -> Reply:
@@ -1273,7 +1190,7 @@ async def test_before_record_request_edits_or_drops_requests(
         request.headers["X-Signature"] = "redacted"
         return request
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         health, data = f"{upstream.url}/health", f"{upstream.url}/data"
 
         async def send(client: Client) -> None:
@@ -1309,7 +1226,7 @@ async def test_request_edited_by_the_hook_still_matches_on_replay(
         request.uri = re.sub(r"/v\d+/", "/", request.uri)
         return request
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         await record(
             path,
             upstream,
@@ -1348,7 +1265,7 @@ async def test_before_record_response_edits_or_drops_responses(
         response["headers"]["X-Redacted"] = ["yes"]
         return response
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         secret, teapot = f"{upstream.url}/secret", f"{upstream.url}/teapot"
 
         async def send(client: Client) -> Reply:
@@ -1388,7 +1305,7 @@ async def test_response_body_shortened_by_a_hook_replays_whole(
         response["body"]["string"] = b"[removed]"
         return response
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/secret"
         await record(
             path,
@@ -1464,7 +1381,7 @@ async def test_failed_write_leaves_the_previous_cassette_intact(
     def failing(response: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("the hook failed on purpose")
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
         before = path.read_bytes()
@@ -1498,7 +1415,7 @@ async def test_cassette_gets_the_permissions_of_any_new_file(
     path = tmp_path / "c.yaml"
     reference = tmp_path / "reference"
     reference.write_text("")
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
     assert oct(permissions(path)) == oct(permissions(reference))
@@ -1511,7 +1428,7 @@ async def test_cassette_is_written_when_the_block_raises(
     recorded, and the next run replays it."""
     path = tmp_path / "c.yaml"
 
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/hello"
 
         async def block() -> None:
@@ -1535,7 +1452,7 @@ async def test_concurrent_requests_are_all_recorded(
 ) -> None:
     path = tmp_path / "c.yaml"
     count = 50
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         urls = [f"{upstream.url}/echo?n={n}" for n in range(count)]
         replies: dict[str, Reply] = {}
 
@@ -1570,7 +1487,7 @@ async def test_identical_concurrent_requests_replay_each_interaction_once(
 ) -> None:
     path = tmp_path / "c.yaml"
     count = 30
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/counter"
         bodies: list[str] = []
 
@@ -1600,7 +1517,7 @@ async def test_requests_from_many_threads_are_all_recorded(
 ) -> None:
     path = tmp_path / "c.yaml"
     count = 20
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         urls = {f"{upstream.url}/echo?n={n}" for n in range(count)}
 
         async def one(url: str) -> None:
@@ -1690,7 +1607,7 @@ def check_vcrpy_replies(replies: list[tuple[int, bytes]]) -> None:
     assert echo[0] == 200
     assert json.loads(echo[1])["path"] == "/echo"
     assert binary == (200, BINARY)
-    assert teapot == (418, b"short and stout")
+    assert teapot == (418, TEAPOT_BODY)
 
 
 def requests_get(url: str) -> requests.Response:
@@ -1714,7 +1631,7 @@ async def test_cassette_vcrpy_recorded_from_a_loopback_address_replays(
     """A local service named by its address (``http://127.0.0.1:PORT``), which
     vcrpy records like any host."""
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.ip_url}/hello"
         with vcr.use_cassette(str(path)):
             requests_get(url)
@@ -1730,7 +1647,7 @@ async def test_cassette_recorded_by_vcrpy_replays(
     kind: str, recorder: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         with vcr.use_cassette(str(path)) as cassette:
             vcrpy_send(recorder, upstream.url)
         assert len(cassette) == 4
@@ -1745,7 +1662,7 @@ async def test_cassette_recorded_here_replays_under_vcrpy(
     kind: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         await record(path, upstream, kind, lambda c: aiointercept_send(c, upstream.url))
         assert len(upstream.received) == 4
     for replayer in VCRPY_CLIENTS:
@@ -1758,7 +1675,7 @@ async def test_gzip_recorded_here_replays_under_vcrpy(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     path = tmp_path / "c.yaml"
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         url = f"{upstream.url}/gzip"
         await record(path, upstream, "httpx-async", lambda c: c.text(url))
     with vcr.use_cassette(str(path), record_mode="none"):

@@ -7,9 +7,10 @@ set its own; ``cassette="relative/path.yaml"`` is relative to the test file.
 
 Each project is written with ``pytester`` and run in a subprocess (so the
 ``pytest11`` entry point is what loads the plugin). The "real API" is
-:class:`Upstream`, a plain HTTP server on 127.0.0.1 in a thread of the outer
-test, addressed by name as ``http://localhost:PORT`` (its port reaches the
-inner tests through the ``UPSTREAM_PORT`` environment variable). Nothing leaves
+the upstream of :mod:`tests.support.upstream` (a plain HTTP server on
+127.0.0.1 in a thread of the outer test) answering with :class:`SerialHandler`,
+addressed by name as ``http://localhost:PORT`` (its port reaches the inner
+tests through the ``UPSTREAM_PORT`` environment variable). Nothing leaves
 the machine: the inner conftest (:data:`CONFTEST`) resolves no name but
 loopback ones and refuses connections to any address that is not loopback,
 and the proxy variables are cleared.
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,9 @@ import pytest
 import yaml
 
 from aiointercept import aiointercept
+from tests.support.clients import PROXY_VARIABLES
+from tests.support.inner_pytest import run, summary
+from tests.support.upstream import Upstream, UpstreamHandler
 
 INI = """\
 [pytest]
@@ -127,63 +129,16 @@ def test_user(aiointercept_mock):
     note("test_user", response.text)
 """
 
-PROXY_VARIABLES = [
-    case(f"{name}_proxy")
-    for name in ("http", "https", "all", "no")
-    for case in (str.lower, str.upper)
-]
-
-
 # -- the "real API" -----------------------------------------------------------------
 
 
-class Upstream:
-    """A plain HTTP server on 127.0.0.1 in a thread of its own. Every answer
-    is JSON with a serial number, so a re-recorded response differs from the
-    first one: ``{"method": ..., "path": ..., "serial": n}``."""
+class SerialHandler(UpstreamHandler):
+    """Every answer is JSON with a serial number, so a re-recorded response
+    differs from the first one: ``{"method": ..., "path": ..., "serial": n}``."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.paths: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.server.upstream = self  # type: ignore[attr-defined]
-        self.port: int = self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-        )
-        self.thread.start()
-        self.stopped = False
-
-    def answer(self, method: str, path: str) -> bytes:
-        with self.lock:
-            self.paths.append(path)
-            serial = len(self.paths)
-        return json.dumps({"method": method, "path": path, "serial": serial}).encode()
-
-    def stop(self) -> None:
-        """Stop serving; the port then refuses connections."""
-        if not self.stopped:
-            self.stopped = True
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(10)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        upstream: Upstream = self.server.upstream  # type: ignore[attr-defined]
-        body = upstream.answer(self.command, self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def respond(self, body: bytes) -> None:
+        answer = {"method": self.command, "path": self.path, "serial": self.serial}
+        self.send_body(json.dumps(answer).encode(), "application/json")
 
 
 @pytest.fixture
@@ -203,7 +158,7 @@ def upstream(
     refused.touch()
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    server = Upstream()
+    server = Upstream().start(SerialHandler)
     monkeypatch.setenv("UPSTREAM_PORT", str(server.port))
     monkeypatch.setenv("NOTES_DIR", str(notes))
     monkeypatch.setenv("REFUSED_FILE", str(refused))
@@ -214,21 +169,6 @@ def upstream(
     finally:
         server.stop()
     assert refused.read_text() == "", "connections outside loopback"
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """Run pytest on the project in a subprocess, verbosely, with the short
-    summary of every outcome."""
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:hypothesispytest",
-        "-v",
-        "-rA",
-        *args,
-        timeout=120,
-    )
 
 
 def interactions(path: Path) -> list[dict[str, Any]]:
@@ -252,17 +192,6 @@ def cassette_files(root: Path) -> set[str]:
     if not folder.exists():
         return set()
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-
-
-def summary(result: pytest.RunResult, outcome: str) -> set[str]:
-    """The test names listed with ``outcome`` (ERROR, FAILED, PASSED) in the
-    short test summary."""
-    names = set()
-    for line in result.outlines:
-        found = re.match(rf"{outcome} \S+?::(\S+)", line)
-        if found:
-            names.add(found.group(1))
-    return names
 
 
 # == 1. cassette=True: record on the first run, replay on the next ==================

@@ -14,6 +14,7 @@ import requests
 from yarl import URL
 
 from aiointercept import CallbackResult, RegisteredRoute, aiointercept
+from tests.support import internals
 
 # -- callback= beside a static response ------------------------------------------------
 
@@ -132,7 +133,7 @@ async def test_the_decorator_passes_an_instance_of_the_subclass() -> None:
 
 def test_a_subclass_through_the_pytest_fixture(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        """
+        f"""
         import pytest
         from aiointercept import aiointercept
 
@@ -143,9 +144,9 @@ def test_a_subclass_through_the_pytest_fixture(pytester: pytest.Pytester) -> Non
         @pytest.fixture(scope="session")
         def aiointercept_server():
             server = ApiMock()
-            server._start_shared()
+            server.{internals.START_SHARED}()
             yield server
-            server._stop_shared()
+            server.{internals.STOP_SHARED}()
         """
     )
     pytester.makepyfile(

@@ -14,20 +14,12 @@ import requests
 from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
+from tests.support import inner_pytest
+from tests.support.blocks import assert_port_closed, port_of
 
 
 class DecoratedError(Exception):
     """Raised by a decorated function."""
-
-
-async def assert_port_closed(server_url: str) -> None:
-    port = URL(server_url).port
-    assert port is not None
-    with pytest.raises(OSError) as excinfo:  # noqa: PT011 - the cause is checked
-        await anyio.connect_tcp("127.0.0.1", port)
-    error = excinfo.value
-    refused = error if error.__cause__ is None else error.__cause__
-    assert isinstance(refused, ConnectionRefusedError), repr(error)
 
 
 # -- called directly ----------------------------------------------------------------
@@ -49,7 +41,7 @@ async def test_injects_the_instance_as_the_last_positional_argument() -> None:
     assert isinstance(m, aiointercept)
     assert (status, text) == (200, "world")
     assert m.requests[("GET", URL(f"{server_url}/hello"))][0].method == "GET"
-    await assert_port_closed(server_url)
+    await assert_port_closed(port_of(server_url))
 
 
 @pytest.mark.anyio
@@ -83,7 +75,7 @@ async def test_param_injects_the_instance_as_that_keyword(kind: str) -> None:
     server_url, status, text = await decorated("/items")
 
     assert (status, text) == (201, "created")
-    await assert_port_closed(server_url)
+    await assert_port_closed(port_of(server_url))
 
 
 @pytest.mark.anyio
@@ -104,7 +96,7 @@ async def test_each_call_gets_a_fresh_server_and_routes() -> None:
         calls.append((m, m.server_url, outcome))
 
     await call(True)
-    await assert_port_closed(calls[0][1])
+    await assert_port_closed(port_of(calls[0][1]))
     await call(False)
 
     (first, first_url, first_outcome), (second, second_url, second_outcome) = calls
@@ -113,7 +105,7 @@ async def test_each_call_gets_a_fresh_server_and_routes() -> None:
     assert first_outcome == "registered"
     assert second_outcome == "no route"
     assert len(second.requests) == 1
-    await assert_port_closed(second_url)
+    await assert_port_closed(port_of(second_url))
 
 
 @pytest.mark.anyio
@@ -166,7 +158,7 @@ async def test_exceptions_pass_through_unchanged_and_close_the_server() -> None:
 
     assert excinfo.value is mine
     assert excinfo.value.args == ("from the decorated function",)
-    await assert_port_closed(urls[0])
+    await assert_port_closed(port_of(urls[0]))
 
 
 @pytest.mark.anyio
@@ -277,11 +269,8 @@ async def roundtrip(m, path, body):
 
 
 def run_pytest(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
-    pytester.makeini(INI)
-    pytester.makeconftest(ANYIO_CONFTEST)
-    pytester.makepyfile(test_generated=HEADER + source)
-    return pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-v"
+    return inner_pytest.run_pytest(
+        pytester, ini=INI, conftest=ANYIO_CONFTEST, test_generated=HEADER + source
     )
 
 

@@ -20,298 +20,45 @@ aiohttp runs on asyncio only, so every async test pins the asyncio backend.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import hashlib
-import importlib
 import inspect
-import ipaddress
 import logging
 import re
 import socket
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import aiohttp
 import aiohttp.connector
 import anyio
 import pytest
-from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
-from multidict import CIMultiDict
+from aiohttp.abc import ResolveResult
 from yarl import URL
 
-import aiointercept._adapters._aiohttp as aiohttp_adapter
-import aiointercept._aiohttp_server as aiohttp_server
 from aiointercept import CallbackResult, aiointercept
-from aiointercept._adapters import incompatibility
-from aiointercept._aiohttp_server import active_servers
+from tests.support import internals
+from tests.support.aiohttp_guard import (
+    BOUND,
+    ORIGINAL_RESOLVE,
+    RecordingResolver,
+    get_json,
+    get_text,
+    guarded,
+    patch_installed,
+    refused,
+    session_with,
+)
+from tests.support.paths import DOCS
+from tests.support.upstream import closed_port, serving
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-
-ROOT = Path(__file__).resolve().parent.parent
-
-#: The two methods the patch wraps, as aiohttp defines them.
-ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
-ORIGINAL_SSL = aiohttp.TCPConnector._get_ssl_context
-
-
-#: A bound on every request of these tests, so that a broken library makes a
-#: test fail instead of hang (a proxy that sends requests to itself, say).
-BOUND = aiohttp.ClientTimeout(total=10)
-
-
-def patch_installed() -> bool:
-    resolve = aiohttp.TCPConnector._resolve_host
-    ssl_context = aiohttp.TCPConnector._get_ssl_context
-    assert (resolve is ORIGINAL_RESOLVE) == (ssl_context is ORIGINAL_SSL), (
-        "the two wrapped methods must be installed and restored together"
-    )
-    return resolve is not ORIGINAL_RESOLVE
-
-
-# -- resolvers of the test's own ---------------------------------------------------
-
-
-def _result(host: str, ip: str, port: int) -> ResolveResult:
-    return {
-        "hostname": host,
-        "host": ip,
-        "port": port,
-        "family": socket.AF_INET,
-        "proto": 0,
-        "flags": socket.AI_NUMERICHOST,
-    }
-
-
-class RecordingResolver(AbstractResolver):
-    """Resolves the names it is given, records every call, fails for the rest."""
-
-    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
-        self.hosts = dict(hosts or {})
-        self.calls: list[tuple[str, int]] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.calls.append((host, port))
-        ip = self.hosts.get(host)
-        if ip is None:
-            raise socket.gaierror(socket.EAI_NONAME, f"test resolver: no {host!r}")
-        return [_result(host, ip, port)]
-
-    async def close(self) -> None:
-        pass
-
-
-class GuardResolver(AbstractResolver):
-    """Stands in for aiohttp's default resolver during every test of this module.
-
-    It knows ``localhost`` (the loopback upstreams) and nothing else, so no
-    real DNS query can happen; ``calls`` lists every name asked, from any thread.
-    """
-
-    calls: ClassVar[list[tuple[str, int]]] = []
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        GuardResolver.calls.append((host, port))
-        if host != "localhost":
-            raise socket.gaierror(socket.EAI_NONAME, f"guard resolver: no {host!r}")
-        return [_result(host, "127.0.0.1", port)]
-
-    async def close(self) -> None:
-        pass
-
-
-#: Connections that the loopback guard refused, as (host, port).
-refused: list[tuple[str, int]] = []
-_original_wrap_create_connection = aiohttp.TCPConnector._wrap_create_connection
-
-
-async def _loopback_only(
-    self: aiohttp.TCPConnector, *args: Any, addr_infos: list[Any], **kwargs: Any
-) -> Any:
-    """Let aiohttp connect to loopback addresses only, whatever the library does."""
-    outside = [
-        (info[4][0], info[4][1])
-        for info in addr_infos
-        if not ipaddress.ip_address(info[4][0]).is_loopback
-    ]
-    if outside:
-        refused.extend(outside)
-        raise AssertionError(
-            f"the test tried to connect outside the machine: {outside}"
-        )
-    return await _original_wrap_create_connection(
-        self, *args, addr_infos=addr_infos, **kwargs
-    )
-
-
-def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    """Replace aiohttp's default resolver, refuse any connection that would leave
-    the machine, and check that the patch is off around the test."""
-    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", GuardResolver)
-    assert (
-        "addr_infos" in inspect.signature(_original_wrap_create_connection).parameters
-    )
-    monkeypatch.setattr(aiohttp.TCPConnector, "_wrap_create_connection", _loopback_only)
-    GuardResolver.calls = []
-    refused.clear()
-    assert not patch_installed(), "a previous test left the patch installed"
-    yield GuardResolver.calls
-    assert not patch_installed(), "the patch is still installed after the test"
-    assert refused == [], f"connections outside the machine were attempted: {refused}"
 
 
 @pytest.fixture(autouse=True)
 def guard_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
     yield from guarded(monkeypatch)
-
-
-def session_with(
-    resolver: AbstractResolver | None = None, **connector_kwargs: Any
-) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(resolver=resolver, **connector_kwargs)
-    return aiohttp.ClientSession(connector=connector, timeout=BOUND)
-
-
-async def get_text(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> str:
-    async with session.get(url, **kwargs) as resp:
-        assert resp.status == 200, (url, resp.status)
-        return await resp.text()
-
-
-async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
-    async with session.get(url) as resp:
-        assert resp.status == 200, (url, resp.status)
-        return await resp.json()
-
-
-# -- a loopback upstream server ------------------------------------------------
-
-BIG_CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
-BIG_CHUNKS = 80  # 5 MiB in all
-GZIPPED_TEXT = ("a compressed answer from the upstream. " * 200).encode()
-
-
-@dataclass
-class Received:
-    method: str
-    path_qs: str
-    headers: CIMultiDict[str]
-    body: bytes
-
-
-@dataclass
-class Upstream:
-    """A plain aiohttp server on 127.0.0.1, standing for a real remote server."""
-
-    port: int = 0
-    received: list[Received] = field(default_factory=list)
-    #: /stream sends its first chunk, then waits for this before the rest.
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The exact bytes /gzip sends.
-    gzipped: bytes = field(default_factory=lambda: gzip.compress(GZIPPED_TEXT))
-
-    @property
-    def url(self) -> str:
-        """The upstream as the client names it: by a host name."""
-        return f"http://localhost:{self.port}"
-
-    @property
-    def ip_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        body = await request.read()
-        self.received.append(
-            Received(
-                request.method, request.path_qs, CIMultiDict(request.headers), body
-            )
-        )
-        path = request.path
-        if path == "/teapot":
-            headers = CIMultiDict([("X-Upstream", "yes"), ("X-Multi", "1")])
-            headers.add("X-Multi", "2")
-            return web.Response(
-                status=418,
-                reason="Short And Stout",
-                headers=headers,
-                body=b"tea from upstream",
-            )
-        if path == "/echo":
-            return web.json_response(
-                {
-                    "method": request.method,
-                    "path_qs": request.path_qs,
-                    "body": body.decode(),
-                    "token": request.headers.get("X-Token"),
-                    "host": request.headers.get("Host"),
-                }
-            )
-        if path == "/size":
-            return web.json_response(
-                {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
-            )
-        if path == "/gzip":
-            return web.Response(
-                body=self.gzipped,
-                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
-            )
-        if path == "/big":
-            response = web.StreamResponse(headers={"Content-Type": "application/x-big"})
-            response.enable_chunked_encoding()
-            await response.prepare(request)
-            for _ in range(BIG_CHUNKS):
-                await response.write(BIG_CHUNK)
-            await response.write_eof()
-            return response
-        if path == "/stream":
-            response = web.StreamResponse()
-            response.enable_chunked_encoding()
-            await response.prepare(request)
-            await response.write(b"first;")
-            await asyncio.wait_for(self.release.wait(), 10)
-            await response.write(b"second")
-            await response.write_eof()
-            return response
-        if path == "/redirect":
-            return web.Response(status=302, headers={"Location": "/hello"})
-        if path == "/empty":
-            return web.Response(status=204, headers={"X-Upstream": "yes"})
-        return web.Response(text=f"upstream {request.method} {request.path_qs}")
-
-
-@asynccontextmanager
-async def upstream_server() -> AsyncIterator[Upstream]:
-    upstream = Upstream()
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{path:.*}", upstream.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        upstream.port = runner.addresses[0][1]
-        yield upstream
-    finally:
-        await runner.cleanup()
-
-
-async def closed_port() -> int:
-    """A loopback port on which nothing listens (any more)."""
-    async with upstream_server() as upstream:
-        pass
-    return upstream.port
 
 
 # == 1. code with its own session gets the mocked answer =======================
@@ -448,7 +195,7 @@ async def test_session_with_a_warm_dns_cache() -> None:
     answers anyway, and the cache is neither used nor changed."""
     resolver = RecordingResolver({"warm.example.com": "127.0.0.1"})
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         # no pooled connection: this is about the DNS cache only
         session_with(resolver, force_close=True) as session,
     ):
@@ -1039,20 +786,20 @@ async def test_unrouted_ip_literal_is_closed_by_the_mock() -> None:
 @asyncio_only
 async def test_loopback_ip_without_a_route_is_not_intercepted() -> None:
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True) as m,
         aiohttp.ClientSession(timeout=BOUND) as s,
     ):
         m.get("/own", body="the mock itself")
         assert await get_text(s, f"{m.server_url}/own") == "the mock itself"
         assert await get_text(s, f"{upstream.ip_url}/local") == "upstream GET /local"
-    assert [r.path_qs for r in upstream.received] == ["/local"]
+    assert [r.path for r in upstream.received] == ["/local"]
     assert list(m.requests) == [("GET", URL(f"{m.server_url}/own"))]
 
 
 @asyncio_only
 async def test_loopback_ip_with_a_route_is_intercepted() -> None:
-    port = await closed_port()
+    port = closed_port()
     url = f"http://127.0.0.1:{port}/routed"
     async with (
         aiointercept(mock_external_urls=True) as m,
@@ -1229,7 +976,8 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
         aiohttp.ClientResponse,
         aiohttp.ThreadedResolver,
     ]
-    aiohttp_server.engine.shutdown()  # and the resend wrappers of earlier tests
+    # and the resend wrappers of earlier tests
+    internals.aiohttp_server.engine.shutdown()
     before = [dict(vars(cls)) for cls in classes]
     async with aiointercept(mock_external_urls=True):
         changed = {
@@ -1241,15 +989,15 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
     # every block also stops aiohttp's resend of a request a fault ended
     resend = {("ClientRequest", "send"), ("ClientResponse", "start")}
     assert changed == resend | {
-        tuple(name.split(".")) for name in aiohttp_adapter.PATCHED_NAMES
+        tuple(name.split(".")) for name in internals.aiohttp_adapter.PATCHED_NAMES
     }
-    assert set(aiohttp_adapter.PATCHED_NAMES) == {
+    assert set(internals.aiohttp_adapter.PATCHED_NAMES) == {
         "TCPConnector._resolve_host",
         "TCPConnector._get_ssl_context",
         "TCPConnector.connect",
     }
     # the resend wrappers stay while the server thread lives (see below)
-    aiohttp_server.engine.shutdown()
+    internals.aiohttp_server.engine.shutdown()
     after = [dict(vars(cls)) for cls in classes]
     assert all(
         saved.keys() == now.keys() and all(saved[k] is now[k] for k in saved)
@@ -1263,9 +1011,9 @@ async def test_the_resend_wrappers_stay_until_the_server_thread_ends(
 ) -> None:
     """Installing them on every block would slow the next requests down: they
     stay between blocks, and go when the server thread ends, idle."""
-    aiohttp_server.engine.shutdown()
+    internals.aiohttp_server.engine.shutdown()
     original = vars(aiohttp.ClientRequest).get("send")
-    monkeypatch.setattr(aiohttp_server, "LINGER", 0.05)
+    monkeypatch.setattr(internals.aiohttp_server, "LINGER", 0.05)
     async with aiointercept() as m:
         m.get("/x", body="ok")
         wrapped = vars(aiohttp.ClientRequest).get("send")
@@ -1281,18 +1029,10 @@ async def test_the_resend_wrappers_stay_until_the_server_thread_ends(
     assert vars(aiohttp.ClientRequest).get("send") is original
 
 
-@pytest.mark.parametrize(
-    ("module", "adapter"),
-    [
-        ("aiohttp", "_aiohttp"),
-        ("httpcore", "_httpcore"),
-        ("urllib3", "_urllib3"),
-        ("socket", "_socket"),
-    ],
-)
-def test_the_patched_names_are_documented(module: str, adapter: str) -> None:
-    page = " ".join((ROOT / "docs" / "interception.rst").read_text().split())
-    patched = importlib.import_module(f"aiointercept._adapters.{adapter}")
+@pytest.mark.parametrize("module", list(internals.ADAPTERS))
+def test_the_patched_names_are_documented(module: str) -> None:
+    page = " ".join((DOCS / "interception.rst").read_text().split())
+    patched = internals.ADAPTERS[module]
     assert patched.PATCHED_NAMES
     for name, parameters in patched.PATCHED_NAMES.items():
         shown = parameters[1:] if parameters[0] == "self" else parameters
@@ -1301,8 +1041,8 @@ def test_the_patched_names_are_documented(module: str, adapter: str) -> None:
 
 
 def test_the_installed_aiohttp_has_what_the_patch_needs() -> None:
-    assert aiohttp_adapter.INCOMPATIBLE is None
-    for name, expected in aiohttp_adapter.PATCHED_NAMES.items():
+    assert internals.aiohttp_adapter.INCOMPATIBLE is None
+    for name, expected in internals.aiohttp_adapter.PATCHED_NAMES.items():
         method = getattr(aiohttp.TCPConnector, name.rpartition(".")[2])
         assert tuple(inspect.signature(method).parameters) == expected
 
@@ -1314,8 +1054,11 @@ def test_an_incompatible_aiohttp_is_described() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aiohttp.TCPConnector, "_resolve_host", changed)
         patch.delattr(aiohttp.TCPConnector, "_get_ssl_context")
-        problem = incompatibility(
-            "aiohttp", aiohttp.__version__, aiohttp, aiohttp_adapter.PATCHED_NAMES
+        problem = internals.incompatibility(
+            "aiohttp",
+            aiohttp.__version__,
+            aiohttp,
+            internals.aiohttp_adapter.PATCHED_NAMES,
         )
     assert problem is not None
     assert aiohttp.__version__ in problem
@@ -1329,12 +1072,12 @@ async def test_an_incompatible_aiohttp_refuses_the_mode_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message = "mock_external_urls=True cannot patch aiohttp X: something changed"
-    monkeypatch.setattr(aiohttp_adapter, "INCOMPATIBLE", message)
+    monkeypatch.setattr(internals.aiohttp_adapter, "INCOMPATIBLE", message)
     with pytest.raises(RuntimeError, match="cannot patch aiohttp X"):
         async with aiointercept(mock_external_urls=True):
             pytest.fail("the block must not start")  # pragma: no cover
     assert not patch_installed()
-    assert active_servers() == 0
+    assert internals.active_servers() == 0
     async with aiointercept() as m, aiohttp.ClientSession(timeout=BOUND) as s:
         m.get("/ok", body="default mode works")
         assert await get_text(s, f"{m.server_url}/ok") == "default mode works"

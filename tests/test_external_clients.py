@@ -27,14 +27,10 @@ Nothing here leaves the machine or asks a real DNS server anything:
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -48,16 +44,11 @@ import sniffio
 import urllib3
 from yarl import URL
 
-import clients
-import loopback_net
 from aiointercept import CallbackError, CallbackResult, aiointercept
-from clients import (
-    BOUND,
-    URLLIB3_2,
-    Reply,
-    open_client,
-)
-from loopback_net import LoopbackNet
+from tests.support import clients, loopback_net
+from tests.support.clients import BOUND, URLLIB3_2, Reply, open_client
+from tests.support.loopback_net import LoopbackNet
+from tests.support.upstream import closed_port, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -87,48 +78,6 @@ def kind(request: pytest.FixtureRequest) -> str:
 def sync_kind(request: pytest.FixtureRequest) -> str:
     value: str = request.param
     return value
-
-
-# -- a loopback upstream server -----------------------------------------------------
-
-
-@dataclass
-class Upstream(clients.Upstream):
-    #: TCP connections accepted (keep-alive connections count once).
-    connections: int = 0
-
-
-class UpstreamHandler(clients.UpstreamHandler[Upstream]):
-    def setup(self) -> None:
-        super().setup()
-        with self.server.upstream.lock:
-            self.server.upstream.connections += 1
-
-    def respond(self, body: bytes) -> None:
-        if self.path.split("?")[0] == "/echo":
-            echo = {
-                "method": self.command,
-                "path": self.path,
-                "body": body.decode(),
-                "token": self.headers.get("X-Token"),
-                "host": self.headers.get("Host"),
-            }
-            self.send_body(json.dumps(echo).encode(), "application/json")
-        else:
-            super().respond(body)
-
-
-def upstream_server() -> AbstractAsyncContextManager[Upstream]:
-    """Start an :class:`Upstream`; stop it (and its waiting /stream) on exit."""
-    return clients.serving(Upstream(), UpstreamHandler)
-
-
-def closed_port() -> int:
-    """A loopback port on which nothing listens (any more)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # == 1. hard-coded URLs reach the block ===========================================
@@ -208,7 +157,7 @@ async def test_unrouted_ip_literal_is_closed_by_the_mock(kind: str) -> None:
 
 async def test_loopback_ip_without_a_route_reaches_the_real_server(kind: str) -> None:
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True) as m,
         open_client(kind) as client,
     ):
@@ -606,7 +555,7 @@ async def test_pooled_connection_to_a_real_host_does_not_bypass_the_block(
     """A keep-alive connection to the host, opened before the block, is not
     used for a request the block has a route for; after the block it is the
     real host again."""
-    async with upstream_server() as upstream, open_client(kind) as client:
+    async with serving() as upstream, open_client(kind) as client:
         url = f"{upstream.url}/hello"
         assert await client.text(url) == "upstream GET /hello"
         assert await client.text(url) == "upstream GET /hello"
@@ -851,7 +800,7 @@ async def test_sync_client_in_a_worker_thread_runs_async_callbacks(
 
 
 async def test_passthrough_unmatched_proxies_to_the_real_host(kind: str) -> None:
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             open_client(kind) as client,
@@ -885,7 +834,7 @@ async def test_passthrough_unmatched_streams_the_real_body(kind: str) -> None:
     """The upstream sends its second chunk only after the client has read the
     first: a proxy that buffered the body would never deliver it."""
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         open_client(kind) as client,
     ):
@@ -898,7 +847,7 @@ async def test_passthrough_unmatched_streams_the_real_body(kind: str) -> None:
 async def test_passthrough_listed_host_reaches_the_real_host(
     kind: str, net: LoopbackNet
 ) -> None:
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(
                 mock_external_urls=True, passthrough=[f"localhost:{upstream.port}"]
@@ -922,7 +871,7 @@ async def test_passthrough_listed_host_reaches_the_real_host(
 async def test_routed_host_is_mocked_even_if_listed_for_passthrough(
     kind: str,
 ) -> None:
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough=[upstream.url]) as m,
             open_client(kind) as client,

@@ -34,7 +34,7 @@ import requests
 from yarl import URL
 
 from aiointercept import CallbackResult, Fault, aiointercept
-from test_external import guarded
+from tests.support.aiohttp_guard import guarded
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 

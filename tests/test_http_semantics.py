@@ -25,7 +25,7 @@ import pytest
 from yarl import URL
 
 from aiointercept import CallbackResult, RecordedRequest, aiointercept
-from test_external import BOUND, guarded
+from tests.support.aiohttp_guard import BOUND, guarded
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -42,7 +42,8 @@ TIMEOUT = 10.0
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
     """aiohttp's default resolver knows ``localhost`` only and aiohttp may
-    connect to loopback addresses only (see ``test_external.guarded``)."""
+    connect to loopback addresses only (see
+    :func:`tests.support.aiohttp_guard.guarded`)."""
     yield from guarded(monkeypatch)
 
 

@@ -23,10 +23,14 @@ import requests
 from anyio.streams.buffered import BufferedByteReceiveStream
 from yarl import URL
 
-import aiointercept._aiohttp_server as aiohttp_server
-import aiointercept._readiness as readiness_module
 from aiointercept import CallbackResult, aiointercept
-from aiointercept._aiohttp_server import active_servers
+from tests.support import internals
+from tests.support.blocks import (
+    assert_port_closed,
+    assert_port_open,
+    open_servers,
+    port_of,
+)
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
@@ -37,32 +41,6 @@ class BlockError(Exception):
 
 class BlockBaseError(BaseException):
     """A BaseException (not an Exception) raised by a test's own block."""
-
-
-def open_servers() -> int:
-    """How many block servers are listening (the server thread itself is shared
-    and outlives the blocks)."""
-    return active_servers()
-
-
-def port_of(server_url: str) -> int:
-    port = URL(server_url).port
-    assert port is not None
-    return port
-
-
-async def assert_port_closed(port: int) -> None:
-    """Connecting to the port is refused."""
-    with pytest.raises(OSError) as excinfo:  # noqa: PT011 - the cause is checked
-        await anyio.connect_tcp("127.0.0.1", port)
-    error = excinfo.value
-    refused = error if error.__cause__ is None else error.__cause__
-    assert isinstance(refused, ConnectionRefusedError), repr(error)
-
-
-async def assert_port_open(port: int) -> None:
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    await stream.aclose()
 
 
 # -- address -------------------------------------------------------------------
@@ -710,7 +688,7 @@ def server_threads(name: str = "aiointercept-server") -> list[threading.Thread]:
 async def test_blocks_share_one_server_thread_that_ends_when_idle(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(aiohttp_server, "LINGER", 0.05)
+    monkeypatch.setattr(internals.aiohttp_server, "LINGER", 0.05)
     ports = []
     async with httpx.AsyncClient() as client:
         for number in range(3):
@@ -747,13 +725,13 @@ def readiness(request: pytest.FixtureRequest) -> Iterator[str]:
     """The server thread's watch of the blocks' sockets, event-driven (epoll,
     where there is one) or polled (elsewhere): a fresh server thread of that
     kind for the test."""
-    if request.param == "epoll" and not readiness_module.EPOLL:
+    if request.param == "epoll" and not internals.readiness.EPOLL:
         pytest.skip("no epoll on this platform")
-    aiohttp_server.engine.shutdown()
+    internals.aiohttp_server.engine.shutdown()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(readiness_module, "EPOLL", request.param == "epoll")
+        patch.setattr(internals.readiness, "EPOLL", request.param == "epoll")
         yield request.param
-        aiohttp_server.engine.shutdown()
+        internals.aiohttp_server.engine.shutdown()
 
 
 @pytest.mark.anyio
@@ -938,7 +916,7 @@ async def test_the_server_thread_survives_an_error_in_one_block(
     failing = FailingOnce()
     async with aiointercept() as broken:
         port = port_of(broken.server_url)
-        monkeypatch.setattr(aiohttp_server, "select", failing)
+        monkeypatch.setattr(internals.aiohttp_server, "select", failing)
         # a connection that the test's loop, blocked, leaves waiting: the
         # server thread looks at the socket
         with socket.create_connection(("127.0.0.1", port)):

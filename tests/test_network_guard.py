@@ -6,28 +6,27 @@ whatever opens it: urllib, http.client, a raw socket, asyncio, anyio on either
 backend. Loopback, Unix sockets and UDP are left alone, and ``passthrough``,
 ``passthrough_unmatched=True`` and ``block_network=False`` let connections out.
 
-Every test runs over the loopback net of :mod:`loopback_net`: names resolve
-from a fixed table (``outside.test`` is 192.0.2.10, never contacted) and any
-connection to an address that is not loopback is refused and fails the test.
+Every test runs over the loopback net of :mod:`tests.support.loopback_net`:
+names resolve from a fixed table (``outside.test`` is 192.0.2.10, never
+contacted) and any connection to an address that is not loopback is refused
+and fails the test.
 The guard wraps the net, so a connection that the guard blocks never reaches
 it, and one that the guard lets through shows up in ``net.refused``: tests of
 what is *allowed* read that list and then clear it.
 
-The "real" servers are HTTP/1.1 keep-alive servers on 127.0.0.1, run in a
-thread, so that every client on every backend can reach them as ``localhost``.
+The "real" server is the upstream of :mod:`tests.support.upstream`, an HTTP/1.1
+keep-alive server on 127.0.0.1 run in a thread, so that every client on every
+backend can reach it as ``localhost``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import http.client
 import http.server
 import re
 import socket
-import socketserver
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -46,9 +45,10 @@ import requests
 import urllib3
 from yarl import URL
 
-import loopback_net
 from aiointercept import NetworkBlockedError, aiointercept
-from loopback_net import LoopbackNet
+from tests.support import loopback_net
+from tests.support.loopback_net import LoopbackNet
+from tests.support.upstream import Upstream, running
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -99,83 +99,9 @@ def listener(family: socket.AddressFamily, address: str) -> Iterator[int]:
 # -- a real server on loopback ------------------------------------------------------
 
 
-class UpstreamHandler(http.server.BaseHTTPRequestHandler):
-    """Answers ``upstream METHOD PATH``, keeping the connection alive."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 10
-
-    def do_GET(self) -> None:
-        self.answer()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.answer()
-
-    def answer(self) -> None:
-        server = self.server
-        assert isinstance(server, Upstream)
-        server.received.append(f"{self.command} {self.path}")
-        body = f"upstream {self.command} {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Upstream(http.server.ThreadingHTTPServer):
-    """A plain HTTP server on 127.0.0.1, standing for a real remote server."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        #: Every request, as ``"METHOD /path"``.
-        self.received: list[str] = []
-        #: How many connections it accepted.
-        self.connections = 0
-        super().__init__(("127.0.0.1", 0), UpstreamHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would look the address up in DNS (getfqdn)
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = "localhost"
-        self.server_port = self.port
-
-    def process_request(
-        self, request: socket.socket | tuple[bytes, socket.socket], client: Any
-    ) -> None:
-        self.connections += 1
-        super().process_request(request, client)
-
-    @property
-    def port(self) -> int:
-        port: int = self.server_address[1]
-        return port
-
-    @property
-    def url(self) -> str:
-        """The server as clients name it: by a host name."""
-        return f"http://localhost:{self.port}"
-
-
-@contextmanager
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    thread = threading.Thread(
-        target=functools.partial(server.serve_forever, poll_interval=0.05),
-        daemon=True,
-    )
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def seen(server: Upstream) -> list[str]:
+    """Every request the upstream received, as ``"METHOD /path"``."""
+    return [f"{received.method} {received.path}" for received in server.received]
 
 
 # -- the clients ----------------------------------------------------------------------
@@ -502,7 +428,7 @@ async def test_urllib_reaches_a_loopback_server() -> None:
             body: bytes = response.read()
             return body
 
-    with upstream() as server:
+    with running() as server:
         async with aiointercept(mock_external_urls=True):
             body = await anyio.to_thread.run_sync(fetch, f"{server.url}/local")
     assert body == b"upstream GET /local"
@@ -745,7 +671,7 @@ async def test_an_unregistered_host_is_never_resolved(
 async def test_after_the_block_the_client_reaches_the_network(
     kind: str, net: LoopbackNet
 ) -> None:
-    with upstream() as server:
+    with running() as server:
         async with open_client(kind) as client:
             async with aiointercept(mock_external_urls=True):
                 with pytest.raises(client.transport_error):
@@ -759,7 +685,7 @@ async def test_after_the_block_the_client_reaches_the_network(
                 await client.request("GET", "http://outside.test/")
             assert net.refused == [(OUTSIDE_ADDRESS, 80)]
             net.refused.clear()
-    assert server.received == ["GET /after"]
+    assert seen(server) == ["GET /after"]
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -767,7 +693,7 @@ async def test_after_the_block_the_client_reaches_the_network(
 async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
     kind: str, method: str
 ) -> None:
-    with upstream() as server:
+    with running() as server:
         url = f"{server.url}/x"
         real = f"upstream {method} /x"
         async with open_client(kind) as client:
@@ -778,7 +704,7 @@ async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
                 m.add(url, method, body="mocked")
                 assert await client.request(method, url) == "mocked"
             assert await client.request(method, url) == real
-    assert server.received == [f"{method} /x"] * 3
+    assert seen(server) == [f"{method} /x"] * 3
     assert len(m.requests[(method, URL(url))]) == 1
 
 
@@ -787,7 +713,7 @@ async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
 async def test_a_connection_to_the_mock_is_not_reused_after_the_block(
     kind: str, method: str
 ) -> None:
-    with upstream() as server:
+    with running() as server:
         url = f"{server.url}/x"
         async with open_client(kind) as client:
             async with aiointercept(mock_external_urls=True) as m:
@@ -796,5 +722,5 @@ async def test_a_connection_to_the_mock_is_not_reused_after_the_block(
                 assert await client.request(method, url) == "mocked"
                 assert await client.request(method, url) == "mocked"
             assert await client.request(method, url) == f"upstream {method} /x"
-    assert server.received == [f"{method} /x"]
+    assert seen(server) == [f"{method} /x"]
     assert len(m.requests[(method, URL(url))]) == 2

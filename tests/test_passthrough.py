@@ -1,10 +1,11 @@
 """mock_external_urls=True with passthrough=[...] and passthrough_unmatched=True.
 
-The "real" destination is always a loopback aiohttp server started by the test
-and reached as ``localhost``: the client resolves it with a resolver of the
-test's own, and the passthrough proxy inside the mock with aiohttp's default
-resolver, which :func:`test_external.guarded` replaces for every test, so no
-real DNS query is ever made and nothing leaves the machine.
+The "real" destination is always the loopback upstream of
+:mod:`tests.support.upstream`, reached as ``localhost``: the client resolves it
+with a resolver of the test's own, and the passthrough proxy inside the mock
+with aiohttp's default resolver, which :func:`tests.support.aiohttp_guard.guarded`
+replaces for every test, so no real DNS query is ever made and nothing leaves
+the machine.
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ import pytest
 from yarl import URL
 
 from aiointercept import aiointercept
-from test_external import (
-    BIG_CHUNK,
-    BIG_CHUNKS,
+from tests.support.aiohttp_guard import (
     BOUND,
-    GZIPPED_TEXT,
     RecordingResolver,
-    closed_port,
     get_json,
     get_text,
     guarded,
     session_with,
-    upstream_server,
+)
+from tests.support.upstream import (
+    BIG_CHUNK,
+    BIG_CHUNKS,
+    GZIP_TEXT,
+    TEAPOT_BODY,
+    TEAPOT_REASON,
+    closed_port,
+    serving,
 )
 
 pytestmark = pytest.mark.anyio
@@ -56,7 +61,7 @@ async def test_passthrough_host_reaches_the_upstream(
     guard_resolver: list[tuple[str, int]],
 ) -> None:
     resolver = localhost_resolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough=[upstream.url]) as m,
             session_with(resolver) as s,
@@ -68,7 +73,7 @@ async def test_passthrough_host_reaches_the_upstream(
             }
             with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
                 await s.get("https://unlisted.example.com/")
-        assert [r.path_qs for r in upstream.received] == ["/hello"]
+        assert [r.path for r in upstream.received] == ["/hello"]
     # resolved by the session's own (here: the test's) resolver, as without a mock
     assert resolver.calls == [("localhost", upstream.port)]
     assert guard_resolver == []
@@ -89,7 +94,7 @@ async def test_passthrough_host_reaches_the_upstream(
 )
 async def test_passthrough_entry_forms(entry: str) -> None:
     resolver = localhost_resolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         listed = entry.format(port=upstream.port)
         async with (
             aiointercept(mock_external_urls=True, passthrough=[listed]),
@@ -113,8 +118,8 @@ async def test_passthrough_entry_forms(entry: str) -> None:
 )
 async def test_passthrough_scheme_port_and_host_must_match(entry: str) -> None:
     resolver = localhost_resolver()
-    other = await closed_port()
-    async with upstream_server() as upstream:
+    other = closed_port()
+    async with serving() as upstream:
         listed = entry.format(port=upstream.port, other=other)
         async with (
             aiointercept(mock_external_urls=True, passthrough=[listed]) as m,
@@ -130,7 +135,7 @@ async def test_passthrough_scheme_port_and_host_must_match(entry: str) -> None:
 @asyncio_only
 async def test_a_routed_host_is_mocked_even_if_listed_for_passthrough() -> None:
     resolver = localhost_resolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough=[upstream.url]) as m,
             session_with(resolver) as s,
@@ -148,7 +153,7 @@ async def test_a_routed_host_is_mocked_even_if_listed_for_passthrough() -> None:
 async def test_a_route_of_another_running_block_beats_passthrough() -> None:
     """A host with an exact route in *any* running block is intercepted."""
     resolver = localhost_resolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True) as outer,
             aiointercept(mock_external_urls=True, passthrough=[upstream.url]),
@@ -167,7 +172,7 @@ async def test_a_route_of_another_running_block_beats_passthrough() -> None:
 async def test_passthrough_of_an_outer_block_holds_in_an_inner_block() -> None:
     resolver = localhost_resolver()
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough=[upstream.url]),
         aiointercept(mock_external_urls=True) as inner,
         session_with(resolver) as s,
@@ -184,7 +189,7 @@ async def test_passthrough_ends_with_the_block() -> None:
     without passthrough it is intercepted."""
     resolver = localhost_resolver()
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         # no pooled keep-alive connection to the upstream (see "Limits" in the docs)
         session_with(resolver, force_close=True) as s,
     ):
@@ -194,13 +199,13 @@ async def test_passthrough_ends_with_the_block() -> None:
             with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
                 await s.post(f"{upstream.url}/b")
         assert await get_text(s, f"{upstream.url}/c") == "upstream GET /c"
-        assert [r.path_qs for r in upstream.received] == ["/a", "/c"]
+        assert [r.path for r in upstream.received] == ["/a", "/c"]
 
 
 @asyncio_only
 async def test_decorator_keeps_the_passthrough_configuration() -> None:
     resolver = localhost_resolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
 
         @aiointercept(mock_external_urls=True, passthrough=[upstream.url], param="m")
         async def listed(*, m: aiointercept) -> str:
@@ -227,17 +232,17 @@ async def test_passthrough_unmatched_preserves_status_headers_and_body(
     guard_resolver: list[tuple[str, int]],
 ) -> None:
     resolver = RecordingResolver()  # the client never resolves: the mock does
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             session_with(resolver) as s,
         ):
             async with s.get(f"{upstream.url}/teapot") as resp:
                 assert resp.status == 418
-                assert resp.reason == "Short And Stout"
+                assert resp.reason == TEAPOT_REASON
                 assert resp.headers["X-Upstream"] == "yes"
                 assert resp.headers.getall("X-Multi") == ["1", "2"]
-                assert await resp.read() == b"tea from upstream"
+                assert await resp.read() == TEAPOT_BODY
             async with s.post(
                 f"{upstream.url}/echo?b=2&a=1",
                 data=b"request body",
@@ -246,12 +251,12 @@ async def test_passthrough_unmatched_preserves_status_headers_and_body(
                 assert resp.status == 200
                 assert await resp.json() == {
                     "method": "POST",
-                    "path_qs": "/echo?b=2&a=1",
+                    "path": "/echo?b=2&a=1",
                     "body": "request body",
                     "token": "secret",
                     "host": f"localhost:{upstream.port}",
                 }
-        assert [r.path_qs for r in upstream.received] == ["/teapot", "/echo?b=2&a=1"]
+        assert [r.path for r in upstream.received] == ["/teapot", "/echo?b=2&a=1"]
     assert resolver.calls == []
     # the proxy resolved the real destination with aiohttp's default resolver
     assert set(guard_resolver) == {("localhost", upstream.port)}
@@ -265,7 +270,7 @@ async def test_passthrough_unmatched_preserves_status_headers_and_body(
 @asyncio_only
 async def test_passthrough_unmatched_gzip_body_arrives_intact() -> None:
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         aiohttp.ClientSession(timeout=BOUND) as s,
         aiohttp.ClientSession(auto_decompress=False, timeout=BOUND) as raw,
@@ -273,7 +278,7 @@ async def test_passthrough_unmatched_gzip_body_arrives_intact() -> None:
         async with s.get(f"{upstream.url}/gzip") as resp:
             assert resp.status == 200
             assert resp.headers["Content-Encoding"] == "gzip"
-            assert await resp.read() == GZIPPED_TEXT
+            assert await resp.read() == GZIP_TEXT.encode()
         async with raw.get(f"{upstream.url}/gzip") as resp:
             compressed = await resp.read()
             assert compressed == upstream.gzipped
@@ -285,7 +290,7 @@ async def test_passthrough_unmatched_gzip_body_arrives_intact() -> None:
 async def test_passthrough_unmatched_large_streamed_response() -> None:
     expected = hashlib.sha256(BIG_CHUNK * BIG_CHUNKS).hexdigest()
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         aiohttp.ClientSession(timeout=BOUND) as s,
     ):
@@ -307,7 +312,7 @@ async def test_passthrough_unmatched_large_streamed_response() -> None:
 async def test_passthrough_unmatched_large_request_body() -> None:
     body = BIG_CHUNK * 32  # 2 MiB
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         aiohttp.ClientSession(timeout=BOUND) as s,
     ):
@@ -326,7 +331,7 @@ async def test_passthrough_unmatched_streams_rather_than_buffers() -> None:
     """The upstream sends its second chunk only after the client has read the
     first one: a proxy that buffered the whole body would never deliver it."""
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True),
         aiohttp.ClientSession(timeout=BOUND) as s,
     ):
@@ -340,7 +345,7 @@ async def test_passthrough_unmatched_streams_rather_than_buffers() -> None:
 @asyncio_only
 async def test_passthrough_unmatched_redirect_is_returned_not_followed() -> None:
     async with (
-        upstream_server() as upstream,
+        serving() as upstream,
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         aiohttp.ClientSession(timeout=BOUND) as s,
     ):
@@ -350,7 +355,7 @@ async def test_passthrough_unmatched_redirect_is_returned_not_followed() -> None
         async with s.get(f"{upstream.url}/redirect") as r:
             assert await r.text() == "upstream GET /hello"
             assert [h.status for h in r.history] == [302]
-    assert [r.path_qs for r in upstream.received] == [
+    assert [r.path for r in upstream.received] == [
         "/redirect",
         "/redirect",
         "/hello",
@@ -362,7 +367,7 @@ async def test_passthrough_unmatched_redirect_is_returned_not_followed() -> None
 @asyncio_only
 @pytest.mark.parametrize("method", ["HEAD", "GET"])
 async def test_passthrough_unmatched_bodiless_responses(method: str) -> None:
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True),
             aiohttp.ClientSession(timeout=BOUND) as s,
@@ -381,7 +386,7 @@ async def test_passthrough_unmatched_bodiless_responses(method: str) -> None:
 
 @asyncio_only
 async def test_passthrough_unmatched_mocked_routes_still_answered() -> None:
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             aiohttp.ClientSession(timeout=BOUND) as s,
@@ -392,7 +397,7 @@ async def test_passthrough_unmatched_mocked_routes_still_answered() -> None:
             assert await get_text(s, "https://api.example.com/x") == "mocked api"
             # its one response is used up: the next request is proxied
             assert await get_text(s, f"{upstream.url}/hello") == "upstream GET /hello"
-        assert [r.path_qs for r in upstream.received] == ["/hello"]
+        assert [r.path for r in upstream.received] == ["/hello"]
     assert len(m.requests[("GET", URL(f"{upstream.url}/hello"))]) == 2
 
 
@@ -401,7 +406,7 @@ async def test_passthrough_unmatched_unreachable_destination_is_closed(
     caplog: pytest.LogCaptureFixture, guard_resolver: list[tuple[str, int]]
 ) -> None:
     caplog.set_level(logging.WARNING, logger="aiointercept")
-    port = await closed_port()
+    port = closed_port()
     url = f"http://localhost:{port}/gone"
     async with (
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,

@@ -10,106 +10,23 @@ from __future__ import annotations
 import re
 import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parent.parent
-EXAMPLES = ROOT / "examples" / "pytest"
-
-INI = """\
-[pytest]
-addopts = --strict-markers
-filterwarnings = error
-"""
-ASYNCIO_INI = (
-    INI + "asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+from tests.support import internals
+from tests.support.inner_pytest import (
+    ASYNCIO_BACKEND,
+    ASYNCIO_INI,
+    BOTH_BACKENDS,
+    INI,
+    LOOPBACK_ONLY,
+    read_notes,
+    run_pytest,
+    summary,
 )
+from tests.support.paths import EXAMPLES as ROOT_EXAMPLES
 
-BOTH_BACKENDS = """
-import pytest
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request):
-    return request.param
-"""
-
-# For the projects that send requests to hard-coded hosts: if interception
-# failed, they must not reach the network (not even DNS), so name resolution is
-# limited to loopback and aiohttp is made to resolve through socket.getaddrinfo.
-LOOPBACK_ONLY = """
-import socket
-
-import aiohttp
-import aiohttp.connector
-
-_getaddrinfo = socket.getaddrinfo
-
-
-def _loopback_only(host, *args, **kwargs):
-    name = host.decode() if isinstance(host, bytes) else host
-    if name not in (None, "localhost", "127.0.0.1", "::1"):
-        raise OSError(f"blocked: these tests must not resolve {name!r}")
-    return _getaddrinfo(host, *args, **kwargs)
-
-
-socket.getaddrinfo = _loopback_only
-aiohttp.connector.DefaultResolver = aiohttp.ThreadedResolver
-"""
-
-ASYNCIO_BACKEND = (
-    LOOPBACK_ONLY
-    + """
-import pytest
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-"""
-)
-
-
-def run_pytest(
-    pytester: pytest.Pytester,
-    *args: str,
-    ini: str = ASYNCIO_INI,
-    conftest: str | None = None,
-    **files: str,
-) -> pytest.RunResult:
-    """Write a project (ini, conftest, test files) and run pytest on it in a
-    subprocess, verbosely, with the short summary of every outcome."""
-    pytester.makeini(ini)
-    if conftest is not None:
-        pytester.makeconftest(conftest)
-    pytester.makepyfile(**files)
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:hypothesispytest",
-        "-v",
-        "-rA",
-        *args,
-        timeout=120,
-    )
-
-
-def summary(result: pytest.RunResult, outcome: str) -> set[str]:
-    """The test names listed with ``outcome`` (ERROR, FAILED, PASSED) in the
-    short test summary."""
-    names = set()
-    for line in result.outlines:
-        found = re.match(rf"{outcome} \S+?::(\S+)", line)
-        if found:
-            names.add(found.group(1))
-    return names
-
-
-def read_notes(folder: Path) -> dict[str, str]:
-    """``name -> server_url`` from the files the generated tests wrote."""
-    return {path.name: path.read_text() for path in sorted(folder.iterdir())}
+EXAMPLES = ROOT_EXAMPLES / "pytest"
 
 
 # -- the harnesses ----------------------------------------------------------------
@@ -1336,7 +1253,7 @@ def test_marker(aiointercept_mock):
 
 #: What the plugin must not import until a test uses a fixture or the marker
 #: (the other plugins of this environment import anyio and asyncio themselves).
-NOT_YET = ("aiohttp", "yarl", "multidict", "yaml", "aiointercept._interceptor")
+NOT_YET = ("aiohttp", "yarl", "multidict", "yaml", internals.INTERCEPTOR_MODULE)
 
 RECORD_IMPORTS = f"""
 import sys
@@ -1421,6 +1338,6 @@ def test_marked(aiointercept_mock):
     result.stdout.fnmatch_lines(
         [
             "imported after collection: []",
-            "imported after the tests: *'aiohttp', 'aiointercept._interceptor'*",
+            f"imported after the tests: *'aiohttp', {internals.INTERCEPTOR_MODULE!r}*",
         ]
     )

@@ -29,7 +29,7 @@ import pytest
 from yarl import URL
 
 from aiointercept import CallbackError, CallbackResult, ServerSentEvents, aiointercept
-from test_external import guarded
+from tests.support.aiohttp_guard import guarded
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 

@@ -3,9 +3,9 @@
 Clients: aiohttp's ``session.ws_connect()`` (asyncio only), and the sync client
 of ``websockets`` run in a worker thread, which lets the same test run its
 handler on an asyncio loop and on a trio loop. Nothing leaves the machine: the
-network guard of ``test_external`` replaces aiohttp's resolver and refuses any
-connection that is not to a loopback address, and the ``websockets`` client is
-handed a socket already connected to the mock.
+network guard of :mod:`tests.support.aiohttp_guard` replaces aiohttp's
+resolver and refuses any connection that is not to a loopback address, and the
+``websockets`` client is handed a socket already connected to the mock.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from aiointercept import (
     WebSocketMessage,
     aiointercept,
 )
-from aiointercept._aiohttp_server import active_servers
-from test_external import BOUND, guarded
-from test_pytest_plugin import ASYNCIO_INI, BOTH_BACKENDS, run_pytest
+from tests.support.aiohttp_guard import BOUND, guarded
+from tests.support.blocks import open_servers
+from tests.support.inner_pytest import ASYNCIO_INI, BOTH_BACKENDS, run_pytest
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -527,7 +527,7 @@ async def test_the_block_exits_promptly_with_a_client_connected() -> None:
                 await started.wait()
             start = time.monotonic()
         exit_time = time.monotonic() - start
-        assert active_servers() == 0
+        assert open_servers() == 0
         message = await ws.receive()
         assert message.type is aiohttp.WSMsgType.CLOSE
         assert message.data == 1001

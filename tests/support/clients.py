@@ -6,12 +6,12 @@
   run in a worker thread (``anyio.to_thread.run_sync``), or, with
   ``blocking=True``, are called directly from the async test, blocking its
   event loop.
-* :class:`Upstream`: a plain HTTP server on 127.0.0.1, in a thread of its own,
-  standing for a real remote host; a module answers its own routes in a
-  subclass of :class:`UpstreamHandler` and starts it with :func:`serving`.
-* :func:`net`: the loopback safety net (:mod:`loopback_net`) with the proxy
-  variables of the environment cleared, so no client sends its requests to a
-  proxy. A module makes it autouse by naming it, with the fixture it needs::
+* :func:`each_client`: run a test once per client kind, on every backend
+  that kind runs on (aiohttp on asyncio only), as its ``kind`` argument.
+* :func:`net`: the loopback safety net (:mod:`tests.support.loopback_net`)
+  with the proxy variables of the environment cleared, so no client sends its
+  requests to a proxy. A module (or a conftest) makes it autouse by naming it,
+  with the fixture it needs::
 
       loopback_network = loopback_net.loopback_network
       net = clients.net
@@ -22,13 +22,10 @@ from __future__ import annotations
 import abc
 import functools
 import json
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import aiohttp
 import anyio
@@ -39,8 +36,10 @@ import pytest
 import requests
 import urllib3
 from multidict import CIMultiDict
+from tests.support.loopback_net import LoopbackNet
 
-from loopback_net import LoopbackNet
+if TYPE_CHECKING:
+    from _pytest.mark import ParameterSet
 
 T = TypeVar("T")
 
@@ -515,146 +514,36 @@ async def open_client(
         await client.aclose()
 
 
-# -- a loopback upstream server -----------------------------------------------------
+# -- one test per client kind ------------------------------------------------------
+
+#: Every client kind (a key of :data:`ASYNC_CLIENTS` or :data:`SYNC_CLIENTS`).
+KINDS = ["aiohttp", "httpx-async", "httpx-sync", "requests", "urllib3"]
+#: The synchronous ones.
+SYNC_KINDS = ["httpx-sync", "requests", "urllib3"]
+#: The backends of the tests (as the ``anyio_backend`` fixture of
+#: ``tests/conftest.py`` runs them).
+BACKENDS = ["asyncio", "trio"]
 
 
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: CIMultiDict[str]
-    body: bytes
+def backends_of(kind: str) -> list[str]:
+    """The backends a client of ``kind`` runs on: aiohttp runs on asyncio only."""
+    return ["asyncio"] if kind == "aiohttp" else BACKENDS
 
 
-@dataclass
-class Upstream:
-    """A plain HTTP/1.1 server on 127.0.0.1, standing for a real remote host.
-
-    It runs in a thread of its own, so it answers on asyncio and trio alike,
-    and while a synchronous client blocks the test's loop.
-    """
-
-    port: int = 0
-    received: list[Received] = field(default_factory=list)
-    #: /stream sends its first chunk, then waits for this before the rest.
-    release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        """The upstream as a client names a remote host: by a host name."""
-        return f"http://localhost:{self.port}"
-
-    @property
-    def ip_url(self) -> str:
-        """The upstream by its loopback address, as a local service is named."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def paths(self) -> list[str]:
-        with self.lock:
-            return [received.path for received in self.received]
+def client_params(kinds: Iterable[str] = KINDS) -> list[ParameterSet]:
+    """``(kind, anyio_backend)`` for each of ``kinds`` on each backend it runs
+    on, with the id ``kind-backend``."""
+    return [
+        pytest.param(kind, backend, id=f"{kind}-{backend}")
+        for kind in kinds
+        for backend in backends_of(kind)
+    ]
 
 
-U = TypeVar("U", bound=Upstream)
-
-
-class UpstreamServer(ThreadingHTTPServer, Generic[U]):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, upstream: U, handler: type[UpstreamHandler[U]]) -> None:
-        self.upstream = upstream
-        super().__init__(("127.0.0.1", 0), handler)
-
-
-class UpstreamHandler(BaseHTTPRequestHandler, Generic[U]):
-    """Records every request in ``upstream.received``, then answers it with
-    :meth:`respond`, which a module extends with routes of its own."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive
-    timeout = BOUND
-    server: UpstreamServer[U]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.answer()
-
-    def do_POST(self) -> None:
-        self.answer()
-
-    def read_body(self) -> bytes:
-        """The request body, read in full (chunked or not)."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = bytearray()
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                body += self.rfile.read(size)
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return bytes(body)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def answer(self) -> None:
-        upstream = self.server.upstream
-        body = self.read_body()
-        with upstream.lock:
-            upstream.received.append(
-                Received(
-                    self.command, self.path, CIMultiDict(self.headers.items()), body
-                )
-            )
-        self.respond(body)
-
-    def respond(self, body: bytes) -> None:
-        """/stream: a first chunk, the rest once ``upstream.release`` is set;
-        any other path: a text naming the request."""
-        if urlsplit(self.path).path == "/stream":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b"6\r\nfirst;\r\n")
-            self.wfile.flush()
-            # longer than any client waits: a client that never got the first
-            # chunk times out, instead of being saved by this timeout
-            self.server.upstream.release.wait(3 * BOUND)
-            self.wfile.write(b"6\r\nsecond\r\n0\r\n\r\n")
-            self.wfile.flush()
-        else:
-            self.send_body(
-                f"upstream {self.command} {self.path}".encode(), "text/plain"
-            )
-
-    def send_body(
-        self, body: bytes, content_type: str, extra: Mapping[str, str] | None = None
-    ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@asynccontextmanager
-async def serving(upstream: U, handler: type[UpstreamHandler[U]]) -> AsyncIterator[U]:
-    """Serve ``upstream`` with ``handler``; stop it (and its waiting /stream)
-    on exit, after which its port refuses connections."""
-    server = UpstreamServer(upstream, handler)
-    upstream.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+def each_client(*kinds: str) -> pytest.MarkDecorator:
+    """Run the test once per client of ``kinds`` (all of :data:`KINDS` if none
+    is named), on each backend it runs on; the test takes the kind as its
+    ``kind`` argument."""
+    return pytest.mark.parametrize(
+        ("kind", "anyio_backend"), client_params(kinds or KINDS)
     )
-    thread.start()
-    try:
-        yield upstream
-    finally:
-        upstream.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(BOUND)

@@ -1,4 +1,5 @@
-"""What the reliability tests share: their size, resource readings and guards.
+"""What the reliability tests share: their size, resource readings, leak reports
+and raw sockets.
 
 The normal run keeps every count small so that the whole directory stays fast;
 ``AIOINTERCEPT_SOAK=1`` (set by ``nox -s soak``) scales them up to the figures
@@ -6,9 +7,8 @@ of the issue: 1000 enter/exit cycles, 200 clients x 50 requests, and many more
 fuzzing examples.
 
 Nothing here sends traffic anywhere but 127.0.0.1 or asks a real DNS server
-anything: aiohttp's default resolver is replaced by :class:`GuardResolver`,
-which knows ``localhost`` only, and every aiohttp connection to an address that
-is not loopback is refused (see :func:`guarded_network`).
+anything: every module guards aiohttp with
+:func:`tests.support.aiohttp_guard.guarded`.
 """
 
 from __future__ import annotations
@@ -27,16 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import aiohttp.connector
-import anyio
 import httpx
-import pytest
-from yarl import URL
-
-from aiointercept._aiohttp_server import active_servers
-from test_external import GuardResolver as GuardResolver
-from test_external import RecordingResolver as RecordingResolver
-from test_external import _loopback_only, refused
 
 #: ``AIOINTERCEPT_SOAK=1``: run at the full size of the issue.
 SOAK = os.environ.get("AIOINTERCEPT_SOAK", "") not in ("", "0")
@@ -49,10 +40,6 @@ CANCEL_BOUND = 1.0 if SOAK else 2.0
 #: A bound on every aiohttp request of these tests, so that a broken library
 #: makes a test fail instead of hang.
 BOUND = aiohttp.ClientTimeout(total=30)
-
-#: The two methods of the ``mock_external_urls`` patch, as aiohttp defines them.
-ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
-ORIGINAL_SSL = aiohttp.TCPConnector._get_ssl_context
 
 #: Creating an ``httpx.AsyncClient`` builds an SSL context (about 50 ms); the
 #: tests only speak plain HTTP to 127.0.0.1, so they share one.
@@ -67,37 +54,6 @@ def scaled(normal: int, soak: int) -> int:
 def httpx_client(**kwargs: Any) -> httpx.AsyncClient:
     kwargs.setdefault("timeout", 30)
     return httpx.AsyncClient(verify=_SSL_CONTEXT, **kwargs)
-
-
-def port_of(server_url: str) -> int:
-    port = URL(server_url).port
-    assert port is not None
-    return port
-
-
-def open_servers() -> int:
-    """How many block servers are listening (the server thread itself is shared
-    and outlives the blocks)."""
-    return active_servers()
-
-
-def patch_installed() -> bool:
-    """Whether the ``mock_external_urls`` patch is installed on aiohttp."""
-    resolve = aiohttp.TCPConnector._resolve_host
-    ssl_context = aiohttp.TCPConnector._get_ssl_context
-    assert (resolve is ORIGINAL_RESOLVE) == (ssl_context is ORIGINAL_SSL), (
-        "the two wrapped methods must be installed and restored together"
-    )
-    return resolve is not ORIGINAL_RESOLVE
-
-
-async def assert_port_closed(port: int) -> None:
-    """Connecting to the port on 127.0.0.1 is refused."""
-    with pytest.raises(OSError) as excinfo:  # noqa: PT011 - the cause is checked
-        await anyio.connect_tcp("127.0.0.1", port)
-    error = excinfo.value
-    refused = error if error.__cause__ is None else error.__cause__
-    assert isinstance(refused, ConnectionRefusedError), repr(error)
 
 
 # -- resources ---------------------------------------------------------------------
@@ -186,24 +142,6 @@ def no_leak_reports() -> Iterator[None]:
     leaked = [str(w.message) for w in caught if w.category is ResourceWarning]
     assert leaked == [], f"ResourceWarning: {leaked}"
     assert handler.messages == [], f"asyncio reported: {handler.messages}"
-
-
-# -- resolvers and the network guard ---------------------------------------------------
-
-
-def guarded_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    """For an autouse fixture: aiohttp's default resolver becomes
-    :class:`GuardResolver` and aiohttp may connect to loopback addresses only.
-    Yields the names the default resolver was asked for; checks afterwards that
-    no connection left the machine and that the patch is off."""
-    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", GuardResolver)
-    monkeypatch.setattr(aiohttp.TCPConnector, "_wrap_create_connection", _loopback_only)
-    GuardResolver.calls = []
-    refused.clear()
-    assert not patch_installed(), "a previous test left the patch installed"
-    yield GuardResolver.calls
-    assert refused == [], f"connections outside the machine were attempted: {refused}"
-    assert not patch_installed(), "the patch is still installed after the test"
 
 
 # -- raw sockets -------------------------------------------------------------------

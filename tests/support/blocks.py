@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from tests.support import internals
 from yarl import URL
+
+from tests.support import internals
 
 
 def open_servers() -> int:

@@ -36,6 +36,7 @@ import pytest
 import requests
 import urllib3
 from multidict import CIMultiDict
+
 from tests.support.loopback_net import LoopbackNet
 
 if TYPE_CHECKING:

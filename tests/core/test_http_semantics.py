@@ -10,7 +10,7 @@ aiohttp's default ``CookieJar`` ignores cookies from IP-address hosts, and
 tests use ``aiohttp.CookieJar(unsafe=True)``, and one test shows that the
 default jar keeps nothing. The ``mock_external_urls=True`` tests use host names
 (with the default jar); they run behind the loopback-only network guard of
-``test_external``, so no real name is ever resolved.
+:mod:`tests.support.aiohttp_guard`, so no real name is ever resolved.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ n-th request to a route gets the n-th response whatever the client, its
 headers, its pool and the method ("Faults are deterministic" below).
 
 Every aiohttp connection of this module is checked to stay on loopback and no
-host name is resolved (the guard of ``test_external``).
+host name is resolved (:func:`tests.support.aiohttp_guard.guarded`).
 """
 
 from __future__ import annotations

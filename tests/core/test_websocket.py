@@ -5,7 +5,9 @@ of ``websockets`` run in a worker thread, which lets the same test run its
 handler on an asyncio loop and on a trio loop. Nothing leaves the machine: the
 network guard of :mod:`tests.support.aiohttp_guard` replaces aiohttp's
 resolver and refuses any connection that is not to a loopback address, and the
-``websockets`` client is handed a socket already connected to the mock.
+``websockets`` client is handed a socket already connected to the mock
+(:mod:`tests.support.websocket`). WebSocket routes of external hosts
+(``mock_external_urls=True``) are in ``tests/interception/test_websocket_urls.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import logging
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
@@ -25,7 +27,6 @@ import httpx
 import pytest
 from multidict import CIMultiDict
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 from yarl import URL
 
 from aiointercept import (
@@ -37,15 +38,21 @@ from aiointercept import (
     aiointercept,
 )
 from tests.support.aiohttp_guard import BOUND, guarded
+from tests.support.backends import asyncio_only
 from tests.support.blocks import open_servers
 from tests.support.inner_pytest import ASYNCIO_INI, BOTH_BACKENDS, run_pytest
+from tests.support.websocket import (
+    TIMEOUT,
+    aiohttp_ws,
+    connect_sync,
+    echo,
+    in_thread,
+    received,
+    sent,
+    ws_url,
+)
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-
-#: A bound on every client operation, so that a broken library fails a test
-#: instead of hanging it.
-TIMEOUT = 5.0
 
 
 @pytest.fixture(autouse=True)
@@ -54,63 +61,7 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, i
     yield from guarded(monkeypatch)
 
 
-def received(data: str | bytes) -> WebSocketMessage:
-    if isinstance(data, str):
-        return WebSocketMessage("text", data, "received")
-    return WebSocketMessage("binary", data, "received")
-
-
-def sent(data: str | bytes) -> WebSocketMessage:
-    if isinstance(data, str):
-        return WebSocketMessage("text", data, "sent")
-    return WebSocketMessage("binary", data, "sent")
-
-
-def ws_url(m: aiointercept, path: str) -> str:
-    return "ws" + m.server_url.removeprefix("http") + path
-
-
-@asynccontextmanager
-async def aiohttp_ws(
-    url: str, headers: dict[str, str] | None = None
-) -> AsyncIterator[aiohttp.ClientWebSocketResponse[bool]]:
-    async with aiohttp.ClientSession(timeout=BOUND) as session:
-        if hasattr(aiohttp, "ClientWSTimeout"):
-            # receive_timeout= is deprecated since aiohttp 3.11
-            timeout = aiohttp.ClientWSTimeout(ws_receive=TIMEOUT, ws_close=TIMEOUT)
-            async with session.ws_connect(url, headers=headers, timeout=timeout) as ws:
-                yield ws
-        else:  # pragma: no cover - aiohttp < 3.11
-            connecting = session.ws_connect(
-                url, headers=headers, receive_timeout=TIMEOUT
-            )
-            async with connecting as ws:
-                yield ws
-
-
-def connect_sync(m: aiointercept, path: str) -> ClientConnection:
-    """A ``websockets`` sync client connected to the mock (no name resolved)."""
-    port = URL(m.server_url).port
-    assert port is not None
-    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-    return connect(ws_url(m, path), sock=sock, open_timeout=TIMEOUT, close_timeout=1)
-
-
-async def in_thread(func: Callable[[], Any]) -> Any:
-    """Run a blocking client in a worker thread; the test's loop stays free to
-    run the handler."""
-    return await anyio.to_thread.run_sync(func)
-
-
-# -- echo, on asyncio (aiohttp) --------------------------------------------------------
-
-
-async def echo(ws: WebSocket) -> None:
-    async for message in ws:
-        if isinstance(message.data, str):
-            await ws.send_text(message.data)
-        elif isinstance(message.data, bytes):
-            await ws.send_bytes(message.data)
+# -- on asyncio (aiohttp) --------------------------------------------------------
 
 
 @asyncio_only
@@ -766,61 +717,6 @@ async def test_a_blocked_test_loop_closes_with_1011(
     assert excinfo.value.rcvd.code == 1011
     assert "blocked" in excinfo.value.rcvd.reason
     assert any("could not start" in r.getMessage() for r in caplog.records)
-
-
-# -- mock_external_urls=True ------------------------------------------------------
-
-
-@asyncio_only
-async def test_ws_and_wss_urls_reach_the_mock(
-    network_guard: list[tuple[str, int]],
-) -> None:
-    async with aiointercept(mock_external_urls=True) as m:
-        plain = m.ws("ws://api.example.com/feed", echo)
-        secure = m.ws("wss://api.example.com/feed", echo)
-        for url in ("ws://api.example.com/feed", "wss://api.example.com/feed"):
-            async with aiohttp_ws(url) as ws:
-                await ws.send_str(url)
-                assert await ws.receive_str() == url
-
-    assert plain.calls[0].url == URL("http://api.example.com/feed")
-    assert secure.calls[0].url == URL("https://api.example.com/feed")
-    assert ("GET", URL("https://api.example.com/feed")) in m.requests
-    assert secure.calls[0].messages[:2] == [
-        received("wss://api.example.com/feed"),
-        sent("wss://api.example.com/feed"),
-    ]
-    assert network_guard == []  # no name was resolved
-
-
-@asyncio_only
-async def test_external_ports_and_http_routes() -> None:
-    async with aiointercept(mock_external_urls=True) as m:
-        m.ws("wss://internal.example.com:8443/feed", echo)
-        m.ws("https://api.example.com/stream", echo)
-        for url in (
-            "wss://internal.example.com:8443/feed",
-            "wss://api.example.com/stream",
-        ):
-            async with aiohttp_ws(url) as ws:
-                await ws.send_str("x")
-                assert await ws.receive_str() == "x"
-    assert set(m.requests) == {
-        ("GET", URL("https://internal.example.com:8443/feed")),
-        ("GET", URL("https://api.example.com/stream")),
-    }
-
-
-@asyncio_only
-async def test_a_loopback_ws_route_is_intercepted() -> None:
-    """Loopback hosts are left alone unless a route names them, also when the
-    client's URL says ws:// and the route was registered as such."""
-    async with aiointercept(mock_external_urls=True) as m:
-        m.ws("ws://127.0.0.2:9/feed", echo)
-        async with aiohttp_ws("ws://127.0.0.2:9/feed") as ws:
-            await ws.send_str("local")
-            assert await ws.receive_str() == "local"
-    assert m.call_count == 1
 
 
 # -- registration -------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The client adapters: what each one checks before it patches anything.
 
-Each adapter lists the names it patches and checks them when it is loaded; a
-client release that changed them makes entering a ``mock_external_urls=True``
-block fail with a message naming what changed, before any request can leave,
-and the default mode keeps working.
+Each adapter lists the names it patches (which ``docs/interception.rst`` lists
+too) and checks them when it is loaded; a client release that changed them
+makes entering a ``mock_external_urls=True`` block fail with a message naming
+what changed, before any request can leave, and the default mode keeps working.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import pytest
 import urllib3
 
 from aiointercept import aiointercept
+from tests.support import internals
 from tests.support.internals import (
     httpcore_adapter,
     incompatibility,
     interception,
     urllib3_adapter,
 )
+from tests.support.paths import DOCS
 
 pytestmark = pytest.mark.anyio
 
@@ -89,3 +91,14 @@ async def test_every_adapter_is_installed_and_removed_together() -> None:
     assert all(during[name] is not before[name] for name in before), during
     assert patched_names() == before
     assert not interception.installed
+
+
+@pytest.mark.parametrize("module", list(internals.ADAPTERS))
+def test_the_patched_names_are_documented(module: str) -> None:
+    page = " ".join((DOCS / "interception.rst").read_text().split())
+    patched = internals.ADAPTERS[module]
+    assert patched.PATCHED_NAMES
+    for name, parameters in patched.PATCHED_NAMES.items():
+        shown = parameters[1:] if parameters[0] == "self" else parameters
+        listed = f"``{module}.{name}({', '.join(shown)})``"
+        assert listed in page, listed

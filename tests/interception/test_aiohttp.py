@@ -1,18 +1,24 @@
-"""mock_external_urls=True: every aiohttp request in the process reaches the mock.
+"""mock_external_urls=True with aiohttp: what only aiohttp has.
+
+The scenarios that every client shares (hard-coded URLs, records, unmatched
+hosts, nested blocks, after the block, IP literals, redirects) run with aiohttp
+too, in ``test_external.py``. Here: aiohttp's own resolvers, connectors and
+``ssl=`` option, sessions on other loops, the patch of ``aiohttp.TCPConnector``
+through nested, side-by-side, failing and cancelled blocks, and the names it
+replaces.
 
 Nothing here leaves the machine or asks a real DNS server anything:
 
 * every host name used either has a route, is intercepted (answered by the mock
   by closing the connection) or is resolved by a resolver of the test's own;
-* the default resolver of every ``TCPConnector`` created during a test (the one
-  a plain ``aiohttp.ClientSession()`` gets, and the passthrough proxy's) is
-  replaced by :class:`GuardResolver`, which knows ``localhost`` only and records
-  every call, so a test can also assert that it was never asked;
-* upstream "real" servers are aiohttp servers on 127.0.0.1 started by the test;
-* as a last resort, every aiohttp connection attempt to an address that is not
-  loopback is refused (and fails the test), even if the library under test
-  is broken (this wraps aiohttp's private ``_wrap_create_connection``, checked
-  to still take ``addr_infos``).
+* every test runs under :func:`tests.support.aiohttp_guard.guarded`: the
+  default resolver of every ``TCPConnector`` created during a test (the one a
+  plain ``aiohttp.ClientSession()`` gets, and the passthrough proxy's) knows
+  ``localhost`` only and records every call, so a test can also assert that it
+  was never asked, and every aiohttp connection attempt to an address that is
+  not loopback is refused (and fails the test), even if the library under test
+  is broken;
+* the "real" server is the upstream of :mod:`tests.support.upstream`.
 
 aiohttp runs on asyncio only, so every async test pins the asyncio backend.
 """
@@ -21,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
-import re
 import socket
 import ssl
 import threading
@@ -30,7 +34,6 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import aiohttp
-import aiohttp.connector
 import anyio
 import pytest
 from aiohttp.abc import ResolveResult
@@ -42,18 +45,16 @@ from tests.support.aiohttp_guard import (
     BOUND,
     ORIGINAL_RESOLVE,
     RecordingResolver,
-    get_json,
     get_text,
     guarded,
     patch_installed,
     refused,
     session_with,
 )
-from tests.support.paths import DOCS
-from tests.support.upstream import closed_port, serving
+from tests.support.backends import asyncio_only
+from tests.support.upstream import serving
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 @pytest.fixture(autouse=True)
@@ -61,101 +62,7 @@ def guard_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, 
     yield from guarded(monkeypatch)
 
 
-# == 1. code with its own session gets the mocked answer =======================
-
-
-@asyncio_only
-async def test_own_session_gets_the_registered_payload(
-    guard_resolver: list[tuple[str, int]],
-) -> None:
-    async def list_charges() -> Any:
-        """Third-party code: a hard-coded URL and a session of its own."""
-        async with (
-            aiohttp.ClientSession(timeout=BOUND) as session,
-            session.get("https://api.stripe.com/v1/charges") as resp,
-        ):
-            resp.raise_for_status()
-            return await resp.json()
-
-    async with aiointercept(mock_external_urls=True) as m:
-        m.get("https://api.stripe.com/v1/charges", payload={"data": []})
-        assert await list_charges() == {"data": []}
-
-    assert [
-        r.url for r in m.requests[("GET", URL("https://api.stripe.com/v1/charges"))]
-    ]
-    assert guard_resolver == []
-
-
-@asyncio_only
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://api.example.com/x",
-        "https://api.example.com/x",
-        "http://api.example.com:8080/x",
-        "https://h.example.com:8443/x",
-        "http://api.example.com:443/x",
-        "https://api.example.com:80/x",
-        "https://api.example.com:443/explicit-default",
-        "http://api.example.com:80/explicit-default",
-        "http://service.invalid/x",
-    ],
-)
-async def test_http_and_https_on_default_and_explicit_ports(
-    url: str, guard_resolver: list[tuple[str, int]]
-) -> None:
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get(url, payload={"url": url})
-        assert await get_json(s, url) == {"url": url}
-    (recorded,) = m.requests[("GET", URL(url))]
-    assert recorded.url.scheme == URL(url).scheme
-    assert recorded.url.port == URL(url).port
-    assert guard_resolver == []
-
-
-@asyncio_only
-async def test_internationalized_host_name() -> None:
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get("https://bücher.example/x", body="idna")
-        assert await get_text(s, "https://xn--bcher-kva.example/x") == "idna"
-    assert len(m.requests[("GET", URL("https://bücher.example/x"))]) == 1
-
-
-@asyncio_only
-async def test_http_and_https_of_one_host_and_port_are_told_apart() -> None:
-    """Concurrent http and https requests to the same host and port each reach
-    the route of their own scheme."""
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        for scheme in ("http", "https"):
-            m.get(
-                re.compile(rf"^{scheme}://same\.example\.com:8080/\d+$"),
-                callback=lambda url, **_: CallbackResult(body=url.scheme),
-                repeat=True,
-            )
-        urls = [
-            f"{'https' if n % 2 else 'http'}://same.example.com:8080/{n}"
-            for n in range(20)
-        ]
-        results: dict[str, str] = {}
-
-        async def fetch(url: str) -> None:
-            results[url] = await get_text(s, url)
-
-        async with anyio.create_task_group() as tg:
-            for url in urls:
-                tg.start_soon(fetch, url)
-    assert results == {url: URL(url).scheme for url in urls}
-    assert {key[1] for key in m.requests} == {URL(url) for url in urls}
+# == 1. aiohttp's options, resolvers, connectors and loops =========================
 
 
 @asyncio_only
@@ -177,16 +84,6 @@ async def test_https_session_ssl_options_do_not_apply_to_intercepted_hosts(
         assert await get_text(s, "https://secure.example.com/x", **options) == (
             "plain to the mock"
         )
-
-
-@asyncio_only
-async def test_session_created_before_the_block() -> None:
-    resolver = RecordingResolver()
-    async with session_with(resolver) as session:
-        async with aiointercept(mock_external_urls=True) as m:
-            m.get("https://api.example.com/before", body="mocked")
-            assert await get_text(session, "https://api.example.com/before") == "mocked"
-        assert resolver.calls == []
 
 
 @asyncio_only
@@ -322,248 +219,7 @@ async def test_default_mode_patches_nothing() -> None:
         assert await get_text(session, f"{m.server_url}/local") == "local"
 
 
-# == 2. records and callbacks see the URL the client asked for =================
-
-
-@asyncio_only
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://api.example.com/orders",
-        "http://api.example.com/orders",
-        "https://api.example.com:8443/orders",
-        "http://api.example.com:8080/orders",
-    ],
-)
-async def test_records_show_the_requested_url(url: str) -> None:
-    with_query = f"{url}?z=1&a=2"
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.post(url, status=201, payload={"id": 7})
-        m.post(with_query, status=202)
-        async with s.post(url, json={"sku": "X1"}) as resp:
-            assert resp.status == 201
-            assert await resp.json() == {"id": 7}
-        async with s.post(with_query, data=b"raw") as resp:
-            assert resp.status == 202
-    (order,) = m.requests[("POST", URL(url))]
-    assert order.kwargs["json"] == {"sku": "X1"}
-    assert order.url == URL(url)
-    assert (order.url.scheme, order.url.host, order.url.port) == (
-        URL(url).scheme,
-        "api.example.com",
-        URL(url).port,
-    )
-    # keyed by the normalized URL (sorted query), recorded as sent
-    (raw,) = m.requests[("POST", URL(f"{url}?a=2&z=1"))]
-    assert raw.url == URL(with_query)
-    assert raw.captured_body == b"raw"
-    # never the mock's address
-    assert {key[1].host for key in m.requests} == {"api.example.com"}
-    assert len(m.requests) == 2
-
-
-@asyncio_only
-@pytest.mark.parametrize("kind", ["sync", "async"])
-async def test_callback_receives_the_external_url(kind: str) -> None:
-    seen: list[tuple[URL, str]] = []
-
-    def sync_callback(url: URL, *, headers: Any, **kwargs: Any) -> CallbackResult:
-        seen.append((url, headers["Host"]))
-        return CallbackResult(payload={"url": str(url)})
-
-    async def async_callback(
-        url: URL, *, headers: Any, **kwargs: Any
-    ) -> CallbackResult:
-        return sync_callback(url, headers=headers)
-
-    callback = sync_callback if kind == "sync" else async_callback
-    requested = "https://api.example.com:8443/items?b=2&a=1"
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get(requested, callback=callback)
-        assert await get_json(s, requested) == {"url": requested}
-    assert seen == [(URL(requested), "api.example.com:8443")]
-    (url, _) = seen[0]
-    assert (url.scheme, url.host, url.port) == ("https", "api.example.com", 8443)
-
-
-# == 3. regular-expression routes ==============================================
-
-
-@asyncio_only
-async def test_regex_routes_match_external_urls(
-    guard_resolver: list[tuple[str, int]],
-) -> None:
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get(
-            re.compile(r"^https://api\.example\.com/users/\d+$"),
-            callback=lambda url, **_: CallbackResult(payload={"id": url.name}),
-            repeat=True,
-        )
-        # a host that only a pattern names is intercepted too
-        m.get(
-            re.compile(r"^https://[a-z]+\.cdn\.example\.com:8443/img/"),
-            body=b"PNG",
-            repeat=True,
-        )
-        assert await get_json(s, "https://api.example.com/users/1") == {"id": "1"}
-        assert await get_json(s, "https://api.example.com/users/42") == {"id": "42"}
-        assert await get_text(s, "https://eu.cdn.example.com:8443/img/a.png") == "PNG"
-        assert await get_text(s, "https://us.cdn.example.com:8443/img/b.png") == "PNG"
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-            # the pattern asks for https: http is not answered
-            await s.get("http://api.example.com/users/1")
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-            await s.get("https://api.example.com/users/x")
-    assert len(m.requests[("GET", URL("https://api.example.com/users/42"))]) == 1
-    assert len(m.requests[("GET", URL("https://eu.cdn.example.com:8443/img/a.png"))])
-    assert guard_resolver == []
-
-
-# == 4. an unmatched request never leaves the machine ===========================
-
-
-@asyncio_only
-@pytest.mark.parametrize(
-    ("method", "url"),
-    [
-        ("GET", "https://nowhere.example.com/x"),
-        ("POST", "http://nowhere.example.com:8080/x"),
-        ("GET", "http://service.invalid/"),
-        ("GET", "https://api.example.com/not-registered"),  # host has a route
-    ],
-)
-async def test_unmatched_request_is_closed_quickly_and_not_resolved(
-    method: str,
-    url: str,
-    caplog: pytest.LogCaptureFixture,
-    guard_resolver: list[tuple[str, int]],
-) -> None:
-    caplog.set_level(logging.WARNING, logger="aiointercept")
-    resolver = RecordingResolver()
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        session_with(resolver) as session,
-    ):
-        m.get("https://api.example.com/registered", body="x")
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-            await session.request(method, url, data=b"payload")
-    assert resolver.calls == []
-    assert guard_resolver == []
-    (recorded,) = m.requests[(method, URL(url))]
-    assert recorded.captured_body == b"payload"
-    warnings = [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "aiointercept" and r.levelno == logging.WARNING
-    ]
-    assert len(warnings) == 1
-    assert f"no route matches {method} {URL(url)}" in warnings[0]
-    assert "https://api.example.com/registered" in warnings[0]
-
-
-@asyncio_only
-async def test_block_without_routes_still_intercepts() -> None:
-    resolver = RecordingResolver()
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        session_with(resolver) as session,
-    ):
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-            await session.get("https://api.example.com/x")
-    assert resolver.calls == []
-    assert list(m.requests) == [("GET", URL("https://api.example.com/x"))]
-
-
-# == 6. nested and side-by-side blocks ==========================================
-
-
-@asyncio_only
-async def test_nested_blocks() -> None:
-    a, b = "https://a.example.com/x", "http://b.example.com:8080/y"
-    assert not patch_installed()
-    async with aiointercept(mock_external_urls=True) as outer:
-        patched = aiohttp.TCPConnector._resolve_host
-        patched_ssl = aiohttp.TCPConnector._get_ssl_context
-        assert patched is not ORIGINAL_RESOLVE
-        outer.get(a, body="outer a", repeat=True)
-        outer.get(b, body="outer b", repeat=True)
-        async with aiointercept(mock_external_urls=True) as inner:
-            # installed once: the inner block does not wrap the wrapper
-            assert aiohttp.TCPConnector._resolve_host is patched
-            assert aiohttp.TCPConnector._get_ssl_context is patched_ssl
-            inner.get(a, body="inner a", repeat=True)
-            async with aiohttp.ClientSession(timeout=BOUND) as s:
-                assert await get_text(s, a) == "inner a"
-                assert await get_text(s, b) == "outer b"
-                with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-                    await s.get("https://c.example.com/z")
-        assert aiohttp.TCPConnector._resolve_host is patched
-        assert aiohttp.TCPConnector._get_ssl_context is patched_ssl
-        async with aiohttp.ClientSession(timeout=BOUND) as s:
-            assert await get_text(s, a) == "outer a"
-            assert await get_text(s, b) == "outer b"
-    assert not patch_installed()
-
-    assert list(inner.requests) == [
-        ("GET", URL(a)),
-        ("GET", URL("https://c.example.com/z")),  # unmatched: the innermost block
-    ]
-    assert len(inner.requests[("GET", URL(a))]) == 1
-    assert list(outer.requests) == [("GET", URL(b)), ("GET", URL(a))]
-    assert len(outer.requests[("GET", URL(b))]) == 2
-    assert len(outer.requests[("GET", URL(a))]) == 1
-
-
-@asyncio_only
-async def test_session_of_the_outer_block_reaches_the_inner_routes() -> None:
-    """A keep-alive connection opened in the outer block must not make the
-    outer block answer what the inner block has a route for."""
-    url = "https://api.example.com/x"
-    async with (
-        aiointercept(mock_external_urls=True) as outer,
-        aiohttp.ClientSession(timeout=BOUND) as session,
-    ):
-        outer.get(url, body="outer", repeat=True)
-        assert await get_text(session, url) == "outer"  # now pooled
-        async with aiointercept(mock_external_urls=True) as inner:
-            inner.get(url, body="inner", repeat=True)
-            assert await get_text(session, url) == "inner"
-        assert await get_text(session, url) == "outer"
-    assert len(inner.requests[("GET", URL(url))]) == 1
-    assert len(outer.requests[("GET", URL(url))]) == 2
-
-
-@asyncio_only
-@pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_outer_block_answers_after_the_inner_one_exits_same_session(
-    method: str,
-) -> None:
-    """The session's pooled connection to the inner block's (closed) server is
-    not reused: the next request, even one aiohttp would not retry, reaches the
-    outer block."""
-    url = "https://api.example.com/x"
-    async with (
-        aiointercept(mock_external_urls=True) as outer,
-        aiohttp.ClientSession(timeout=BOUND) as session,
-    ):
-        outer.add(url, method, body="outer", repeat=True)
-        async with aiointercept(mock_external_urls=True) as inner:
-            inner.add(url, method, body="inner", repeat=True)
-            async with session.request(method, url) as resp:
-                assert await resp.text() == "inner"
-        async with session.request(method, url) as resp:
-            assert await resp.text() == "outer"
-    assert len(inner.requests[(method, URL(url))]) == 1
-    assert len(outer.requests[(method, URL(url))]) == 1
+# == 2. the patch through side-by-side, failing and cancelled blocks ===============
 
 
 @asyncio_only
@@ -706,32 +362,7 @@ async def test_a_default_mode_block_does_not_end_the_patch() -> None:
         assert await get_text(s, "https://a.example.com/x") == "still mocked"
 
 
-# == 7. nothing leaks after the block ===========================================
-
-
-@asyncio_only
-@pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize(
-    "url", ["https://api.example.com/x", "http://api.example.com:8080/x"]
-)
-async def test_after_the_block_the_same_session_resolves_for_real(
-    method: str, url: str
-) -> None:
-    resolver = RecordingResolver()
-    async with session_with(resolver) as session:
-        async with aiointercept(mock_external_urls=True) as m:
-            m.add(url, method, body="mocked", repeat=True)
-            for _ in range(2):  # the second request uses the pooled connection
-                async with session.request(method, url) as resp:
-                    assert await resp.text() == "mocked"
-                    assert resp.headers.get("Connection", "").lower() != "close"
-        assert resolver.calls == []
-        # POST is never retried by aiohttp: reusing the dead pooled connection
-        # would raise ServerDisconnectedError, not a resolution error
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectorError):
-            await session.request(method, url)
-        assert resolver.calls == [("api.example.com", URL(url).port)]
-    assert len(m.requests[(method, URL(url))]) == 2
+# == 3. after the block ============================================================
 
 
 @asyncio_only
@@ -748,222 +379,7 @@ async def test_after_the_block_the_default_resolver_is_asked(
         assert guard_resolver == [("api.example.com", 443)]
 
 
-# == 8. IP-literal URLs ========================================================
-
-# The issue's example, and documentation addresses (RFC 5737, RFC 3849).
-IP_URLS = [
-    "http://10.1.2.3/x",
-    "http://192.0.2.10/x",
-    "https://198.51.100.7:8443/x",
-    "http://[2001:db8::1]:8080/x",
-]
-
-
-@asyncio_only
-@pytest.mark.parametrize("url", IP_URLS)
-async def test_ip_literal_urls_are_intercepted(url: str) -> None:
-    async with aiointercept(mock_external_urls=True) as m:
-        m.get(url, body="from the mock")
-        if not patch_installed():  # never send anything to these addresses
-            pytest.fail("mock_external_urls=True did not install the patch")
-        # and the loopback guard refuses any connection to the address itself
-        async with aiohttp.ClientSession(timeout=BOUND) as s:
-            assert await get_text(s, url) == "from the mock"
-    assert len(m.requests[("GET", URL(url))]) == 1
-
-
-@asyncio_only
-async def test_unrouted_ip_literal_is_closed_by_the_mock() -> None:
-    async with aiointercept(mock_external_urls=True) as m:
-        if not patch_installed():
-            pytest.fail("mock_external_urls=True did not install the patch")
-        async with aiohttp.ClientSession(timeout=BOUND) as s:
-            with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-                await s.get("http://192.0.2.10/unrouted")
-    assert list(m.requests) == [("GET", URL("http://192.0.2.10/unrouted"))]
-
-
-@asyncio_only
-async def test_loopback_ip_without_a_route_is_not_intercepted() -> None:
-    async with (
-        serving() as upstream,
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get("/own", body="the mock itself")
-        assert await get_text(s, f"{m.server_url}/own") == "the mock itself"
-        assert await get_text(s, f"{upstream.ip_url}/local") == "upstream GET /local"
-    assert [r.path for r in upstream.received] == ["/local"]
-    assert list(m.requests) == [("GET", URL(f"{m.server_url}/own"))]
-
-
-@asyncio_only
-async def test_loopback_ip_with_a_route_is_intercepted() -> None:
-    port = closed_port()
-    url = f"http://127.0.0.1:{port}/routed"
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get(url, body="mocked loopback")
-        assert await get_text(s, url) == "mocked loopback"
-    assert len(m.requests[("GET", URL(url))]) == 1
-
-
-# == 9. redirects between mocked hosts =========================================
-
-
-@asyncio_only
-async def test_redirect_between_mocked_hosts() -> None:
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.get(
-            "https://a.example.com/old",
-            status=302,
-            headers={"Location": "https://b.example.com/new?x=1"},
-        )
-        m.get(
-            "https://b.example.com/new?x=1",
-            status=301,
-            headers={"Location": "http://c.example.com:8080/final"},
-        )
-        m.get("http://c.example.com:8080/final", body="moved here")
-        async with s.get("https://a.example.com/old") as resp:
-            assert resp.status == 200
-            assert await resp.text() == "moved here"
-            assert resp.url == URL("http://c.example.com:8080/final")
-            assert [(r.status, r.url) for r in resp.history] == [
-                (302, URL("https://a.example.com/old")),
-                (301, URL("https://b.example.com/new?x=1")),
-            ]
-    assert {key[1] for key in m.requests} == {
-        URL("https://a.example.com/old"),
-        URL("https://b.example.com/new?x=1"),
-        URL("http://c.example.com:8080/final"),
-    }
-
-
-@asyncio_only
-async def test_post_303_redirect_to_another_host_becomes_get() -> None:
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        aiohttp.ClientSession(timeout=BOUND) as s,
-    ):
-        m.post(
-            "https://a.example.com/form",
-            status=303,
-            headers={"Location": "https://b.example.com/done"},
-        )
-        m.get("https://b.example.com/done", body="done")
-        async with s.post("https://a.example.com/form", data=b"x") as resp:
-            assert await resp.text() == "done"
-            assert [r.status for r in resp.history] == [303]
-    assert ("GET", URL("https://b.example.com/done")) in m.requests
-
-
-@asyncio_only
-async def test_redirect_to_an_unmatched_host_is_closed() -> None:
-    resolver = RecordingResolver()
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        session_with(resolver) as s,
-    ):
-        m.get(
-            "https://a.example.com/old",
-            status=302,
-            headers={"Location": "https://elsewhere.example.com/"},
-        )
-        with anyio.fail_after(1), pytest.raises(aiohttp.ClientConnectionError):
-            await s.get("https://a.example.com/old")
-    assert resolver.calls == []
-    assert ("GET", URL("https://elsewhere.example.com/")) in m.requests
-
-
-# == 10. constructor validation and the private names ===========================
-
-
-@pytest.mark.parametrize(
-    "passthrough",
-    [
-        "https://api.example.com",
-        b"api.example.com",
-        42,
-        [42],
-        [b"api.example.com"],
-        [None],
-        [URL("https://api.example.com")],
-    ],
-)
-def test_passthrough_bad_types(passthrough: Any) -> None:
-    with pytest.raises(TypeError, match="passthrough"):
-        aiointercept(mock_external_urls=True, passthrough=passthrough)
-
-
-@pytest.mark.parametrize(
-    "entry",
-    [
-        "ftp://api.example.com",
-        "ws://api.example.com",
-        "https://",
-        "",
-    ],
-)
-def test_passthrough_bad_entries(entry: str) -> None:
-    with pytest.raises(ValueError, match="passthrough"):
-        aiointercept(mock_external_urls=True, passthrough=[entry])
-
-
-@pytest.mark.parametrize(
-    "entry",
-    [
-        "https://api.example.com",
-        "https://api.example.com/",
-        "http://localhost:8080",
-        "api.example.com",
-        "api.example.com:8443",
-    ],
-)
-def test_passthrough_good_entries(entry: str) -> None:
-    m = aiointercept(mock_external_urls=True, passthrough=[entry])
-    assert len(m.passthrough) == 1
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "name"),
-    [
-        ({"passthrough": ["https://api.example.com"]}, "passthrough"),
-        ({"passthrough_unmatched": True}, "passthrough_unmatched"),
-        (
-            {"passthrough": ["api.example.com"], "mock_external_urls": False},
-            "passthrough",
-        ),
-    ],
-)
-def test_passthrough_requires_mock_external_urls(
-    kwargs: dict[str, Any], name: str
-) -> None:
-    with pytest.raises(ValueError, match=rf"^{name} requires mock_external_urls=True"):
-        aiointercept(**kwargs)
-
-
-def test_empty_passthrough_without_mock_external_urls_is_fine() -> None:
-    aiointercept(passthrough=[])
-    aiointercept(passthrough=None, passthrough_unmatched=False)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"mock_external_urls": 1},
-        {"mock_external_urls": "yes"},
-        {"mock_external_urls": True, "passthrough_unmatched": 1},
-    ],
-)
-def test_mode_flags_must_be_bools(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(TypeError, match="must be a bool"):
-        aiointercept(**kwargs)
+# == 4. what the patch replaces ====================================================
 
 
 @asyncio_only
@@ -1027,17 +443,6 @@ async def test_the_resend_wrappers_stay_until_the_server_thread_ends(
     (thread,) = [t for t in threading.enumerate() if t.name == "aiointercept-server"]
     await anyio.to_thread.run_sync(thread.join, 5)
     assert vars(aiohttp.ClientRequest).get("send") is original
-
-
-@pytest.mark.parametrize("module", list(internals.ADAPTERS))
-def test_the_patched_names_are_documented(module: str) -> None:
-    page = " ".join((DOCS / "interception.rst").read_text().split())
-    patched = internals.ADAPTERS[module]
-    assert patched.PATCHED_NAMES
-    for name, parameters in patched.PATCHED_NAMES.items():
-        shown = parameters[1:] if parameters[0] == "self" else parameters
-        listed = f"``{module}.{name}({', '.join(shown)})``"
-        assert listed in page, listed
 
 
 def test_the_installed_aiohttp_has_what_the_patch_needs() -> None:

@@ -1,8 +1,10 @@
-"""mock_external_urls=True with httpx, requests and urllib3.
+"""mock_external_urls=True, seen from every client: requests sent to hard-coded
+URLs reach the block's server.
 
-Requests that these clients send to hard-coded URLs reach the block's server,
-as aiohttp's do (``test_external.py``). Most tests run once per client kind:
+Every scenario is written once and runs once per client kind
+(:func:`tests.support.clients.each_client`), each on the backends it runs on:
 
+* ``aiohttp``: an ``aiohttp.ClientSession``, on asyncio only;
 * ``httpx-async``: ``httpx.AsyncClient``, on asyncio and on trio;
 * ``httpx-sync``: ``httpx.Client``;
 * ``requests``: a ``requests.Session`` (urllib3 underneath);
@@ -10,16 +12,24 @@ as aiohttp's do (``test_external.py``). Most tests run once per client kind:
 
 The synchronous clients run in a worker thread (``anyio.to_thread.run_sync``),
 the recommended way; section 6 also calls them directly from the async test,
-blocking its event loop.
+blocking its event loop. The scenarios that exercise the client itself (its
+uploads, cookies, proxy settings, timeouts, faults and streams) run with the
+clients that go through httpcore and urllib3 (:data:`HTTPCORE_AND_URLLIB3`);
+aiohttp's are in ``tests/server/test_faults.py`` and
+``tests/core/test_streaming.py``. What only aiohttp has (its resolvers and
+connectors, its ``ssl=`` option, the names the patch replaces) is in
+``test_aiohttp.py``; passthrough with aiohttp in detail in
+``test_passthrough.py``.
 
 Nothing here leaves the machine or asks a real DNS server anything:
 
-* every test runs under :func:`loopback_net.loopback_network`, which answers
-  ``localhost`` only, records every name asked (also those of the passthrough
-  proxy inside the mock) and refuses, failing the test, any connection to an
-  address that is not loopback;
-* the "real" servers are plain HTTP servers on 127.0.0.1 started by the test,
-  named ``localhost`` when they stand for a remote host;
+* every test runs under :func:`tests.support.loopback_net.loopback_network`,
+  which answers ``localhost`` only, records every name asked (also those of
+  the passthrough proxy inside the mock) and refuses, failing the test, any
+  connection to an address that is not loopback; aiohttp's default resolver is
+  made the threaded one, which asks ``socket.getaddrinfo``;
+* the "real" server is the upstream of :mod:`tests.support.upstream`, named
+  ``localhost`` when it stands for a remote host;
 * proxy variables of the environment are cleared, so no client sends its
   requests to a proxy.
 """
@@ -33,6 +43,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
@@ -46,7 +57,15 @@ from yarl import URL
 
 from aiointercept import CallbackError, CallbackResult, aiointercept
 from tests.support import clients, loopback_net
-from tests.support.clients import BOUND, URLLIB3_2, Reply, open_client
+from tests.support.aiohttp_guard import ORIGINAL_RESOLVE, patch_installed
+from tests.support.clients import (
+    BOUND,
+    SYNC_KINDS,
+    URLLIB3_2,
+    Reply,
+    each_client,
+    open_client,
+)
 from tests.support.loopback_net import LoopbackNet
 from tests.support.upstream import closed_port, serving
 
@@ -56,33 +75,18 @@ pytestmark = pytest.mark.anyio
 loopback_network = loopback_net.loopback_network
 net = clients.net
 
+#: The clients intercepted through httpcore and urllib3: every kind but aiohttp.
+HTTPCORE_AND_URLLIB3 = ["httpx-async", "httpx-sync", "requests", "urllib3"]
+
 #: A client timeout shorter than :data:`DELAY`.
 SHORT_TIMEOUT = 0.1
 DELAY = 0.5
 
 
-# -- the clients ------------------------------------------------------------------
-
-KINDS = ["httpx-async", "httpx-sync", "requests", "urllib3"]
-SYNC_KINDS = ["httpx-sync", "requests", "urllib3"]
+# == 1. hard-coded URLs reach the block ============================================
 
 
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    """Each client kind; the async one runs on both backends, like the rest."""
-    value: str = request.param
-    return value
-
-
-@pytest.fixture(params=SYNC_KINDS)
-def sync_kind(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
-
-
-# == 1. hard-coded URLs reach the block ===========================================
-
-
+@each_client()
 async def test_hard_coded_url_gets_the_registered_payload(
     kind: str, net: LoopbackNet
 ) -> None:
@@ -97,6 +101,7 @@ async def test_hard_coded_url_gets_the_registered_payload(
     assert net.resolved == []
 
 
+@each_client()
 @pytest.mark.parametrize(
     "url",
     [
@@ -104,8 +109,12 @@ async def test_hard_coded_url_gets_the_registered_payload(
         "https://api.example.com/x",
         "http://api.example.com:8080/x",
         "https://internal.example.com:8443/x",
+        "https://h.example.com:8443/x",
         "http://api.example.com:443/x",
         "https://api.example.com:80/x",
+        "https://api.example.com:443/explicit-default",
+        "http://api.example.com:80/explicit-default",
+        "http://service.invalid/x",
     ],
 )
 async def test_http_and_https_on_default_and_explicit_ports(
@@ -113,12 +122,22 @@ async def test_http_and_https_on_default_and_explicit_ports(
 ) -> None:
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(url, payload={"url": url})
-        assert (await client.get(url)).json() == {"url": url}
+        reply = await client.get(url)
+    assert (reply.status, reply.json()) == (200, {"url": url})
     (recorded,) = m.requests[("GET", URL(url))]
     assert (recorded.url.scheme, recorded.url.port) == (URL(url).scheme, URL(url).port)
     assert net.resolved == []
 
 
+@each_client()
+async def test_internationalized_host_name(kind: str) -> None:
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.get("https://bücher.example/x", body="idna")
+        assert await client.text("https://xn--bcher-kva.example/x") == "idna"
+    assert len(m.requests[("GET", URL("https://bücher.example/x"))]) == 1
+
+
+@each_client()
 async def test_http_and_https_of_one_host_and_port_are_told_apart(kind: str) -> None:
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get("http://same.example.com:8080/x", body="http")
@@ -126,6 +145,35 @@ async def test_http_and_https_of_one_host_and_port_are_told_apart(kind: str) -> 
         assert await client.text("https://same.example.com:8080/x") == "https"
         assert await client.text("http://same.example.com:8080/x") == "http"
     assert len(m.requests) == 2
+
+
+@each_client()
+async def test_concurrent_http_and_https_of_one_host_and_port_are_told_apart(
+    kind: str,
+) -> None:
+    """Concurrent http and https requests to the same host and port each reach
+    the route of their own scheme."""
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        for scheme in ("http", "https"):
+            m.get(
+                re.compile(rf"^{scheme}://same\.example\.com:8080/\d+$"),
+                callback=lambda url, **_: CallbackResult(body=url.scheme),
+                repeat=True,
+            )
+        urls = [
+            f"{'https' if n % 2 else 'http'}://same.example.com:8080/{n}"
+            for n in range(20)
+        ]
+        results: dict[str, str] = {}
+
+        async def fetch(url: str) -> None:
+            results[url] = await client.text(url)
+
+        async with anyio.create_task_group() as tg:
+            for url in urls:
+                tg.start_soon(fetch, url)
+    assert results == {url: URL(url).scheme for url in urls}
+    assert {key[1] for key in m.requests} == {URL(url) for url in urls}
 
 
 # A private address, and documentation addresses (RFC 5737, RFC 3849).
@@ -137,24 +185,31 @@ IP_URLS = [
 ]
 
 
+@each_client()
 @pytest.mark.parametrize("url", IP_URLS)
 async def test_ip_literal_urls_are_intercepted(kind: str, url: str) -> None:
     # were it not intercepted, the net would refuse the connection and fail the test
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(url, body="from the mock")
+        if not patch_installed():  # never send anything to these addresses
+            pytest.fail("mock_external_urls=True did not install the patch")
         assert await client.text(url) == "from the mock"
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client()
 async def test_unrouted_ip_literal_is_closed_by_the_mock(kind: str) -> None:
     url = "http://192.0.2.10/unrouted"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
-        with pytest.raises(client.closed_error):
+        if not patch_installed():
+            pytest.fail("mock_external_urls=True did not install the patch")
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
             await client.get(url)
     assert list(m.requests) == [("GET", URL(url))]
     assert [u.request.url for u in m.unmatched] == [URL(url)]
 
 
+@each_client()
 async def test_loopback_ip_without_a_route_reaches_the_real_server(kind: str) -> None:
     async with (
         serving() as upstream,
@@ -168,6 +223,7 @@ async def test_loopback_ip_without_a_route_reaches_the_real_server(kind: str) ->
     assert list(m.requests) == [("GET", URL(f"{m.server_url}/own"))]
 
 
+@each_client()
 async def test_loopback_ip_with_a_route_is_intercepted(kind: str) -> None:
     url = f"http://127.0.0.1:{closed_port()}/routed"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
@@ -176,6 +232,7 @@ async def test_loopback_ip_with_a_route_is_intercepted(kind: str) -> None:
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client()
 async def test_regex_route_matches_external_urls(kind: str, net: LoopbackNet) -> None:
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(
@@ -195,6 +252,38 @@ async def test_regex_route_matches_external_urls(kind: str, net: LoopbackNet) ->
     assert net.resolved == []
 
 
+@each_client()
+async def test_regex_routes_with_a_port_or_a_callback_match_external_urls(
+    kind: str, net: LoopbackNet
+) -> None:
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.get(
+            re.compile(r"^https://api\.example\.com/users/\d+$"),
+            callback=lambda url, **_: CallbackResult(payload={"id": url.name}),
+            repeat=True,
+        )
+        # a host that only a pattern names is intercepted too
+        m.get(
+            re.compile(r"^https://[a-z]+\.cdn\.example\.com:8443/img/"),
+            body=b"PNG",
+            repeat=True,
+        )
+        for user in ("1", "42"):
+            reply = await client.get(f"https://api.example.com/users/{user}")
+            assert (reply.status, reply.json()) == (200, {"id": user})
+        assert await client.text("https://eu.cdn.example.com:8443/img/a.png") == "PNG"
+        assert await client.text("https://us.cdn.example.com:8443/img/b.png") == "PNG"
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
+            # the pattern asks for https: http is not answered
+            await client.get("http://api.example.com/users/1")
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
+            await client.get("https://api.example.com/users/x")
+    assert len(m.requests[("GET", URL("https://api.example.com/users/42"))]) == 1
+    assert len(m.requests[("GET", URL("https://eu.cdn.example.com:8443/img/a.png"))])
+    assert net.resolved == []
+
+
+@each_client()
 async def test_redirect_between_mocked_hosts(kind: str) -> None:
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(
@@ -208,12 +297,51 @@ async def test_redirect_between_mocked_hosts(kind: str) -> None:
             headers={"Location": "http://c.example.com:8080/final"},
         )
         m.get("http://c.example.com:8080/final", body="moved here")
-        assert await client.text("https://a.example.com/old") == "moved here"
+        reply = await client.get("https://a.example.com/old")
+    assert reply.status == 200
+    assert reply.text == "moved here"
+    assert URL(reply.url) == URL("http://c.example.com:8080/final")
+    assert reply.history == (302, 301)
+    assert [URL(url) for url in reply.history_urls] == [
+        URL("https://a.example.com/old"),
+        URL("https://b.example.com/new?x=1"),
+    ]
     assert list(m.requests) == [
         ("GET", URL("https://a.example.com/old")),
         ("GET", URL("https://b.example.com/new?x=1")),
         ("GET", URL("http://c.example.com:8080/final")),
     ]
+
+
+@each_client()
+async def test_post_303_redirect_to_another_host_becomes_get(kind: str) -> None:
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.post(
+            "https://a.example.com/form",
+            status=303,
+            headers={"Location": "https://b.example.com/done"},
+        )
+        m.get("https://b.example.com/done", body="done")
+        reply = await client.request("POST", "https://a.example.com/form", content=b"x")
+    assert reply.text == "done"
+    assert reply.history == (303,)
+    assert ("GET", URL("https://b.example.com/done")) in m.requests
+
+
+@each_client()
+async def test_redirect_to_an_unmatched_host_is_closed(
+    kind: str, net: LoopbackNet
+) -> None:
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.get(
+            "https://a.example.com/old",
+            status=302,
+            headers={"Location": "https://elsewhere.example.com/"},
+        )
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
+            await client.get("https://a.example.com/old")
+    assert net.resolved == []
+    assert ("GET", URL("https://elsewhere.example.com/")) in m.requests
 
 
 def httpx_get(url: str) -> bytes:
@@ -275,7 +403,8 @@ async def test_concurrent_requests_to_many_hosts(anyio_backend: str) -> None:
     assert {key[1] for key in m.requests} == {URL(url) for url in urls}
 
 
-async def test_sync_requests_from_several_threads_at_once(sync_kind: str) -> None:
+@each_client(*SYNC_KINDS)
+async def test_sync_requests_from_several_threads_at_once(kind: str) -> None:
     urls = [f"https://thread{n}.example.com/x" for n in range(8)]
     results: dict[str, str] = {}
     async with aiointercept(mock_external_urls=True) as m:
@@ -283,7 +412,7 @@ async def test_sync_requests_from_several_threads_at_once(sync_kind: str) -> Non
             m.get(url, body=URL(url).host or "")
 
         async def fetch(url: str) -> None:
-            async with open_client(sync_kind) as client:
+            async with open_client(kind) as client:
                 results[url] = await client.text(url)
 
         async with anyio.create_task_group() as tg:
@@ -296,6 +425,44 @@ async def test_sync_requests_from_several_threads_at_once(sync_kind: str) -> Non
 # == 2. records, callbacks and assertions see the URL the client asked for =========
 
 
+@each_client()
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/orders",
+        "http://api.example.com/orders",
+        "https://api.example.com:8443/orders",
+        "http://api.example.com:8080/orders",
+    ],
+)
+async def test_records_show_the_requested_url(kind: str, url: str) -> None:
+    with_query = f"{url}?z=1&a=2"
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.post(url, status=201, payload={"id": 7})
+        m.post(with_query, status=202)
+        reply = await client.request("POST", url, json_body={"sku": "X1"})
+        assert reply.status == 201
+        assert reply.json() == {"id": 7}
+        reply = await client.request("POST", with_query, content=b"raw")
+        assert reply.status == 202
+    (order,) = m.requests[("POST", URL(url))]
+    assert order.kwargs["json"] == {"sku": "X1"}
+    assert order.url == URL(url)
+    assert (order.url.scheme, order.url.host, order.url.port) == (
+        URL(url).scheme,
+        "api.example.com",
+        URL(url).port,
+    )
+    # keyed by the normalized URL (sorted query), recorded as sent
+    (raw,) = m.requests[("POST", URL(f"{url}?a=2&z=1"))]
+    assert raw.url == URL(with_query)
+    assert raw.captured_body == b"raw"
+    # never the mock's address
+    assert {key[1].host for key in m.requests} == {"api.example.com"}
+    assert len(m.requests) == 2
+
+
+@each_client()
 @pytest.mark.parametrize(
     ("url", "host_header"),
     [
@@ -335,6 +502,7 @@ async def test_records_show_the_requested_url_headers_and_body(
     )
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_raw_body_and_call_assertions(kind: str) -> None:
     url = "https://api.example.com/upload"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
@@ -353,6 +521,7 @@ async def test_raw_body_and_call_assertions(kind: str) -> None:
         m.assert_called_with("https://api.example.com/other", "PUT")
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_streamed_request_body_is_recorded_whole(kind: str) -> None:
     def size(url: URL, *, data: bytes, **_: Any) -> CallbackResult:
         return CallbackResult(payload={"size": len(data)})
@@ -367,15 +536,12 @@ async def test_streamed_request_body_is_recorded_whole(kind: str) -> None:
     assert upload.captured_body == b"one;two;three"
 
 
-@pytest.mark.parametrize("cookie_kind", ["httpx-async", "httpx-sync", "requests"])
-async def test_cookies_of_a_mocked_host_go_back_to_it_only(cookie_kind: str) -> None:
+@each_client("httpx-async", "httpx-sync", "requests")
+async def test_cookies_of_a_mocked_host_go_back_to_it_only(kind: str) -> None:
     """The client's cookie jar sees the host and scheme it asked for: a
     ``Secure`` cookie of ``https://api.example.com`` goes back to it, and not
     to another host (urllib3 keeps no cookies)."""
-    async with (
-        aiointercept(mock_external_urls=True) as m,
-        open_client(cookie_kind) as client,
-    ):
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(
             "https://api.example.com/login",
             headers={"Set-Cookie": "session=abc; Path=/; Secure; HttpOnly"},
@@ -391,6 +557,7 @@ async def test_cookies_of_a_mocked_host_go_back_to_it_only(cookie_kind: str) -> 
     assert "Cookie" not in other.headers
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 @pytest.mark.parametrize(
     "url", ["http://api.example.com/x", "https://api.example.com/x"]
 )
@@ -411,6 +578,32 @@ async def test_client_configured_with_a_proxy_reaches_the_mock(
     assert first.headers["Host"] == "api.example.com"
 
 
+@each_client()
+@pytest.mark.parametrize("style", ["sync", "async"])
+async def test_callback_receives_the_external_url(kind: str, style: str) -> None:
+    seen: list[tuple[URL, str]] = []
+
+    def sync_callback(url: URL, *, headers: Any, **kwargs: Any) -> CallbackResult:
+        seen.append((url, headers["Host"]))
+        return CallbackResult(payload={"url": str(url)})
+
+    async def async_callback(
+        url: URL, *, headers: Any, **kwargs: Any
+    ) -> CallbackResult:
+        return sync_callback(url, headers=headers)
+
+    callback = sync_callback if style == "sync" else async_callback
+    requested = "https://api.example.com:8443/items?b=2&a=1"
+    async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
+        m.get(requested, callback=callback)
+        reply = await client.get(requested)
+    assert (reply.status, reply.json()) == (200, {"url": requested})
+    assert seen == [(URL(requested), "api.example.com:8443")]
+    (url, _) = seen[0]
+    assert (url.scheme, url.host, url.port) == ("https", "api.example.com", 8443)
+
+
+@each_client()
 async def test_sync_callback_receives_the_requested_url(kind: str) -> None:
     seen: list[tuple[URL, str, str]] = []
 
@@ -431,6 +624,7 @@ async def test_sync_callback_receives_the_requested_url(kind: str) -> None:
     assert seen == [(URL(url), "api.example.com:8443", "GET")]
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_async_callback_runs_on_the_test_loop(
     kind: str, anyio_backend: str
 ) -> None:
@@ -465,6 +659,7 @@ async def test_async_callback_runs_on_the_test_loop(
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_failing_callback_reaches_the_test(kind: str) -> None:
     def callback(url: URL, **kwargs: Any) -> CallbackResult:
         raise ValueError("broken callback")
@@ -488,14 +683,16 @@ async def test_failing_callback_reaches_the_test(kind: str) -> None:
     assert caught.value.request.url == URL(url)
 
 
-# == 3. an unmatched host never leaves the machine ===================================
+# == 3. an unmatched host never leaves the machine =================================
 
 
+@each_client()
 @pytest.mark.parametrize(
     ("method", "url"),
     [
         ("GET", "https://nowhere.example.com/x"),
         ("POST", "http://nowhere.example.com:8080/x"),
+        ("GET", "http://service.invalid/"),
         ("GET", "https://api.example.com/not-registered"),  # the host has a route
     ],
 )
@@ -509,7 +706,7 @@ async def test_unmatched_request_fails_and_is_not_resolved(
     caplog.set_level(logging.WARNING, logger="aiointercept")
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get("https://api.example.com/registered", body="x")
-        with pytest.raises(client.closed_error):
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
             await client.request(method, url, content=b"payload")
     assert net.resolved == []
     (recorded,) = m.requests[(method, URL(url))]
@@ -524,21 +721,24 @@ async def test_unmatched_request_fails_and_is_not_resolved(
     ]
     assert len(warnings) == 1
     assert f"no route matches {method} {URL(url)}" in warnings[0]
+    assert "https://api.example.com/registered" in warnings[0]
 
 
+@each_client()
 async def test_block_without_routes_still_intercepts(
     kind: str, net: LoopbackNet
 ) -> None:
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
-        with pytest.raises(client.closed_error):
+        with anyio.fail_after(1), pytest.raises(client.closed_error):
             await client.get("https://api.example.com/x")
     assert net.resolved == []
     assert list(m.requests) == [("GET", URL("https://api.example.com/x"))]
 
 
-# == 4. clients created before the block, pooled connections, after the block =======
+# == 4. clients created before the block, pooled connections, after the block ======
 
 
+@each_client()
 async def test_client_created_before_the_block(kind: str, net: LoopbackNet) -> None:
     url = "https://api.example.com/before"
     # the client first, then the block
@@ -549,6 +749,7 @@ async def test_client_created_before_the_block(kind: str, net: LoopbackNet) -> N
     assert net.resolved == []
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_pooled_connection_to_a_real_host_does_not_bypass_the_block(
     kind: str,
 ) -> None:
@@ -569,29 +770,36 @@ async def test_pooled_connection_to_a_real_host_does_not_bypass_the_block(
     assert len(m.requests[("GET", URL(url))]) == 2
 
 
+@each_client()
+@pytest.mark.parametrize(
+    "url", ["https://api.example.com/x", "http://api.example.com:8080/x"]
+)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_after_the_block_the_same_client_resolves_for_real(
-    kind: str, method: str, net: LoopbackNet
+    kind: str, method: str, url: str, net: LoopbackNet
 ) -> None:
-    url = "https://api.example.com/x"
     async with open_client(kind) as client:
         async with aiointercept(mock_external_urls=True) as m:
             m.add(url, method, body="mocked", repeat=True)
             for _ in range(2):  # the second request may use a pooled connection
                 reply = await client.request(method, url)
                 assert reply.text == "mocked"
+                assert reply.headers.get("Connection", "").lower() != "close"
         assert net.resolved == []
         # a pooled connection to the mock is not reused: the name is resolved
-        # (the net does not know it)
-        with pytest.raises(client.connect_error):
+        # (the net does not know it); POST is never retried by aiohttp, so
+        # reusing the dead pooled connection would raise another error
+        with anyio.fail_after(1), pytest.raises(client.connect_error):
             await client.request(method, url)
         assert set(net.resolved) == {"api.example.com"}
+        assert {port for _, port in net.lookups} == {URL(url).port}
     assert len(m.requests[(method, URL(url))]) == 2
 
 
-# == 5. responses: queues, faults, delays, streams, compression =====================
+# == 5. responses: queues, faults, delays, streams, compression ====================
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_queue_is_served_in_order(kind: str) -> None:
     url = "https://api.example.com/queue"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
@@ -621,6 +829,7 @@ FAULTS: list[tuple[dict[str, Any], bool]] = [
 ]
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 @pytest.mark.parametrize(
     ("registration", "after_headers"),
     FAULTS,
@@ -647,6 +856,7 @@ async def test_faults_reach_the_client_as_transport_errors(
     assert m.unmatched == []
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 @pytest.mark.parametrize(
     "registration",
     [{"body": "late", "delay": DELAY}, {"fault": "hang"}],
@@ -666,6 +876,7 @@ async def test_client_timeout_fires(kind: str, registration: dict[str, Any]) -> 
     m.assert_called_once_with(url)
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_delay_shorter_than_the_timeout_is_waited_for(kind: str) -> None:
     url = "https://api.example.com/slow"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
@@ -676,6 +887,7 @@ async def test_delay_shorter_than_the_timeout_is_waited_for(kind: str) -> None:
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_streamed_body(kind: str) -> None:
     url = "https://api.example.com/stream"
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
@@ -686,6 +898,7 @@ async def test_streamed_body(kind: str) -> None:
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_async_streamed_body_arrives_chunk_by_chunk(kind: str) -> None:
     """The second chunk is produced only after the client has read the first,
     so a client (or an interception) that waited for the whole body would
@@ -705,6 +918,7 @@ async def test_async_streamed_body_arrives_chunk_by_chunk(kind: str) -> None:
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
 async def test_compressed_response_is_decoded_by_the_client(
     kind: str, coding: str
@@ -738,10 +952,11 @@ async def test_cancelled_request_does_not_hold_up_the_block(anyio_backend: str) 
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
-# == 6. synchronous clients blocking the test's loop ================================
+# == 6. synchronous clients blocking the test's loop ===============================
 
 
-async def test_sync_client_blocking_the_loop_gets_answers(sync_kind: str) -> None:
+@each_client(*SYNC_KINDS)
+async def test_sync_client_blocking_the_loop_gets_answers(kind: str) -> None:
     """Called directly from the async test: static responses, sync callbacks,
     faults and timeouts work; an async callback, which needs the blocked loop,
     answers 503 after ``callback_start_timeout``."""
@@ -754,7 +969,7 @@ async def test_sync_client_blocking_the_loop_gets_answers(sync_kind: str) -> Non
 
     async with (
         aiointercept(mock_external_urls=True, callback_start_timeout=0.3) as m,
-        open_client(sync_kind, blocking=True) as client,
+        open_client(kind, blocking=True) as client,
     ):
         m.get("https://api.example.com/static", payload={"ok": True})
         m.get("https://api.example.com/greet?name=Bob", callback=greeting)
@@ -779,8 +994,9 @@ async def test_sync_client_blocking_the_loop_gets_answers(sync_kind: str) -> Non
     assert len(m.requests) == 6
 
 
+@each_client(*SYNC_KINDS)
 async def test_sync_client_in_a_worker_thread_runs_async_callbacks(
-    sync_kind: str, anyio_backend: str
+    kind: str, anyio_backend: str
 ) -> None:
     async def on_the_loop(url: URL, **_: Any) -> CallbackResult:
         await anyio.lowlevel.checkpoint()
@@ -789,16 +1005,17 @@ async def test_sync_client_in_a_worker_thread_runs_async_callbacks(
     url = "https://api.example.com/async"
     async with (
         aiointercept(mock_external_urls=True, callback_start_timeout=5) as m,
-        open_client(sync_kind, blocking=False) as client,
+        open_client(kind, blocking=False) as client,
     ):
         m.get(url, callback=on_the_loop)
         assert await client.text(url) == anyio_backend
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
-# == 7. passthrough =============================================================
+# == 7. passthrough ================================================================
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_passthrough_unmatched_proxies_to_the_real_host(kind: str) -> None:
     async with serving() as upstream:
         async with (
@@ -830,6 +1047,7 @@ async def test_passthrough_unmatched_proxies_to_the_real_host(kind: str) -> None
     assert echo.headers["X-Token"] == "secret"
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_passthrough_unmatched_streams_the_real_body(kind: str) -> None:
     """The upstream sends its second chunk only after the client has read the
     first: a proxy that buffered the body would never deliver it."""
@@ -844,6 +1062,7 @@ async def test_passthrough_unmatched_streams_the_real_body(kind: str) -> None:
     assert len(m.requests[("GET", URL(url))]) == 1
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_passthrough_listed_host_reaches_the_real_host(
     kind: str, net: LoopbackNet
 ) -> None:
@@ -868,6 +1087,7 @@ async def test_passthrough_listed_host_reaches_the_real_host(
     assert set(net.resolved) == {"localhost"}
 
 
+@each_client(*HTTPCORE_AND_URLLIB3)
 async def test_routed_host_is_mocked_even_if_listed_for_passthrough(
     kind: str,
 ) -> None:
@@ -887,35 +1107,52 @@ async def test_routed_host_is_mocked_even_if_listed_for_passthrough(
     ]
 
 
-# == 8. nested blocks =============================================================
+# == 8. nested blocks ==============================================================
 
 
+@each_client()
 async def test_nested_blocks(kind: str) -> None:
     a, b, c = (
         "https://a.example.com/x",
         "http://b.example.com:8080/y",
         "https://c.example.com/z",
     )
+    assert not patch_installed()
     async with aiointercept(mock_external_urls=True) as outer:
+        patched = aiohttp.TCPConnector._resolve_host
+        patched_ssl = aiohttp.TCPConnector._get_ssl_context
+        assert patched is not ORIGINAL_RESOLVE
         outer.get(a, body="outer a", repeat=True)
         outer.get(b, body="outer b", repeat=True)
         async with (
             aiointercept(mock_external_urls=True) as inner,
             open_client(kind) as client,
         ):
+            # installed once: the inner block does not wrap the wrapper
+            assert aiohttp.TCPConnector._resolve_host is patched
+            assert aiohttp.TCPConnector._get_ssl_context is patched_ssl
             inner.get(a, body="inner a", repeat=True)
             assert await client.text(a) == "inner a"
             assert await client.text(b) == "outer b"
-            with pytest.raises(client.closed_error):
+            with anyio.fail_after(1), pytest.raises(client.closed_error):
                 await client.get(c)
+        assert aiohttp.TCPConnector._resolve_host is patched
+        assert aiohttp.TCPConnector._get_ssl_context is patched_ssl
         async with open_client(kind) as client:
             assert await client.text(a) == "outer a"
             assert await client.text(b) == "outer b"
-    assert list(inner.requests) == [("GET", URL(a)), ("GET", URL(c))]
+    assert not patch_installed()
+    assert list(inner.requests) == [
+        ("GET", URL(a)),
+        ("GET", URL(c)),  # unmatched: the innermost block
+    ]
+    assert len(inner.requests[("GET", URL(a))]) == 1
     assert list(outer.requests) == [("GET", URL(b)), ("GET", URL(a))]
     assert len(outer.requests[("GET", URL(b))]) == 2
+    assert len(outer.requests[("GET", URL(a))]) == 1
 
 
+@each_client()
 async def test_client_of_the_outer_block_reaches_the_inner_routes(kind: str) -> None:
     """A connection pooled in the outer block must not make the outer block
     answer what the inner one has a route for, nor be used after the inner
@@ -937,3 +1174,41 @@ async def test_client_of_the_outer_block_reaches_the_inner_routes(kind: str) -> 
     assert len(inner.requests[("GET", URL(url))]) == 1
     assert len(outer.requests[("GET", URL(url))]) == 2
     assert len(outer.requests[("POST", URL(url))]) == 1
+
+
+@each_client()
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_outer_block_answers_after_the_inner_one_exits_same_client(
+    kind: str, method: str
+) -> None:
+    """The client's pooled connection to the inner block's (closed) server is
+    not reused: the next request, even one the client would not retry,
+    reaches the outer block."""
+    url = "https://api.example.com/x"
+    async with (
+        aiointercept(mock_external_urls=True) as outer,
+        open_client(kind) as client,
+    ):
+        outer.add(url, method, body="outer", repeat=True)
+        async with aiointercept(mock_external_urls=True) as inner:
+            inner.add(url, method, body="inner", repeat=True)
+            assert (await client.request(method, url)).text == "inner"
+        assert (await client.request(method, url)).text == "outer"
+    assert len(inner.requests[(method, URL(url))]) == 1
+    assert len(outer.requests[(method, URL(url))]) == 1
+
+
+# == 9. the options ================================================================
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mock_external_urls": 1},
+        {"mock_external_urls": "yes"},
+        {"mock_external_urls": True, "passthrough_unmatched": 1},
+    ],
+)
+def test_mode_flags_must_be_bools(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match="must be a bool"):
+        aiointercept(**kwargs)

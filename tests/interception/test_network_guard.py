@@ -29,9 +29,8 @@ import socket
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +38,18 @@ import aiohttp
 import aiohttp.abc
 import anyio
 import httpcore
-import httpx
 import pytest
-import requests
 import urllib3
 from yarl import URL
 
 from aiointercept import NetworkBlockedError, aiointercept
-from tests.support import loopback_net
+from tests.support import clients, loopback_net
+from tests.support.backends import asyncio_only
+from tests.support.clients import Client, each_client, open_client
 from tests.support.loopback_net import LoopbackNet
 from tests.support.upstream import Upstream, running
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 loopback_network = loopback_net.loopback_network
 
 #: A host that no test registers and the loopback net cannot resolve.
@@ -61,10 +59,8 @@ UNREGISTERED = "https://unregistered.example/x"
 OUTSIDE_ADDRESS = "192.0.2.10"
 
 
-@pytest.fixture(autouse=True)
-def net(loopback_network: LoopbackNet) -> LoopbackNet:
-    """The loopback net, under every test of this module."""
-    return loopback_network
+#: The loopback net, under every test of this module, with no proxy variables.
+net = clients.net
 
 
 # -- opening connections ----------------------------------------------------------
@@ -107,85 +103,24 @@ def seen(server: Upstream) -> list[str]:
 # -- the clients ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Client:
-    """One HTTP client, opened before a block and used across it."""
-
-    #: Send ``(method, url)`` and return the body of a 2xx answer.
-    request: Callable[[str, str], Awaitable[str]]
-    #: What the client raises when the connection fails or is closed.
-    transport_error: type[Exception]
-
-
-@asynccontextmanager
-async def open_client(kind: str) -> AsyncIterator[Client]:
-    if kind == "aiohttp":
-        # aiohttp's default resolver is c-ares when aiodns is installed, which
-        # would query DNS without socket.getaddrinfo, out of the net's sight
-        connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout
-        ) as session:
-
-            async def aiohttp_request(method: str, url: str) -> str:
-                data = b"payload" if method == "POST" else None
-                async with session.request(method, url, data=data) as resp:
-                    resp.raise_for_status()
-                    return await resp.text()
-
-            yield Client(aiohttp_request, aiohttp.ClientConnectionError)
-    elif kind == "httpx-async":
-        async with httpx.AsyncClient(timeout=10, trust_env=False) as async_client:
-
-            async def httpx_async_request(method: str, url: str) -> str:
-                content = b"payload" if method == "POST" else None
-                response = await async_client.request(method, url, content=content)
-                response.raise_for_status()
-                return response.text
-
-            yield Client(httpx_async_request, httpx.TransportError)
-    elif kind == "httpx-sync":
-        with httpx.Client(timeout=10, trust_env=False) as sync_client:
-
-            def httpx_sync_request(method: str, url: str) -> str:
-                content = b"payload" if method == "POST" else None
-                response = sync_client.request(method, url, content=content)
-                response.raise_for_status()
-                return response.text
-
-            async def httpx_sync_in_a_thread(method: str, url: str) -> str:
-                return await anyio.to_thread.run_sync(httpx_sync_request, method, url)
-
-            yield Client(httpx_sync_in_a_thread, httpx.TransportError)
-    elif kind == "requests":
-        with requests.Session() as requests_session:
-            requests_session.trust_env = False
-
-            def requests_request(method: str, url: str) -> str:
-                data = b"payload" if method == "POST" else None
-                response = requests_session.request(method, url, data=data, timeout=10)
-                response.raise_for_status()
-                return response.text
-
-            async def requests_in_a_thread(method: str, url: str) -> str:
-                return await anyio.to_thread.run_sync(requests_request, method, url)
-
-            yield Client(requests_in_a_thread, requests.ConnectionError)
-    else:  # pragma: no cover
-        raise ValueError(kind)
+async def send(client: Client, method: str, url: str) -> str:
+    """Send ``method`` to ``url`` (a POST with a small body): the text of the
+    2xx answer."""
+    content = b"payload" if method == "POST" else None
+    reply = await client.request(method, url, content=content)
+    assert 200 <= reply.status < 300, (url, reply.status, reply.body)
+    return reply.text
 
 
-#: (client, backend): aiohttp runs on asyncio only.
-CLIENTS = [
-    pytest.param("aiohttp", "asyncio", id="aiohttp-asyncio"),
-    pytest.param("httpx-async", "asyncio", id="httpx-async-asyncio"),
-    pytest.param("httpx-async", "trio", id="httpx-async-trio"),
-    pytest.param("httpx-sync", "asyncio", id="httpx-sync-asyncio"),
-    pytest.param("httpx-sync", "trio", id="httpx-sync-trio"),
-    pytest.param("requests", "asyncio", id="requests-asyncio"),
-    pytest.param("requests", "trio", id="requests-trio"),
-]
+def transport_errors(client: Client) -> tuple[type[Exception], ...]:
+    """What ``client`` raises when the connection fails or is closed."""
+    return client.closed_error + client.connect_error
+
+
+#: The clients opened before a block and used across it.
+each_client_across_a_block = each_client(
+    "aiohttp", "httpx-async", "httpx-sync", "requests"
+)
 
 
 # -- what a block may patch ------------------------------------------------------------
@@ -252,7 +187,7 @@ class BlockError(Exception):
     """Raised by the test's own block."""
 
 
-# == the error ===============================================================
+# == the error =====================================================================
 
 
 def test_network_blocked_error_is_a_refused_connection() -> None:
@@ -288,7 +223,7 @@ async def test_the_error_for_an_address_names_the_address_and_port() -> None:
     assert re.search(r"\b8443\b", message), message
 
 
-# == the option ==============================================================
+# == the option ====================================================================
 
 
 @pytest.mark.parametrize("value", [1, 0, "yes", None])
@@ -311,7 +246,7 @@ def test_block_network_true_is_accepted_in_both_modes() -> None:
     aiointercept(mock_external_urls=True, block_network=False)
 
 
-# == what is blocked =========================================================
+# == what is blocked ===============================================================
 
 
 @pytest.mark.parametrize("method", ["connect", "connect_ex"])
@@ -388,7 +323,7 @@ async def test_a_connection_from_another_thread_is_blocked() -> None:
             await anyio.to_thread.run_sync(connect, "outside.test", 80)
 
 
-# == what is allowed ==========================================================
+# == what is allowed ===============================================================
 
 
 @pytest.mark.parametrize("method", ["create_connection", "connect", "connect_ex"])
@@ -538,7 +473,7 @@ async def test_the_default_mode_has_no_guard(net: LoopbackNet) -> None:
         assert_reaches_the_net(net, "outside.test", 80)
 
 
-# == nothing stays patched ====================================================
+# == nothing stays patched =========================================================
 
 
 @pytest.mark.parametrize("ending", ["normally", "by-exception", "by-cancellation"])
@@ -650,10 +585,10 @@ async def test_side_by_side_blocks_end_in_any_order(
     assert_reaches_the_net(net, "outside.test", 80)
 
 
-# == the intercepted clients ===================================================
+# == the intercepted clients =======================================================
 
 
-@pytest.mark.parametrize(("kind", "anyio_backend"), CLIENTS)
+@each_client_across_a_block
 async def test_an_unregistered_host_is_never_resolved(
     kind: str, net: LoopbackNet
 ) -> None:
@@ -661,35 +596,35 @@ async def test_an_unregistered_host_is_never_resolved(
         open_client(kind) as client,
         aiointercept(mock_external_urls=True) as m,
     ):
-        with pytest.raises(client.transport_error):
-            await client.request("GET", UNREGISTERED)
+        with pytest.raises(transport_errors(client)):
+            await send(client, "GET", UNREGISTERED)
     assert "unregistered.example" not in net.resolved
     assert ("GET", URL(UNREGISTERED)) in m.requests
 
 
-@pytest.mark.parametrize(("kind", "anyio_backend"), CLIENTS)
+@each_client_across_a_block
 async def test_after_the_block_the_client_reaches_the_network(
     kind: str, net: LoopbackNet
 ) -> None:
     with running() as server:
         async with open_client(kind) as client:
             async with aiointercept(mock_external_urls=True):
-                with pytest.raises(client.transport_error):
-                    await client.request("GET", UNREGISTERED)
+                with pytest.raises(transport_errors(client)):
+                    await send(client, "GET", UNREGISTERED)
             net.resolved.clear()
-            assert await client.request("GET", f"{server.url}/after") == (
+            assert await send(client, "GET", f"{server.url}/after") == (
                 "upstream GET /after"
             )
             assert "localhost" in net.resolved
-            with pytest.raises(client.transport_error):
-                await client.request("GET", "http://outside.test/")
+            with pytest.raises(transport_errors(client)):
+                await send(client, "GET", "http://outside.test/")
             assert net.refused == [(OUTSIDE_ADDRESS, 80)]
             net.refused.clear()
     assert seen(server) == ["GET /after"]
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize(("kind", "anyio_backend"), CLIENTS)
+@each_client_across_a_block
 async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
     kind: str, method: str
 ) -> None:
@@ -697,19 +632,19 @@ async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
         url = f"{server.url}/x"
         real = f"upstream {method} /x"
         async with open_client(kind) as client:
-            assert await client.request(method, url) == real
-            assert await client.request(method, url) == real
+            assert await send(client, method, url) == real
+            assert await send(client, method, url) == real
             assert server.connections == 1  # the client keeps it in its pool
             async with aiointercept(mock_external_urls=True) as m:
                 m.add(url, method, body="mocked")
-                assert await client.request(method, url) == "mocked"
-            assert await client.request(method, url) == real
+                assert await send(client, method, url) == "mocked"
+            assert await send(client, method, url) == real
     assert seen(server) == [f"{method} /x"] * 3
     assert len(m.requests[(method, URL(url))]) == 1
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize(("kind", "anyio_backend"), CLIENTS)
+@each_client_across_a_block
 async def test_a_connection_to_the_mock_is_not_reused_after_the_block(
     kind: str, method: str
 ) -> None:
@@ -719,8 +654,8 @@ async def test_a_connection_to_the_mock_is_not_reused_after_the_block(
             async with aiointercept(mock_external_urls=True) as m:
                 m.add(url, method, body="mocked", repeat=True)
                 # the second request goes over the pooled connection to the mock
-                assert await client.request(method, url) == "mocked"
-                assert await client.request(method, url) == "mocked"
-            assert await client.request(method, url) == f"upstream {method} /x"
+                assert await send(client, method, url) == "mocked"
+                assert await send(client, method, url) == "mocked"
+            assert await send(client, method, url) == f"upstream {method} /x"
     assert seen(server) == [f"{method} /x"]
     assert len(m.requests[(method, URL(url))]) == 2

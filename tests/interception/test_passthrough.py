@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import anyio
@@ -29,6 +30,7 @@ from tests.support.aiohttp_guard import (
     guarded,
     session_with,
 )
+from tests.support.backends import asyncio_only
 from tests.support.upstream import (
     BIG_CHUNK,
     BIG_CHUNKS,
@@ -40,7 +42,6 @@ from tests.support.upstream import (
 )
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def localhost_resolver() -> RecordingResolver:
     return RecordingResolver({"localhost": "127.0.0.1"})
 
 
-# == passthrough=[...] ========================================================
+# == passthrough=[...] =============================================================
 
 
 @asyncio_only
@@ -224,7 +225,7 @@ async def test_decorator_keeps_the_passthrough_configuration() -> None:
     assert resolver.calls == [("localhost", upstream.port)] * 2
 
 
-# == passthrough_unmatched=True ================================================
+# == passthrough_unmatched=True ====================================================
 
 
 @asyncio_only
@@ -426,3 +427,75 @@ async def test_passthrough_unmatched_unreachable_destination_is_closed(
     assert f"http://localhost:{port}/gone" in failures[0]
     assert "https://unresolvable.invalid/" in failures[1]
     assert guard_resolver == [("localhost", port), ("unresolvable.invalid", 443)]
+
+
+# == the options ===================================================================
+
+
+@pytest.mark.parametrize(
+    "passthrough",
+    [
+        "https://api.example.com",
+        b"api.example.com",
+        42,
+        [42],
+        [b"api.example.com"],
+        [None],
+        [URL("https://api.example.com")],
+    ],
+)
+def test_passthrough_bad_types(passthrough: Any) -> None:
+    with pytest.raises(TypeError, match="passthrough"):
+        aiointercept(mock_external_urls=True, passthrough=passthrough)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "ftp://api.example.com",
+        "ws://api.example.com",
+        "https://",
+        "",
+    ],
+)
+def test_passthrough_bad_entries(entry: str) -> None:
+    with pytest.raises(ValueError, match="passthrough"):
+        aiointercept(mock_external_urls=True, passthrough=[entry])
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://api.example.com",
+        "https://api.example.com/",
+        "http://localhost:8080",
+        "api.example.com",
+        "api.example.com:8443",
+    ],
+)
+def test_passthrough_good_entries(entry: str) -> None:
+    m = aiointercept(mock_external_urls=True, passthrough=[entry])
+    assert len(m.passthrough) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"passthrough": ["https://api.example.com"]}, "passthrough"),
+        ({"passthrough_unmatched": True}, "passthrough_unmatched"),
+        (
+            {"passthrough": ["api.example.com"], "mock_external_urls": False},
+            "passthrough",
+        ),
+    ],
+)
+def test_passthrough_requires_mock_external_urls(
+    kwargs: dict[str, Any], name: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} requires mock_external_urls=True"):
+        aiointercept(**kwargs)
+
+
+def test_empty_passthrough_without_mock_external_urls_is_fine() -> None:
+    aiointercept(passthrough=[])
+    aiointercept(passthrough=None, passthrough_unmatched=False)

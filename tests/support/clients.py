@@ -101,6 +101,8 @@ class Reply:
     url: str
     #: The statuses of the redirects followed to get here.
     history: tuple[int, ...]
+    #: The URLs of those redirects, in the same order.
+    history_urls: tuple[str, ...]
 
     @property
     def text(self) -> str:
@@ -218,6 +220,7 @@ class AiohttpClient(Client):
                 body,
                 str(response.url),
                 tuple(previous.status for previous in response.history),
+                tuple(str(previous.url) for previous in response.history),
             )
 
     async def read_in_two(
@@ -245,6 +248,7 @@ def httpx_reply(response: httpx.Response) -> Reply:
         response.content,
         str(response.url),
         tuple(previous.status_code for previous in response.history),
+        tuple(str(previous.url) for previous in response.history),
     )
 
 
@@ -407,6 +411,7 @@ class RequestsClient(SyncClient):
             response.content,
             response.url,
             tuple(previous.status_code for previous in response.history),
+            tuple(previous.url for previous in response.history),
         )
 
     def send_in_two(
@@ -462,6 +467,7 @@ class Urllib3Client(SyncClient):
             response.data,
             response.url or request.url,
             tuple(previous.status or 0 for previous in history),
+            tuple(previous.url or "" for previous in history),
         )
 
     def send_in_two(

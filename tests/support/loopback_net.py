@@ -48,6 +48,8 @@ class LoopbackNet:
 
     #: Every name asked of ``socket.getaddrinfo`` (numeric addresses excluded).
     resolved: list[str] = field(default_factory=list)
+    #: The same, with the port asked for each: (name, port).
+    lookups: list[tuple[str, Any]] = field(default_factory=list)
     #: Every TCP connection attempt to a non-loopback address, as (host, port).
     refused: list[tuple[str, int]] = field(default_factory=list)
 
@@ -81,6 +83,7 @@ def loopback_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackNet]:
             return real_getaddrinfo(host, port, *args, **kwargs)
         name = name.rstrip(".").lower()
         net.resolved.append(name)
+        net.lookups.append((name, port))
         address = FAKE_HOSTS.get(name)
         if address is None:
             raise socket.gaierror(socket.EAI_NONAME, f"loopback net: no {name!r}")

@@ -21,12 +21,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
-@pytest.fixture
-def asyncio_only() -> str:
-    """Request this (as ``anyio_backend``) for tests that use the aiohttp client."""
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def no_server_left() -> Iterator[None]:
     """Every test must leave no block server listening."""

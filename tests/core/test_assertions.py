@@ -18,8 +18,7 @@ from aiointercept import (
     StrictCheckError,
     aiointercept,
 )
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+from tests.support.backends import asyncio_only
 
 
 async def send(m: aiointercept, method: str, path: str, **kwargs: Any) -> None:

@@ -29,9 +29,7 @@ from aiointercept import (
     RecordedRequest,
     aiointercept,
 )
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-trio_only = pytest.mark.parametrize("anyio_backend", ["trio"])
+from tests.support.backends import asyncio_only, trio_only
 
 
 class Boom(Exception):

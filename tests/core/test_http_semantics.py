@@ -26,9 +26,9 @@ from yarl import URL
 
 from aiointercept import CallbackResult, RecordedRequest, aiointercept
 from tests.support.aiohttp_guard import BOUND, guarded
+from tests.support.backends import asyncio_only
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 REDIRECTS = [301, 302, 303, 307, 308]
 #: Statuses after which a POST becomes a body-less GET (as browsers, aiohttp

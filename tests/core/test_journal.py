@@ -13,8 +13,7 @@ import pytest
 from yarl import URL
 
 from aiointercept import RecordedRequest, aiointercept
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+from tests.support.backends import asyncio_only
 
 
 async def raw_request(server_url: str, request: bytes) -> bytes:

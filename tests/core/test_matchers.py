@@ -18,8 +18,7 @@ from aiointercept import (
     RegisteredRoute,
     aiointercept,
 )
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+from tests.support.backends import asyncio_only
 
 
 async def status_of(client: httpx.AsyncClient, method: str, url: str, **kw: Any) -> int:

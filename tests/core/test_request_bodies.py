@@ -35,9 +35,9 @@ import pytest
 from yarl import URL
 
 from aiointercept import CallbackResult, RecordedRequest, aiointercept
+from tests.support.backends import asyncio_only
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 TIMEOUT = 30.0
 MiB = 1024 * 1024

@@ -14,9 +14,7 @@ import pytest
 from yarl import URL
 
 from aiointercept import aiointercept
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-
+from tests.support.backends import asyncio_only
 
 # -- bodies ----------------------------------------------------------------------------
 

@@ -30,8 +30,7 @@ from yarl import URL
 
 from aiointercept import CallbackError, CallbackResult, ServerSentEvents, aiointercept
 from tests.support.aiohttp_guard import guarded
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+from tests.support.backends import asyncio_only
 
 HAS_BROTLI = importlib.util.find_spec("brotli") is not None
 

@@ -33,6 +33,7 @@ from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
 from tests.support.aiohttp_guard import RecordingResolver, guarded, patch_installed
+from tests.support.backends import asyncio_only
 from tests.support.blocks import assert_port_closed, open_servers, port_of
 from tests.support.reliability import (
     BOUND,
@@ -43,7 +44,6 @@ from tests.support.reliability import (
 )
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 both_modes = pytest.mark.parametrize(
     "external", [False, True], ids=["default", "mock_external_urls"]
 )

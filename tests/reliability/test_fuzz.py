@@ -32,6 +32,7 @@ from yarl import URL
 from aiointercept import CallbackResult, aiointercept
 from tests.support import internals
 from tests.support.aiohttp_guard import RecordingResolver, guarded
+from tests.support.backends import asyncio_only
 from tests.support.blocks import port_of
 from tests.support.reliability import (
     BOUND,
@@ -45,7 +46,6 @@ from tests.support.reliability import (
 )
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 FUZZ = settings(
     max_examples=scaled(25, 500),

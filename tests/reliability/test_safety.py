@@ -42,12 +42,12 @@ from tests.support.aiohttp_guard import (
     guarded,
     patch_installed,
 )
+from tests.support.backends import asyncio_only
 from tests.support.blocks import assert_port_closed, open_servers, port_of
 from tests.support.reliability import BOUND, httpx_client, scaled
 from tests.support.upstream import serving
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 @pytest.fixture(autouse=True)

@@ -35,8 +35,7 @@ from yarl import URL
 
 from aiointercept import CallbackResult, Fault, aiointercept
 from tests.support.aiohttp_guard import guarded
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+from tests.support.backends import asyncio_only
 
 #: A bound on every request that is not meant to time out, so that a broken
 #: library makes a test fail instead of hang.

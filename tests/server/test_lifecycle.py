@@ -25,14 +25,13 @@ from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
 from tests.support import internals
+from tests.support.backends import asyncio_only
 from tests.support.blocks import (
     assert_port_closed,
     assert_port_open,
     open_servers,
     port_of,
 )
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 class BlockError(Exception):

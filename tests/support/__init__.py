@@ -2,6 +2,7 @@
 
 * :mod:`~tests.support.internals`: every private name of aiointercept that the
   tests use (the only module of the tests that imports one).
+* :mod:`~tests.support.backends`: pin a test to asyncio or to trio.
 * :mod:`~tests.support.blocks`: block servers seen from outside (how many are
   listening, their ports).
 * :mod:`~tests.support.clients`: one HTTP client per kind (aiohttp, httpx,
@@ -14,7 +15,9 @@
   socket module and of aiohttp.
 * :mod:`~tests.support.inner_pytest`: projects written with ``pytester`` and
   run in a subprocess.
-* :mod:`~tests.support.cassettes`: reading and writing cassette files.
+* :mod:`~tests.support.cassettes`: reading cassette files, and blocks that
+  record or replay them.
+* :mod:`~tests.support.websocket`: WebSocket clients and an echo handler.
 * :mod:`~tests.support.reliability`: sizes, resource readings and raw sockets
   of ``tests/reliability``.
 * :mod:`~tests.support.paths`: where the project's files are.

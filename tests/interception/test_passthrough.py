@@ -1,4 +1,6 @@
-"""mock_external_urls=True with passthrough=[...] and passthrough_unmatched=True.
+"""mock_external_urls=True with passthrough=[...] and passthrough_unmatched=True,
+in detail with aiohttp (every client's passthrough is in ``test_external.py``),
+and the checks of the passthrough options.
 
 The "real" destination is always the loopback upstream of
 :mod:`tests.support.upstream`, reached as ``localhost``: the client resolves it

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
 import aiohttp
-import httpx
 import pytest
 from yarl import URL
 
@@ -19,14 +17,7 @@ from aiointercept import (
     aiointercept,
 )
 from tests.support.backends import asyncio_only
-
-
-async def send(m: aiointercept, method: str, path: str, **kwargs: Any) -> None:
-    """Send one request with httpx; a closed connection is fine."""
-    async with httpx.AsyncClient(base_url=m.server_url) as client:
-        with contextlib.suppress(httpx.TransportError):
-            await client.request(method, path, **kwargs)
-
+from tests.support.journal import send
 
 # -- called / not called / once --------------------------------------------------------
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 import aiohttp
-import httpx
 import pytest
 from yarl import URL
 
@@ -18,15 +16,7 @@ from aiointercept import (
     aiointercept,
 )
 from tests.support.backends import asyncio_only
-
-
-async def send(m: aiointercept, method: str, path: str, **kwargs: Any) -> int:
-    """Send one request with httpx; the status, or 0 for a closed connection."""
-    async with httpx.AsyncClient(base_url=m.server_url) as client:
-        try:
-            return (await client.request(method, path, **kwargs)).status_code
-        except httpx.TransportError:
-            return 0
+from tests.support.journal import send
 
 
 def reasons(item: UnmatchedRequest) -> list[tuple[str, ...]]:

@@ -27,6 +27,7 @@ from yarl import URL
 from aiointercept import CallbackResult, RecordedRequest, aiointercept
 from tests.support.aiohttp_guard import BOUND, guarded
 from tests.support.backends import asyncio_only
+from tests.support.journal import only
 
 pytestmark = pytest.mark.anyio
 
@@ -80,11 +81,6 @@ def cookies_sent(request: RecordedRequest) -> dict[str, str]:
 
 def aiohttp_jar(session: aiohttp.ClientSession) -> dict[str, str]:
     return {morsel.key: morsel.value for morsel in session.cookie_jar}
-
-
-def only(m: aiointercept, method: str, url: str) -> RecordedRequest:
-    (request,) = m.requests[(method, URL(url))]
-    return request
 
 
 # == redirects ======================================================================

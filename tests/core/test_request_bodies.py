@@ -36,6 +36,7 @@ from yarl import URL
 
 from aiointercept import CallbackResult, RecordedRequest, aiointercept
 from tests.support.backends import asyncio_only
+from tests.support.journal import only
 
 pytestmark = pytest.mark.anyio
 
@@ -88,11 +89,6 @@ def aiohttp_session() -> aiohttp.ClientSession:
 
 def httpx_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=TIMEOUT)
-
-
-def only(m: aiointercept, method: str, url: str) -> RecordedRequest:
-    (request,) = m.requests[(method, URL(url))]
-    return request
 
 
 def assert_chunked(request: RecordedRequest) -> None:

@@ -14,15 +14,10 @@ import requests
 from yarl import URL
 
 from aiointercept import CallbackError, CallbackResult, StrictCheckError, aiointercept
+from tests.support.aiohttp_guard import patch_installed
+
 
 #: The methods mock_external_urls=True wraps in aiohttp, as aiohttp defines them.
-ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
-
-
-def aiohttp_patched() -> bool:
-    return aiohttp.TCPConnector._resolve_host is not ORIGINAL_RESOLVE
-
-
 def port_refuses(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
@@ -49,13 +44,13 @@ def test_a_sync_block_serves_requests_and_records_them() -> None:
 
 
 def test_a_sync_block_with_mock_external_urls_intercepts_hard_coded_urls() -> None:
-    assert not aiohttp_patched()
+    assert not patch_installed()
     with aiointercept(mock_external_urls=True) as m:
-        assert aiohttp_patched()
+        assert patch_installed()
         m.get("https://api.example.com/v1/charges", payload={"data": []})
         response = requests.get("https://api.example.com/v1/charges", timeout=5)
         assert response.json() == {"data": []}
-    assert not aiohttp_patched()  # removed on exit
+    assert not patch_installed()  # removed on exit
     assert m.requests[("GET", URL("https://api.example.com/v1/charges"))]
 
 
@@ -186,4 +181,4 @@ async def test_a_sync_block_intercepts_aiohttp_in_an_async_test() -> None:
             session.get("https://api.example.com/v1/charges") as response,
         ):
             assert await response.json() == {"data": [1]}
-    assert not aiohttp_patched()
+    assert not patch_installed()

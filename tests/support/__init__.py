@@ -8,6 +8,7 @@
 * :mod:`~tests.support.clients`: one HTTP client per kind (aiohttp, httpx,
   requests, urllib3) used the same way, and :func:`~tests.support.clients.each_client`
   to run a test once per kind.
+* :mod:`~tests.support.journal`: one request to a block, and what it recorded.
 * :mod:`~tests.support.upstream`: the "real" remote host, a plain HTTP server
   on 127.0.0.1.
 * :mod:`~tests.support.loopback_net` and :mod:`~tests.support.aiohttp_guard`:

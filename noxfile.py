@@ -58,13 +58,11 @@ def lowest(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-#: The interception tests, each file for one or more clients.
+#: The interception tests (each module for one or more clients), and the
+#: WebSocket routes, which the tests reach with aiohttp's client.
 INTERCEPTION_TESTS = [
-    "tests/test_external.py",
-    "tests/test_passthrough.py",
-    "tests/test_websocket.py",
-    "tests/test_external_clients.py",
-    "tests/test_network_guard.py",
+    "tests/interception",
+    "tests/core/test_websocket.py",
 ]
 
 #: What ``client_compat`` installs over the test dependencies, per run: the

@@ -223,7 +223,8 @@ ROW_DESCRIPTIONS = {
         "body of about 250 bytes each) with PyYAML's C loader; CPU time per load "
         "(``time.process_time``). "
         "aiointercept: what entering a block with ``cassette=`` and "
-        "``record_mode='none'`` does to load it, ``_cassette.cassette.Cassette(options)`` "
+        "``record_mode='none'`` does to load it, "
+        "``_cassette.cassette.Cassette(options)`` "
         "(read, parse, index for matching). vcrpy: "
         "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
     ),

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiointercept._server.thread import active_servers
+from tests.support.blocks import open_servers
 
 pytest_plugins = ["pytester"]
 
@@ -19,18 +19,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every ``@pytest.mark.anyio`` test on asyncio and on trio."""
     backend: str = request.param
     return backend
-
-
-@pytest.fixture
-def asyncio_only() -> str:
-    """Request this (as ``anyio_backend``) for tests that use the aiohttp client."""
-    return "asyncio"
-
-
-def open_servers() -> int:
-    """How many block servers are listening (the server thread itself is shared
-    and outlives the blocks)."""
-    return active_servers()
 
 
 @pytest.fixture(autouse=True)

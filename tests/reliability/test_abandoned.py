@@ -26,17 +26,11 @@ import anyio
 import httpx
 import pytest
 import requests
-from reliability_support import (
-    MB,
-    Resources,
-    httpx_client,
-    open_servers,
-    report,
-    scaled,
-)
 
 from aiointercept import aiointercept
-from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
+from tests.support import internals
+from tests.support.blocks import open_servers
+from tests.support.reliability import MB, Resources, httpx_client, report, scaled
 
 CYCLES = scaled(100, 1000)
 WARM_UP = 10
@@ -145,10 +139,11 @@ async def test_a_block_whose_clients_gave_up_exits_without_the_grace_period(
     so the exit does not give it the shutdown grace period."""
     times = sorted([await exit_time(kind) for _ in range(EXITS)])
     median = times[len(times) // 2]
+    grace = internals.SHUTDOWN_TIMEOUT
     print(
         f"\n[reliability] exit after the client gave up on a {kind} "
         f"({anyio_backend}, {EXITS} blocks): median {median * 1000:.1f} ms, "
-        f"max {times[-1] * 1000:.1f} ms (grace {SHUTDOWN_TIMEOUT * 1000:.0f} ms)"
+        f"max {times[-1] * 1000:.1f} ms (grace {grace * 1000:.0f} ms)"
     )
-    assert median < SHUTDOWN_TIMEOUT / 2
+    assert median < grace / 2
     assert open_servers() == 0

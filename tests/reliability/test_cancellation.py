@@ -29,25 +29,21 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from reliability_support import (
-    BOUND,
-    CANCEL_BOUND,
-    RecordingResolver,
-    assert_port_closed,
-    guarded_network,
-    httpx_client,
-    no_leak_reports,
-    open_servers,
-    patch_installed,
-    port_of,
-    scaled,
-)
 from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
+from tests.support.aiohttp_guard import RecordingResolver, guarded, patch_installed
+from tests.support.backends import asyncio_only
+from tests.support.blocks import assert_port_closed, open_servers, port_of
+from tests.support.reliability import (
+    BOUND,
+    CANCEL_BOUND,
+    httpx_client,
+    no_leak_reports,
+    scaled,
+)
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 both_modes = pytest.mark.parametrize(
     "external", [False, True], ids=["default", "mock_external_urls"]
 )
@@ -62,7 +58,7 @@ CLEANUP = 0.1
 
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    yield from guarded_network(monkeypatch)
+    yield from guarded(monkeypatch)
 
 
 @dataclass

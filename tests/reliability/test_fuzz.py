@@ -27,26 +27,25 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import (
+from yarl import URL
+
+from aiointercept import CallbackResult, aiointercept
+from tests.support import internals
+from tests.support.aiohttp_guard import RecordingResolver, guarded
+from tests.support.backends import asyncio_only
+from tests.support.blocks import port_of
+from tests.support.reliability import (
     BOUND,
     CANCEL_BOUND,
-    RecordingResolver,
-    guarded_network,
     httpx_client,
     no_leak_reports,
     parse_response,
-    port_of,
     raw_exchange,
     scaled,
     well_formed_get,
 )
-from yarl import URL
-
-from aiointercept import CallbackResult, aiointercept
-from aiointercept._core.urls import normalize_url
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 FUZZ = settings(
     max_examples=scaled(25, 500),
@@ -57,7 +56,7 @@ FUZZ = settings(
 
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    yield from guarded_network(monkeypatch)
+    yield from guarded(monkeypatch)
 
 
 # == URLs ==========================================================================
@@ -140,11 +139,11 @@ def equivalent_forms(
 @FUZZ
 @given(url=parts.map(Parts.build))
 def test_normalization_is_idempotent(url: URL) -> None:
-    normalized = normalize_url(url)
-    assert normalize_url(normalized) == normalized
+    normalized = internals.normalize_url(url)
+    assert internals.normalize_url(normalized) == normalized
     # what the test writes (a str) normalizes to the same key
-    assert normalize_url(str(normalized)) == normalized
-    assert str(normalize_url(str(normalized))) == str(normalized)
+    assert internals.normalize_url(str(normalized)) == normalized
+    assert str(internals.normalize_url(str(normalized))) == str(normalized)
     assert normalized.fragment == ""
     assert normalized.path.startswith("/")
 
@@ -162,8 +161,10 @@ def test_received_urls_normalize_like_their_text(
     """A URL as the server receives it (already encoded, the common case that
     normalization takes a short cut for) gets the key its text would."""
     received = URL.build(scheme=scheme, host=host, port=port, path=path, encoded=True)
-    assert normalize_url(received) == normalize_url(str(received))
-    assert str(normalize_url(received)) == str(normalize_url(str(received)))
+    assert internals.normalize_url(received) == internals.normalize_url(str(received))
+    assert str(internals.normalize_url(received)) == str(
+        internals.normalize_url(str(received))
+    )
 
 
 @FUZZ
@@ -173,17 +174,17 @@ def test_normalization_of_arbitrary_strings(text: str) -> None:
         url = URL(f"http://example.com/{text}")
     except ValueError:
         return  # yarl refuses it: the library never sees it
-    normalized = normalize_url(url)
-    assert normalize_url(str(normalized)) == normalized
+    normalized = internals.normalize_url(url)
+    assert internals.normalize_url(str(normalized)) == normalized
 
 
 @FUZZ
 @given(forms=equivalent_forms(parts))
 def test_equivalent_urls_normalize_alike(forms: tuple[URL, URL]) -> None:
     first, second = forms
-    assert normalize_url(first) == normalize_url(second)
-    assert normalize_url(str(first)) == normalize_url(str(second))
-    assert hash(normalize_url(first)) == hash(normalize_url(second))
+    assert internals.normalize_url(first) == internals.normalize_url(second)
+    assert internals.normalize_url(str(first)) == internals.normalize_url(str(second))
+    assert hash(internals.normalize_url(first)) == hash(internals.normalize_url(second))
 
 
 #: Characters whose percent-encoded form is the same URL (RFC 3986 unreserved
@@ -230,10 +231,14 @@ def test_a_url_as_received_normalizes_like_the_url_as_registered(
     normalize alike either way, and so must an equivalent spelling."""
     url = url.with_fragment(None)
     spelled = data.draw(respelled(url, UNRESERVED | RESERVED))
-    assert normalize_url(URL(spelled, encoded=True)) == normalize_url(spelled)
+    assert internals.normalize_url(
+        URL(spelled, encoded=True)
+    ) == internals.normalize_url(spelled)
     equivalent = data.draw(respelled(url, UNRESERVED))
-    assert normalize_url(URL(equivalent, encoded=True)) == normalize_url(url)
-    assert normalize_url(equivalent) == normalize_url(url)
+    assert internals.normalize_url(
+        URL(equivalent, encoded=True)
+    ) == internals.normalize_url(url)
+    assert internals.normalize_url(equivalent) == internals.normalize_url(url)
 
 
 # -- through the public API -----------------------------------------------------------
@@ -272,7 +277,7 @@ async def test_registered_urls_round_trip(forms: tuple[URL, URL]) -> None:
             records = m.requests[("GET", key)]
             assert len(records) == 1
         record = records[0]
-        assert normalize_url(record.url) == normalize_url(requested)
+        assert internals.normalize_url(record.url) == internals.normalize_url(requested)
         # the journal keeps the query as sent, duplicates and order included
         assert record.kwargs["query"] == query_of(requested)
 
@@ -321,7 +326,9 @@ async def test_registered_external_urls_round_trip(forms: tuple[URL, URL]) -> No
         records = m.requests[("GET", requested)]
         assert records == m.requests[("GET", str(registered))]
         assert len(records) == 1
-        assert normalize_url(records[0].url) == normalize_url(requested)
+        assert internals.normalize_url(records[0].url) == internals.normalize_url(
+            requested
+        )
     assert resolver.calls == []
 
 

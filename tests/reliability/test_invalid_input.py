@@ -15,15 +15,16 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
+from tests.support import paths
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.rst"
+#: The table of errors that these cases write and check.
+ERRORS_PAGE = paths.DOCS / "errors.rst"
 BEGIN = ".. begin-errors-table"
 END = ".. end-errors-table"
 URL_ = "https://api.example.com/users"
@@ -1050,16 +1051,16 @@ def parse(text: str) -> list[tuple[str, ...]]:
 
 
 def write_table() -> None:
-    text = DOCS.read_text()
+    text = ERRORS_PAGE.read_text()
     start = text.index(BEGIN) + len(BEGIN)
     end = text.index(END)
-    DOCS.write_text(f"{text[:start]}\n\n{render(CASES)}\n\n{text[end:]}")
+    ERRORS_PAGE.write_text(f"{text[:start]}\n\n{render(CASES)}\n\n{text[end:]}")
 
 
 def test_the_docs_table_lists_exactly_these_cases() -> None:
     if os.environ.get("AIOINTERCEPT_WRITE_ERRORS_TABLE"):
         write_table()
-    documented = parse(DOCS.read_text())
+    documented = parse(ERRORS_PAGE.read_text())
     expected = [case.row for case in CASES]
     assert documented == expected, (
         "docs/errors.rst does not match the cases of this module; rewrite it "

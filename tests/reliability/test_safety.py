@@ -22,9 +22,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -32,33 +30,30 @@ import anyio
 import anyio.abc
 import httpx
 import pytest
-from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reliability_support import (
-    BOUND,
-    GuardResolver,
-    RecordingResolver,
-    assert_port_closed,
-    guarded_network,
-    httpx_client,
-    open_servers,
-    patch_installed,
-    port_of,
-    scaled,
-)
 from yarl import URL
 
 from aiointercept import CallbackError, CallbackResult, aiointercept
+from tests.support import internals
+from tests.support.aiohttp_guard import (
+    GuardResolver,
+    RecordingResolver,
+    guarded,
+    patch_installed,
+)
+from tests.support.backends import asyncio_only
+from tests.support.blocks import assert_port_closed, open_servers, port_of
+from tests.support.reliability import BOUND, httpx_client, scaled
+from tests.support.upstream import serving
 
 pytestmark = pytest.mark.anyio
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 @pytest.fixture(autouse=True)
 def guard_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
     """aiohttp's default resolver, as the passthrough proxy uses it."""
-    yield from guarded_network(monkeypatch)
+    yield from guarded(monkeypatch)
 
 
 def session_with(resolver: RecordingResolver) -> aiohttp.ClientSession:
@@ -239,42 +234,6 @@ async def test_with_passthrough_unmatched_only_the_proxy_resolves_unmatched_host
 # == redirects through passthrough ================================================
 
 
-@dataclass
-class Upstream:
-    """A loopback server standing for a real host, reached as ``localhost``."""
-
-    port: int = 0
-    paths: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://localhost:{self.port}"
-
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        self.paths.append(request.path)
-        if request.path == "/away":
-            raise web.HTTPFound("https://evil.invalid/steal?token=secret")
-        if request.path == "/to-a-mocked-host":
-            raise web.HTTPFound("https://mocked.example.com/landing")
-        if request.path == "/same-host":
-            raise web.HTTPMovedPermanently("/hello")
-        return web.Response(text=f"upstream {request.path}")
-
-
-@asynccontextmanager
-async def upstream_server() -> AsyncIterator[Upstream]:
-    upstream = Upstream()
-    server = web.Server(upstream.handle, access_log=None)
-    runner = web.ServerRunner(server)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        upstream.port = runner.addresses[0][1]
-        yield upstream
-    finally:
-        await runner.cleanup()
-
-
 @asyncio_only
 @pytest.mark.parametrize(
     ("path", "status", "location"),
@@ -288,7 +247,7 @@ async def test_the_proxy_returns_redirects_to_the_client(
     path: str, status: int, location: str, guard_resolver: list[tuple[str, int]]
 ) -> None:
     resolver = RecordingResolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             session_with(resolver) as session,
@@ -308,7 +267,7 @@ async def test_a_redirect_followed_by_the_client_goes_through_the_mock_again(
     guard_resolver: list[tuple[str, int]],
 ) -> None:
     resolver = RecordingResolver()
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             session_with(resolver) as session,
@@ -333,7 +292,7 @@ async def test_a_passthrough_host_redirecting_elsewhere_is_not_followed_out(
     """The client talks to an allowed host directly; when it follows that host's
     redirect to a host that is not allowed, the request is intercepted."""
     resolver = RecordingResolver({"localhost": "127.0.0.1"})
-    async with upstream_server() as upstream:
+    async with serving() as upstream:
         async with (
             aiointercept(mock_external_urls=True, passthrough=[upstream.url]) as m,
             session_with(resolver) as session,
@@ -443,7 +402,7 @@ SIGINT_SCRIPT = textwrap.dedent(
     import asyncio, gc, signal
     import aiohttp, trio
     from aiointercept import aiointercept
-    from aiointercept._server.thread import active_servers
+    {active_servers_import}
 
     ORIGINAL = aiohttp.TCPConnector._resolve_host
 
@@ -481,7 +440,7 @@ SIGINT_SCRIPT = textwrap.dedent(
         # its module lock breaks that import with a KeyError
         gc.collect()
     """
-)
+).format(active_servers_import=internals.ACTIVE_SERVERS_IMPORT)
 
 
 def test_a_real_sigint_restores_the_patch() -> None:

@@ -19,22 +19,20 @@ import aiohttp
 import anyio
 import anyio.lowlevel
 import pytest
-from reliability_support import (
-    BOUND,
-    MB,
-    RecordingResolver,
-    Resources,
-    guarded_network,
-    httpx_client,
-    no_leak_reports,
-    open_servers,
-    patch_installed,
-    report,
-    scaled,
-)
 from yarl import URL
 
 from aiointercept import CallbackResult, aiointercept
+from tests.support.aiohttp_guard import RecordingResolver, guarded, patch_installed
+from tests.support.blocks import open_servers
+from tests.support.reliability import (
+    BOUND,
+    MB,
+    Resources,
+    httpx_client,
+    no_leak_reports,
+    report,
+    scaled,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -45,7 +43,7 @@ RSS_GROWTH_LIMIT = 10 * MB
 
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    yield from guarded_network(monkeypatch)
+    yield from guarded(monkeypatch)
 
 
 def sync_answer(url: URL, **kwargs: Any) -> CallbackResult:

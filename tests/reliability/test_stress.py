@@ -21,19 +21,18 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from reliability_support import (
+from yarl import URL
+
+from aiointercept import CallbackResult, RegisteredRoute, aiointercept
+from tests.support.aiohttp_guard import RecordingResolver, guarded
+from tests.support.reliability import (
     BOUND,
-    RecordingResolver,
     Resources,
-    guarded_network,
     httpx_client,
     no_leak_reports,
     report,
     scaled,
 )
-from yarl import URL
-
-from aiointercept import CallbackResult, RegisteredRoute, aiointercept
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +46,7 @@ Planned = tuple[int, int, str]
 
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    yield from guarded_network(monkeypatch)
+    yield from guarded(monkeypatch)
 
 
 def plan() -> list[Planned]:

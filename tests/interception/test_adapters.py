@@ -1,0 +1,104 @@
+"""The client adapters: what each one checks before it patches anything.
+
+Each adapter lists the names it patches (which ``docs/interception.rst`` lists
+too) and checks them when it is loaded; a client release that changed them
+makes entering a ``mock_external_urls=True`` block fail with a message naming
+what changed, before any request can leave, and the default mode keeps working.
+"""
+
+from __future__ import annotations
+
+import socket
+import types
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+import urllib3
+
+from aiointercept import aiointercept
+from tests.support import internals
+from tests.support.internals import (
+    httpcore_adapter,
+    incompatibility,
+    interception,
+    urllib3_adapter,
+)
+from tests.support.paths import DOCS
+
+pytestmark = pytest.mark.anyio
+
+
+def patched_names() -> dict[str, object]:
+    return {
+        "httpcore.ConnectionPool.handle_request": (
+            httpcore.ConnectionPool.handle_request
+        ),
+        "httpcore.AsyncConnectionPool.handle_async_request": (
+            httpcore.AsyncConnectionPool.handle_async_request
+        ),
+        "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.urlopen,
+        "socket.socket.connect": socket.socket.connect,
+        "socket.getaddrinfo": socket.getaddrinfo,
+    }
+
+
+def test_the_installed_clients_have_what_the_adapters_need() -> None:
+    assert httpcore_adapter.INCOMPATIBLE is None
+    assert urllib3_adapter.INCOMPATIBLE is None
+
+
+def test_a_missing_or_changed_name_is_described() -> None:
+    class Pool:
+        def handle_request(self, other: object) -> None:
+            pass
+
+    module = types.SimpleNamespace(__name__="httpcore", ConnectionPool=Pool)
+    problem = incompatibility("httpcore", "9.9", module, httpcore_adapter.PATCHED_NAMES)
+    assert problem is not None
+    assert problem.startswith("mock_external_urls=True cannot patch httpcore 9.9: ")
+    assert "httpcore.AsyncConnectionPool.handle_async_request is missing" in problem
+    assert (
+        "httpcore.ConnectionPool.handle_request('self', 'other') no longer takes "
+        "('self', 'request')" in problem
+    )
+
+
+@pytest.mark.parametrize("adapter", [httpcore_adapter, urllib3_adapter])
+async def test_an_incompatible_client_refuses_the_mode_and_patches_nothing(
+    adapter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = f"mock_external_urls=True cannot patch {adapter.CLIENT} X: changed"
+    monkeypatch.setattr(adapter, "INCOMPATIBLE", message)
+    before = patched_names()
+    with pytest.raises(RuntimeError, match=r"cannot patch .* X: changed"):
+        async with aiointercept(mock_external_urls=True):
+            pytest.fail("the block must not start")  # pragma: no cover
+    assert patched_names() == before
+    assert not interception.installed
+    # the default mode does not need the adapters
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as c:
+        m.get("/ok", body="default mode works")
+        assert (await c.get("/ok")).text == "default mode works"
+
+
+async def test_every_adapter_is_installed_and_removed_together() -> None:
+    before = patched_names()
+    async with aiointercept(mock_external_urls=True):
+        during = patched_names()
+        assert interception.installed
+    assert all(during[name] is not before[name] for name in before), during
+    assert patched_names() == before
+    assert not interception.installed
+
+
+@pytest.mark.parametrize("module", list(internals.ADAPTERS))
+def test_the_patched_names_are_documented(module: str) -> None:
+    page = " ".join((DOCS / "interception.rst").read_text().split())
+    patched = internals.ADAPTERS[module]
+    assert patched.PATCHED_NAMES
+    for name, parameters in patched.PATCHED_NAMES.items():
+        shown = parameters[1:] if parameters[0] == "self" else parameters
+        listed = f"``{module}.{name}({', '.join(shown)})``"
+        assert listed in page, listed

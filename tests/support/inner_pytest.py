@@ -1,0 +1,110 @@
+"""Projects that a test writes with ``pytester`` and runs with pytest in a
+subprocess (so that the ``pytest11`` entry point is what loads the plugin):
+their ini files and conftests, how to run them and how to read the outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+INI = """\
+[pytest]
+addopts = --strict-markers
+filterwarnings = error
+"""
+ASYNCIO_INI = (
+    INI + "asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+)
+
+BOTH_BACKENDS = """
+import pytest
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
+"""
+
+# For the projects that send requests to hard-coded hosts: if interception
+# failed, they must not reach the network (not even DNS), so name resolution is
+# limited to loopback and aiohttp is made to resolve through socket.getaddrinfo.
+LOOPBACK_ONLY = """
+import socket
+
+import aiohttp
+import aiohttp.connector
+
+_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else host
+    if name not in (None, "localhost", "127.0.0.1", "::1"):
+        raise OSError(f"blocked: these tests must not resolve {name!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_only
+aiohttp.connector.DefaultResolver = aiohttp.ThreadedResolver
+"""
+
+ASYNCIO_BACKEND = (
+    LOOPBACK_ONLY
+    + """
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+)
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest on the project in a subprocess, verbosely, with the short
+    summary of every outcome."""
+    return pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "-v",
+        "-rA",
+        *args,
+        timeout=120,
+    )
+
+
+def run_pytest(
+    pytester: pytest.Pytester,
+    *args: str,
+    ini: str = ASYNCIO_INI,
+    conftest: str | None = None,
+    **files: str,
+) -> pytest.RunResult:
+    """Write a project (ini, conftest, test files) and :func:`run` it."""
+    pytester.makeini(ini)
+    if conftest is not None:
+        pytester.makeconftest(conftest)
+    pytester.makepyfile(**files)
+    return run(pytester, *args)
+
+
+def summary(result: pytest.RunResult, outcome: str) -> set[str]:
+    """The test names listed with ``outcome`` (ERROR, FAILED, PASSED) in the
+    short test summary."""
+    names = set()
+    for line in result.outlines:
+        found = re.match(rf"{outcome} \S+?::(\S+)", line)
+        if found:
+            names.add(found.group(1))
+    return names
+
+
+def read_notes(folder: Path) -> dict[str, str]:
+    """``name -> text`` of the files the generated tests wrote in ``folder``."""
+    return {path.name: path.read_text() for path in sorted(folder.iterdir())}

@@ -1,0 +1,80 @@
+"""Every private name of aiointercept that the tests use, in one place.
+
+The tests use the public API, except for the few things below that a user
+cannot reach: how many block servers are listening, the names the client
+adapters patch, a switch of the server thread. When the private modules of
+``src/aiointercept`` move, this module is the only one of the tests to update.
+
+A test that monkeypatches a private module takes the module object from here
+(``monkeypatch.setattr(internals.server_thread, "LINGER", 0.05)``); code run
+in another process (a script, a pytester project) names private modules and
+methods through the string constants at the end.
+"""
+
+from __future__ import annotations
+
+import aiointercept._adapters as adapters
+import aiointercept._adapters._aiohttp as aiohttp_adapter
+import aiointercept._adapters._httpcore as httpcore_adapter
+import aiointercept._adapters._socket as socket_adapter
+import aiointercept._adapters._urllib3 as urllib3_adapter
+import aiointercept._server.block_server as block_server
+import aiointercept._server.readiness as readiness
+import aiointercept._server.thread as server_thread
+from aiointercept._adapters import incompatibility, interception
+from aiointercept._cassette.format import CassetteResponse, Interaction
+from aiointercept._cassette.matching import MATCHERS, Index
+from aiointercept._cassette.options import RecordMode
+from aiointercept._core.urls import normalize_url
+from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
+from aiointercept._server.thread import active_servers
+from aiointercept._settings import RECORD_MODES
+
+__all__ = [
+    "ACTIVE_SERVERS_IMPORT",
+    "ADAPTERS",
+    "FACADE_MODULE",
+    "MATCHERS",
+    "RECORD_MODES",
+    "SHARED_SESSION_IMPORT",
+    "SHUTDOWN_TIMEOUT",
+    "CassetteResponse",
+    "Index",
+    "Interaction",
+    "RecordMode",
+    "active_servers",
+    "adapters",
+    "aiohttp_adapter",
+    "block_server",
+    "httpcore_adapter",
+    "incompatibility",
+    "interception",
+    "normalize_url",
+    "readiness",
+    "server_thread",
+    "socket_adapter",
+    "urllib3_adapter",
+]
+
+#: The adapter module of each library that ``mock_external_urls=True``
+#: patches, by the name of that library; each has ``PATCHED_NAMES`` and
+#: ``INCOMPATIBLE``.
+ADAPTERS = {
+    "aiohttp": aiohttp_adapter,
+    "httpcore": httpcore_adapter,
+    "urllib3": urllib3_adapter,
+    "socket": socket_adapter,
+}
+
+# -- for code run in another process -------------------------------------------------
+
+#: The module of the ``aiointercept`` class, which the pytest plugin imports
+#: only once a test uses it.
+FACADE_MODULE = "aiointercept._mock"
+
+#: How a script imports :func:`active_servers`.
+ACTIVE_SERVERS_IMPORT = "from aiointercept._server.thread import active_servers"
+
+#: How a conftest imports the session interface the pytest plugin is built on,
+#: to serve its own subclass of ``aiointercept`` for the whole session.
+SHARED_SESSION_IMPORT = "from aiointercept._session import SharedSession"

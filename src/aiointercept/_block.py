@@ -346,6 +346,9 @@ class BlockLifecycle:
         if error is not None:
             raise error
 
+    def _base_url(self) -> str | None:
+        return self._server_url if self._server is not None else None
+
     def _bind_loop(self) -> None:
         """On the shared server, run async callbacks on the loop of the test
         that registers them."""

@@ -13,7 +13,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
-    Iterable,
     Mapping,
     Sequence,
 )
@@ -42,10 +41,8 @@ from ._core.assertions import (
 from ._core.diagnostics import UnmatchedRequest
 from ._core.handles import RegisteredRoute
 from ._core.journal import RequestMap
-from ._core.registration import build_route, build_websocket_route, needs_test_loop
+from ._core.registration import Registry
 from ._core.request import RecordedRequest, RequestKey
-from ._core.responses import Fault
-from ._core.websocket import WebSocket, check_handler
 from ._decorator import decorate
 from ._options import check_options
 from ._settings import strictness
@@ -58,7 +55,7 @@ __all__ = ["aiointercept"]
 R = TypeVar("R")
 
 
-class aiointercept(BlockLifecycle):  # the public name is lower-case by design
+class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case by design
     """Answer HTTP requests from a real local server for the duration of a block.
 
     Use it as ``async with aiointercept() as m:``; as ``with aiointercept() as
@@ -168,133 +165,6 @@ class aiointercept(BlockLifecycle):  # the public name is lower-case by design
     ) -> Callable[..., Coroutine[Any, Any, R]]:
         """Decorate an async function: each call runs in a fresh block."""
         return decorate(self, func)
-
-    # -- registration ----------------------------------------------------------
-
-    def add(
-        self,
-        url: str | URL | re.Pattern[str],
-        method: str = "GET",
-        status: int = 200,
-        body: str | bytes = b"",
-        json: Any = None,
-        payload: Any = None,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        content_type: str | None = None,
-        repeat: bool | int = False,
-        callback: Callable[..., Any] | None = None,
-        reason: str | None = None,
-        exception: Any = None,
-        *,
-        match_query: Mapping[str, Any] | None = None,
-        match_headers: Mapping[str, str] | None = None,
-        match_json: Any = None,
-        match_body: str | bytes | None = None,
-        match_form: Mapping[str, Any] | None = None,
-        match: Callable[[RecordedRequest], bool] | None = None,
-        delay: float = 0,
-        fault: Fault | str | None = None,
-        chunk_delay: float = 0,
-        compress: bool | str | None = None,
-    ) -> RegisteredRoute:
-        """Register a response for ``method`` requests to ``url``.
-
-        See the usage guide for every parameter. Registrations for the same
-        method and URL are served in order; each serves once unless ``repeat``
-        says otherwise. The ``match_*`` keywords and ``match`` add conditions
-        on the query, headers and body (see "Assertions and matching").
-        ``delay``, ``fault``, ``chunk_delay`` (with a streamed ``body``) and
-        ``compress`` are described in "Faults, streaming and WebSocket".
-
-        Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
-        and assertions scoped to it.
-        """
-        route = build_route(
-            self._server_url if self._server is not None else None,
-            url,
-            method,
-            status,
-            body,
-            json,
-            payload,
-            headers,
-            content_type,
-            repeat,
-            callback,
-            reason,
-            exception,
-            match_query,
-            match_headers,
-            match_json,
-            match_body,
-            match_form,
-            match,
-            delay,
-            fault,
-            chunk_delay,
-            compress,
-        )
-        if needs_test_loop(route):
-            self._bind_loop()
-        self._dispatcher.add(route)
-        return self._handle(route)
-
-    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a GET response; keywords as in :meth:`add`."""
-        return self.add(url, "GET", **kwargs)
-
-    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a POST response; keywords as in :meth:`add`."""
-        return self.add(url, "POST", **kwargs)
-
-    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PUT response; keywords as in :meth:`add`."""
-        return self.add(url, "PUT", **kwargs)
-
-    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PATCH response; keywords as in :meth:`add`."""
-        return self.add(url, "PATCH", **kwargs)
-
-    def delete(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register a DELETE response; keywords as in :meth:`add`."""
-        return self.add(url, "DELETE", **kwargs)
-
-    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a HEAD response; keywords as in :meth:`add`."""
-        return self.add(url, "HEAD", **kwargs)
-
-    def options(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register an OPTIONS response; keywords as in :meth:`add`."""
-        return self.add(url, "OPTIONS", **kwargs)
-
-    def ws(
-        self,
-        url: str | URL | re.Pattern[str],
-        handler: Callable[[WebSocket], Awaitable[object]],
-        *,
-        repeat: bool | int = False,
-    ) -> RegisteredRoute:
-        """Register a WebSocket handler for ``url``.
-
-        Each connection the route accepts runs ``await handler(ws)`` on the
-        test's event loop, with a :class:`~aiointercept.WebSocket`. A
-        ``ws://`` or ``wss://`` URL stands for ``http://`` or ``https://``:
-        the upgrade is a GET request, matched and recorded under that URL.
-        ``repeat`` counts connections, as in :meth:`add`.
-        """
-        route = build_websocket_route(
-            self._server_url if self._server is not None else None,
-            url,
-            check_handler(handler),
-            repeat,
-        )
-        self._bind_loop()
-        self._dispatcher.add(route)
-        return self._handle(route)
 
     # -- inspection --------------------------------------------------------------
 

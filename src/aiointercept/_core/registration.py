@@ -1,9 +1,10 @@
-"""Registration: the arguments of ``m.add()`` checked and built into a route.
+"""Registration: ``m.add()``, its shortcuts and ``m.ws()``, their arguments
+checked and built into a route.
 
 Every mistake a registration can hold is raised here, where the user makes it,
 naming the bad value; the request path then trusts the route. Nothing here
-knows the block: the caller passes the server's URL (for relative URLs) and
-adds the route to its dispatcher.
+knows the block: :class:`Registry` asks its subclass for the server's URL and
+the test's loop.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from .handles import RegisteredRoute
 from .matcher_args import build_matchers
 from .reply_builder import static_reply
 from .responses import StreamBody, check_delay, fault_for_exception
@@ -27,160 +29,231 @@ from .routing import (
     check_repeat,
 )
 from .urls import normalize_url, plain_url
-from .websocket import http_url
+from .websocket import check_handler, http_url
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from .dispatch import Dispatcher
     from .request import RecordedRequest
     from .responses import Fault
-    from .websocket import Handler
+    from .websocket import WebSocket
 
-__all__ = ["build_route", "build_websocket_route", "needs_test_loop", "url_matcher"]
+__all__ = ["Registry", "url_matcher"]
 
 
-def build_route(
-    server_url: str | None,
-    url: object,
-    method: object,
-    status: int,
-    body: str | bytes,
-    json: Any,
-    payload: Any,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
-    content_type: str | None,
-    repeat: bool | int,
-    callback: Callable[..., Any] | None,
-    reason: str | None,
-    exception: Any,
-    match_query: Mapping[str, Any] | None,
-    match_headers: Mapping[str, str] | None,
-    match_json: Any,
-    match_body: str | bytes | None,
-    match_form: Mapping[str, Any] | None,
-    match: Callable[[RecordedRequest], bool] | None,
-    delay: float,
-    fault: Fault | str | None,
-    chunk_delay: float,
-    compress: bool | str | None,
-) -> Route:
-    """The route ``m.add()`` registers (arguments in its order, positional:
-    registration is measured). ``server_url`` is the running block's, or
-    ``None`` outside a block."""
-    _check_url_first(url, method)
-    method = check_method(method)
-    matcher = url_matcher(url, server_url)
-    remaining = check_repeat(repeat)
-    if (
-        match_query is None
-        and match_headers is None
-        and match_json is None
-        and match_body is None
-        and match_form is None
-        and match is None
-    ):
-        matchers: tuple[Any, ...] = ()  # the common case, without a call
-    else:
-        matchers = build_matchers(
-            match_query=match_query,
-            match_headers=match_headers,
-            match_json=match_json,
-            match_body=match_body,
-            match_form=match_form,
-            match=match,
-        )
-    ignore_query = match_query is not None and isinstance(matcher, URL)
-    if ignore_query and isinstance(matcher, URL) and matcher.query_string:
-        raise ValueError(
-            f"pass the query either in the url or in match_query, not both: "
-            f"{str(matcher)!r} and {match_query!r}"
-        )
-    delivery_given = fault is not None or chunk_delay != 0 or compress is not None
-    source: StaticSource | CloseSource | CallbackSource
-    if exception:
-        response_given = (
-            body not in (b"", "")
-            or json is not None
-            or payload is not None
-            or headers is not None
-            or content_type is not None
-            or reason is not None
-            or status != 200
-        )
-        if callback is not None or response_given or delivery_given:
-            raise TypeError(
-                "exception= closes the connection without a response; it cannot "
-                "be combined with callback=, fault= or with response arguments"
-            )
-        source = CloseSource(fault_for_exception(exception), check_delay(delay))
-    else:
-        if callback is not None and (delivery_given or delay != 0):
-            raise TypeError(
-                "callback= builds the response from its CallbackResult; pass "
-                "delay, fault, chunk_delay and compress there instead of to "
-                "add() (status, body, json/payload, headers, content_type and "
-                "reason answer when the callback returns None)"
-            )
-        reply = static_reply(
-            status=status,
-            body=body,
-            json=json,
-            payload=payload,
-            headers=headers,
-            content_type=content_type,
-            reason=reason,
-            delay=delay,
-            fault=fault,
-            chunk_delay=chunk_delay,
-            compress=compress,
-        )
-        if callback is not None:
-            # aioresponses' meaning: a CallbackResult wins, None gets this
-            if isinstance(reply.body, StreamBody):
-                raise TypeError(
-                    f"body {reply.body.source!r} streams: with callback=, "
-                    "return it in the CallbackResult instead"
-                )
-            source = CallbackSource(callback, reply)
+class Registry:
+    """Registration, as ``aiointercept`` offers it: :meth:`add`, the method
+    shortcuts and :meth:`ws`.
+
+    The subclass gives the dispatcher the routes go to, the server's URL for
+    relative URLs (:meth:`_base_url`) and the test's loop for the routes that
+    run code on it (:meth:`_bind_loop`).
+    """
+
+    _dispatcher: Dispatcher
+
+    def _base_url(self) -> str | None:
+        """The running block's server URL, or ``None`` outside a block."""
+        raise NotImplementedError
+
+    def _bind_loop(self) -> None:
+        """Make sure the test's loop is known before a route that runs code on
+        it is added (the shared server learns it from the registering test)."""
+        raise NotImplementedError
+
+    def add(
+        self,
+        url: str | URL | re.Pattern[str],
+        method: str = "GET",
+        status: int = 200,
+        body: str | bytes = b"",
+        json: Any = None,
+        payload: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        repeat: bool | int = False,
+        callback: Callable[..., Any] | None = None,
+        reason: str | None = None,
+        exception: Any = None,
+        *,
+        match_query: Mapping[str, Any] | None = None,
+        match_headers: Mapping[str, str] | None = None,
+        match_json: Any = None,
+        match_body: str | bytes | None = None,
+        match_form: Mapping[str, Any] | None = None,
+        match: Callable[[RecordedRequest], bool] | None = None,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
+    ) -> RegisteredRoute:
+        """Register a response for ``method`` requests to ``url``.
+
+        See the usage guide for every parameter. Registrations for the same
+        method and URL are served in order; each serves once unless ``repeat``
+        says otherwise. The ``match_*`` keywords and ``match`` add conditions
+        on the query, headers and body (see "Assertions and matching").
+        ``delay``, ``fault``, ``chunk_delay`` (with a streamed ``body``) and
+        ``compress`` are described in "Faults, streaming and WebSocket".
+
+        Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
+        and assertions scoped to it.
+        """
+        _check_url_first(url, method)
+        method = check_method(method)
+        matcher = url_matcher(url, self._base_url())
+        remaining = check_repeat(repeat)
+        if (
+            match_query is None
+            and match_headers is None
+            and match_json is None
+            and match_body is None
+            and match_form is None
+            and match is None
+        ):
+            matchers: tuple[Any, ...] = ()  # the common case, without a call
         else:
-            if (
-                isinstance(reply.body, StreamBody)
-                and reply.body.one_shot()
-                and remaining != 1
-            ):
-                raise ValueError(
-                    f"body {reply.body.source!r} can be iterated only once, "
-                    f"so it cannot serve repeat={repeat!r}: pass a list, or "
-                    "register it once per response"
+            matchers = build_matchers(
+                match_query=match_query,
+                match_headers=match_headers,
+                match_json=match_json,
+                match_body=match_body,
+                match_form=match_form,
+                match=match,
+            )
+        ignore_query = match_query is not None and isinstance(matcher, URL)
+        if ignore_query and isinstance(matcher, URL) and matcher.query_string:
+            raise ValueError(
+                f"pass the query either in the url or in match_query, not both: "
+                f"{str(matcher)!r} and {match_query!r}"
+            )
+        delivery_given = fault is not None or chunk_delay != 0 or compress is not None
+        source: StaticSource | CloseSource | CallbackSource
+        on_test_loop = False  # an async callback or body runs on the test's loop
+        if exception:
+            response_given = (
+                body not in (b"", "")
+                or json is not None
+                or payload is not None
+                or headers is not None
+                or content_type is not None
+                or reason is not None
+                or status != 200
+            )
+            if callback is not None or response_given or delivery_given:
+                raise TypeError(
+                    "exception= closes the connection without a response; it cannot "
+                    "be combined with callback=, fault= or with response arguments"
                 )
-            source = StaticSource(reply)
-    return Route(
-        method,
-        matcher,
-        source,
-        remaining,
-        matchers=matchers,
-        ignore_query=ignore_query,
-    )
+            source = CloseSource(fault_for_exception(exception), check_delay(delay))
+        else:
+            if callback is not None and (delivery_given or delay != 0):
+                raise TypeError(
+                    "callback= builds the response from its CallbackResult; pass "
+                    "delay, fault, chunk_delay and compress there instead of to "
+                    "add() (status, body, json/payload, headers, content_type and "
+                    "reason answer when the callback returns None)"
+                )
+            reply = static_reply(
+                status=status,
+                body=body,
+                json=json,
+                payload=payload,
+                headers=headers,
+                content_type=content_type,
+                reason=reason,
+                delay=delay,
+                fault=fault,
+                chunk_delay=chunk_delay,
+                compress=compress,
+            )
+            if callback is not None:
+                # aioresponses' meaning: a CallbackResult wins, None gets this
+                if isinstance(reply.body, StreamBody):
+                    raise TypeError(
+                        f"body {reply.body.source!r} streams: with callback=, "
+                        "return it in the CallbackResult instead"
+                    )
+                source = CallbackSource(callback, reply)
+                on_test_loop = source.is_async
+            else:
+                if isinstance(reply.body, StreamBody):
+                    if reply.body.one_shot() and remaining != 1:
+                        raise ValueError(
+                            f"body {reply.body.source!r} can be iterated only "
+                            f"once, so it cannot serve repeat={repeat!r}: pass a "
+                            "list, or register it once per response"
+                        )
+                    on_test_loop = reply.body.is_async
+                source = StaticSource(reply)
+        route = Route(
+            method,
+            matcher,
+            source,
+            remaining,
+            matchers=matchers,
+            ignore_query=ignore_query,
+        )
+        if on_test_loop:
+            self._bind_loop()
+        self._dispatcher.add(route)
+        return RegisteredRoute(route, self._dispatcher.journal.order)
 
+    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
+        """Register a GET response; keywords as in :meth:`add`."""
+        return self.add(url, "GET", **kwargs)
 
-def build_websocket_route(
-    server_url: str | None, url: object, handler: Handler, repeat: bool | int
-) -> Route:
-    """The route ``m.ws()`` registers; ``handler`` is already checked."""
-    matcher = url_matcher(http_url(url), server_url)
-    remaining = check_repeat(repeat)
-    return Route("GET", matcher, WebSocketSource(handler), remaining)
+    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
+        """Register a POST response; keywords as in :meth:`add`."""
+        return self.add(url, "POST", **kwargs)
 
+    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
+        """Register a PUT response; keywords as in :meth:`add`."""
+        return self.add(url, "PUT", **kwargs)
 
-def needs_test_loop(route: Route) -> bool:
-    """Whether serving ``route`` runs code on the test's event loop (an async
-    callback, an async body, a WebSocket handler)."""
-    source = route.source
-    if isinstance(source, CallbackSource):
-        return source.is_async
-    if isinstance(source, StaticSource):
-        body = source.reply.body
-        return isinstance(body, StreamBody) and body.is_async
-    return isinstance(source, WebSocketSource)
+    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
+        """Register a PATCH response; keywords as in :meth:`add`."""
+        return self.add(url, "PATCH", **kwargs)
+
+    def delete(
+        self, url: str | URL | re.Pattern[str], **kwargs: Any
+    ) -> RegisteredRoute:
+        """Register a DELETE response; keywords as in :meth:`add`."""
+        return self.add(url, "DELETE", **kwargs)
+
+    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
+        """Register a HEAD response; keywords as in :meth:`add`."""
+        return self.add(url, "HEAD", **kwargs)
+
+    def options(
+        self, url: str | URL | re.Pattern[str], **kwargs: Any
+    ) -> RegisteredRoute:
+        """Register an OPTIONS response; keywords as in :meth:`add`."""
+        return self.add(url, "OPTIONS", **kwargs)
+
+    def ws(
+        self,
+        url: str | URL | re.Pattern[str],
+        handler: Callable[[WebSocket], Awaitable[object]],
+        *,
+        repeat: bool | int = False,
+    ) -> RegisteredRoute:
+        """Register a WebSocket handler for ``url``.
+
+        Each connection the route accepts runs ``await handler(ws)`` on the
+        test's event loop, with a :class:`~aiointercept.WebSocket`. A
+        ``ws://`` or ``wss://`` URL stands for ``http://`` or ``https://``:
+        the upgrade is a GET request, matched and recorded under that URL.
+        ``repeat`` counts connections, as in :meth:`add`.
+        """
+        handler = check_handler(handler)
+        matcher = url_matcher(http_url(url), self._base_url())
+        remaining = check_repeat(repeat)
+        route = Route("GET", matcher, WebSocketSource(handler), remaining)
+        self._bind_loop()
+        self._dispatcher.add(route)
+        return RegisteredRoute(route, self._dispatcher.journal.order)
 
 
 def url_matcher(url: object, server_url: str | None) -> URL | re.Pattern[str]:

@@ -97,4 +97,6 @@ if not TYPE_CHECKING:  # type checkers see the imports above, not a fallback
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public API: what ``from aiointercept import *`` gives, and nothing
+    of the machinery (``TYPE_CHECKING``, ``importlib``, private modules)."""
+    return sorted(__all__)

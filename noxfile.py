@@ -137,10 +137,41 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
+#: The scripts of examples/ that show failures on purpose, and what the
+#: ``aiointercept`` logger says for them then: these lines are expected.
+EXPECTED_LOGS = {
+    "assertions.py": "WARNINGs for the requests the failing assertions show",
+    "async_callback.py": "the ERROR of a callback that raises KeyError on purpose",
+    "external_urls.py": "a WARNING for a host that has no route",
+    "external_urls_httpx_trio.py": "a WARNING for a host that has no route",
+    "httpx_trio.py": "WARNINGs for requests that match no route",
+    "record_replay.py": "WARNINGs for a request the cassette has not recorded",
+    "sync_requests.py": "the ERROR of an async callback kept waiting by a blocked loop",
+    "websocket.py": "the ERROR of a WebSocket handler that raises KeyError on purpose",
+}
+
+
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run every script in examples/; each one checks what it shows."""
+    """Run every script in examples/; each one checks what it shows.
+
+    Lines that aiointercept logs are labelled "expected" for the scripts that
+    show failures on purpose (``EXPECTED_LOGS``); any other script that logs
+    fails the session.
+    """
     session.install("-e", ".[trio,record]", "httpx", "requests")
-    for script in sorted((ROOT / "examples").glob("*.py")):
-        session.log(f"running {script.name}")
-        session.run("python", str(script))
+    runner = ROOT / "examples" / "_labelled_logs.py"
+    for script in sorted((ROOT / "examples").glob("[!_]*.py")):
+        expected = EXPECTED_LOGS.get(script.name)
+        if expected is None:
+            session.log(f"running {script.name}")
+            label = "unexpected log: "
+        else:
+            session.log(f"running {script.name}; expected in its output: {expected}")
+            label = "(expected) "
+        output = session.run("python", str(runner), label, str(script), silent=True)
+        print(output, end="")
+        if expected is None and "unexpected log: " in str(output):
+            session.error(f"{script.name} logged through aiointercept's logger")
+        if expected is not None and "(expected) " not in str(output):
+            session.error(f"{script.name} is in EXPECTED_LOGS but logged nothing")

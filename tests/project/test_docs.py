@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.paths import ROOT
 
 
@@ -13,6 +15,27 @@ def test_readme_usage_is_the_example_that_runs() -> None:
     region = re.search(r"# \[example\]\n(.*?)# \[/example\]\n", example, re.S)
     assert region is not None, "examples/aiohttp_asyncio.py lost its [example] region"
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert region.group(1).strip() in [block.strip() for block in blocks]
+
+
+@pytest.mark.parametrize(
+    ("example", "name"),
+    [
+        ("pytest/test_pytest_asyncio.py", "pytest-asyncio"),
+        ("pytest/test_pytest_asyncio.py", "marker"),
+        ("pytest/test_cassette.py", "cassette"),
+    ],
+)
+def test_readme_shows_the_fixture_the_marker_and_a_cassette(
+    example: str, name: str
+) -> None:
+    """The "With pytest" section shows these example regions as they run."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## With pytest", 1)[1].split("\n## ", 1)[0]
+    code = (ROOT / "examples" / example).read_text()
+    region = re.search(rf"# \[{name}\]\n(.*?)# \[/{name}\]\n", code, re.S)
+    assert region is not None, f"examples/{example} lost its [{name}] region"
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert region.group(1).strip() in [block.strip() for block in blocks]
 
 

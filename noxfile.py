@@ -21,12 +21,19 @@ def _group(name: str) -> list[str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite on asyncio and trio, with branch coverage (>= 95%)."""
+    """The test suite on asyncio and trio, with branch coverage (>= 95%).
+
+    It runs on every core (pytest-xdist's ``-n auto``) unless the arguments
+    say otherwise: ``nox -s tests -- -n 0`` runs it in one process.
+    """
     session.install("-e", ".[trio]", *_group("test"))
+    args = session.posargs
+    if not any(arg.startswith(("-n", "--numprocesses")) for arg in args):
+        args = ["-n", "auto", *args]
     # coverage starts before pytest loads the plugin (entry point) and follows
-    # the pytest subprocesses that the plugin tests run
+    # the subprocesses: xdist's workers, and the pytest runs of the plugin tests
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "run", "-m", "pytest", *args)
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report", "--fail-under=95")
 

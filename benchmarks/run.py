@@ -1040,8 +1040,8 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             " ".join(["30"] + ["17"] * len(names)),
         ),
         ".. image:: _static/performance.png",
-        "   :alt: Bar chart of the median time per operation of each scenario "
-        "measured in µs, per implementation, on a log scale",
+        "   :alt: Bar chart of each scenario's median time per operation, per "
+        "implementation, as a ratio to the floor's, around a line at 1.0",
         "",
         "Ratios",
         "------",
@@ -1193,30 +1193,68 @@ WHERE_THE_TIME_GOES = (
 )
 
 
+def chart_ratios(
+    collected: dict[str, Collected], rows: Sequence[str]
+) -> tuple[list[str], dict[str, list[float | None]]]:
+    """The chart's data: the rows in µs that the floor measured, and for each
+    other implementation its median as a ratio to the floor's median of the
+    same row (``None`` where it did not measure the row)."""
+    floor = collected.get(FLOOR)
+    floor_samples = floor.samples if floor is not None else {}
+    shown = [row for row in rows if row_unit(row) == "µs" and floor_samples.get(row)]
+    ratios: dict[str, list[float | None]] = {}
+    for name, impl in collected.items():
+        if name == FLOOR:
+            continue
+        samples = impl.samples
+        ratios[name] = [
+            statistics.median(samples[row]) / statistics.median(floor_samples[row])
+            if samples.get(row)
+            else None
+            for row in shown
+        ]
+    return shown, ratios
+
+
 def plot(collected: dict[str, Collected], rows: Sequence[str], path: Path) -> None:
-    """A grouped bar chart, log scale: one group per row in µs, one bar per
-    implementation (matplotlib is only installed in the nox session)."""
-    rows = [row for row in rows if row_unit(row) == "µs"]
+    """A grouped bar chart of each scenario as a ratio to its floor, from a
+    line at 1.0 (matplotlib is only installed in the nox session)."""
+    shown, ratios = chart_ratios(collected, rows)
     matplotlib: Any = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
+    importlib.import_module("matplotlib.ticker")
     pyplot: Any = importlib.import_module("matplotlib.pyplot")
     figure, axes = pyplot.subplots(figsize=(13, 5.5))
-    width = 0.8 / len(collected)
-    for n, impl in enumerate(collected.values()):
+    width = 0.8 / max(len(ratios), 1)
+    for n, (name, values) in enumerate(ratios.items()):
         xs, heights = [], []
-        for x, row in enumerate(rows):
-            values = impl.samples.get(row)
-            if values:
-                xs.append(x + (n - (len(collected) - 1) / 2) * width)
-                heights.append(statistics.median(values) * 1e6)
-        axes.bar(xs, heights, width, label=impl.implementation.name)
+        for x, value in enumerate(values):
+            if value is not None:
+                xs.append(x + (n - (len(ratios) - 1) / 2) * width)
+                heights.append(value)
+        # from the floor's line up (slower) or down (faster)
+        axes.bar(xs, [h - 1.0 for h in heights], width, bottom=1.0, label=name)
+    axes.axhline(1.0, color="black", linewidth=1.2, label="floor (no mock)")
+    # a log scale: 2x slower stands as far above the line as 2x faster below
     axes.set_yscale("log")
-    axes.set_ylabel("µs (log scale)")
-    axes.set_xticks(range(len(rows)))
-    axes.set_xticklabels(rows, rotation=30, ha="right")
-    axes.grid(axis="y", which="both", alpha=0.3)
-    axes.legend(ncol=len(collected), loc="lower right", bbox_to_anchor=(1, 1))
-    axes.set_title("Median time per operation (lower is better)", loc="left")
+    measured = [v for values in ratios.values() for v in values if v is not None]
+    low = min([0.5, *(v / 1.2 for v in measured)])
+    high = max([2.0, *(v * 1.2 for v in measured)])
+    axes.set_ylim(low, high)
+    ticker = matplotlib.ticker
+    axes.yaxis.set_major_locator(
+        ticker.FixedLocator([2.0**n for n in range(-6, 10) if low <= 2.0**n <= high])
+    )
+    axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+    axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.set_ylabel("median time / the floor's (log scale)")
+    axes.set_xticks(range(len(shown)))
+    axes.set_xticklabels(shown, rotation=30, ha="right")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(ncol=len(ratios) + 1, loc="lower right", bbox_to_anchor=(1, 1))
+    axes.set_title(
+        "Each scenario as a ratio to its floor (lower is better)", loc="left"
+    )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

@@ -16,6 +16,7 @@ from benchmarks.run import (
     Ratio,
     Stats,
     cell,
+    chart_ratios,
     evaluate,
     format_limit,
     format_rounds,
@@ -185,3 +186,20 @@ def test_results_saved_before_rounds_were_kept_load_as_one_round(
     path.write_text(json.dumps(saved))
     _, collected = load(path)
     assert collected["floor"].rounds == {"lifecycle": [[1.0, 2.0, 3.0]]}
+
+
+def test_the_chart_shows_each_scenario_as_a_ratio_to_its_floor() -> None:
+    """Rows in µs that the floor measured, as ratios of medians; a row the
+    floor did not measure, or one in another unit, is left out."""
+    floor = collect(FLOOR, [{"lifecycle": [2.0, 4.0], "sequential": [1.0]}])
+    ours = collect(
+        AI,
+        [{"lifecycle": [3.0, 3.0], "sequential": [2.0], "registration": [5.0]}],
+    )
+    rows = ["lifecycle", "sequential", "registration", "idle_cpu_asyncio"]
+    shown, ratios = chart_ratios({FLOOR.name: floor, AI.name: ours}, rows)
+    assert shown == ["lifecycle", "sequential"]
+    assert ratios == {AI.name: [1.0, 2.0]}
+    other = collect(IMPLEMENTATIONS[2], [{"sequential": [0.5]}])
+    _, ratios = chart_ratios({FLOOR.name: floor, AI.name: ours, "x": other}, rows)
+    assert ratios["x"] == [None, 0.5]

@@ -216,6 +216,17 @@ def test_a_route_after_repeat_true_is_refused_with_1_0_words(
     assert len(m.handlers) == 1  # nothing was added
 
 
+@pytest.mark.anyio
+async def test_a_repeat_true_route_after_finite_ones_answers_after_them() -> None:
+    """1.0.0 replaced the finite routes; here they answer first."""
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.get("/queue", body="first")
+        m.get("/queue", body="second", repeat=2)
+        m.get("/queue", body="then always", repeat=True)
+        texts = [(await client.get("/queue")).text for _ in range(5)]
+    assert texts == ["first", "second", "second", "then always", "then always"]
+
+
 # -- body= with payload= ---------------------------------------------------------------
 
 

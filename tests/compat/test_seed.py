@@ -61,8 +61,8 @@ def _observed_entry_points() -> dict[str, object]:
 
 @asyncio_only
 async def test_the_default_mode_answers_at_server_url_also_as_a_base_url() -> None:
-    """ "Point your client directly at m.server_url" / "Use m.server_url as a
-    base_url"."""
+    """The description: "Point your client directly at m.server_url" / "Use m.server_url
+    as a base_url"."""
     async with aiointercept() as m:
         m.get(f"{m.server_url}/api/users", payload=[{"id": 1}])
         m.get(f"{m.server_url}/api/users", payload=[{"id": 2}])
@@ -76,7 +76,7 @@ async def test_the_default_mode_answers_at_server_url_also_as_a_base_url() -> No
 
 
 async def test_the_default_mode_patches_nothing() -> None:
-    """ "This is the safest mode — no global state is modified.\""""
+    """The description: "This is the safest mode — no global state is modified"."""
     before = _observed_entry_points()
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/ping", body="pong")
@@ -89,8 +89,8 @@ async def test_the_default_mode_patches_nothing() -> None:
 
 @asyncio_only
 async def test_mock_external_urls_answers_a_hard_coded_url() -> None:
-    """ "Patches the DNS resolver at the process level so every aiohttp
-    request is redirected to the mock server.\""""
+    """The description: "Patches the DNS resolver at the process level so every aiohttp
+    request is redirected to the mock server"."""
     async with aiointercept(mock_external_urls=True) as m:
         m.get("https://api.stripe.com/v1/charges", payload={"data": []})
         async with aiohttp.ClientSession() as session:
@@ -137,9 +137,23 @@ async def test_a_bare_registration_answers_once_200_empty_json() -> None:
             await client.get(f"{m.server_url}/default")
 
 
+@pytest.mark.parametrize("form", ["str", "yarl.URL", "re.Pattern"])
+async def test_the_url_is_a_str_a_yarl_url_or_a_compiled_pattern(form: str) -> None:
+    """The description: "url: str | yarl.URL | re.Pattern"."""
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        text = f"{m.server_url}/users/1"
+        url = {
+            "str": text,
+            "yarl.URL": URL(text),
+            "re.Pattern": re.compile(re.escape(text)),
+        }[form]
+        m.add(url, body=form)
+        assert (await client.get(text)).text == form
+
+
 @pytest.mark.parametrize("method", ["get", "Get", "GET", "gEt"])
 async def test_the_method_is_case_insensitive(method: str) -> None:
-    """ "HTTP method (case-insensitive)\""""
+    """The description: "HTTP method (case-insensitive)"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         route = m.add("/thing", method, body="ok")
         assert route.method == "GET"
@@ -153,7 +167,7 @@ async def test_the_method_is_case_insensitive(method: str) -> None:
 async def test_body_is_sent_raw_and_a_str_as_utf_8(
     body: str | bytes, sent: bytes
 ) -> None:
-    """ "raw response body (str is UTF-8 encoded)\""""
+    """The description: "raw response body (str is UTF-8 encoded)"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/body", body=body)
         assert (await client.get(f"{m.server_url}/body")).content == sent
@@ -162,8 +176,8 @@ async def test_body_is_sent_raw_and_a_str_as_utf_8(
 @pytest.mark.parametrize("name", ["json", "payload"])
 @pytest.mark.parametrize("body", [b"raw", "text", {"a": "mapping"}, [b"chunk"]])
 async def test_json_and_its_alias_payload_override_body(name: str, body: Any) -> None:
-    """ "json: serialized to JSON, overrides body" / "payload: alias for json":
-    the document is sent, as application/json, whatever body was given."""
+    """The description: "json: serialized to JSON, overrides body" / "payload: alias for
+    json": the document is sent, as application/json, whatever body was given."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/doc", body=body, **{name: {"ok": True}})
         response = await client.get(f"{m.server_url}/doc")
@@ -174,8 +188,8 @@ async def test_json_and_its_alias_payload_override_body(name: str, body: Any) ->
 
 @pytest.mark.parametrize("name", ["json", "payload"])
 async def test_a_json_body_keeps_a_content_type_given_for_it(name: str) -> None:
-    """ "content_type: overrides Content-Type"; a Content-Type in headers is
-    kept when content_type is not given, with json= as with body=."""
+    """The description: "content_type: overrides Content-Type"; a Content-Type in
+    headers is kept when content_type is not given, with json= as with body=."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get(
             "/typed", body=b"x", content_type="application/vnd.api+json", **{name: [1]}
@@ -207,7 +221,8 @@ def test_json_and_payload_with_two_documents_are_an_error_naming_both() -> None:
 
 
 async def test_headers_are_extra_response_headers() -> None:
-    """ "headers: extra response headers" (the default Content-Type stays)."""
+    """The description: "headers: extra response headers" (the default Content-Type
+    stays)."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/h", headers={"X-Request-Id": "42"}, body="{}")
         response = await client.get(f"{m.server_url}/h")
@@ -216,7 +231,7 @@ async def test_headers_are_extra_response_headers() -> None:
 
 
 async def test_content_type_overrides_the_default_and_a_header() -> None:
-    """ "content_type: overrides Content-Type\""""
+    """The description: "content_type: overrides Content-Type"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/plain", body="hi", content_type="text/plain")
         m.get(
@@ -232,7 +247,7 @@ async def test_content_type_overrides_the_default_and_a_header() -> None:
 
 
 async def test_reason_is_the_reason_phrase() -> None:
-    """ "reason: HTTP reason phrase\""""
+    """The description: "reason: HTTP reason phrase"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/teapot", status=418, reason="Short And Stout")
         m.get("/standard", status=404)
@@ -247,7 +262,8 @@ async def test_reason_is_the_reason_phrase() -> None:
     "exception", [True, 1, "yes", ValueError("boom"), aiohttp.ClientConnectionError]
 )
 async def test_a_truthy_exception_closes_the_connection(exception: object) -> None:
-    """ "exception: truthy -> close connection (ClientConnectionError)\""""
+    """The description: "exception: truthy -> close connection
+    (ClientConnectionError)"."""
     async with aiointercept() as m, aiohttp.ClientSession() as session:
         route = m.get("/closed", exception=exception)
         with pytest.raises(aiohttp.ClientConnectionError):
@@ -264,7 +280,7 @@ async def test_a_falsy_exception_answers_normally(exception: object) -> None:
 
 @pytest.mark.parametrize("name", SHORTCUTS)
 async def test_every_shortcut_forwards_its_keywords_to_add(name: str) -> None:
-    """ "All shortcuts forward their keyword arguments to add().\""""
+    """The description: "All shortcuts forward their keyword arguments to add()"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         register: Callable[..., Any] = getattr(m, name)
         route = register(
@@ -286,7 +302,7 @@ async def test_every_shortcut_forwards_its_keywords_to_add(name: str) -> None:
 
 
 async def test_a_compiled_pattern_matches_a_family_of_urls() -> None:
-    """ "Pass a compiled re.Pattern to match a family of URLs.\""""
+    """The description: "Pass a compiled re.Pattern to match a family of URLs"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         base = re.escape(m.server_url)
         m.get(re.compile(rf"^{base}/users/\d+$"), payload={"id": 1}, repeat=True)
@@ -301,7 +317,7 @@ async def test_a_compiled_pattern_matches_a_family_of_urls() -> None:
 
 @asyncio_only
 async def test_repeat_true_answers_every_request() -> None:
-    """ "Respond to every request (indefinite)\""""
+    """The description: "Respond to every request (indefinite)"."""
     async with aiointercept() as m, aiohttp.ClientSession() as session:
         route = m.get(f"{m.server_url}/always", repeat=True, payload={"ok": True})
         for _ in range(5):
@@ -313,7 +329,7 @@ async def test_repeat_true_answers_every_request() -> None:
 
 @asyncio_only
 async def test_repeat_n_answers_exactly_n_times_then_closes() -> None:
-    """ "Respond exactly 3 times, then raise ClientConnectionError\""""
+    """The description: "Respond exactly 3 times, then raise ClientConnectionError"."""
     async with aiointercept() as m, aiohttp.ClientSession() as session:
         m.get(f"{m.server_url}/thrice", repeat=3, status=200)
         for _ in range(3):
@@ -324,8 +340,8 @@ async def test_repeat_n_answers_exactly_n_times_then_closes() -> None:
 
 @asyncio_only
 async def test_registrations_for_one_url_are_a_queue() -> None:
-    """ "First POST -> 201, second POST -> 409, third POST ->
-    ClientConnectionError\""""
+    """The description: "First POST -> 201, second POST -> 409, third POST ->
+    ClientConnectionError"."""
     async with aiointercept() as m, aiohttp.ClientSession() as session:
         url = f"{m.server_url}/orders"
         m.post(url, status=201, payload={"created": True})
@@ -356,7 +372,7 @@ def _echo_callback(
 
 
 async def test_a_callback_builds_the_response_from_the_request() -> None:
-    """ "def echo_callback(url, *, headers, query, json, **kwargs)\""""
+    """The description: "def echo_callback(url, *, headers, query, json, **kwargs)"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.post(f"{m.server_url}/echo?tag=a&tag=b", callback=_echo_callback)
         response = await client.post(
@@ -374,7 +390,7 @@ async def test_a_callback_builds_the_response_from_the_request() -> None:
 
 
 async def test_an_async_callback_is_awaited() -> None:
-    """ "Async callbacks are also supported\""""
+    """The description: "Async callbacks are also supported"."""
 
     async def async_callback(url: URL, **kwargs: Any) -> CallbackResult:
         return CallbackResult(body=b"async response")
@@ -415,7 +431,7 @@ async def test_a_default_callback_result_answers_200_empty_json() -> None:
 
 @pytest.mark.parametrize("body", ["text", b"raw", {"a": "mapping"}, [b"chunk"]])
 async def test_callback_result_payload_overrides_body(body: Any) -> None:
-    """ "payload: Response body serialized to JSON (overrides body)\""""
+    """The description: "payload: Response body serialized to JSON (overrides body)"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get(
             "/cb",
@@ -427,8 +443,8 @@ async def test_callback_result_payload_overrides_body(body: Any) -> None:
 
 
 async def test_callback_result_str_body_is_utf_8_and_headers_are_extra() -> None:
-    """ "body: Raw response body" / "headers: Extra response headers" /
-    "content_type: Content-Type header" / "reason: HTTP reason phrase\""""
+    """The description: "body: Raw response body" / "headers: Extra response headers" /
+    "content_type: Content-Type header" / "reason: HTTP reason phrase"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get(
             "/cb",
@@ -458,7 +474,7 @@ async def test_callback_result_str_body_is_utf_8_and_headers_are_extra() -> None
     ],
 )
 def test_passthrough_requires_mock_external_urls(options: dict[str, Any]) -> None:
-    """ "Only available with mock_external_urls=True.\""""
+    """The description: "Only available with mock_external_urls=True"."""
     name = next(iter(options))
     with pytest.raises(ValueError, match=f"{name}.*mock_external_urls=True"):
         aiointercept(**options)
@@ -469,9 +485,9 @@ def test_passthrough_requires_mock_external_urls(options: dict[str, Any]) -> Non
 
 
 async def test_requests_are_recorded_by_method_and_normalized_url() -> None:
-    """ "All intercepted requests are stored in m.requests, keyed by (METHOD,
-    normalized_url)" and "URLs are normalized: fragments are stripped and
-    query parameters are sorted.\""""
+    """The description: "All intercepted requests are stored in m.requests, keyed by
+    (METHOD, normalized_url)" and "URLs are normalized: fragments are stripped and query
+    parameters are sorted"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.post("/orders?b=2&a=1#section", repeat=True)
         await client.post(
@@ -531,8 +547,8 @@ def test_the_constructor_has_the_described_parameters_and_defaults() -> None:
 
 
 async def test_param_names_the_keyword_the_decorator_injects() -> None:
-    """ "param: Kwarg name under which the mock is injected when used as a
-    decorator.\""""
+    """The description: "param: Kwarg name under which the mock is injected when used as
+    a decorator"."""
     seen: list[aiointercept] = []
 
     @aiointercept(param="mocked")

@@ -142,11 +142,12 @@ async def test_the_url_is_a_str_a_yarl_url_or_a_compiled_pattern(form: str) -> N
     """The description: "url: str | yarl.URL | re.Pattern"."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
         text = f"{m.server_url}/users/1"
-        url = {
+        forms: dict[str, str | URL | re.Pattern[str]] = {
             "str": text,
             "yarl.URL": URL(text),
             "re.Pattern": re.compile(re.escape(text)),
-        }[form]
+        }
+        url = forms[form]
         m.add(url, body=form)
         assert (await client.get(text)).text == form
 

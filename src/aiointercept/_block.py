@@ -15,6 +15,7 @@ import functools
 import sys
 import warnings
 import weakref
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,41 @@ if TYPE_CHECKING:
     from ._options import Options
     from ._server.block_server import BlockServer
 
-__all__ = ["BlockLifecycle"]
+__all__ = ["BlockLifecycle", "ServerAddress"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """Where a running block's server listens: :attr:`aiointercept.server`.
+
+    The server speaks plain HTTP on the loopback interface. Two addresses
+    compare equal when they have the same host and port.
+    """
+
+    #: The server's IP address, ``"127.0.0.1"``.
+    host: str
+    #: The port the operating system chose for the block.
+    port: int
+
+    @property
+    def scheme(self) -> str:
+        """``"http"``: the server speaks plain HTTP."""
+        return "http"
+
+    @property
+    def url(self) -> str:
+        """The base URL, such as ``"http://127.0.0.1:54321"``: the block's
+        :attr:`~aiointercept.server_url`."""
+        return f"http://{self.host}:{self.port}"
+
+    def make_url(self, path: str) -> URL:
+        """The absolute URL of ``path`` (such as ``"/users?page=2"``) on this
+        server."""
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, got {path!r}")
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        return URL(self.url + path)
 
 
 class BlockLifecycle:
@@ -94,6 +129,18 @@ class BlockLifecycle:
                 "'async with aiointercept() as m:'"
             )
         return self._server_url
+
+    @property
+    def server(self) -> ServerAddress | None:
+        """Where the running block's server listens (its host, port and URL),
+        or ``None`` when no block runs: before the block starts, and once it
+        has ended (unlike :attr:`server_url`, which keeps its last value)."""
+        if self._server is None or self._server_url is None:
+            return None
+        url = URL(self._server_url)
+        assert url.host is not None  # server_url is always http://127.0.0.1:port
+        assert url.port is not None
+        return ServerAddress(url.host, url.port)
 
     @property
     def server_host(self) -> str:

@@ -36,7 +36,7 @@ from ._core.assertions import (
     expect_called_with,
     expected_key,
     explain_key,
-    ignore_client_keywords,
+    ignore_extra_keywords,
 )
 from ._core.diagnostics import UnmatchedRequest
 from ._core.handles import RegisteredRoute
@@ -252,13 +252,13 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
-        **client_options: Any,
+        **extra: Any,
     ) -> None:
         """Some request went to ``method`` ``url`` (``params`` added to its
         query); when ``data``, ``json`` or ``headers`` are given, one such
         request also meets them (see :meth:`assert_called_with`)."""
         __tracebackhide__ = True
-        ignore_client_keywords("assert_any_call", client_options)
+        ignore_extra_keywords("assert_any_call", extra)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
@@ -276,7 +276,7 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
-        **client_options: Any,
+        **extra: Any,
     ) -> None:
         """The most recent request to ``method`` ``url`` (``params`` added to
         its query) meets every expectation given.
@@ -287,13 +287,18 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         case-insensitive), and with ``strict_headers=True`` no other header
         may be present. Arguments left at ``None``, or given as
         :data:`unittest.mock.ANY`, are not checked. A relative ``url`` such as
-        ``"/users"`` means ``server_url + "/users"``. Options of the client
-        rather than of the request (``ssl=``, ``timeout=``,
-        ``allow_redirects=``...), which aioresponses-era tests pass, are
-        ignored with a :exc:`DeprecationWarning` that names them.
+        ``"/users"`` means ``server_url + "/users"``.
+
+        Any other keyword (such as the client options ``ssl=``, ``timeout=``
+        or ``allow_redirects=`` that aioresponses-era tests pass) is not
+        checked: it is ignored with a :exc:`DeprecationWarning` that names it,
+        and starts with aiointercept 1.0.0's words, "Passing extra parameters
+        to assert_called_with". A keyword close to one of the parameters above
+        (``jsno=`` for ``json=``) is a :exc:`TypeError` that says "did you
+        mean 'json'?".
         """
         __tracebackhide__ = True
-        ignore_client_keywords("assert_called_with", client_options)
+        ignore_extra_keywords("assert_called_with", extra)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
@@ -316,12 +321,12 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         strict_headers: bool = False,
-        **client_options: Any,
+        **extra: Any,
     ) -> None:
         """Exactly one request went to ``method`` ``url``, and it meets every
         expectation given (see :meth:`assert_called_with`)."""
         __tracebackhide__ = True
-        ignore_client_keywords("assert_called_once_with", client_options)
+        ignore_extra_keywords("assert_called_once_with", extra)
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )

@@ -24,6 +24,7 @@ from aiointercept import (
     MockResponse,
     RecordedRequest,
     RegisteredRoute,
+    ServerAddress,
     aiointercept,
 )
 
@@ -131,6 +132,118 @@ async def test_server_host_and_port_make_server_url() -> None:
 def test_server_host_before_the_block_says_when_it_is_set() -> None:
     with pytest.raises(RuntimeError, match="set when the block starts"):
         _ = aiointercept().server_port
+
+
+# -- m.server -------------------------------------------------------------------------
+
+
+def server_of(m: aiointercept) -> ServerAddress | None:
+    """``m.server``, read anew (a type checker would keep an earlier read)."""
+    return m.server
+
+
+@pytest.mark.anyio
+async def test_server_is_set_while_the_block_runs_and_none_after_stop() -> None:
+    m = aiointercept()
+    assert server_of(m) is None
+    await m.start()
+    try:
+        server = server_of(m)
+        assert isinstance(server, ServerAddress)
+        assert (server.host, server.port) == (m.server_host, m.server_port)
+        assert server.url == m.server_url
+        assert server.scheme == "http"
+        m.get("/ping", body="pong")
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{server.url}/ping")
+        assert response.text == "pong"
+    finally:
+        await m.stop()
+    assert server_of(m) is None
+    assert m.server_url == server.url  # server_url keeps its last value
+
+
+@pytest.mark.anyio
+async def test_server_make_url_joins_a_path_to_the_server() -> None:
+    async with aiointercept() as m, httpx.AsyncClient() as client:
+        assert m.server is not None
+        url = m.server.make_url("/users?page=2")
+        assert url == URL(f"{m.server_url}/users?page=2")
+        m.get(url, body="page 2")
+        assert (await client.get(str(url))).text == "page 2"
+        with pytest.raises(ValueError, match="'users'"):
+            m.server.make_url("users")
+        with pytest.raises(TypeError, match="b'/users'"):
+            m.server.make_url(b"/users")  # type: ignore[arg-type]
+
+
+def test_server_follows_a_sync_block_and_each_entry() -> None:
+    m = aiointercept()
+    with m:
+        first = server_of(m)
+        assert first is not None
+        assert server_of(m) == first  # stable while the block runs
+    assert server_of(m) is None
+    with m:
+        second = server_of(m)
+        assert second is not None
+        assert second.url == m.server_url
+    assert server_of(m) is None
+
+
+# -- a route after repeat=True ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["http://mix.test/path", re.compile(r"^http://mix\.test/.*$")]
+)
+@pytest.mark.parametrize("repeat", [False, 1, 3, True])
+def test_a_route_after_repeat_true_is_refused_with_1_0_words(
+    url: str | re.Pattern[str], repeat: bool | int
+) -> None:
+    m = aiointercept()
+    m.get(url, status=200, repeat=True)
+    with pytest.raises(
+        ValueError, match="repeat=True, cannot add more handlers"
+    ) as raised:
+        m.get(url, status=201, repeat=repeat)
+    message = str(raised.value)
+    # the explanation follows 1.0.0's words
+    assert message.index("cannot add more handlers") < message.index(
+        "could never serve a request"
+    )
+    assert "clear()" in message
+    assert len(m.handlers) == 1  # nothing was added
+
+
+@pytest.mark.anyio
+async def test_a_repeat_true_route_after_finite_ones_answers_after_them() -> None:
+    """1.0.0 replaced the finite routes; here they answer first."""
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.get("/queue", body="first")
+        m.get("/queue", body="second", repeat=2)
+        m.get("/queue", body="then always", repeat=True)
+        texts = [(await client.get("/queue")).text for _ in range(5)]
+    assert texts == ["first", "second", "second", "then always", "then always"]
+
+
+# -- body= with payload= ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_payload_with_body_and_headers_sends_the_payload() -> None:
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.post(
+            "/users",
+            payload={"spam": "eggs"},
+            headers={"Connection": "keep-alive"},
+            body={"foo": "bar"},
+        )
+        response = await client.post("/users", data={"spam": "eggs"})
+    assert response.status_code == 200
+    assert response.json() == {"spam": "eggs"}
+    assert response.headers["Content-Type"] == "application/json"
+    m.assert_called_once_with("/users", "POST", data={"spam": "eggs"})
 
 
 # -- ordered_requests, last_request, call_count ----------------------------------------
@@ -263,10 +376,68 @@ async def test_assertions_ignore_client_options_with_a_deprecation_warning(
                 check("/other", ssl=False)
 
 
-def test_an_unknown_assertion_keyword_is_still_a_type_error() -> None:
-    m = aiointercept()
-    with pytest.raises(TypeError, match=r"\['jsn'\]"):
-        m.assert_called_with("http://api.test/x", jsn={"a": 1})
+ASSERTIONS = ["assert_called_with", "assert_called_once_with", "assert_any_call"]
+#: The start of the warning each assertion gives for extra keywords: 1.0.0's
+#: words (its assert_called_once_with warned as assert_called_with).
+EXTRA_WORDS = {
+    "assert_called_with": "Passing extra parameters to assert_called_with",
+    "assert_called_once_with": "Passing extra parameters to assert_called_with",
+    "assert_any_call": "Passing extra parameters to assert_any_call",
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("assertion", ASSERTIONS)
+async def test_an_unknown_assertion_keyword_is_ignored_with_1_0_words(
+    assertion: str,
+) -> None:
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.get("/status")
+        await client.get("/status")
+
+        check = getattr(m, assertion)
+        with pytest.warns(
+            DeprecationWarning, match=f"^{EXTRA_WORDS[assertion]}"
+        ) as record:
+            check("/status", unknown_arg="ignored")
+        (warning,) = record.list
+        assert "['unknown_arg']" in str(warning.message)
+        assert f"{assertion}()" in str(warning.message)
+
+        # the warning filter a 1.0.0 suite wrote for it still silences it
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.filterwarnings(
+                "ignore", EXTRA_WORDS[assertion], DeprecationWarning
+            )
+            check("/status", unknown_arg="ignored")
+
+
+@pytest.mark.parametrize("assertion", ASSERTIONS)
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("jsno", "json"),
+        ("jsn", "json"),
+        ("header", "headers"),
+        ("dat", "data"),
+        ("param", "params"),
+        ("strict_header", "strict_headers"),
+        ("methods", "method"),
+    ],
+)
+def test_a_near_miss_of_an_assertion_keyword_is_a_type_error(
+    assertion: str, typo: str, meant: str
+) -> None:
+    check = getattr(aiointercept(), assertion)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # raised before anything is ignored
+        with pytest.raises(TypeError) as raised:
+            check("http://api.test/x", unknown_arg=1, **{typo: {"a": 1}})
+    assert str(raised.value) == (
+        f"{assertion}() got an unexpected keyword argument {typo!r}: "
+        f"did you mean {meant!r}?"
+    )
 
 
 # -- reading a recorded request --------------------------------------------------------

@@ -25,6 +25,7 @@ EXPECTED = {
     "CassetteError",
     "CassetteRequest",
     "Fault",
+    "ServerAddress",
     "ServerSentEvents",
     "UploadedFile",
     "WebSocket",

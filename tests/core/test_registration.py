@@ -10,7 +10,7 @@ import httpx
 import pytest
 from yarl import URL
 
-from aiointercept import CallbackResult, aiointercept
+from aiointercept import CallbackResult, ServerSentEvents, aiointercept
 
 SHORTCUTS = ["get", "post", "put", "patch", "delete", "head", "options"]
 
@@ -756,14 +756,31 @@ async def test_callbacks_that_take_url_and_kwargs_are_accepted() -> None:
 
 
 @pytest.mark.parametrize("given", ["json", "payload"])
-@pytest.mark.parametrize("body", ["text", b"bytes"])
-def test_body_with_json_or_payload_is_rejected(given: str, body: str | bytes) -> None:
-    with pytest.raises(TypeError) as raised:
-        aiointercept().post("https://api.example.com/x", body=body, **{given: {"a": 1}})
-    assert f"pass either body= or {given}= (the body as JSON), not both" in str(
-        raised.value
-    )
-    assert repr(body) in str(raised.value)
+def test_a_json_document_with_chunk_delay_is_rejected(given: str) -> None:
+    with pytest.raises(ValueError, match=f"not to a {given}= document"):
+        aiointercept().get(
+            "https://api.example.com/x", body=[b"a"], chunk_delay=0.1, **{given: [1]}
+        )
+    with pytest.raises(ValueError, match="not to a payload= document"):
+        CallbackResult(payload=[1], chunk_delay=0.1)
+
+
+@pytest.mark.anyio
+async def test_a_payload_replaces_a_server_sent_events_body_and_its_type() -> None:
+    events = ServerSentEvents([{"data": "x"}])
+    async with aiointercept() as m, httpx.AsyncClient(base_url=m.server_url) as client:
+        m.get("/static", body=events, json={"static": True})
+        m.get(
+            "/callback",
+            callback=lambda url, **kwargs: CallbackResult(body=events, payload=[1]),
+        )
+        static = await client.get("/static")
+        callback = await client.get("/callback")
+    assert static.json() == {"static": True}
+    assert callback.json() == [1]
+    for response in (static, callback):
+        assert response.headers["Content-Type"] == "application/json"
+        assert "Cache-Control" not in response.headers
 
 
 @pytest.mark.parametrize("status", [100, 101, 204, 304])

@@ -491,19 +491,11 @@ CASES: list[Case] = [
     ),
     add(
         "json",
-        '``{"a": 1}`` with ``body="text"`` too',
+        '``{"a": 1}`` with ``payload={"a": 2}``',
         TypeError,
-        "pass either body= or json= (the body as JSON), not both",
+        "json= and payload= are aliases of one parameter, but got two documents",
         json={"a": 1},
-        body="text",
-    ),
-    add(
-        "json",
-        "with ``payload=`` too",
-        TypeError,
-        "pass either json= or payload= (they are aliases), not both",
-        json={},
-        payload={},
+        payload={"a": 2},
     ),
     add(
         "headers",
@@ -809,6 +801,14 @@ CASES: list[Case] = [
         chunk_delay=0.1,
     ),
     add(
+        "chunk_delay",
+        "with ``json=[]``",
+        ValueError,
+        "chunk_delay applies to streamed bodies",
+        json=[],
+        chunk_delay=0.1,
+    ),
+    add(
         "compress",
         '``"zip"``',
         ValueError,
@@ -901,6 +901,14 @@ CASES: list[Case] = [
         "chunk_delay must be a finite, non-negative number of seconds",
         body=[b"a"],
         chunk_delay=-1,
+    ),
+    result(
+        "chunk_delay",
+        "with ``payload=[]``",
+        ValueError,
+        "chunk_delay applies to streamed bodies",
+        payload=[],
+        chunk_delay=0.1,
     ),
     result(
         "compress",

@@ -11,6 +11,7 @@ by :mod:`.diagnostics`).
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .request import RecordedRequest
 
 __all__ = [
+    "ASSERTION_PARAMETERS",
     "CLIENT_KEYWORDS",
     "MOCK",
     "CallSpec",
@@ -57,7 +59,7 @@ __all__ = [
     "expect_called_with",
     "expected_key",
     "explain_key",
-    "ignore_client_keywords",
+    "ignore_extra_keywords",
     "resolve_url",
 ]
 
@@ -65,7 +67,8 @@ MOCK = "the mock"
 
 
 #: Keywords of aiohttp's ``ClientSession.request`` that aioresponses-era
-#: assertions pass and that say nothing about the request the server received.
+#: assertions pass and that say nothing about the request the server received:
+#: never taken for a misspelt parameter.
 CLIENT_KEYWORDS = frozenset(
     {
         "allow_redirects",
@@ -96,20 +99,48 @@ CLIENT_KEYWORDS = frozenset(
     }
 )
 
+#: The parameters of ``assert_called_with`` and friends, which an extra
+#: keyword is compared with to tell a misspelling.
+ASSERTION_PARAMETERS = (
+    "url",
+    "method",
+    "params",
+    "data",
+    "json",
+    "headers",
+    "strict_headers",
+)
 
-def ignore_client_keywords(assertion: str, keywords: Mapping[str, object]) -> None:
-    """Drop the client-only keywords of an aioresponses-era assertion with a
-    :exc:`DeprecationWarning` that names them; any other keyword is a mistake."""
-    unknown = sorted(set(keywords) - CLIENT_KEYWORDS)
-    if unknown:
-        raise TypeError(
-            f"{assertion}() got unexpected keyword arguments {unknown!r} (client "
-            f"options it ignores: {', '.join(sorted(CLIENT_KEYWORDS))})"
-        )
+
+def ignore_extra_keywords(assertion: str, keywords: Mapping[str, object]) -> None:
+    """Drop the keywords that an assertion does not take, as aiointercept
+    1.0.0 did, with a :exc:`DeprecationWarning` in its words (so that its
+    users' warning filters still match) that names them.
+
+    A keyword close to one of the assertion's parameters (``jsno=`` for
+    ``json=``) is a misspelling, not an extra: a :exc:`TypeError` says which
+    parameter was meant.
+    """
+    for name in keywords:
+        if name in CLIENT_KEYWORDS:
+            continue
+        close = difflib.get_close_matches(name, ASSERTION_PARAMETERS, n=1)
+        if close:
+            raise TypeError(
+                f"{assertion}() got an unexpected keyword argument {name!r}: "
+                f"did you mean {close[0]!r}?"
+            )
     if keywords:
+        # 1.0.0's assert_called_once_with warned as assert_called_with
+        words = (
+            "assert_any_call"
+            if assertion == "assert_any_call"
+            else ("assert_called_with")
+        )
         warnings.warn(
-            f"{assertion}() ignores the client options {sorted(keywords)!r}: they "
-            "are not part of the request the server received; remove them",
+            f"Passing extra parameters to {words} via kwargs is deprecated: "
+            f"{assertion}() does not check {sorted(keywords)!r}, which say "
+            "nothing about the request the server received; remove them",
             DeprecationWarning,
             stacklevel=3,
         )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .compression import check_compress
-from .reply_builder import build_reply, check_body
+from .reply_builder import build_reply, check_body, check_no_chunk_delay
 from .responses import (
     DEFAULT_CONTENT_TYPE,
     Fault,
@@ -28,7 +28,8 @@ __all__ = ["CallbackResult"]
 class CallbackResult:
     """What a callback returns to describe its response.
 
-    ``payload`` is serialized to JSON and replaces ``body``. ``content_type`` sets
+    ``payload`` is serialized to JSON and replaces ``body`` (which is then
+    neither sent nor checked). ``content_type`` sets
     the Content-Type; a Content-Type given in ``headers`` wins over the default
     ``application/json`` but not over an explicit ``content_type``. ``body`` may
     also be an iterable or async iterable of chunks (streamed), and ``delay``,
@@ -65,19 +66,25 @@ class CallbackResult:
         compress: bool | str | None = None,
     ) -> None:
         self.status = check_status(status)
-        check_body(body, chunk_delay)
-        self.body = body
         if payload is not None:
+            # the document replaces body, which is neither sent nor checked
             encode_json(payload, "payload")
             check_no_body(self.status, "payload", payload)
+            check_no_chunk_delay(chunk_delay, "payload")
         else:
+            check_body(body, chunk_delay)
             check_no_body(self.status, "body", body)
+        self.body = body
         self.payload = payload
         if isinstance(headers, Iterator):
             headers = list(headers)  # a one-shot iterator is read once, here
         check_headers(headers)
         self.headers = headers
-        if content_type == DEFAULT_CONTENT_TYPE and isinstance(body, ServerSentEvents):
+        if (
+            content_type == DEFAULT_CONTENT_TYPE
+            and payload is None
+            and isinstance(body, ServerSentEvents)
+        ):
             content_type = SSE_CONTENT_TYPE
         self.content_type = check_content_type(content_type)
         self.reason = check_reason(reason)

@@ -118,11 +118,17 @@ class Dispatcher:
         with self.lock:
             shadowing = self.router.add(route)
         if shadowing is not None:
+            # aiointercept 1.0.0's words come first: its users match them
+            fix = (
+                "call clear() first to replace it"
+                if route.remaining is None
+                else "register the finite responses before it, or call clear() first"
+            )
             raise ValueError(
-                f"the route {route.describe()} could never serve a request: the "
-                f"earlier route {shadowing.describe()} has repeat=True and no "
-                "matchers, so it answers every such request first; register the "
-                "finite responses before it, or call clear() first"
+                f"the route {shadowing.describe()} has repeat=True, cannot add more "
+                f"handlers after it: with no matchers, it answers every such "
+                f"request first, so the route {route.describe()} could never "
+                f"serve a request; {fix}"
             )
 
     def reset(self) -> None:

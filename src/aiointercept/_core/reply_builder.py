@@ -30,7 +30,13 @@ from .responses import (
 )
 from .sse import SSE_CONTENT_TYPE, ServerSentEvents
 
-__all__ = ["build_reply", "check_body", "static_reply"]
+__all__ = [
+    "build_reply",
+    "check_body",
+    "check_no_chunk_delay",
+    "json_document",
+    "static_reply",
+]
 
 
 def check_body(body: object, chunk_delay: object) -> bytes | StreamBody:
@@ -53,6 +59,33 @@ def check_body(body: object, chunk_delay: object) -> bytes | StreamBody:
         "body must be str or bytes, or an iterable or async iterable of chunks, "
         f"got {type(body).__name__}: {body!r}"
     )
+
+
+def json_document(json: object, payload: object) -> tuple[object, str]:
+    """The JSON document of a response and the name it was given as: ``json``
+    or its alias ``payload`` (``(None, "json")`` when neither is).
+
+    Both may be given only with the same document: they are one parameter.
+    """
+    if payload is None:
+        return json, "json"
+    if json is None:
+        return payload, "payload"
+    if json is not payload and json != payload:
+        raise TypeError(
+            "json= and payload= are aliases of one parameter, but got two "
+            f"documents: json={json!r} and payload={payload!r}; pass one of them"
+        )
+    return json, "json"
+
+
+def check_no_chunk_delay(chunk_delay: object, name: str) -> None:
+    """``chunk_delay`` paces a streamed body; a JSON document is sent at once."""
+    if check_delay(chunk_delay, "chunk_delay"):
+        raise ValueError(
+            "chunk_delay applies to streamed bodies (an iterable or async "
+            f"iterable of chunks), not to a {name}= document"
+        )
 
 
 def build_reply(
@@ -120,36 +153,32 @@ def static_reply(
         # the common case, which every check below lets through unchanged
         if json is None and payload is None:
             return Reply(status, None, _DEFAULT_HEADERS, encode_body(body))
-        if not body and (json is None or payload is None):
+        if json is None or payload is None:  # the JSON document replaces body
             name = "json" if json is not None else "payload"
             encoded = encode_json(json if json is not None else payload, name)
             return Reply(status, None, _DEFAULT_HEADERS, encoded)
-    if json is not None and payload is not None:
-        raise TypeError("pass either json= or payload= (they are aliases), not both")
-    data = json if json is not None else payload
-    if data is not None and body not in (b"", ""):
-        given = "json" if json is not None else "payload"
-        raise TypeError(
-            f"pass either body= or {given}= (the body as JSON), not both: "
-            f"got body={body!r} and {given}={data!r}"
-        )
+    data, name = json_document(json, payload)
     checked_status = check_status(status)
     if data is not None:
-        check_no_body(checked_status, "json" if json is not None else "payload", data)
+        # the document replaces body, which is neither sent nor checked
+        check_no_body(checked_status, name, data)
+        check_no_chunk_delay(chunk_delay, name)
     else:
         check_no_body(checked_status, "body", body)
     checked_headers = check_headers(headers)
     checked_type = check_content_type(content_type)
     if checked_type is None and not any(
-        name.lower() == "content-type" for name, _ in checked_headers
+        header.lower() == "content-type" for header, _ in checked_headers
     ):
-        checked_type = _default_content_type(body)
+        checked_type = (
+            DEFAULT_CONTENT_TYPE if data is not None else _default_content_type(body)
+        )
     return build_reply(
         status=checked_status,
         reason=check_reason(reason),
         headers=checked_headers,
         body=(
-            encode_json(data, "json" if json is not None else "payload")
+            encode_json(data, name)
             if data is not None
             else check_body(body, chunk_delay)
         ),

@@ -27,10 +27,20 @@ import requests
 import vcr
 import yaml
 
-from tests.support.cassettes import cassette_block, every_client, record, replay, uris
+from tests.support.cassettes import (
+    cassette_block,
+    every_client,
+    header,
+    interactions,
+    record,
+    replay,
+    response_body,
+    uris,
+)
 from tests.support.clients import BOUND, Client
 from tests.support.upstream import (
     BINARY,
+    GZIP_CHUNKS,
     GZIP_TEXT,
     TEAPOT_BODY,
     TEAPOT_REASON,
@@ -181,6 +191,52 @@ async def test_gzip_recorded_here_replays_under_vcrpy(
         response = requests_get(url)
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.text == GZIP_TEXT
+
+
+@every_client
+@pytest.mark.parametrize("recorder", VCRPY_CLIENTS)
+async def test_chunked_gzip_recorded_by_vcrpy_replays_decoded(
+    kind: str, recorder: str, tmp_path: Path
+) -> None:
+    """A compressed response sent chunked (as Cloudflare answers): vcrpy keeps
+    ``Content-Encoding`` and ``Transfer-Encoding``, and the compressed body
+    (httpx) or the decoded one (requests, aiohttp)."""
+    path = tmp_path / "c.yaml"
+    async with serving() as upstream:
+        url = f"{upstream.url}/chunked-gzip"
+        with vcr.use_cassette(str(path)):
+            vcrpy_get(recorder, url)
+        gzipped = upstream.gzipped
+    (stored,) = interactions(path)
+    assert header(stored["response"], "Content-Encoding") == ["gzip"]
+    assert header(stored["response"], "Transfer-Encoding") == ["chunked"]
+    assert response_body(stored) == (
+        gzipped if recorder == "httpx" else GZIP_TEXT.encode()
+    )
+    replayed = await replay(path, kind, lambda c: c.get(url))
+    assert replayed.status == 200
+    assert replayed.text == GZIP_TEXT
+
+
+def vcrpy_get(recorder: str, url: str) -> None:
+    """GET ``url`` with ``recorder`` (requests, httpx or aiohttp), while vcrpy
+    records; the body must read as :data:`GZIP_TEXT`."""
+    if recorder == "requests":
+        text = requests_get(url).text
+    elif recorder == "httpx":
+        text = httpx.get(url, timeout=BOUND).text
+    else:
+
+        async def aiohttp_get() -> str:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOUND)) as s,
+                s.get(url) as response,
+            ):
+                return await response.text()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            text = pool.submit(asyncio.run, aiohttp_get()).result(BOUND)
+    assert text == GZIP_TEXT
 
 
 def gzip_cassette(url: str) -> str:

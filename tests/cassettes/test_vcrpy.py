@@ -40,7 +40,6 @@ from tests.support.cassettes import (
 from tests.support.clients import BOUND, Client
 from tests.support.upstream import (
     BINARY,
-    GZIP_CHUNKS,
     GZIP_TEXT,
     TEAPOT_BODY,
     TEAPOT_REASON,
@@ -335,3 +334,37 @@ async def test_hand_written_vcrpy_cassette_replays(kind: str, tmp_path: Path) ->
     )
     assert len(m.requests) == 2
     assert path.read_text() == HAND_WRITTEN  # replaying does not rewrite it
+
+
+#: A cassette recorded by vcrpy 5.1.0 with httpx 0.24.1, in the shape vcrpy's
+#: httpx support wrote before vcrpy 6; ``data/make_vcrpy5_httpx.py`` made it.
+VCRPY5_HTTPX = Path(__file__).parent / "data" / "vcrpy5_httpx.yaml"
+
+
+@every_client
+async def test_cassette_of_vcrpy_5_httpx_replays(kind: str, tmp_path: Path) -> None:
+    """``status_code``, ``http_version``, ``headers``, ``content``: the body
+    as text, decoded from its ``Content-Encoding``, and no reason phrase."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(VCRPY5_HTTPX.read_bytes())
+    assert "status_code: 200" in path.read_text()
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
+        items = await client.get("http://api.example.com/items?page=1")
+        compressed = await client.get("http://api.example.com/gzip")
+        created = await client.request(
+            "POST", "http://api.example.com/items", json_body={"name": "new"}
+        )
+        missing = await client.get("http://api.example.com/missing")
+    assert (items.status, items.reason) == (200, "OK")
+    assert items.json() == [{"id": 1, "name": "café"}]
+    assert items.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+    assert compressed.text == "compressed " * 20
+    assert (created.status, created.reason) == (201, "Created")
+    assert created.json() == {"created": {"name": "new"}}
+    assert (missing.status, missing.reason, missing.body) == (
+        404,
+        "Not Found",
+        b"not found",
+    )
+    assert len(m.requests) == 4
+    assert path.read_bytes() == VCRPY5_HTTPX.read_bytes()

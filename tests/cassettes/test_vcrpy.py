@@ -368,3 +368,55 @@ async def test_cassette_of_vcrpy_5_httpx_replays(kind: str, tmp_path: Path) -> N
     )
     assert len(m.requests) == 4
     assert path.read_bytes() == VCRPY5_HTTPX.read_bytes()
+
+
+#: A query whose order and quoting vcrpy's ``filter_query_parameters`` changes:
+#: it sorts the parameters, quotes ``:`` and ``/``, writes a space as ``+`` and
+#: drops a parameter with no value.
+UNSORTED_QUERY = "z=1&time=12:00&path=/a/b&token=s3cret&q=x%20y&empty="
+#: The same parameters in another order, with another token.
+REORDERED_QUERY = "q=x%20y&path=/a/b&token=other&empty=&time=12:00&z=1"
+
+
+@every_client
+async def test_filtered_query_is_written_as_vcrpy_writes_it(
+    kind: str, tmp_path: Path
+) -> None:
+    by_vcrpy, here = tmp_path / "vcrpy.yaml", tmp_path / "here.yaml"
+    async with serving() as upstream:
+        url = f"{upstream.url}/search?{UNSORTED_QUERY}"
+        with vcr.use_cassette(str(by_vcrpy), filter_query_parameters=["token"]):
+            requests_get(url)
+        await record(
+            here,
+            upstream,
+            kind,
+            lambda c: c.get(url),
+            filter_query_parameters=["token"],
+        )
+    assert uris(by_vcrpy) == [
+        f"{upstream.url}/search?path=%2Fa%2Fb&q=x+y&time=12%3A00&z=1"
+    ]
+    assert uris(here) == uris(by_vcrpy)
+
+
+@every_client
+async def test_query_filtered_by_vcrpy_matches_in_any_order_and_quoting(
+    kind: str, tmp_path: Path
+) -> None:
+    """With ``match_on=["method", "uri"]``, as vcrpy compares them: both
+    queries rebuilt the same way."""
+    path = tmp_path / "c.yaml"
+    async with serving() as upstream:
+        with vcr.use_cassette(str(path), filter_query_parameters=["token"]):
+            requests_get(f"{upstream.url}/search?{UNSORTED_QUERY}")
+    async with cassette_block(
+        path,
+        kind,
+        record_mode="none",
+        match_on=["method", "uri"],
+        filter_query_parameters=["token"],
+    ) as (m, client):
+        reply = await client.get(f"{upstream.url}/search?{REORDERED_QUERY}")
+    assert reply.text == f"upstream GET /search?{UNSORTED_QUERY}"
+    assert len(m.requests) == 1

@@ -99,14 +99,17 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
     :param filter_headers: request headers left out of recordings (names, or
         ``(name, replacement)`` pairs); ``Authorization`` and ``Cookie`` by
         default.
-    :param filter_query_parameters: query parameters left out of recordings.
+    :param filter_query_parameters: query parameters left out of recordings;
+        when given, the query is rebuilt sorted and encoded again, as vcrpy
+        does.
     :param filter_post_data_parameters: form or JSON body fields left out of
         recordings.
     :param before_record_request: called with each request before it is
-        recorded or matched; returns it (changed or not), or ``None`` to leave
-        it out.
+        recorded or matched, and with each one the cassette holds when it is
+        read; returns it (changed or not), or ``None`` to leave it out.
     :param before_record_response: called with each response (a dict in
-        vcrpy's shape) before it is recorded; returns it, or ``None``.
+        vcrpy's shape) before it is recorded, and with each one the cassette
+        holds when it is read; returns it, or ``None``.
     """
 
     def __init__(

@@ -16,7 +16,7 @@ a fixture or the marker: the server, aiohttp and the rest come then.
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import os
 import re
 from collections.abc import Generator, Iterator
@@ -34,6 +34,10 @@ __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
 _STRICT = "aiointercept_strict"
+#: pytest-recording's package, and its plugin module, which adds
+#: ``--record-mode`` too.
+_PYTEST_RECORDING_PACKAGE = "pytest_recording"
+_PYTEST_RECORDING = "pytest_recording.plugin"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,16 +52,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--aiointercept-strict", action="store_true", dest=_STRICT, help=help_text
     )
     parser.addini(_STRICT, help_text, type="bool", default=False)
-    # pytest-recording may have added it already: then its value is shared
-    with contextlib.suppress(ValueError):
-        group.addoption(
-            "--record-mode",
-            dest="record_mode",
-            choices=RECORD_MODES,
-            default=None,
-            help="record mode of every aiointercept cassette whose marker does not "
-            "set one (default: once)",
-        )
+    if not _pytest_recording_installed():
+        _add_record_mode(parser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser
+) -> Generator[None, object, object]:
+    """``--record-mode``, when pytest-recording is installed but not loaded;
+    when it is loaded, both plugins read its option, which takes the same
+    modes.
+
+    Only one plugin can add the option, and which one pytest loads first is
+    not known in ``pytest_addoption``; here, the plugins of the command line,
+    of the environment, of the installed packages and of the initial
+    conftests are loaded, and the command line is not parsed yet."""
+    try:
+        return (yield)
+    finally:
+        if _pytest_recording_installed() and not any(
+            getattr(plugin, "__name__", None) == _PYTEST_RECORDING
+            for plugin in early_config.pluginmanager.get_plugins()
+        ):
+            _add_record_mode(parser)
+
+
+def _pytest_recording_installed() -> bool:
+    return importlib.util.find_spec(_PYTEST_RECORDING_PACKAGE) is not None
+
+
+def _add_record_mode(parser: pytest.Parser) -> None:
+    parser.getgroup("aiointercept").addoption(
+        "--record-mode",
+        dest="record_mode",
+        choices=RECORD_MODES,
+        default=None,
+        help="record mode of every aiointercept cassette whose marker does not "
+        "set one (default: once)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

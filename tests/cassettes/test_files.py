@@ -98,6 +98,31 @@ async def test_yaml_that_is_not_a_cassette_names_the_file(
             pass
 
 
+REQUEST = "request: {method: GET, uri: 'http://api.example.com/', headers: {}}"
+
+
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        ("{status: {code: OK}, headers: {}, body: {string: ''}}", "status.code"),
+        ("{status_code: '200', headers: {}, content: ''}", "status_code"),
+        ("{headers: {}, content: ''}", "status.code"),
+    ],
+    ids=["status-code", "old-httpx-status-code", "no-status"],
+)
+async def test_response_without_an_int_status_names_the_interaction(
+    tmp_path: Path, anyio_backend: str, response: str, problem: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"interactions:\n- {{{REQUEST}, response: {response}}}\n")
+    with pytest.raises(CassetteError) as info:
+        async with aiointercept(mock_external_urls=True, cassette=path):
+            pass
+    assert str(info.value) == (
+        f"{path}, interaction 1: response.{problem} must be an int"
+    )
+
+
 async def test_failed_write_leaves_the_previous_cassette_intact(
     tmp_path: Path, anyio_backend: str
 ) -> None:

@@ -27,7 +27,16 @@ import requests
 import vcr
 import yaml
 
-from tests.support.cassettes import cassette_block, every_client, record, replay, uris
+from tests.support.cassettes import (
+    cassette_block,
+    every_client,
+    header,
+    interactions,
+    record,
+    replay,
+    response_body,
+    uris,
+)
 from tests.support.clients import BOUND, Client
 from tests.support.upstream import (
     BINARY,
@@ -183,6 +192,52 @@ async def test_gzip_recorded_here_replays_under_vcrpy(
     assert response.text == GZIP_TEXT
 
 
+@every_client
+@pytest.mark.parametrize("recorder", VCRPY_CLIENTS)
+async def test_chunked_gzip_recorded_by_vcrpy_replays_decoded(
+    kind: str, recorder: str, tmp_path: Path
+) -> None:
+    """A compressed response sent chunked (as Cloudflare answers): vcrpy keeps
+    ``Content-Encoding`` and ``Transfer-Encoding``, and the compressed body
+    (httpx) or the decoded one (requests, aiohttp)."""
+    path = tmp_path / "c.yaml"
+    async with serving() as upstream:
+        url = f"{upstream.url}/chunked-gzip"
+        with vcr.use_cassette(str(path)):
+            vcrpy_get(recorder, url)
+        gzipped = upstream.gzipped
+    (stored,) = interactions(path)
+    assert header(stored["response"], "Content-Encoding") == ["gzip"]
+    assert header(stored["response"], "Transfer-Encoding") == ["chunked"]
+    assert response_body(stored) == (
+        gzipped if recorder == "httpx" else GZIP_TEXT.encode()
+    )
+    replayed = await replay(path, kind, lambda c: c.get(url))
+    assert replayed.status == 200
+    assert replayed.text == GZIP_TEXT
+
+
+def vcrpy_get(recorder: str, url: str) -> None:
+    """GET ``url`` with ``recorder`` (requests, httpx or aiohttp), while vcrpy
+    records; the body must read as :data:`GZIP_TEXT`."""
+    if recorder == "requests":
+        text = requests_get(url).text
+    elif recorder == "httpx":
+        text = httpx.get(url, timeout=BOUND).text
+    else:
+
+        async def aiohttp_get() -> str:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOUND)) as s,
+                s.get(url) as response,
+            ):
+                return await response.text()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            text = pool.submit(asyncio.run, aiohttp_get()).result(BOUND)
+    assert text == GZIP_TEXT
+
+
 def gzip_cassette(url: str) -> str:
     """A cassette whose body is stored compressed, under its Content-Encoding."""
     return yaml.safe_dump(
@@ -279,3 +334,89 @@ async def test_hand_written_vcrpy_cassette_replays(kind: str, tmp_path: Path) ->
     )
     assert len(m.requests) == 2
     assert path.read_text() == HAND_WRITTEN  # replaying does not rewrite it
+
+
+#: A cassette recorded by vcrpy 5.1.0 with httpx 0.24.1, in the shape vcrpy's
+#: httpx support wrote before vcrpy 6; ``data/make_vcrpy5_httpx.py`` made it.
+VCRPY5_HTTPX = Path(__file__).parent / "data" / "vcrpy5_httpx.yaml"
+
+
+@every_client
+async def test_cassette_of_vcrpy_5_httpx_replays(kind: str, tmp_path: Path) -> None:
+    """``status_code``, ``http_version``, ``headers``, ``content``: the body
+    as text, decoded from its ``Content-Encoding``, and no reason phrase."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(VCRPY5_HTTPX.read_bytes())
+    assert "status_code: 200" in path.read_text()
+    async with cassette_block(path, kind, record_mode="none") as (m, client):
+        items = await client.get("http://api.example.com/items?page=1")
+        compressed = await client.get("http://api.example.com/gzip")
+        created = await client.request(
+            "POST", "http://api.example.com/items", json_body={"name": "new"}
+        )
+        missing = await client.get("http://api.example.com/missing")
+    assert (items.status, items.reason) == (200, "OK")
+    assert items.json() == [{"id": 1, "name": "café"}]
+    assert items.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+    assert compressed.text == "compressed " * 20
+    assert (created.status, created.reason) == (201, "Created")
+    assert created.json() == {"created": {"name": "new"}}
+    assert (missing.status, missing.reason, missing.body) == (
+        404,
+        "Not Found",
+        b"not found",
+    )
+    assert len(m.requests) == 4
+    assert path.read_bytes() == VCRPY5_HTTPX.read_bytes()
+
+
+#: A query whose order and quoting vcrpy's ``filter_query_parameters`` changes:
+#: it sorts the parameters, quotes ``:`` and ``/``, writes a space as ``+`` and
+#: drops a parameter with no value.
+UNSORTED_QUERY = "z=1&time=12:00&path=/a/b&token=s3cret&q=x%20y&empty="
+#: The same parameters in another order, with another token.
+REORDERED_QUERY = "q=x%20y&path=/a/b&token=other&empty=&time=12:00&z=1"
+
+
+@every_client
+async def test_filtered_query_is_written_as_vcrpy_writes_it(
+    kind: str, tmp_path: Path
+) -> None:
+    by_vcrpy, here = tmp_path / "vcrpy.yaml", tmp_path / "here.yaml"
+    async with serving() as upstream:
+        url = f"{upstream.url}/search?{UNSORTED_QUERY}"
+        with vcr.use_cassette(str(by_vcrpy), filter_query_parameters=["token"]):
+            requests_get(url)
+        await record(
+            here,
+            upstream,
+            kind,
+            lambda c: c.get(url),
+            filter_query_parameters=["token"],
+        )
+    assert uris(by_vcrpy) == [
+        f"{upstream.url}/search?path=%2Fa%2Fb&q=x+y&time=12%3A00&z=1"
+    ]
+    assert uris(here) == uris(by_vcrpy)
+
+
+@every_client
+async def test_query_filtered_by_vcrpy_matches_in_any_order_and_quoting(
+    kind: str, tmp_path: Path
+) -> None:
+    """With ``match_on=["method", "uri"]``, as vcrpy compares them: both
+    queries rebuilt the same way."""
+    path = tmp_path / "c.yaml"
+    async with serving() as upstream:
+        with vcr.use_cassette(str(path), filter_query_parameters=["token"]):
+            requests_get(f"{upstream.url}/search?{UNSORTED_QUERY}")
+    async with cassette_block(
+        path,
+        kind,
+        record_mode="none",
+        match_on=["method", "uri"],
+        filter_query_parameters=["token"],
+    ) as (m, client):
+        reply = await client.get(f"{upstream.url}/search?{REORDERED_QUERY}")
+    assert reply.text == f"upstream GET /search?{UNSORTED_QUERY}"
+    assert len(m.requests) == 1

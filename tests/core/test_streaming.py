@@ -866,6 +866,24 @@ async def test_compressed_streamed_body_aiohttp() -> None:
 
 
 @pytest.mark.anyio
+async def test_streamed_chunks_compressed_by_the_user_keep_their_coding() -> None:
+    """A body the user compressed, streamed as it is under the
+    ``Content-Encoding`` it gives: the header is sent, so the client decodes."""
+    gzipped = gzip.compress(TEXT)
+    async with aiointercept() as m, client() as c:
+        m.get(
+            "/z",
+            body=[gzipped[:100], gzipped[100:]],
+            headers={"Content-Encoding": "gzip"},
+        )
+        async with c.stream("GET", f"{m.server_url}/z") as resp:
+            assert resp.headers["content-encoding"] == "gzip"
+            assert_chunked(resp.headers)
+            received = b"".join([data async for data in resp.aiter_bytes()])
+    assert received == TEXT
+
+
+@pytest.mark.anyio
 async def test_compressed_chunks_arrive_as_they_are_produced() -> None:
     """Compressed chunk by chunk: the client decodes the first chunk before the
     producer makes the second."""

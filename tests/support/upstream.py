@@ -24,6 +24,8 @@ and answers, whatever the method (HEAD gets the headers only):
 ``/binary``        :data:`BINARY`; ``/large``: :data:`LARGE`; ``/secret``:
                    :data:`SECRET_BODY`; ``/unicode``: :data:`UNICODE` in UTF-8
 ``/chunked``       :data:`CHUNKS`, chunked
+``/chunked-gzip``  :data:`GZIP_TEXT`, gzip-compressed and chunked, as Cloudflare
+                   answers (:attr:`Upstream.gzipped`, in :data:`GZIP_CHUNKS`)
 ``/big``           :data:`BIG_CHUNKS` chunks of :data:`BIG_CHUNK`, chunked
 ``/stream``        a first chunk ``first;``, then ``second`` once
                    :attr:`Upstream.release` is set
@@ -70,6 +72,8 @@ SECRET_BODY = b"your token-123 is here"
 LARGE = random.Random(13).randbytes(1024 * 1024)
 BIG_CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
 BIG_CHUNKS = 80  # 5 MiB in all
+#: How many chunks ``/chunked-gzip`` sends its compressed body in.
+GZIP_CHUNKS = 3
 
 #: The redirects the upstream answers, by path: (status, Location).
 REDIRECTS = {
@@ -277,6 +281,13 @@ class UpstreamHandler(BaseHTTPRequestHandler):
             self.send_body(UNICODE.encode(), "text/plain; charset=utf-8")
         elif route == "/chunked":
             self.send_chunked(CHUNKS)
+        elif route == "/chunked-gzip":
+            gzipped = self.upstream.gzipped
+            step = -(-len(gzipped) // GZIP_CHUNKS)
+            self.send_chunked(
+                [gzipped[i : i + step] for i in range(0, len(gzipped), step)],
+                extra={"Content-Encoding": "gzip"},
+            )
         elif route == "/big":
             self.send_chunked([BIG_CHUNK] * BIG_CHUNKS, "application/x-big")
         elif route == "/stream":
@@ -319,11 +330,17 @@ class UpstreamHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def send_chunked(
-        self, chunks: list[bytes], content_type: str = "text/plain"
+        self,
+        chunks: list[bytes],
+        content_type: str = "text/plain",
+        *,
+        extra: Mapping[str, str] | None = None,
     ) -> None:
         """A chunked response, one chunk per write."""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         if self.command == "HEAD":

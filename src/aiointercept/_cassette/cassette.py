@@ -48,10 +48,18 @@ class Cassette:
         self.path = options.path
         mode = options.record_mode
         exists = self.path.exists()
-        #: What the file holds (nothing for ``rewrite``, which replaces it).
+        filters = Filters(options)
+        #: What the file holds (nothing for ``rewrite``, which replaces it), as
+        #: the user's filters and hooks leave it.
         self.interactions: list[Interaction] = (
             _format.load(self.path) if exists and mode is not RecordMode.REWRITE else []
         )
+        if self.interactions and filters.change_stored:
+            self.interactions = [
+                kept
+                for interaction in self.interactions
+                if (kept := filters.stored(interaction)) is not None
+            ]
         #: Whether recorded interactions answer requests.
         self.replays = mode in (RecordMode.NONE, RecordMode.NEW_EPISODES) or (
             mode is RecordMode.ONCE and exists
@@ -63,7 +71,6 @@ class Cassette:
             RecordMode.ALL,
             RecordMode.REWRITE,
         ) or (mode is RecordMode.ONCE and not exists)
-        filters = Filters(options)
         self.player = Player(
             options, self.interactions if self.replays else [], filters
         )

@@ -12,6 +12,16 @@ Live requests go through the same steps before they are matched against the
 recorded ones, so that a request whose secrets were filtered out when it was
 recorded still matches. The hooks run in the server's thread; what they raise
 is kept in :attr:`Filters.errors`, for the block's exit to report.
+
+As in vcrpy, the interactions a cassette file holds go through the user's
+filters and hooks too when it is read (:meth:`Filters.stored`), so that a
+recorded request and a live one are compared as filtered alike; the built-in
+default of ``filter_headers`` is left out there, so that a cassette replays
+what it holds.
+
+``filter_query_parameters`` rebuilds the query as vcrpy does: its parameters
+parsed (those with no value dropped), sorted, then encoded again, so that
+their order and the quoting of ``:`` or ``/`` no longer matter.
 """
 
 from __future__ import annotations
@@ -19,16 +29,19 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Sequence
-
-from yarl import URL
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from aiointercept._core.request import RecordedRequest
+from aiointercept._errors import CassetteError
 
-from .format import CassetteRequest, CassetteResponse
+from .format import CassetteRequest, CassetteResponse, Interaction
 from .options import CassetteOptions, Filter
 
 __all__ = ["Filters", "as_recorded"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Request headers that describe the connection, not the request.
 _NOT_RECORDED = frozenset(
@@ -68,22 +81,8 @@ class Filters:
         """``request`` filtered and through ``before_record_request``, or
         ``None`` when the hook drops it. What the hook raises is kept, and
         raised."""
-        options = self.options
-        recorded = as_recorded(request)
-        for name, replacement in options.filter_headers:
-            if name in recorded.headers:
-                del recorded.headers[name]
-                if replacement is not None:
-                    recorded.headers[name] = replacement
-        if options.filter_query_parameters:
-            recorded.uri = _filter_query(recorded.uri, options.filter_query_parameters)
-        if options.filter_post_data_parameters and recorded.body:
-            recorded.body = _filter_body(
-                recorded.body,
-                recorded.headers.get("Content-Type", ""),
-                options.filter_post_data_parameters,
-            )
-        hook = options.before_record_request
+        recorded = self._filtered(as_recorded(request), self.options.filter_headers)
+        hook = self.options.before_record_request
         if hook is None:
             return recorded
         try:
@@ -105,17 +104,99 @@ class Filters:
             changed, "the response of before_record_response"
         )
 
+    @property
+    def change_stored(self) -> bool:
+        """Whether :meth:`stored` may change anything."""
+        options = self.options
+        return bool(
+            (options.filter_headers and not options.default_filter_headers)
+            or options.filter_query_parameters
+            or options.filter_post_data_parameters
+            or options.before_record_request
+            or options.before_record_response
+        )
+
+    def stored(self, interaction: Interaction) -> Interaction | None:
+        """``interaction``, read from the cassette file, as the user's filters
+        and hooks leave it (not the default ``filter_headers``), or ``None``
+        when a hook drops it. What a hook raises is raised as a
+        :exc:`CassetteError` naming the interaction."""
+        options = self.options
+        where = interaction.origin
+        request = self._filtered(
+            interaction.request,
+            () if options.default_filter_headers else options.filter_headers,
+        )
+        response = interaction.response
+        if options.before_record_request is not None:
+            kept = _run(
+                "before_record_request", options.before_record_request, request, where
+            )
+            if kept is None:
+                return None
+            request = kept
+        if options.before_record_response is not None:
+            changed = _run(
+                "before_record_response",
+                options.before_record_response,
+                response.as_dict(),
+                where,
+            )
+            if changed is None:
+                return None
+            response = CassetteResponse.from_dict(
+                changed, f"{where}: the response of before_record_response"
+            )
+        return Interaction(request, response, where)
+
+    def _filtered(
+        self, recorded: CassetteRequest, header_filters: Sequence[Filter]
+    ) -> CassetteRequest:
+        """``recorded``, changed in place by ``header_filters`` and by the
+        query and body filters."""
+        options = self.options
+        for name, replacement in header_filters:
+            if name in recorded.headers:
+                del recorded.headers[name]
+                if replacement is not None:
+                    recorded.headers[name] = replacement
+        if options.filter_query_parameters:
+            recorded.uri = _filter_query(recorded.uri, options.filter_query_parameters)
+        if options.filter_post_data_parameters and recorded.body:
+            recorded.body = _filter_body(
+                recorded.body,
+                recorded.headers.get("Content-Type", ""),
+                options.filter_post_data_parameters,
+            )
+        return recorded
+
+
+def _run(name: str, hook: Callable[[T], R], value: T, where: str) -> R:
+    """``hook(value)``, for the interaction at ``where``; what it raises is
+    raised as a :exc:`CassetteError` that names the option ``name`` and the
+    interaction."""
+    try:
+        return hook(value)
+    except Exception as exc:
+        raise CassetteError(
+            f"{where}: {name} failed on this recorded interaction with "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
 
 def _filter_query(uri: str, filters: Sequence[Filter]) -> str:
-    url = URL(uri, encoded=True)
+    """The query of ``uri`` as vcrpy rebuilds it when it filters one: parsed
+    (parameters with no value dropped), sorted, filtered, then encoded again
+    (``:`` as ``%3A``, ``/`` as ``%2F``, a space as ``+``)."""
+    parts = urllib.parse.urlparse(uri)
     replaced = dict(filters)
     pairs: list[tuple[str, str]] = []
-    for name, value in url.query.items():
+    for name, value in sorted(urllib.parse.parse_qsl(parts.query)):
         if name not in replaced:
             pairs.append((name, value))
         elif (replacement := replaced[name]) is not None:
             pairs.append((name, replacement))
-    return str(url.with_query(pairs))
+    return urllib.parse.urlunparse(parts._replace(query=urllib.parse.urlencode(pairs)))
 
 
 def _filter_body(body: bytes, content_type: str, filters: Sequence[Filter]) -> bytes:

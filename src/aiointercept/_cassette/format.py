@@ -19,9 +19,11 @@ This module knows the file and its schema, nothing about servers or matching::
 Bodies that are UTF-8 text are written as strings, others as ``!!binary``;
 both read back as ``bytes``. A compressed response body is stored decoded,
 under its ``Content-Encoding`` header (vcrpy's way for requests and aiohttp;
-see :func:`content_coding`), or as the compressed bytes. PyYAML comes with the
-``aiointercept[record]`` extra; its C loader and dumper are used when they are
-available.
+see :func:`content_coding`), or as the compressed bytes. A response in the
+shape that vcrpy's httpx support wrote before vcrpy 6 (``status_code``,
+``http_version``, ``headers``, ``content``) is read too, and written in this
+one. PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
+dumper are used when they are available.
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class CassetteResponse:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteResponse:
+        if "status" not in data and "status_code" in data:
+            return cls._from_old_httpx_dict(data, where)
         status = data.get("status")
         if not isinstance(status, Mapping) or not isinstance(status.get("code"), int):
             raise CassetteError(f"{where}: response.status.code must be an int")
@@ -151,6 +155,24 @@ class CassetteResponse:
             reason=str(status.get("message") or ""),
             headers=_header_pairs(data.get("headers"), where),
             body=_bytes(raw, where) or b"",
+        )
+
+    @classmethod
+    def _from_old_httpx_dict(
+        cls, data: Mapping[str, Any], where: str
+    ) -> CassetteResponse:
+        """The shape vcrpy's httpx support wrote before vcrpy 6:
+        ``{status_code, http_version, headers, content}``, the body as text
+        (decoded from any ``Content-Encoding``, which stays among the headers),
+        no reason phrase (the status code's own is sent)."""
+        status = data.get("status_code")
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise CassetteError(f"{where}: response.status_code must be an int")
+        return cls(
+            status=status,
+            reason="",
+            headers=_header_pairs(data.get("headers"), where),
+            body=_bytes(data.get("content"), where) or b"",
         )
 
 

@@ -80,6 +80,9 @@ class CassetteOptions:
     match_on: tuple[str, ...]
     #: Header names lower-cased.
     filter_headers: tuple[Filter, ...]
+    #: Whether ``filter_headers`` is the built-in default, which is applied to
+    #: what is recorded, not to the interactions a cassette file holds.
+    default_filter_headers: bool
     filter_query_parameters: tuple[Filter, ...]
     filter_post_data_parameters: tuple[Filter, ...]
     before_record_request: RequestHook | None
@@ -147,6 +150,7 @@ def check_cassette_options(
         record_mode=RecordMode(record_mode),
         match_on=matchers,
         filter_headers=_filters("filter_headers", filter_headers, lower=True),
+        default_filter_headers=filter_headers is DEFAULT_FILTER_HEADERS,
         filter_query_parameters=_filters(
             "filter_query_parameters", filter_query_parameters
         ),

@@ -35,6 +35,10 @@ MALFORMED_STATUS_LINE = b"HTTP/1.1 abc\r\n\r\n"
 # Headers that aiohttp computes for a response; given by the user they would
 # contradict the body actually sent.
 _COMPUTED = frozenset({"content-length", "transfer-encoding", "content-encoding"})
+# Those of a body sent chunked as it is: its Content-Encoding, if it has one,
+# still says how the bytes are coded (a compressed body replayed from a
+# cassette, or compressed chunks the user streams).
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
 async def write_reply(
@@ -150,7 +154,7 @@ async def _stream(
     reply = streamed.reply
     body = reply.body
     assert isinstance(body, StreamBody)
-    headers = [(n, v) for n, v in reply.headers if n.lower() not in _COMPUTED]
+    headers = [(n, v) for n, v in reply.headers if n.lower() not in _FRAMING]
     if coding is not None:
         headers = _encoded_headers(headers, coding)
     response = web.StreamResponse(

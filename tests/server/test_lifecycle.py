@@ -745,14 +745,22 @@ async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
 
     async with aiointercept() as m, httpx.AsyncClient() as client:
         m.get("/where", callback=where, repeat=True)
-        assert (await client.get(f"{m.server_url}/where")).text == "ok"
+        for _ in range(5):
+            assert (await client.get(f"{m.server_url}/where")).text == "ok"
         # a blocking call holds up the test's loop: the server thread answers
         blocking = requests.get(f"{m.server_url}/where", timeout=5)  # noqa: ASYNC210
         assert blocking.text == "ok"
 
+    # on a loaded machine the test's loop may be slow to accept a connection,
+    # and the server thread may take one over: what counts is that the loop
+    # serves when it can (asyncio), and never under trio
+    *by_the_client, by_the_blocking_call = served_by
+    assert by_the_blocking_call == "aiointercept-server"
     test_thread = threading.current_thread().name
-    first = test_thread if anyio_backend == "asyncio" else "aiointercept-server"
-    assert served_by == [first, "aiointercept-server"]
+    if anyio_backend == "asyncio":
+        assert test_thread in by_the_client
+    else:
+        assert set(by_the_client) == {"aiointercept-server"}
 
 
 @pytest.mark.anyio

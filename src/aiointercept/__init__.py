@@ -11,6 +11,7 @@ from ._errors import (
     CassetteError,
     NetworkBlockedError,
     StrictCheckError,
+    UnreachableRouteWarning,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "ServerSentEvents",
     "StrictCheckError",
     "UnmatchedRequest",
+    "UnreachableRouteWarning",
     "UploadedFile",
     "WebSocket",
     "WebSocketClosedError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import sys
+import re
 import warnings
 import weakref
 from types import TracebackType
@@ -25,6 +25,13 @@ from ._cassette.cassette import Cassette
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute
+from ._reach import (
+    OutsideRoutes,
+    report_unreachable,
+    unreachable_before,
+    unreachable_route,
+    user_place,
+)
 from ._server.test_loop import TestLoopHandle
 from ._settings import strictness
 
@@ -66,6 +73,10 @@ class BlockLifecycle:
         #: :meth:`._session.SharedSession.of`).
         self._session: object | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        #: See :attr:`._core.registration.Registry._reachable_prefix`.
+        self._reachable_prefix: str | None = None
+        #: The routes registered outside a block since the last one started.
+        self._outside = OutsideRoutes()
 
     def _fresh(self) -> Self:
         """A new instance of the same class and configuration, with no routes,
@@ -150,6 +161,7 @@ class BlockLifecycle:
         running in this thread while the block is open."""
         self._check_not_running()
         server = server_type()(self._dispatcher, None, self.mock_external_urls)
+        server.entered_at = user_place()
         url = server.start_blocking()
         self._server = server
         self._sync_block = True
@@ -158,7 +170,9 @@ class BlockLifecycle:
         try:
             self._load_cassette()
             self._intercept()
+            self._check_reach()
         except BaseException:
+            self._reachable_prefix = None
             try:
                 server.stop_blocking()
             finally:
@@ -193,8 +207,7 @@ class BlockLifecycle:
         self._check_not_running()
         test_loop = TestLoopHandle()
         server = server_type()(self._dispatcher, test_loop, self.mock_external_urls)
-        caller = sys._getframe(1)
-        server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+        server.entered_at = user_place()
         self._dispatcher.test_loop = test_loop
         self._server = server
         try:
@@ -209,7 +222,9 @@ class BlockLifecycle:
         try:
             self._load_cassette()
             self._intercept()
+            self._check_reach()
         except BaseException:
+            self._reachable_prefix = None
             try:
                 await server.stop()
             finally:
@@ -297,7 +312,37 @@ class BlockLifecycle:
         target = self._target
         server.on_abandon = lambda: interception.deactivate(target)
 
+    def _check_reach(self) -> None:
+        """A block starts: in the default mode, report the routes registered
+        before it for another address than its own, and from now on each
+        such route as it is registered."""
+        server_url = self._server_url
+        prefix = None
+        if not self.mock_external_urls and server_url is not None:
+            prefix = server_url + "/"
+        self._reachable_prefix = prefix
+        earlier = self._outside.take(prefix)
+        if earlier:
+            assert server_url is not None
+            report_unreachable(
+                unreachable_before(
+                    earlier, server_url, fixture=self._session is not None
+                )
+            )
+
+    def _unreachable(self, method: str, url: URL) -> None:
+        assert self._server_url is not None  # only inside a block
+        report_unreachable(
+            unreachable_route(
+                method, url, self._server_url, fixture=self._session is not None
+            )
+        )
+
+    def _added_outside_block(self, method: str, url: URL | re.Pattern[str]) -> None:
+        self._outside.add(self, method, url)
+
     def _stop_intercepting(self) -> None:
+        self._reachable_prefix = None
         if self._target is not None:
             interception.deactivate(self._target)
             self._target = None

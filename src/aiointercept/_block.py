@@ -179,6 +179,9 @@ class BlockLifecycle:
                 self._server = None
                 self._sync_block = False
             raise
+        # a block never exited is closed when its instance is collected
+        self._finalizer = weakref.finalize(self, _collected, server)
+        self._finalizer.atexit = False  # the process's end closes everything
         return self
 
     def __exit__(
@@ -195,6 +198,9 @@ class BlockLifecycle:
                 "start()): leave it the same way (or with stop())"
             )
         self._sync_block = False
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         try:
             self._stop_intercepting()
             self._close_test_loop()

@@ -322,6 +322,7 @@ class BlockLifecycle:
         """A block starts: in the default mode, report the routes registered
         before it for another address than its own, and from now on each
         such route as it is registered."""
+        __tracebackhide__ = True
         server_url = self._server_url
         prefix = None
         if not self.mock_external_urls and server_url is not None:
@@ -337,6 +338,7 @@ class BlockLifecycle:
             )
 
     def _unreachable(self, method: str, url: URL) -> None:
+        __tracebackhide__ = True
         assert self._server_url is not None  # only inside a block
         report_unreachable(
             unreachable_route(

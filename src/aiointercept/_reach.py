@@ -135,6 +135,7 @@ def unreachable_before(
 def report_unreachable(message: str) -> None:
     """Warn with ``message`` where the user's code called aiointercept, or,
     under the suite-wide strict switch, raise it."""
+    __tracebackhide__ = True
     if strictness.unreachable_route_error:
         raise UnreachableRouteWarning(message)
     warnings.warn(message, UnreachableRouteWarning, stacklevel=_user_level())

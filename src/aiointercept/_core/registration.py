@@ -293,6 +293,7 @@ class Registry:
     ) -> None:
         """Report a route for another origin than ``prefix``. A pattern is
         not checked: which hosts it matches cannot be told."""
+        __tracebackhide__ = True
         if isinstance(matcher, URL) and not reachable(matcher, prefix):
             self._unreachable(method, matcher)
 

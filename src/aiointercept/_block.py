@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 import warnings
 import weakref
 from types import TracebackType
@@ -73,10 +72,11 @@ class BlockLifecycle:
         #: :meth:`._session.SharedSession.of`).
         self._session: object | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        #: See :attr:`._core.registration.Registry._reachable_prefix`.
-        self._reachable_prefix: str | None = None
+        #: See :attr:`._core.registration.Registry._reachable_prefixes`.
+        self._reachable_prefixes: tuple[str, str] | None = None
         #: The routes registered outside a block since the last one started.
         self._outside = OutsideRoutes()
+        self._outside_block = self._outside.routes
 
     def _fresh(self) -> Self:
         """A new instance of the same class and configuration, with no routes,
@@ -172,7 +172,7 @@ class BlockLifecycle:
             self._intercept()
             self._check_reach()
         except BaseException:
-            self._reachable_prefix = None
+            self._reachable_prefixes = None
             try:
                 server.stop_blocking()
             finally:
@@ -230,7 +230,7 @@ class BlockLifecycle:
             self._intercept()
             self._check_reach()
         except BaseException:
-            self._reachable_prefix = None
+            self._reachable_prefixes = None
             try:
                 await server.stop()
             finally:
@@ -327,7 +327,7 @@ class BlockLifecycle:
         prefix = None
         if not self.mock_external_urls and server_url is not None:
             prefix = server_url + "/"
-        self._reachable_prefix = prefix
+        self._reachable_prefixes = None if prefix is None else (prefix, "/")
         earlier = self._outside.take(prefix)
         if earlier:
             assert server_url is not None
@@ -346,11 +346,11 @@ class BlockLifecycle:
             )
         )
 
-    def _added_outside_block(self, method: str, url: URL | re.Pattern[str]) -> None:
-        self._outside.add(self, method, url)
+    def _watch_outside_block(self) -> None:
+        self._outside.watch(self)
 
     def _stop_intercepting(self) -> None:
-        self._reachable_prefix = None
+        self._reachable_prefixes = None
         if self._target is not None:
             interception.deactivate(self._target)
             self._target = None

@@ -52,28 +52,30 @@ RouteName = tuple[str, "URL | re.Pattern[str]"]
 
 class OutsideRoutes:
     """The routes of one instance registered outside a block since the last
-    block started: checked when the next one starts (:meth:`take`), and
-    reported if the instance is dropped before that.
+    block started (:attr:`routes`, which registration appends to): checked
+    when the next one starts (:meth:`take`), and reported if the instance is
+    dropped before that (:meth:`watch`).
 
     Only the method and URL of each are kept, so that nothing here (a
     callback, say) keeps the instance alive.
     """
 
     def __init__(self) -> None:
-        self._routes: list[RouteName] = []
+        #: ``(METHOD, url)`` of each route; always the same list.
+        self.routes: list[RouteName] = []
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
-    def add(self, owner: object, method: str, url: URL | re.Pattern[str]) -> None:
-        """``owner`` has registered a route outside a block."""
+    def watch(self, owner: object) -> None:
+        """``owner``, whose routes these are, is about to register the first
+        of them, where the user's code calls: report them if it is dropped
+        before a block starts."""
         if self._finalizer is None:
             filename, lineno = user_frame()
             self._finalizer = weakref.finalize(
-                owner, _dropped, self._routes, filename, lineno
+                owner, _dropped, self.routes, filename, lineno
             )
-            self._finalizer.atexit = (
-                False  # an instance kept to the end was not dropped
-            )
-        self._routes.append((method, url))
+            # an instance kept to the end of the process was not dropped
+            self._finalizer.atexit = False
 
     def take(self, prefix: str | None) -> list[RouteName]:
         """A block starts: those of the routes that its address, ``prefix``
@@ -82,7 +84,8 @@ class OutsideRoutes:
             return []
         self._finalizer.detach()
         self._finalizer = None
-        routes, self._routes = self._routes, []
+        routes = self.routes[:]
+        self.routes.clear()
         if prefix is None:
             return []
         return [
@@ -93,7 +96,10 @@ class OutsideRoutes:
 
     def clear(self) -> None:
         """The routes have been dropped (``clear()``)."""
-        self._routes.clear()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        self.routes.clear()
 
 
 def unreachable_route(method: str, url: URL, server_url: str, *, fixture: bool) -> str:

@@ -303,6 +303,18 @@ def test_an_instance_dropped_after_clear_does_not_warn() -> None:
         drop(instances)
 
 
+def test_after_clear_the_warning_names_the_first_route_registered_since() -> None:
+    instances = [aiointercept()]
+    instances[0].get("http://h.test/cleared")
+    instances[0].clear()
+    instances[0].get("http://h.test/kept")  # since
+    with pytest.warns(UnreachableRouteWarning) as caught:
+        drop(instances)
+    (warning,) = caught
+    assert "1 route that never served: GET http://h.test/kept," in str(warning.message)
+    assert (warning.filename, warning.lineno) == (__file__, line_of("since"))
+
+
 def test_a_failed_registration_is_not_a_route() -> None:
     instances = [aiointercept()]
     with pytest.raises(ValueError, match="http or https"):

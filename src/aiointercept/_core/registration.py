@@ -50,25 +50,31 @@ class Registry:
     The subclass gives the dispatcher the routes go to, the server's URL for
     relative URLs (:meth:`_base_url`) and the test's loop for the routes that
     run code on it (:meth:`_bind_loop`). It hears of a route for an address
-    its block does not receive (:meth:`_unreachable`) and of a route added
-    outside a block (:meth:`_added_outside_block`).
+    its block does not receive (:meth:`_unreachable`), and watches the routes
+    added outside a block (:attr:`_outside_block`, :meth:`_watch_outside_block`).
     """
 
     _dispatcher: Dispatcher
     #: In a running block that receives requests at its own address only (the
-    #: default mode), that address as a URL prefix, ``"http://127.0.0.1:PORT/"``:
-    #: a route for another origin is reported to :meth:`_unreachable`. ``None``
+    #: default mode), the beginnings of a URL as text that are known to reach
+    #: it: that address as a prefix, ``"http://127.0.0.1:PORT/"``, and ``"/"``.
+    #: A route for another origin is reported to :meth:`_unreachable`. ``None``
     #: when a route for any host can be reached, and outside a block.
-    _reachable_prefix: str | None
+    _reachable_prefixes: tuple[str, str] | None
 
     def _unreachable(self, method: str, url: URL) -> None:
         """A route for ``method`` ``url`` is about to be added, which no request
         to this block can reach: warn, or raise to refuse it."""
         raise NotImplementedError
 
-    def _added_outside_block(self, method: str, url: URL | re.Pattern[str]) -> None:
-        """A route for ``method`` ``url`` was added while no block runs
-        (:meth:`_base_url` is ``None``)."""
+    #: ``(METHOD, url)`` of the routes added while no block runs
+    #: (:meth:`_base_url` is ``None``), which the subclass empties when one
+    #: starts.
+    _outside_block: list[tuple[str, URL | re.Pattern[str]]]
+
+    def _watch_outside_block(self) -> None:
+        """A route is about to be added to :attr:`_outside_block`, which is
+        empty."""
         raise NotImplementedError
 
     def _base_url(self) -> str | None:
@@ -122,12 +128,12 @@ class Registry:
         method = check_method(method)
         base_url = self._base_url()
         matcher = url_matcher(url, base_url)
-        prefix = self._reachable_prefix
-        if prefix is not None and not (
+        prefixes = self._reachable_prefixes
+        if prefixes is not None and not (
             # the common case, a URL under the server's own, checked as text
-            type(url) is str and url.startswith((prefix, "/"))
+            type(url) is str and url.startswith(prefixes)
         ):
-            self._check_reachable(method, matcher, prefix)
+            self._check_reachable(method, matcher, prefixes[0])
         remaining = check_repeat(repeat)
         if (
             match_query is None
@@ -224,7 +230,10 @@ class Registry:
             self._bind_loop()
         self._dispatcher.add(route)
         if base_url is None:
-            self._added_outside_block(method, matcher)
+            outside = self._outside_block
+            if not outside:
+                self._watch_outside_block()
+            outside.append((method, matcher))
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
     def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
@@ -277,15 +286,18 @@ class Registry:
         handler = check_handler(handler)
         base_url = self._base_url()
         matcher = url_matcher(http_url(url), base_url)
-        prefix = self._reachable_prefix
-        if prefix is not None:
-            self._check_reachable("GET", matcher, prefix)
+        prefixes = self._reachable_prefixes
+        if prefixes is not None:
+            self._check_reachable("GET", matcher, prefixes[0])
         remaining = check_repeat(repeat)
         route = Route("GET", matcher, WebSocketSource(handler), remaining)
         self._bind_loop()
         self._dispatcher.add(route)
         if base_url is None:
-            self._added_outside_block("GET", matcher)
+            outside = self._outside_block
+            if not outside:
+                self._watch_outside_block()
+            outside.append(("GET", matcher))
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
     def _check_reachable(

@@ -319,13 +319,13 @@ class BlockLifecycle:
         server.on_abandon = lambda: interception.deactivate(target)
 
     def _check_reach(self) -> None:
-        """A block starts: in the default mode, report the routes registered
-        before it for another address than its own, and from now on each
-        such route as it is registered."""
+        """A block starts (after :meth:`_intercept`): unless it intercepts,
+        report the routes registered before it for another address than its
+        own, and from now on each such route as it is registered."""
         __tracebackhide__ = True
         server_url = self._server_url
         prefix = None
-        if not self.mock_external_urls and server_url is not None:
+        if self._target is None and server_url is not None:
             prefix = server_url + "/"
         self._reachable_prefixes = None if prefix is None else (prefix, "/")
         earlier = self._outside.take(prefix)

@@ -99,6 +99,7 @@ class SharedSession:
         mock = self.mock
         try:
             mock._stop_intercepting()
+            mock._check_reach()  # until the next test: its own address only
             mock._close_test_loop()
             mock._report(None)
         finally:

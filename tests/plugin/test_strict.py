@@ -257,6 +257,12 @@ def test_intercepted(aiointercept_mock):
     aiointercept_mock.get("https://api.github.com/user", payload={})
 
 
+def test_server_fixture_after_an_intercepting_test(aiointercept_server, reported):
+    with reported("api.github.com"):
+        aiointercept_server.get("https://api.github.com/user", payload={})
+    aiointercept_server.clear()
+
+
 def test_own_address(aiointercept_mock):
     aiointercept_mock.get("/user", payload={})
     aiointercept_mock.get(aiointercept_mock.server_url + "/other", payload={})
@@ -288,7 +294,7 @@ def test_a_route_no_request_can_reach_warns_or_under_strict_raises(
         test_routes=UNREACHABLE_SUITE,
     )
     assert summary(result, "FAILED") == {"test_unexpected"}
-    result.assert_outcomes(passed=8, failed=1)
+    result.assert_outcomes(passed=9, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*UnreachableRouteWarning: the route GET https://api.github.com/user can "

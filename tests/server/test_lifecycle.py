@@ -903,6 +903,14 @@ def enter_sync_and_leave_open(**kwargs: Any) -> aiointercept:
     return m
 
 
+def wait_until_closed() -> None:
+    """Wait (at most 5 s) for the server thread to close the blocks it
+    serves that were dropped."""
+    deadline = time.monotonic() + 5
+    while open_servers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_a_collected_sync_block_is_cleaned_up_with_a_warning() -> None:
     """A ``with`` block whose instance is dropped unexited is closed, with the
     ResourceWarning of an ``async with`` block naming where it was entered."""
@@ -911,9 +919,7 @@ def test_a_collected_sync_block_is_cleaned_up_with_a_warning() -> None:
     assert sync_get(f"{url}/abandoned").text == "served until dropped"
     with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
         drop(abandoned)
-    deadline = time.monotonic() + 5
-    while open_servers() and time.monotonic() < deadline:  # the server thread
-        time.sleep(0.01)  # closes it
+    wait_until_closed()
     assert open_servers() == 0
     with pytest.raises(requests.ConnectionError):
         sync_get(f"{url}/abandoned")
@@ -937,6 +943,7 @@ def test_the_warning_of_a_block_started_by_start_names_the_caller(
     abandoned = [anyio.run(start_and_leave_open, backend=backend)]
     with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
         drop(abandoned)
+    wait_until_closed()
 
 
 @pytest.mark.anyio
@@ -947,6 +954,9 @@ async def test_an_abandoned_sync_external_block_stops_intercepting() -> None:
     abandoned = [enter_sync_and_leave_open(mock_external_urls=True)]
     with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
         drop(abandoned)
+    with anyio.fail_after(5):  # the server thread closes it
+        while open_servers():
+            await anyio.sleep(0.01)
     async with aiointercept(mock_external_urls=True) as m:
         m.get("http://api.example.com/x", body="from the new block")
         async with httpx.AsyncClient() as client:

@@ -319,9 +319,10 @@ class BlockLifecycle:
         server.on_abandon = lambda: interception.deactivate(target)
 
     def _check_reach(self) -> None:
-        """A block starts (after :meth:`_intercept`): unless it intercepts,
-        report the routes registered before it for another address than its
-        own, and from now on each such route as it is registered."""
+        """A block starts (after :meth:`_intercept`), or the shared session
+        is between tests: unless it intercepts, report the routes registered
+        before it for another address than its own, and from now on each such
+        route as it is registered."""
         __tracebackhide__ = True
         server_url = self._server_url
         prefix = None

@@ -109,8 +109,9 @@ class UnreachableRouteWarning(UserWarning):
     the real host. The warning is given when such a route is registered in a
     running block, or, for routes registered before the block, when it
     starts; the message names the host and the fix. Under the pytest
-    plugin's suite-wide strict switch (``--aiointercept-strict``) it is
-    raised as an exception instead.
+    plugin's suite-wide strict switch (``--aiointercept-strict``) these two
+    are raised as an exception instead: by the registration, which then
+    registers nothing, or by the block's entry.
 
     It is also given when an instance is dropped with routes registered
     outside a block that no block followed, since those routes never served:

@@ -61,16 +61,15 @@ class Registry:
     #: A route for another origin is reported to :meth:`_unreachable`. ``None``
     #: when a route for any host can be reached, and outside a block.
     _reachable_prefixes: tuple[str, str] | None
+    #: ``(METHOD, url)`` of the routes added while no block runs
+    #: (:meth:`_base_url` is ``None``), which the subclass empties when one
+    #: starts.
+    _outside_block: list[tuple[str, URL | re.Pattern[str]]]
 
     def _unreachable(self, method: str, url: URL) -> None:
         """A route for ``method`` ``url`` is about to be added, which no request
         to this block can reach: warn, or raise to refuse it."""
         raise NotImplementedError
-
-    #: ``(METHOD, url)`` of the routes added while no block runs
-    #: (:meth:`_base_url` is ``None``), which the subclass empties when one
-    #: starts.
-    _outside_block: list[tuple[str, URL | re.Pattern[str]]]
 
     def _watch_outside_block(self) -> None:
         """A route is about to be added to :attr:`_outside_block`, which is

@@ -11,6 +11,7 @@ from ._errors import (
     CassetteError,
     NetworkBlockedError,
     StrictCheckError,
+    UnreachableRouteWarning,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "ServerSentEvents",
     "StrictCheckError",
     "UnmatchedRequest",
+    "UnreachableRouteWarning",
     "UploadedFile",
     "WebSocket",
     "WebSocketClosedError",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import sys
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -26,6 +25,13 @@ from ._cassette.cassette import Cassette
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute
+from ._reach import (
+    OutsideRoutes,
+    report_unreachable,
+    unreachable_before,
+    unreachable_route,
+    user_place,
+)
 from ._server.test_loop import TestLoopHandle
 from ._settings import strictness
 
@@ -101,6 +107,11 @@ class BlockLifecycle:
         #: :meth:`._session.SharedSession.of`).
         self._session: object | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        #: See :attr:`._core.registration.Registry._reachable_prefixes`.
+        self._reachable_prefixes: tuple[str, str] | None = None
+        #: The routes registered outside a block since the last one started.
+        self._outside = OutsideRoutes()
+        self._outside_block = self._outside.routes
 
     def _fresh(self) -> Self:
         """A new instance of the same class and configuration, with no routes,
@@ -197,6 +208,7 @@ class BlockLifecycle:
         running in this thread while the block is open."""
         self._check_not_running()
         server = server_type()(self._dispatcher, None, self.mock_external_urls)
+        server.entered_at = user_place()
         url = server.start_blocking()
         self._server = server
         self._sync_block = True
@@ -205,13 +217,18 @@ class BlockLifecycle:
         try:
             self._load_cassette()
             self._intercept()
+            self._check_reach()
         except BaseException:
+            self._reachable_prefixes = None
             try:
                 server.stop_blocking()
             finally:
                 self._server = None
                 self._sync_block = False
             raise
+        # a block never exited is closed when its instance is collected
+        self._finalizer = weakref.finalize(self, _collected, server)
+        self._finalizer.atexit = False  # the process's end closes everything
         return self
 
     def __exit__(
@@ -228,6 +245,9 @@ class BlockLifecycle:
                 "start()): leave it the same way (or with stop())"
             )
         self._sync_block = False
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         try:
             self._stop_intercepting()
             self._close_test_loop()
@@ -240,8 +260,7 @@ class BlockLifecycle:
         self._check_not_running()
         test_loop = TestLoopHandle()
         server = server_type()(self._dispatcher, test_loop, self.mock_external_urls)
-        caller = sys._getframe(1)
-        server.entered_at = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+        server.entered_at = user_place()
         self._dispatcher.test_loop = test_loop
         self._server = server
         try:
@@ -256,7 +275,9 @@ class BlockLifecycle:
         try:
             self._load_cassette()
             self._intercept()
+            self._check_reach()
         except BaseException:
+            self._reachable_prefixes = None
             try:
                 await server.stop()
             finally:
@@ -344,7 +365,40 @@ class BlockLifecycle:
         target = self._target
         server.on_abandon = lambda: interception.deactivate(target)
 
+    def _check_reach(self) -> None:
+        """A block starts (after :meth:`_intercept`), or the shared session
+        is between tests: unless it intercepts, report the routes registered
+        before it for another address than its own, and from now on each such
+        route as it is registered."""
+        __tracebackhide__ = True
+        server_url = self._server_url
+        prefix = None
+        if self._target is None and server_url is not None:
+            prefix = server_url + "/"
+        self._reachable_prefixes = None if prefix is None else (prefix, "/")
+        earlier = self._outside.take(prefix)
+        if earlier:
+            assert server_url is not None
+            report_unreachable(
+                unreachable_before(
+                    earlier, server_url, fixture=self._session is not None
+                )
+            )
+
+    def _unreachable(self, method: str, url: URL) -> None:
+        __tracebackhide__ = True
+        assert self._server_url is not None  # only inside a block
+        report_unreachable(
+            unreachable_route(
+                method, url, self._server_url, fixture=self._session is not None
+            )
+        )
+
+    def _watch_outside_block(self) -> None:
+        self._outside.watch(self)
+
     def _stop_intercepting(self) -> None:
+        self._reachable_prefixes = None
         if self._target is not None:
             interception.deactivate(self._target)
             self._target = None

@@ -16,6 +16,7 @@ __all__ = [
     "CassetteError",
     "NetworkBlockedError",
     "StrictCheckError",
+    "UnreachableRouteWarning",
 ]
 
 
@@ -95,4 +96,24 @@ class CassetteError(AiointerceptError, AssertionError):
     interactions when the block exits (the client got a transport error at
     once). It is an :class:`AssertionError`, so test runners report it as a
     failed test.
+    """
+
+
+class UnreachableRouteWarning(UserWarning):
+    """A route that no request can reach was registered.
+
+    In the default mode (``mock_external_urls=False``) a block receives only
+    the requests sent to its own address, :attr:`aiointercept.server_url`: a
+    route for any other host (``m.get("https://api.github.com/user")``) can
+    never be served, and the request the code under test sends there goes to
+    the real host. The warning is given when such a route is registered in a
+    running block, or, for routes registered before the block, when it
+    starts; the message names the host and the fix. Under the pytest
+    plugin's suite-wide strict switch (``--aiointercept-strict``) these two
+    are raised as an exception instead: by the registration, which then
+    registers nothing, or by the block's entry.
+
+    It is also given when an instance is dropped with routes registered
+    outside a block that no block followed, since those routes never served:
+    the message names where the first of them was registered.
     """

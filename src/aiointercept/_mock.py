@@ -180,6 +180,7 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         """Drop every registered route, recorded request and unmatched-request
         report; the server stays up."""
         self._dispatcher.clear()
+        self._outside.clear()
 
     @property
     def unmatched(self) -> list[UnmatchedRequest]:

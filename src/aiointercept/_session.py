@@ -61,6 +61,7 @@ class SharedSession:
         url = server.start_blocking()
         mock._session = self
         mock._server = server
+        mock._check_reach()
         mock._server_url = dispatcher.journal.requests.base_url = str(url).rstrip("/")
         return mock
 
@@ -89,6 +90,7 @@ class SharedSession:
         dispatcher.test_loop = None  # bound to the test's loop on first use
         mock._load_cassette()
         mock._intercept()
+        mock._check_reach()
 
     def end_test(self) -> None:
         """Finish a test: stop intercepting, raise what its requests caused, and
@@ -97,6 +99,7 @@ class SharedSession:
         mock = self.mock
         try:
             mock._stop_intercepting()
+            mock._check_reach()  # until the next test: its own address only
             mock._close_test_loop()
             mock._report(None)
         finally:

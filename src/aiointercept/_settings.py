@@ -17,12 +17,16 @@ RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 class _Strictness:
     """What ``assert_all_called`` and ``assert_all_matched`` left at ``None``
     mean: ``False``, unless the pytest plugin's strict option, or the marker
-    of the running test, says otherwise (the plugin sets these around each
-    test)."""
+    of the running test, says otherwise; and whether an unreachable route is
+    an error (the plugin sets these around each test)."""
 
     def __init__(self) -> None:
         self.assert_all_called = False
         self.assert_all_matched = False
+        #: A route that no request can reach (see ``UnreachableRouteWarning``)
+        #: is raised, not warned: the suite-wide strict switch is on. A
+        #: test's marker does not change it.
+        self.unreachable_route_error = False
 
     def resolve(
         self, assert_all_called: bool | None, assert_all_matched: bool | None

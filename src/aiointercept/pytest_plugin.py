@@ -45,7 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "turn on assert_all_called and assert_all_matched for every aiointercept "
         "fixture, marker, decorator and block of every test (a test opts out "
         "with @pytest.mark.aiointercept(assert_all_called=False, "
-        "assert_all_matched=False))"
+        "assert_all_matched=False)), and make a route that no request can "
+        "reach (UnreachableRouteWarning) an error"
     )
     group = parser.getgroup("aiointercept")
     group.addoption(
@@ -205,7 +206,8 @@ def _safe(name: str) -> str:
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """For the whole test (setup, call, teardown), the strict options left
     unset anywhere follow ``--aiointercept-strict``/``aiointercept_strict``,
-    unless the test's marker sets them to ``False``."""
+    unless the test's marker sets them to ``False``; with the switch on, a
+    route that no request can reach is an error rather than a warning."""
     strict = bool(item.config.getoption(_STRICT) or item.config.getini(_STRICT))
     marker = item.get_closest_marker(_MARKER)
     given = marker.kwargs if marker is not None else {}
@@ -215,12 +217,21 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         strict and value is not False
         for value in (given.get("assert_all_called"), given.get("assert_all_matched"))
     )
-    previous = strictness.assert_all_called, strictness.assert_all_matched
+    previous = (
+        strictness.assert_all_called,
+        strictness.assert_all_matched,
+        strictness.unreachable_route_error,
+    )
     strictness.assert_all_called, strictness.assert_all_matched = called, matched
+    strictness.unreachable_route_error = strict
     try:
         return (yield)
     finally:
-        strictness.assert_all_called, strictness.assert_all_matched = previous
+        (
+            strictness.assert_all_called,
+            strictness.assert_all_matched,
+            strictness.unreachable_route_error,
+        ) = previous
 
 
 @pytest.hookimpl(trylast=True)

@@ -233,22 +233,22 @@ def test_an_unparseable_passthrough_entry_is_still_an_error() -> None:
 
 
 def test_a_route_after_a_repeat_true_route_is_refused() -> None:
-    m = aiointercept()
-    m.get("http://api.test/x", repeat=True)
-    with pytest.raises(ValueError, match=r"GET http://api.test/x .*repeat=True"):
-        m.get("http://api.test/x", status=500)
-    with pytest.raises(ValueError, match="could never serve"):
+    with aiointercept(mock_external_urls=True) as m:
         m.get("http://api.test/x", repeat=True)
-    with pytest.raises(ValueError, match="could never serve"):
-        m.get("http://api.test/x", match_json={"a": 1})  # it asks for more
+        with pytest.raises(ValueError, match=r"GET http://api.test/x .*repeat=True"):
+            m.get("http://api.test/x", status=500)
+        with pytest.raises(ValueError, match="could never serve"):
+            m.get("http://api.test/x", repeat=True)
+        with pytest.raises(ValueError, match="could never serve"):
+            m.get("http://api.test/x", match_json={"a": 1})  # it asks for more
     assert len(m.handlers[(URL("http://api.test/x"), "GET")]) == 1
 
 
 def test_a_pattern_route_after_a_repeat_true_pattern_is_refused() -> None:
-    m = aiointercept()
-    m.get(re.compile(r"http://api\.test/\d+"), repeat=True)
-    with pytest.raises(ValueError, match="could never serve"):
-        m.get(re.compile(r"http://api\.test/\d+"), repeat=2)
+    with aiointercept(mock_external_urls=True) as m:
+        m.get(re.compile(r"http://api\.test/\d+"), repeat=True)
+        with pytest.raises(ValueError, match="could never serve"):
+            m.get(re.compile(r"http://api\.test/\d+"), repeat=2)
 
 
 @pytest.mark.parametrize(
@@ -263,20 +263,20 @@ def test_a_pattern_route_after_a_repeat_true_pattern_is_refused() -> None:
 def test_a_route_the_repeat_true_route_does_not_shadow_is_accepted(
     later: dict[str, Any],
 ) -> None:
-    m = aiointercept()
-    m.get("http://api.test/x", repeat=True)
-    url = later.pop("url", "http://api.test/x")
-    method = later.pop("method", "GET")
-    m.add(url, method, **later)  # no error
+    with aiointercept(mock_external_urls=True) as m:
+        m.get("http://api.test/x", repeat=True)
+        url = later.pop("url", "http://api.test/x")
+        method = later.pop("method", "GET")
+        m.add(url, method, **later)  # no error
 
 
 def test_a_route_after_a_repeat_true_route_with_matchers_is_accepted() -> None:
-    m = aiointercept()
-    m.get("http://api.test/x", repeat=True, match_headers={"X-Key": "1"})
-    m.get("http://api.test/x")  # serves the requests without that header
-    m.get("http://api.test/y", repeat=True)
-    m.clear()
-    m.get("http://api.test/y")  # clear() forgets the repeat=True route
+    with aiointercept(mock_external_urls=True) as m:
+        m.get("http://api.test/x", repeat=True, match_headers={"X-Key": "1"})
+        m.get("http://api.test/x")  # serves the requests without that header
+        m.get("http://api.test/y", repeat=True)
+        m.clear()
+        m.get("http://api.test/y")  # clear() forgets the repeat=True route
 
 
 # -- a fresh journal for each block ----------------------------------------------------

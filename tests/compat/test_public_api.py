@@ -24,6 +24,7 @@ EXPECTED = {
     "NetworkBlockedError",
     "CassetteError",
     "CassetteRequest",
+    "UnreachableRouteWarning",
     "Fault",
     "ServerAddress",
     "ServerSentEvents",
@@ -69,6 +70,8 @@ def test_exception_hierarchy() -> None:
     assert issubclass(package.NetworkBlockedError, ConnectionRefusedError)
     assert issubclass(package.CassetteError, package.AiointerceptError)
     assert issubclass(package.CassetteError, AssertionError)
+    assert issubclass(package.UnreachableRouteWarning, UserWarning)
+    assert not issubclass(package.UnreachableRouteWarning, package.AiointerceptError)
 
 
 def test_package_ships_py_typed() -> None:

@@ -272,9 +272,12 @@ URL_TEXTS = [
 
 @pytest.mark.parametrize("text", URL_TEXTS)
 def test_url_as_text_is_registered_as_the_same_yarl_url(text: str) -> None:
-    by_text, by_url = aiointercept(), aiointercept()
-    by_text.get(text)
-    by_url.get(URL(text))
+    with (
+        aiointercept(mock_external_urls=True) as by_text,
+        aiointercept(mock_external_urls=True) as by_url,
+    ):
+        by_text.get(text)
+        by_url.get(URL(text))
     assert list(by_text.handlers) == list(by_url.handlers)
     assert [str(url) for url, _ in by_text.handlers] == [
         str(url) for url, _ in by_url.handlers
@@ -359,13 +362,15 @@ async def test_exact_and_pattern_routes_answer_in_registration_order() -> None:
 
 
 def test_a_repeat_true_pattern_refuses_itself_among_many_patterns() -> None:
-    m = aiointercept()
-    for i in range(100):
-        m.get(re.compile(rf"http://api\.test/{i}/\d+"), repeat=i % 2 == 0)
-    m.get(re.compile(r"http://api\.test/1/\d+"))  # that one serves once
-    m.get(re.compile(r"http://api\.test/50/\d+", re.IGNORECASE))  # another pattern
-    with pytest.raises(ValueError, match=r"http://api\\.test/50/\\d\+ \(unlimited\)"):
-        m.get(re.compile(r"http://api\.test/50/\d+"), status=500)
+    with aiointercept(mock_external_urls=True) as m:
+        for i in range(100):
+            m.get(re.compile(rf"http://api\.test/{i}/\d+"), repeat=i % 2 == 0)
+        m.get(re.compile(r"http://api\.test/1/\d+"))  # that one serves once
+        m.get(re.compile(r"http://api\.test/50/\d+", re.IGNORECASE))  # another one
+        with pytest.raises(
+            ValueError, match=r"http://api\\.test/50/\\d\+ \(unlimited\)"
+        ):
+            m.get(re.compile(r"http://api\.test/50/\d+"), status=500)
     assert len(m.handlers) == 101
 
 
@@ -469,11 +474,16 @@ def test_relative_path_before_the_block_is_a_value_error() -> None:
         m.get("/api/users")
 
 
-def test_absolute_url_can_be_registered_before_the_block() -> None:
-    m = aiointercept()
+@pytest.mark.anyio
+async def test_absolute_url_can_be_registered_before_the_block() -> None:
+    m = aiointercept(mock_external_urls=True)
     m.get("https://api.example.com/users", payload=[])
-    m.get(URL("http://api.example.com/other"))
-    m.get(re.compile(r"^https://api\.example\.com/"))
+    m.get(URL("http://api.example.com/other"), body="other")
+    m.get(re.compile(r"^https://api\.example\.com/"), body="pattern")
+    async with m, httpx.AsyncClient() as client:
+        assert (await client.get("https://api.example.com/users")).json() == []
+        assert (await client.get("http://api.example.com/other")).text == "other"
+        assert (await client.get("https://api.example.com/x")).text == "pattern"
 
 
 @pytest.mark.parametrize("kw", ["json", "payload"])

@@ -744,7 +744,8 @@ async def test_registration_errors() -> None:
     with pytest.raises(TypeError, match="url must be"):
         m.ws(42, echo)  # type: ignore[arg-type]
 
-    route = m.ws("WS://H:80/feed", AsyncCallable())
+    async with aiointercept(mock_external_urls=True) as m:
+        route = m.ws("WS://H:80/feed", AsyncCallable())
     assert route.url == URL("http://h/feed")
     assert route.method == "GET"
 

@@ -29,7 +29,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from aiointercept import aiointercept
+from aiointercept import UnreachableRouteWarning, aiointercept
 
 
 @pytest.mark.anyio
@@ -48,7 +48,8 @@ async def test_1_hard_coded_host(aiointercept_mock):
 @pytest.mark.anyio
 async def test_2_not_intercepted_without_the_marker(aiointercept_mock):
     # localhost:1 refuses connections; intercepted, it would answer "leaked".
-    aiointercept_mock.get("http://localhost:1/x", body="leaked")
+    with pytest.warns(UnreachableRouteWarning, match="mock_external_urls=True"):
+        aiointercept_mock.get("http://localhost:1/x", body="leaked")
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectorError):
             await session.get("http://localhost:1/x")
@@ -85,7 +86,8 @@ async def test_4_passthrough_unmatched(aiointercept_mock):
 
 @pytest.mark.anyio
 async def test_5_not_intercepted_again(aiointercept_mock):
-    aiointercept_mock.get("http://localhost:1/x", body="leaked")
+    with pytest.warns(UnreachableRouteWarning, match="localhost:1"):
+        aiointercept_mock.get("http://localhost:1/x", body="leaked")
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectorError):
             await session.get("http://localhost:1/x")

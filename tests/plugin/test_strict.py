@@ -201,3 +201,105 @@ def test_without_the_strict_option_nothing_is_strict(
 ) -> None:
     result = run_pytest(pytester, conftest=BOTH_BACKENDS, test_suite=STRICT_SUITE)
     result.assert_outcomes(passed=14)
+
+
+# -- routes that no request can reach -------------------------------------------
+
+UNREACHABLE_SUITE = """
+import pytest
+
+from aiointercept import UnreachableRouteWarning, aiointercept
+
+
+@pytest.fixture
+def reported(request):
+    \"\"\"pytest.raises under the strict switch, else pytest.warns.\"\"\"
+    strict = request.config.getoption("aiointercept_strict") or request.config.getini(
+        "aiointercept_strict"
+    )
+    expect = pytest.raises if strict else pytest.warns
+    return lambda match: expect(UnreachableRouteWarning, match=match)
+
+
+def test_fixture(aiointercept_mock, reported):
+    with reported(r"@pytest.mark.aiointercept\\(mock_external_urls=True\\)"):
+        aiointercept_mock.get("https://api.github.com/user", payload={})
+    registered = bool(aiointercept_mock.handlers)
+    aiointercept_mock.clear()  # the strict run's assert_all_called
+    print(f"fixture route registered: {registered}")
+
+
+@pytest.mark.anyio
+async def test_block(anyio_backend, reported):
+    async with aiointercept() as m:
+        with reported("api.github.com"):
+            m.get("https://api.github.com/user", payload={})
+        m.clear()
+
+
+@pytest.mark.anyio
+async def test_before_the_block(anyio_backend, reported):
+    m = aiointercept()
+    m.get("https://api.github.com/user", payload={})
+    with reported("registered before this block started"):
+        async with m:
+            m.clear()
+
+
+@pytest.mark.aiointercept(assert_all_called=False, assert_all_matched=False)
+def test_the_markers_opt_out_is_for_the_assertions_only(aiointercept_mock, reported):
+    with reported("api.github.com"):
+        aiointercept_mock.get("https://api.github.com/user", payload={})
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, assert_all_called=False)
+def test_intercepted(aiointercept_mock):
+    aiointercept_mock.get("https://api.github.com/user", payload={})
+
+
+def test_server_fixture_after_an_intercepting_test(aiointercept_server, reported):
+    with reported("api.github.com"):
+        aiointercept_server.get("https://api.github.com/user", payload={})
+    aiointercept_server.clear()
+
+
+def test_own_address(aiointercept_mock):
+    aiointercept_mock.get("/user", payload={})
+    aiointercept_mock.get(aiointercept_mock.server_url + "/other", payload={})
+    aiointercept_mock.clear()
+
+
+def test_unexpected(aiointercept_mock):
+    aiointercept_mock.get("https://api.github.com/user", payload={})
+    aiointercept_mock.clear()
+"""
+
+
+@pytest.mark.parametrize("how", ["none", "ini", "flag"])
+def test_a_route_no_request_can_reach_warns_or_under_strict_raises(
+    pytester: pytest.Pytester, how: str
+) -> None:
+    """A route for another host than the fixture's or a block's own address,
+    in the default mode: a warning (which the suite's ``filterwarnings =
+    error`` makes an error where it is not expected), or under the strict
+    switch an error raised at registration, with the route left out."""
+    ini = ASYNCIO_INI + "aiointercept_strict = true\n" if how == "ini" else ASYNCIO_INI
+    args = ["--aiointercept-strict"] if how == "flag" else []
+    result = run_pytest(
+        pytester,
+        *args,
+        "-s",
+        ini=ini,
+        conftest=BOTH_BACKENDS,
+        test_routes=UNREACHABLE_SUITE,
+    )
+    assert summary(result, "FAILED") == {"test_unexpected"}
+    result.assert_outcomes(passed=9, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnreachableRouteWarning: the route GET https://api.github.com/user can "
+            "never be served*@pytest.mark.aiointercept(mock_external_urls=True)*"
+        ]
+    )
+    registered = "False" if how != "none" else "True"
+    result.stdout.fnmatch_lines([f"*fixture route registered: {registered}*"])

@@ -396,8 +396,8 @@ def test_out_of_range_delay_is_a_value_error(delay: float) -> None:
 
 @pytest.mark.parametrize("delay", [0, 0.0, 1, 2.5])
 def test_good_delays_are_accepted(delay: float) -> None:
-    m = aiointercept()
-    m.get("http://127.0.0.1:1/x", delay=delay)
+    with aiointercept() as m:
+        m.get("/x", delay=delay)
     CallbackResult(delay=delay)
 
 

@@ -903,6 +903,75 @@ async def test_an_abandoned_external_block_stops_intercepting() -> None:
     await anyio.sleep(0.01)
 
 
+def enter_sync_and_leave_open(**kwargs: Any) -> aiointercept:
+    """Enter a ``with`` block and return without exiting it."""
+    m = aiointercept(**kwargs)
+    m.__enter__()  # the line the warnings must name
+    m.get("/abandoned", body="served until dropped")
+    return m
+
+
+def wait_until_closed() -> None:
+    """Wait (at most 5 s) for the server thread to close the blocks it
+    serves that were dropped."""
+    deadline = time.monotonic() + 5
+    while open_servers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_collected_sync_block_is_cleaned_up_with_a_warning() -> None:
+    """A ``with`` block whose instance is dropped unexited is closed, with the
+    ResourceWarning of an ``async with`` block naming where it was entered."""
+    abandoned = [enter_sync_and_leave_open()]
+    url = abandoned[0].server_url
+    assert sync_get(f"{url}/abandoned").text == "served until dropped"
+    with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
+        drop(abandoned)
+    wait_until_closed()
+    assert open_servers() == 0
+    with pytest.raises(requests.ConnectionError):
+        sync_get(f"{url}/abandoned")
+    with aiointercept() as m:
+        m.get("/next", body="served")
+        assert sync_get(f"{m.server_url}/next").text == "served"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_warning_of_a_block_started_by_start_names_the_caller(
+    backend: str,
+) -> None:
+    """``await m.start()``, as a set-up hook calls it: the warning names that
+    line, not aiointercept's own ``start()``."""
+
+    async def start_and_leave_open() -> aiointercept:
+        m = aiointercept()
+        await m.start()  # the line the warning must name
+        return m
+
+    abandoned = [anyio.run(start_and_leave_open, backend=backend)]
+    with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
+        drop(abandoned)
+    wait_until_closed()
+
+
+@pytest.mark.anyio
+async def test_an_abandoned_sync_external_block_stops_intercepting() -> None:
+    """As for an ``async with`` block: a collected unexited ``with`` block
+    with ``mock_external_urls=True`` no longer takes the requests of the
+    blocks after it."""
+    abandoned = [enter_sync_and_leave_open(mock_external_urls=True)]
+    with pytest.warns(ResourceWarning, match=f"entered at {ENTERED_AT} was never"):
+        drop(abandoned)
+    with anyio.fail_after(5):  # the server thread closes it
+        while open_servers():
+            await anyio.sleep(0.01)
+    async with aiointercept(mock_external_urls=True) as m:
+        m.get("http://api.example.com/x", body="from the new block")
+        async with httpx.AsyncClient() as client:
+            response = await client.get("http://api.example.com/x")
+    assert response.text == "from the new block"
+
+
 class FailingOnce:
     """Stands for the ``select`` module of the server thread: its first call
     fails, as a broken socket would make it fail."""

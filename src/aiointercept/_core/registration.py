@@ -4,7 +4,8 @@ checked and built into a route.
 Every mistake a registration can hold is raised here, where the user makes it,
 naming the bad value; the request path then trusts the route. Nothing here
 knows the block: :class:`Registry` asks its subclass for the server's URL and
-the test's loop.
+the test's loop, and tells it of a route that no request can reach and of a
+route registered outside a block.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from .responses import Fault
     from .websocket import WebSocket
 
-__all__ = ["Registry", "url_matcher"]
+__all__ = ["Registry", "reachable", "url_matcher"]
 
 
 class Registry:
@@ -48,10 +49,32 @@ class Registry:
 
     The subclass gives the dispatcher the routes go to, the server's URL for
     relative URLs (:meth:`_base_url`) and the test's loop for the routes that
-    run code on it (:meth:`_bind_loop`).
+    run code on it (:meth:`_bind_loop`). It hears of a route for an address
+    its block does not receive (:meth:`_unreachable`), and watches the routes
+    added outside a block (:attr:`_outside_block`, :meth:`_watch_outside_block`).
     """
 
     _dispatcher: Dispatcher
+    #: In a running block that receives requests at its own address only (the
+    #: default mode), the beginnings of a URL as text that are known to reach
+    #: it: that address as a prefix, ``"http://127.0.0.1:PORT/"``, and ``"/"``.
+    #: A route for another origin is reported to :meth:`_unreachable`. ``None``
+    #: when a route for any host can be reached, and outside a block.
+    _reachable_prefixes: tuple[str, str] | None
+    #: ``(METHOD, url)`` of the routes added while no block runs
+    #: (:meth:`_base_url` is ``None``), which the subclass empties when one
+    #: starts.
+    _outside_block: list[tuple[str, URL | re.Pattern[str]]]
+
+    def _unreachable(self, method: str, url: URL) -> None:
+        """A route for ``method`` ``url`` is about to be added, which no request
+        to this block can reach: warn, or raise to refuse it."""
+        raise NotImplementedError
+
+    def _watch_outside_block(self) -> None:
+        """A route is about to be added to :attr:`_outside_block`, which is
+        empty."""
+        raise NotImplementedError
 
     def _base_url(self) -> str | None:
         """The running block's server URL, or ``None`` outside a block."""
@@ -102,7 +125,14 @@ class Registry:
         """
         _check_url_first(url, method)
         method = check_method(method)
-        matcher = url_matcher(url, self._base_url())
+        base_url = self._base_url()
+        matcher = url_matcher(url, base_url)
+        prefixes = self._reachable_prefixes
+        if prefixes is not None and not (
+            # the common case, a URL under the server's own, checked as text
+            type(url) is str and url.startswith(prefixes)
+        ):
+            self._check_reachable(method, matcher, prefixes[0])
         remaining = check_repeat(repeat)
         if (
             match_query is None
@@ -198,6 +228,11 @@ class Registry:
         if on_test_loop:
             self._bind_loop()
         self._dispatcher.add(route)
+        if base_url is None:
+            outside = self._outside_block
+            if not outside:
+                self._watch_outside_block()
+            outside.append((method, matcher))
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
     def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
@@ -248,12 +283,30 @@ class Registry:
         ``repeat`` counts connections, as in :meth:`add`.
         """
         handler = check_handler(handler)
-        matcher = url_matcher(http_url(url), self._base_url())
+        base_url = self._base_url()
+        matcher = url_matcher(http_url(url), base_url)
+        prefixes = self._reachable_prefixes
+        if prefixes is not None:
+            self._check_reachable("GET", matcher, prefixes[0])
         remaining = check_repeat(repeat)
         route = Route("GET", matcher, WebSocketSource(handler), remaining)
         self._bind_loop()
         self._dispatcher.add(route)
+        if base_url is None:
+            outside = self._outside_block
+            if not outside:
+                self._watch_outside_block()
+            outside.append(("GET", matcher))
         return RegisteredRoute(route, self._dispatcher.journal.order)
+
+    def _check_reachable(
+        self, method: str, matcher: URL | re.Pattern[str], prefix: str
+    ) -> None:
+        """Report a route for another origin than ``prefix``. A pattern is
+        not checked: which hosts it matches cannot be told."""
+        __tracebackhide__ = True
+        if isinstance(matcher, URL) and not reachable(matcher, prefix):
+            self._unreachable(method, matcher)
 
 
 def url_matcher(url: object, server_url: str | None) -> URL | re.Pattern[str]:
@@ -286,6 +339,12 @@ def url_matcher(url: object, server_url: str | None) -> URL | re.Pattern[str]:
     elif url.scheme not in ("http", "https"):
         raise ValueError(f"url must use http or https, got {str(url)!r}")
     return normalize_url(url)
+
+
+def reachable(url: URL, prefix: str) -> bool:
+    """Whether the absolute, normalized ``url`` is under the origin
+    ``prefix`` (``"http://127.0.0.1:PORT/"``)."""
+    return f"{url.scheme}://{url.raw_authority}/" == prefix
 
 
 def _check_url_first(url: object, method: object) -> None:

@@ -841,7 +841,9 @@ async def test_faults_reach_the_client_as_transport_errors(
     kind: str, registration: dict[str, Any], after_headers: bool
 ) -> None:
     url = "https://api.example.com/faulty"
-    body = {"body": "0123456789" * 10} if "fault" in registration else {}
+    body: dict[str, Any] = (
+        {"body": "0123456789" * 10} if "fault" in registration else {}
+    )
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(url, **registration, **body)
         m.get(url, body="recovered")

@@ -25,6 +25,7 @@ from aiointercept._adapters import incompatibility, interception
 from aiointercept._cassette.format import CassetteResponse, Interaction
 from aiointercept._cassette.matching import MATCHERS, Index
 from aiointercept._cassette.options import RecordMode
+from aiointercept._core.registration import Shortcut
 from aiointercept._core.urls import normalize_url
 from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
 from aiointercept._server.thread import active_servers
@@ -42,6 +43,7 @@ __all__ = [
     "Index",
     "Interaction",
     "RecordMode",
+    "Shortcut",
     "active_servers",
     "adapters",
     "aiohttp_adapter",

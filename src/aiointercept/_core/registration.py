@@ -10,12 +10,13 @@ the test's loop.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from yarl import URL
 
 from .handles import RegisteredRoute
+from .keywords import NoMoreKeywords, unexpected_keywords
 from .matcher_args import build_matchers
 from .reply_builder import static_reply
 from .responses import StreamBody, check_delay, fault_for_exception
@@ -34,12 +35,113 @@ from .websocket import check_handler, http_url
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from typing_extensions import Unpack
+
     from .dispatch import Dispatcher
     from .request import RecordedRequest
     from .responses import Fault
     from .websocket import WebSocket
 
-__all__ = ["Registry", "url_matcher"]
+__all__ = ["Registry", "Shortcut", "url_matcher"]
+
+
+class Shortcut(Protocol):
+    """The type of ``m.get()``, ``m.post()`` and the other method shortcuts:
+    :meth:`Registry.add` with the method set, and the same keywords (type
+    checkers reject any other)."""
+
+    def __call__(
+        self,
+        url: str | URL | re.Pattern[str],
+        *,
+        status: int = 200,
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
+        json: Any = None,
+        payload: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        repeat: bool | int = False,
+        callback: Callable[..., Any] | None = None,
+        reason: str | None = None,
+        exception: Any = None,
+        match_query: Mapping[str, Any] | None = None,
+        match_headers: Mapping[str, str] | None = None,
+        match_json: Any = None,
+        match_body: str | bytes | None = None,
+        match_form: Mapping[str, Any] | None = None,
+        match: Callable[[RecordedRequest], bool] | None = None,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
+    ) -> RegisteredRoute: ...
+
+
+def _shortcut(method: str) -> Callable[..., RegisteredRoute]:
+    """The shortcut for ``method``: :meth:`Registry.add` with it set."""
+
+    def shortcut(
+        self: Registry,
+        url: str | URL | re.Pattern[str],
+        *,
+        status: int = 200,
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
+        json: Any = None,
+        payload: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        repeat: bool | int = False,
+        callback: Callable[..., Any] | None = None,
+        reason: str | None = None,
+        exception: Any = None,
+        match_query: Mapping[str, Any] | None = None,
+        match_headers: Mapping[str, str] | None = None,
+        match_json: Any = None,
+        match_body: str | bytes | None = None,
+        match_form: Mapping[str, Any] | None = None,
+        match: Callable[[RecordedRequest], bool] | None = None,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
+        **unknown: Unpack[NoMoreKeywords],
+    ) -> RegisteredRoute:
+        if unknown:  # (an empty TypedDict to type checkers: raise alone here)
+            raise unexpected_keywords(f"{name}()", shortcut, unknown, method_hint)
+        return self.add(
+            url,
+            method,
+            status,
+            body,
+            json,
+            payload,
+            headers,
+            content_type,
+            repeat,
+            callback,
+            reason,
+            exception,
+            match_query=match_query,
+            match_headers=match_headers,
+            match_json=match_json,
+            match_body=match_body,
+            match_form=match_form,
+            match=match,
+            delay=delay,
+            fault=fault,
+            chunk_delay=chunk_delay,
+            compress=compress,
+        )
+
+    name = method.lower()
+    method_hint = {"method": f"{name}() sends {method}: call add(url, method) instead"}
+    shortcut.__name__ = name
+    shortcut.__qualname__ = f"Registry.{name}"
+    shortcut.__doc__ = (
+        f"Register a {method} response: :meth:`add` with ``method={method!r}``, "
+        "and the same keywords."
+    )
+    return shortcut
 
 
 class Registry:
@@ -67,7 +169,7 @@ class Registry:
         url: str | URL | re.Pattern[str],
         method: str = "GET",
         status: int = 200,
-        body: str | bytes = b"",
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
         json: Any = None,
         payload: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
@@ -87,6 +189,7 @@ class Registry:
         fault: Fault | str | None = None,
         chunk_delay: float = 0,
         compress: bool | str | None = None,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> RegisteredRoute:
         """Register a response for ``method`` requests to ``url``.
 
@@ -100,6 +203,8 @@ class Registry:
         Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
         and assertions scoped to it.
         """
+        if unknown:
+            raise unexpected_keywords("add()", Registry.add, unknown)
         _check_url_first(url, method)
         method = check_method(method)
         matcher = url_matcher(url, self._base_url())
@@ -200,37 +305,26 @@ class Registry:
         self._dispatcher.add(route)
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
-    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a GET response; keywords as in :meth:`add`."""
-        return self.add(url, "GET", **kwargs)
-
-    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a POST response; keywords as in :meth:`add`."""
-        return self.add(url, "POST", **kwargs)
-
-    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PUT response; keywords as in :meth:`add`."""
-        return self.add(url, "PUT", **kwargs)
-
-    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PATCH response; keywords as in :meth:`add`."""
-        return self.add(url, "PATCH", **kwargs)
-
-    def delete(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register a DELETE response; keywords as in :meth:`add`."""
-        return self.add(url, "DELETE", **kwargs)
-
-    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a HEAD response; keywords as in :meth:`add`."""
-        return self.add(url, "HEAD", **kwargs)
-
-    def options(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register an OPTIONS response; keywords as in :meth:`add`."""
-        return self.add(url, "OPTIONS", **kwargs)
+    # The method shortcuts: add() with the method set, and the same keywords,
+    # which type checkers see through Shortcut. Each forwards its keywords
+    # one by one (as fast as forwarding **kwargs, and a misspelt keyword is
+    # named in the shortcut's own error).
+    if TYPE_CHECKING:
+        get: Shortcut
+        post: Shortcut
+        put: Shortcut
+        patch: Shortcut
+        delete: Shortcut
+        head: Shortcut
+        options: Shortcut
+    else:
+        get = _shortcut("GET")
+        post = _shortcut("POST")
+        put = _shortcut("PUT")
+        patch = _shortcut("PATCH")
+        delete = _shortcut("DELETE")
+        head = _shortcut("HEAD")
+        options = _shortcut("OPTIONS")
 
     def ws(
         self,
@@ -238,6 +332,7 @@ class Registry:
         handler: Callable[[WebSocket], Awaitable[object]],
         *,
         repeat: bool | int = False,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> RegisteredRoute:
         """Register a WebSocket handler for ``url``.
 
@@ -247,6 +342,8 @@ class Registry:
         the upgrade is a GET request, matched and recorded under that URL.
         ``repeat`` counts connections, as in :meth:`add`.
         """
+        if unknown:
+            raise unexpected_keywords("ws()", Registry.ws, unknown)
         handler = check_handler(handler)
         matcher = url_matcher(http_url(url), self._base_url())
         remaining = check_repeat(repeat)

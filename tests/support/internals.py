@@ -19,6 +19,7 @@ import aiointercept._adapters._httpcore as httpcore_adapter
 import aiointercept._adapters._socket as socket_adapter
 import aiointercept._adapters._urllib3 as urllib3_adapter
 import aiointercept._server.block_server as block_server
+import aiointercept._server.handler as request_handler
 import aiointercept._server.readiness as readiness
 import aiointercept._server.thread as server_thread
 from aiointercept._adapters import incompatibility, interception
@@ -53,6 +54,7 @@ __all__ = [
     "interception",
     "normalize_url",
     "readiness",
+    "request_handler",
     "server_thread",
     "socket_adapter",
     "urllib3_adapter",

@@ -48,6 +48,23 @@ logger = logging.getLogger("aiointercept")
 #: How many of the closest routes an unmatched-request report explains.
 _ROUTES_IN_LOG = 5
 
+#: What ends a request that the mock holds open, and how to end it sooner.
+CLIENT_TIMEOUT = (
+    "the client's own timeout decides when the request ends (aiohttp's default "
+    "total timeout is 300 s; requests and urllib3 have none): to end it sooner, "
+    "give the client a short timeout in the test, such as "
+    "aiohttp.ClientTimeout(total=1), or timeout=1 for httpx and requests"
+)
+
+#: Why an async callback cannot start, and the fix.
+BLOCKED_LOOP = (
+    "a synchronous client (requests, httpx.Client, urllib3) called directly in "
+    "the async test blocks the loop until its response comes, and the callback "
+    "needs that loop to run; call the client in a worker thread "
+    "(await anyio.to_thread.run_sync(...) or asyncio.to_thread(...)), or use an "
+    "async client"
+)
+
 
 class Passthrough:
     """Send the request on to the real network (``passthrough_unmatched``, or
@@ -274,15 +291,45 @@ class Dispatcher:
         )
 
     def not_started(self, pending: PendingCallback) -> Reply:
+        """The 503 for an async callback the test's loop did not start within
+        ``callback_start_timeout`` (logged as an error)."""
         request = pending.request
         message = (
             f"aiointercept: the async callback for {request.method} {request.url} "
-            f"could not start within {self.callback_start_timeout} s because the "
-            "test's event loop is blocked (is a synchronous client such as "
-            "requests running inside the async test?)"
+            f"could not start within {self.callback_start_timeout:g} s because the "
+            f"test's event loop is blocked: {BLOCKED_LOOP}. aiointercept waited "
+            "because it cannot tell which thread sent a request to the block's "
+            "own URL; with mock_external_urls=True, a request that requests or "
+            "httpx.Client sends from the blocked loop's thread is answered at once."
         )
         logger.error("%s", message)
         return _text_reply(503, message)
+
+    def hanging(self, method: str, url: URL, seconds: float) -> None:
+        """Say, once, what a request held open by ``fault="hang"`` waits for."""
+        logger.warning(
+            "aiointercept: %s %s has been hanging for %g s, as its route asks "
+            '(fault="hang", or an exception= that is a timeout, such as '
+            "asyncio.TimeoutError()): the connection stays open until the client "
+            "gives up, so %s",
+            method,
+            url,
+            seconds,
+            CLIENT_TIMEOUT,
+        )
+
+    def still_running(self, pending: PendingCallback, seconds: float) -> None:
+        """Say, once, that an async callback keeps its request waiting."""
+        request = pending.request
+        logger.warning(
+            "aiointercept: the async callback for %s %s is still running after "
+            "%g s (does it wait for something that never happens?); unless it "
+            "returns, %s",
+            request.method,
+            request.url,
+            seconds,
+            CLIENT_TIMEOUT,
+        )
 
     def _submit(
         self,

@@ -163,10 +163,17 @@ class Dispatcher:
         url: URL,
         headers: CIMultiDictProxy[str],
         body: bytes,
+        sender_thread: int | None = None,
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
         without a response.
+
+        ``sender_thread`` is the ident of the thread that sent the request,
+        when the client adapter that sent it knows it: a request from the
+        test's loop's own thread to a route that needs that loop (which the
+        request blocks) is answered at once, with the error kept for the
+        block's exit.
 
         Every request that reaches the server is a new one: the n-th request a
         route matches gets its n-th response (aiohttp's automatic resend of a
@@ -182,7 +189,7 @@ class Dispatcher:
                 if route is not None:
                     dispatcher.journal.record(request)
             if route is not None:
-                return dispatcher._respond(route, request)
+                return dispatcher._respond(route, request, sender_thread)
         cassettes = [d for d in chain if d.cassette is not None]
         for dispatcher in cassettes:
             assert dispatcher.cassette is not None
@@ -231,7 +238,7 @@ class Dispatcher:
         return route
 
     def _respond(
-        self, route: Route, request: RecordedRequest
+        self, route: Route, request: RecordedRequest, sender_thread: int | None
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | None:
         source = route.source
         if isinstance(source, CloseSource):
@@ -245,13 +252,24 @@ class Dispatcher:
                         "it from an async test"
                     ),
                 )
+            if sender_thread is not None and self._blocks_loop(sender_thread):
+                return self._blocked(request, "WebSocket handler")
             return PendingWebSocket(request, source.handler, self.test_loop, self)
         if not isinstance(source, CallbackSource):
-            return self._streamed(request, source.reply)
+            reply = source.reply
+            if (
+                sender_thread is not None
+                and isinstance(reply.body, StreamBody)
+                and reply.body.is_async
+                and self._blocks_loop(sender_thread)
+            ):
+                return self._blocked(request, "async iterable body")
+            return self._streamed(request, reply)
         if source.is_async:
             return self._submit(
                 request,
                 source.fallback,
+                sender_thread,
                 source.callback,
                 request.url,
                 **source.arguments(request),
@@ -261,7 +279,9 @@ class Dispatcher:
         except BaseException as exc:
             return self._failed(request, exc)
         if inspect.isawaitable(result):
-            return self._submit(request, source.fallback, _awaited, result)
+            return self._submit(
+                request, source.fallback, sender_thread, _awaited, result
+            )
         return self._streamed(
             request, self._result_reply(request, result, source.fallback)
         )
@@ -305,6 +325,24 @@ class Dispatcher:
         logger.error("%s", message)
         return _text_reply(503, message)
 
+    def _blocks_loop(self, sender_thread: int) -> bool:
+        """Whether a request sent from ``sender_thread`` blocks the test's loop."""
+        test_loop = self.test_loop
+        return test_loop is not None and test_loop.thread == sender_thread
+
+    def _blocked(self, request: RecordedRequest, what: str) -> Reply:
+        """The 503 for a request that needs the test's loop, sent from that
+        loop's own thread: it could never be served. The error is raised when
+        the block exits."""
+        message = (
+            f"aiointercept: the {what} for {request.method} {request.url} cannot "
+            "run: the request was sent from the thread of the test's event loop, "
+            f"so the test's event loop is blocked: {BLOCKED_LOOP}"
+        )
+        self.journal.add_error(CallbackError(message, request))
+        logger.error("%s", message)
+        return _text_reply(503, message)
+
     def hanging(self, method: str, url: URL, seconds: float) -> None:
         """Say, once, what a request held open by ``fault="hang"`` waits for."""
         logger.warning(
@@ -335,6 +373,7 @@ class Dispatcher:
         self,
         recorded: RecordedRequest,
         fallback: Reply | None,
+        sender_thread: int | None,
         func: Any,
         /,
         *args: Any,
@@ -349,6 +388,8 @@ class Dispatcher:
                     "callbacks from an async test"
                 ),
             )
+        if sender_thread is not None and sender_thread == test_loop.thread:
+            return self._blocked(recorded, "async callback")
         return PendingCallback(
             recorded, test_loop.submit(func, *args, **kwargs), test_loop, fallback
         )

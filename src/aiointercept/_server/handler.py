@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from aiointercept._adapters import SENDER_THREAD_HEADER
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -106,7 +108,13 @@ class RequestHandler:
     ) -> web.StreamResponse:
         body = await request.read()
         url = self._request_url(request)
-        outcome = self._dispatcher.dispatch(request.method, url, request.headers, body)
+        headers = request.headers
+        sender_thread = None
+        if self._external and SENDER_THREAD_HEADER in headers:
+            headers, sender_thread = _take_sender_thread(headers)
+        outcome = self._dispatcher.dispatch(
+            request.method, url, headers, body, sender_thread
+        )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
         if isinstance(outcome, PendingCallback):
@@ -193,6 +201,16 @@ class RequestHandler:
             pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)
+
+
+def _take_sender_thread(
+    headers: CIMultiDictProxy[str],
+) -> tuple[CIMultiDictProxy[str], int | None]:
+    """The request's headers without the one that names the thread that sent
+    it (added by a client adapter), and that thread's ident."""
+    kept = CIMultiDict(headers)
+    value = kept.popall(SENDER_THREAD_HEADER)[-1]
+    return CIMultiDictProxy(kept), int(value) if value.isdigit() else None
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from aiointercept._cassette.matching import MATCHERS, Index
 from aiointercept._cassette.options import RecordMode
 from aiointercept._core.registration import Shortcut
 from aiointercept._core.urls import normalize_url
+from aiointercept._server.proxy import failure_in_words
 from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
 from aiointercept._server.thread import active_servers
 from aiointercept._settings import RECORD_MODES
@@ -49,6 +50,7 @@ __all__ = [
     "adapters",
     "aiohttp_adapter",
     "block_server",
+    "failure_in_words",
     "httpcore_adapter",
     "incompatibility",
     "interception",

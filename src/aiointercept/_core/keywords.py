@@ -2,11 +2,13 @@
 takes: ``m.get(url, stauts=500)`` is a ``TypeError`` that suggests
 ``status``.
 
-The functions that report them (``add()``, its shortcuts, ``ws()``,
-``CallbackResult()``, ``aiointercept()``) take ``**unknown`` and call
-:func:`unexpected_keywords` only when it is not empty, so a correct call pays
-for an empty dict and nothing else. Type checkers see no such parameter:
-it is typed as :class:`NoMoreKeywords`, a ``TypedDict`` without keys.
+The functions that report them (``add()``, ``ws()``, ``CallbackResult()``,
+``aiointercept()``) take ``**unknown`` and call :func:`unexpected_keywords`
+only when it is not empty, so a correct call pays for an empty dict and
+nothing else. Type checkers see no such parameter: it is typed as
+:class:`NoMoreKeywords`, a ``TypedDict`` without keys. The method shortcuts
+forward their keywords to ``add()`` and report its error under their own
+name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
-__all__ = ["NoMoreKeywords", "unexpected_keywords"]
+__all__ = ["NoMoreKeywords", "UnknownKeywordsError", "unexpected_keywords"]
 
 
 class NoMoreKeywords(TypedDict):
@@ -25,12 +27,22 @@ class NoMoreKeywords(TypedDict):
     without ``**unknown``."""
 
 
+class UnknownKeywordsError(TypeError):
+    """A ``TypeError`` for keywords a function does not take, which keeps
+    their names (``unknown``), so that a caller can report them under its own
+    name (``m.get()`` calls ``add()``)."""
+
+    def __init__(self, message: str, unknown: list[str]) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+
+
 def unexpected_keywords(
     called: str,
     function: Callable[..., Any],
     unknown: Iterable[str],
     hints: Mapping[str, str] | None = None,
-) -> TypeError:
+) -> UnknownKeywordsError:
     """The error for ``unknown`` keywords given to ``function``, which the
     user called as ``called`` (``"get()"``): each with the closest keyword
     ``function`` takes, or with ``hints[name]`` when there is one."""
@@ -40,9 +52,10 @@ def unexpected_keywords(
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
         and parameter.name != "self"
     ]
+    names = list(unknown)
     parts = []
     unexplained = False
-    for name in unknown:
+    for name in names:
         hint = (hints or {}).get(name)
         if hint is None:
             close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.7)
@@ -57,4 +70,4 @@ def unexpected_keywords(
     message = f"{called} got {argument} {', '.join(parts)}"
     if unexplained:
         message += f"; it takes {', '.join(accepted)}"
-    return TypeError(message)
+    return UnknownKeywordsError(message, names)

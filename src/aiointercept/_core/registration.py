@@ -9,6 +9,7 @@ the test's loop.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from yarl import URL
 
 from .handles import RegisteredRoute
-from .keywords import NoMoreKeywords, unexpected_keywords
+from .keywords import NoMoreKeywords, UnknownKeywordsError, unexpected_keywords
 from .matcher_args import build_matchers
 from .reply_builder import static_reply
 from .responses import StreamBody, check_delay, fault_for_exception
@@ -77,66 +78,40 @@ class Shortcut(Protocol):
     ) -> RegisteredRoute: ...
 
 
+#: What ``inspect.signature()`` (and the API docs) show for each shortcut.
+_SHORTCUT_SIGNATURE = inspect.signature(Shortcut.__call__)
+
+
 def _shortcut(method: str) -> Callable[..., RegisteredRoute]:
-    """The shortcut for ``method``: :meth:`Registry.add` with it set."""
+    """The shortcut for ``method``: :meth:`Registry.add` with it set.
+
+    It forwards the keywords it is given, and only those, to ``self.add()``
+    (which a subclass may override), as fast as a direct call; type checkers
+    and ``inspect.signature()`` see :class:`Shortcut`'s signature instead.
+    A keyword that ``add()`` rejects is reported under the shortcut's name.
+    """
 
     def shortcut(
-        self: Registry,
-        url: str | URL | re.Pattern[str],
-        *,
-        status: int = 200,
-        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
-        json: Any = None,
-        payload: Any = None,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        content_type: str | None = None,
-        repeat: bool | int = False,
-        callback: Callable[..., Any] | None = None,
-        reason: str | None = None,
-        exception: Any = None,
-        match_query: Mapping[str, Any] | None = None,
-        match_headers: Mapping[str, str] | None = None,
-        match_json: Any = None,
-        match_body: str | bytes | None = None,
-        match_form: Mapping[str, Any] | None = None,
-        match: Callable[[RecordedRequest], bool] | None = None,
-        delay: float = 0,
-        fault: Fault | str | None = None,
-        chunk_delay: float = 0,
-        compress: bool | str | None = None,
-        **unknown: Unpack[NoMoreKeywords],
+        self: Registry, url: str | URL | re.Pattern[str], **kwargs: Any
     ) -> RegisteredRoute:
-        if unknown:  # (an empty TypedDict to type checkers: raise alone here)
-            raise unexpected_keywords(f"{name}()", shortcut, unknown, method_hint)
-        return self.add(
-            url,
-            method,
-            status,
-            body,
-            json,
-            payload,
-            headers,
-            content_type,
-            repeat,
-            callback,
-            reason,
-            exception,
-            match_query=match_query,
-            match_headers=match_headers,
-            match_json=match_json,
-            match_body=match_body,
-            match_form=match_form,
-            match=match,
-            delay=delay,
-            fault=fault,
-            chunk_delay=chunk_delay,
-            compress=compress,
-        )
+        try:
+            return self.add(url, method, **kwargs)
+        except UnknownKeywordsError as exc:
+            raise unexpected_keywords(
+                f"{name}()", Shortcut.__call__, exc.unknown
+            ) from None
+        except TypeError:
+            if "method" not in kwargs:
+                raise
+            raise unexpected_keywords(
+                f"{name}()", Shortcut.__call__, ["method"], method_hint
+            ) from None
 
     name = method.lower()
     method_hint = {"method": f"{name}() sends {method}: call add(url, method) instead"}
     shortcut.__name__ = name
     shortcut.__qualname__ = f"Registry.{name}"
+    shortcut.__signature__ = _SHORTCUT_SIGNATURE  # type: ignore[attr-defined]
     shortcut.__doc__ = (
         f"Register a {method} response: :meth:`add` with ``method={method!r}``, "
         "and the same keywords."
@@ -306,9 +281,7 @@ class Registry:
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
     # The method shortcuts: add() with the method set, and the same keywords,
-    # which type checkers see through Shortcut. Each forwards its keywords
-    # one by one (as fast as forwarding **kwargs, and a misspelt keyword is
-    # named in the shortcut's own error).
+    # which type checkers see through Shortcut.
     if TYPE_CHECKING:
         get: Shortcut
         post: Shortcut

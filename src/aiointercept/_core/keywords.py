@@ -7,7 +7,7 @@ The functions that report them (``add()``, ``ws()``, ``CallbackResult()``,
 only when it is not empty, so a correct call pays for an empty dict and
 nothing else. Type checkers see no such parameter: it is typed as
 :class:`NoMoreKeywords`, a ``TypedDict`` without keys. The method shortcuts
-forward their keywords to ``add()`` and report its error under their own
+forward their keywords to ``add()``, and report its error under their own
 name.
 """
 
@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
-__all__ = ["NoMoreKeywords", "UnknownKeywordsError", "unexpected_keywords"]
+__all__ = ["NoMoreKeywords", "unexpected_keywords"]
 
 
 class NoMoreKeywords(TypedDict):
@@ -27,22 +27,12 @@ class NoMoreKeywords(TypedDict):
     without ``**unknown``."""
 
 
-class UnknownKeywordsError(TypeError):
-    """A ``TypeError`` for keywords a function does not take, which keeps
-    their names (``unknown``), so that a caller can report them under its own
-    name (``m.get()`` calls ``add()``)."""
-
-    def __init__(self, message: str, unknown: list[str]) -> None:
-        super().__init__(message)
-        self.unknown = unknown
-
-
 def unexpected_keywords(
     called: str,
     function: Callable[..., Any],
     unknown: Iterable[str],
     hints: Mapping[str, str] | None = None,
-) -> UnknownKeywordsError:
+) -> TypeError:
     """The error for ``unknown`` keywords given to ``function``, which the
     user called as ``called`` (``"get()"``): each with the closest keyword
     ``function`` takes, or with ``hints[name]`` when there is one."""
@@ -52,10 +42,9 @@ def unexpected_keywords(
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
         and parameter.name != "self"
     ]
-    names = list(unknown)
     parts = []
     unexplained = False
-    for name in names:
+    for name in unknown:
         hint = (hints or {}).get(name)
         if hint is None:
             close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.7)
@@ -70,4 +59,4 @@ def unexpected_keywords(
     message = f"{called} got {argument} {', '.join(parts)}"
     if unexplained:
         message += f"; it takes {', '.join(accepted)}"
-    return UnknownKeywordsError(message, names)
+    return TypeError(message)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from yarl import URL
 
 from .handles import RegisteredRoute
-from .keywords import NoMoreKeywords, UnknownKeywordsError, unexpected_keywords
+from .keywords import NoMoreKeywords, unexpected_keywords
 from .matcher_args import build_matchers
 from .reply_builder import static_reply
 from .responses import StreamBody, check_delay, fault_for_exception
@@ -96,19 +96,13 @@ def _shortcut(method: str) -> Callable[..., RegisteredRoute]:
     ) -> RegisteredRoute:
         try:
             return self.add(url, method, **kwargs)
-        except UnknownKeywordsError as exc:
-            raise unexpected_keywords(
-                f"{name}()", Shortcut.__call__, exc.unknown
-            ) from None
-        except TypeError:
-            if "method" not in kwargs:
+        except TypeError as exc:
+            error = _shortcut_error(exc, name, method, kwargs)
+            if error is None:
                 raise
-            raise unexpected_keywords(
-                f"{name}()", Shortcut.__call__, ["method"], method_hint
-            ) from None
+            raise error from None
 
     name = method.lower()
-    method_hint = {"method": f"{name}() sends {method}: call add(url, method) instead"}
     shortcut.__name__ = name
     shortcut.__qualname__ = f"Registry.{name}"
     shortcut.__signature__ = _SHORTCUT_SIGNATURE  # type: ignore[attr-defined]
@@ -117,6 +111,25 @@ def _shortcut(method: str) -> Callable[..., RegisteredRoute]:
         "and the same keywords."
     )
     return shortcut
+
+
+def _shortcut_error(
+    error: TypeError, name: str, method: str, kwargs: Mapping[str, Any]
+) -> TypeError | None:
+    """The error that ``add()`` raised for keywords the shortcut ``name`` was
+    given, under the shortcut's name; ``None`` for any other error."""
+    if "method" in kwargs:  # add() got it twice
+        hint = f"{name}() sends {method}: call add(url, method) instead"
+        return unexpected_keywords(
+            f"{name}()", Shortcut.__call__, ["method"], {"method": hint}
+        )
+    taken = _SHORTCUT_SIGNATURE.parameters
+    unknown = [keyword for keyword in kwargs if keyword not in taken]
+    if not unknown or str(error) != str(
+        unexpected_keywords("add()", Registry.add, unknown)
+    ):
+        return None
+    return unexpected_keywords(f"{name}()", Shortcut.__call__, unknown)
 
 
 class Registry:

@@ -648,7 +648,7 @@ async def test_async_callback_gets_503_when_the_loop_is_blocked() -> None:
     assert "0.2" in blocked.text
     # why it waited, and what would have answered at once
     assert "it cannot tell which thread sent a request" in blocked.text
-    assert "with mock_external_urls=True, a request that requests" in blocked.text
+    assert "with mock_external_urls=True, a request that requests," in blocked.text
     assert 0.19 <= elapsed < 4
     assert ran_after_blocked == []
     assert (free.status_code, free.text) == (200, "ran")

@@ -319,8 +319,9 @@ class Dispatcher:
             f"could not start within {self.callback_start_timeout:g} s because the "
             f"test's event loop is blocked: {BLOCKED_LOOP}. aiointercept waited "
             "because it cannot tell which thread sent a request to the block's "
-            "own URL; with mock_external_urls=True, a request that requests or "
-            "httpx.Client sends from the blocked loop's thread is answered at once."
+            "own URL; with mock_external_urls=True, a request that requests, "
+            "urllib3 or httpx.Client sends from the blocked loop's thread is "
+            "answered at once."
         )
         logger.error("%s", message)
         return _text_reply(503, message)

@@ -215,8 +215,8 @@ def _take_sender_thread(
 
 @contextlib.contextmanager
 def _warning_after(seconds: float, warn: Callable[[], None]) -> Iterator[None]:
-    """Call ``warn()`` if the block is still running after ``seconds``: one
-    timer, made only for a request that is already waiting."""
+    """Call ``warn()`` if the body of the ``with`` statement is still running
+    after ``seconds``: one timer, made only for a request already waiting."""
     timer = asyncio.get_running_loop().call_later(seconds, warn)
     try:
         yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,5 +48,25 @@ def _trim_code_blocks(app: Sphinx, doctree: nodes.document) -> None:
             block[:] = [nodes.Text(trimmed)]
 
 
+#: The catch-all that turns a misspelt keyword into a "did you mean" error:
+#: not a parameter to document (type checkers do not see it either).
+_UNKNOWN_KEYWORDS = re.compile(r", \*\*unknown: Unpack\[NoMoreKeywords\]")
+
+
+def _hide_unknown_keywords(
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str | None, str | None] | None:
+    if signature is None or "**unknown" not in signature:
+        return None
+    return _UNKNOWN_KEYWORDS.sub("", signature), return_annotation
+
+
 def setup(app: Sphinx) -> None:
     app.connect("doctree-read", _trim_code_blocks)
+    app.connect("autodoc-process-signature", _hide_unknown_keywords)

@@ -14,7 +14,7 @@ from typing import Any
 import anyio.to_thread
 import requests
 
-from aiointercept import CallbackResult, aiointercept
+from aiointercept import CallbackError, CallbackResult, aiointercept
 
 
 # [code-under-test]
@@ -75,6 +75,25 @@ async def blocking_the_loop() -> None:
 # [/blocking]
 
 
+# [blocking-external]
+async def blocking_the_loop_with_hard_coded_urls() -> None:
+    m = aiointercept(mock_external_urls=True)
+    error = None
+    try:
+        async with m:
+            m.get("https://users.example.com/async", callback=pending_forever)
+            # The requests adapter knows that this request comes from the
+            # test's loop's own thread: the 503 comes at once...
+            stuck = http_get("https://users.example.com/async")
+            assert stuck.status_code == 503
+    except CallbackError as raised:
+        error = raised  # ...and the block raises the error when it exits.
+    assert "sent from the thread of the test's event loop" in str(error)
+
+
+# [/blocking-external]
+
+
 # [sync-block]
 def in_sync_code() -> None:
     # 'with' instead of 'async with': for sync tests and sync fixtures.
@@ -95,6 +114,7 @@ def in_sync_code() -> None:
 async def main() -> None:
     await in_a_worker_thread()
     await blocking_the_loop()
+    await blocking_the_loop_with_hard_coded_urls()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from ._core.assertions import (
 from ._core.diagnostics import UnmatchedRequest
 from ._core.handles import RegisteredRoute
 from ._core.journal import RequestMap
+from ._core.keywords import NoMoreKeywords, unexpected_keywords
 from ._core.registration import Registry
 from ._core.request import RecordedRequest, RequestKey
 from ._decorator import decorate
@@ -48,7 +49,7 @@ from ._options import check_options
 from ._settings import strictness
 
 if TYPE_CHECKING:
-    pass
+    from typing_extensions import Unpack
 
 __all__ = ["aiointercept"]
 
@@ -131,7 +132,10 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
         filter_post_data_parameters: Sequence[str | tuple[str, str | None]] = (),
         before_record_request: RequestHook | None = None,
         before_record_response: ResponseHook | None = None,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> None:
+        if unknown:
+            raise unexpected_keywords("aiointercept()", aiointercept.__init__, unknown)
         options = check_options(
             mock_external_urls,
             passthrough,

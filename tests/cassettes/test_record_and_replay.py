@@ -424,6 +424,27 @@ def blocking_get(kind: str, url: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("kind", ["requests", "httpx-sync"])
+async def test_the_sending_thread_a_sync_client_names_is_for_the_mock_only(
+    tmp_path: Path, anyio_backend: str, kind: str
+) -> None:
+    """The header in which the adapter names the sending thread reaches
+    neither the real host, nor the cassette, nor the records."""
+    path = tmp_path / "c.yaml"
+    async with serving() as upstream:
+        url = f"{upstream.url}/hello"
+        async with aiointercept(mock_external_urls=True, cassette=path) as m:
+            assert blocking_get(kind, url) == (200, b"upstream GET /hello")
+        (received,) = upstream.received
+    names = {
+        *received.headers,
+        *interactions(path)[0]["request"]["headers"],
+        *m.requests[("GET", URL(url))][0].headers,
+    }
+    assert "Host" in names
+    assert not [name for name in names if "thread" in name.lower()]
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx-sync"])
 async def test_sync_client_blocking_the_loop_records_and_replays(
     tmp_path: Path, anyio_backend: str, kind: str
 ) -> None:

@@ -179,8 +179,9 @@ async def test_body_is_sent_raw_and_a_str_as_utf_8(
 async def test_json_and_its_alias_payload_override_body(name: str, body: Any) -> None:
     """The description: "json: serialized to JSON, overrides body" / "payload: alias for
     json": the document is sent, as application/json, whatever body was given."""
+    document: dict[str, Any] = {name: {"ok": True}}
     async with aiointercept() as m, httpx.AsyncClient() as client:
-        m.get("/doc", body=body, **{name: {"ok": True}})
+        m.get("/doc", body=body, **document)
         response = await client.get(f"{m.server_url}/doc")
     assert response.json() == {"ok": True}
     assert response.content == b'{"ok": true}'
@@ -192,12 +193,10 @@ async def test_a_json_body_keeps_a_content_type_given_for_it(name: str) -> None:
     """The description: "content_type: overrides Content-Type"; a Content-Type in
     headers is kept when content_type is not given, with json= as with body=."""
     async with aiointercept() as m, httpx.AsyncClient() as client:
-        m.get(
-            "/typed", body=b"x", content_type="application/vnd.api+json", **{name: [1]}
-        )
-        m.get(
-            "/header", body=b"x", headers={"Content-Type": "text/json"}, **{name: [2]}
-        )
+        first: dict[str, Any] = {name: [1]}
+        second: dict[str, Any] = {name: [2]}
+        m.get("/typed", body=b"x", content_type="application/vnd.api+json", **first)
+        m.get("/header", body=b"x", headers={"Content-Type": "text/json"}, **second)
         typed = await client.get(f"{m.server_url}/typed")
         header = await client.get(f"{m.server_url}/header")
     assert (typed.json(), typed.headers["Content-Type"]) == (

@@ -29,6 +29,7 @@ from aiointercept import (
     RecordedRequest,
     aiointercept,
 )
+from tests.support import internals
 from tests.support.backends import asyncio_only, trio_only
 
 
@@ -525,6 +526,76 @@ async def test_async_callback_serves_a_sync_client_in_a_worker_thread() -> None:
     assert response.text == "from the loop"
 
 
+@pytest.mark.anyio
+async def test_an_async_callback_still_running_logs_what_the_request_waits_for(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiointercept")
+    monkeypatch.setattr(internals.request_handler, "HANG_WARNING_AFTER", 0.05)
+    release = anyio.Event()
+
+    async def waits(url: URL, **_: Any) -> CallbackResult:
+        await release.wait()
+        return CallbackResult(body="released")
+
+    def still_running() -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if "still running" in r.getMessage()
+        ]
+
+    replies: list[httpx.Response] = []
+    async with (
+        aiointercept(callback_start_timeout=0.05) as m,
+        httpx.AsyncClient(timeout=10) as client,
+        anyio.create_task_group() as tg,
+    ):
+        url = f"{m.server_url}/waits"
+        m.get(url, callback=waits)
+
+        async def fetch() -> None:
+            replies.append(await client.get(url))
+
+        tg.start_soon(fetch)
+        with anyio.fail_after(10):
+            while not still_running():
+                await anyio.sleep(0.01)
+        release.set()
+    assert [reply.text for reply in replies] == ["released"]
+    (warning,) = still_running()
+    assert warning.startswith(
+        f"aiointercept: the async callback for GET {url} is still running after 0.05 s"
+    )
+    assert "unless it returns, the client's own timeout decides" in warning
+    assert "aiohttp's default total timeout is 300 s" in warning
+
+
+@pytest.mark.anyio
+async def test_a_long_async_callback_is_cancelled_when_its_client_gives_up() -> None:
+    """Also once it has run longer than ``callback_start_timeout``."""
+    started, cancelled = anyio.Event(), anyio.Event()
+
+    async def forever(url: URL, **_: Any) -> CallbackResult:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async with aiointercept(callback_start_timeout=0.05) as m:
+        m.get("/forever", callback=forever)
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(client.get, f"{m.server_url}/forever")
+            await started.wait()
+            await anyio.sleep(0.2)  # past the start timeout
+            tg.cancel_scope.cancel()
+        with anyio.fail_after(5):
+            await cancelled.wait()
+
+
 # -- a test loop blocked by a synchronous client -------------------------------
 
 
@@ -575,6 +646,9 @@ async def test_async_callback_gets_503_when_the_loop_is_blocked() -> None:
     assert blocked.status_code == 503
     assert "blocked" in blocked.text
     assert "0.2" in blocked.text
+    # why it waited, and what would have answered at once
+    assert "it cannot tell which thread sent a request" in blocked.text
+    assert "with mock_external_urls=True, a request that requests," in blocked.text
     assert 0.19 <= elapsed < 4
     assert ran_after_blocked == []
     assert (free.status_code, free.text) == (200, "ran")

@@ -418,4 +418,4 @@ async def test_async_predicates_are_refused() -> None:
     async with aiointercept() as m:
         for value in (predicate, AsyncCallable()):
             with pytest.raises(TypeError, match="not an async function"):
-                m.get("/x", match=value)
+                m.get("/x", match=value)  # type: ignore[arg-type]

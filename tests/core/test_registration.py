@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from yarl import URL
 
 from aiointercept import CallbackResult, ServerSentEvents, aiointercept
+from tests.support import internals
 
 SHORTCUTS = ["get", "post", "put", "patch", "delete", "head", "options"]
 
@@ -390,7 +392,7 @@ async def test_status_out_of_range_is_a_value_error(status: int) -> None:
 async def test_status_not_an_int_is_a_type_error(status: object) -> None:
     async with aiointercept() as m:
         with pytest.raises(TypeError, match=re.escape(repr(status))):
-            m.get("/x", status=status)
+            m.get("/x", status=status)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
@@ -413,7 +415,7 @@ async def test_repeat_zero_or_negative_is_a_value_error(repeat: int) -> None:
 async def test_repeat_not_bool_or_int_is_a_type_error(repeat: object) -> None:
     async with aiointercept() as m:
         with pytest.raises(TypeError, match=re.escape(repr(repeat))):
-            m.get("/x", repeat=repeat)
+            m.get("/x", repeat=repeat)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -490,15 +492,17 @@ async def test_absolute_url_can_be_registered_before_the_block() -> None:
 def test_json_not_serializable_is_a_type_error(kw: str) -> None:
     m = aiointercept()
     value = {"thing": Unserializable()}
+    arguments: dict[str, Any] = {kw: value}
     with pytest.raises(TypeError, match=re.escape("<Unserializable thing 7f3a>")):
-        m.get("http://127.0.0.1:1/x", **{kw: value})
+        m.get("http://127.0.0.1:1/x", **arguments)
 
 
 @pytest.mark.parametrize("kw", ["json", "payload"])
 def test_json_with_a_set_is_not_serializable(kw: str) -> None:
     m = aiointercept()
+    arguments: dict[str, Any] = {kw: {"ids": {1, 2}}}
     with pytest.raises(TypeError, match=re.escape(kw)):
-        m.get("http://127.0.0.1:1/x", **{kw: {"ids": {1, 2}}})
+        m.get("http://127.0.0.1:1/x", **arguments)
 
 
 def test_json_and_payload_together_are_rejected() -> None:
@@ -541,7 +545,7 @@ def test_header_name_that_is_not_a_token_is_a_value_error(name: str) -> None:
 def test_callback_not_callable_is_a_type_error(callback: object) -> None:
     m = aiointercept()
     with pytest.raises(TypeError, match=re.escape(repr(callback))):
-        m.get("http://127.0.0.1:1/x", callback=callback)
+        m.get("http://127.0.0.1:1/x", callback=callback)  # type: ignore[arg-type]
 
 
 def _callback(url: URL, **kwargs: Any) -> CallbackResult:
@@ -605,6 +609,131 @@ async def test_rejected_registration_registers_nothing() -> None:
             with pytest.raises(httpx.TransportError):
                 await client.get(f"{m.server_url}/x")
     assert response.status_code == 202
+
+
+# -- misspelt keywords -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["add", *SHORTCUTS])
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("stauts", "status"), ("paylaod", "payload"), ("jsno", "json"), ("bdy", "body")],
+)
+def test_a_misspelt_keyword_suggests_the_one_meant(
+    name: str, typo: str, meant: str
+) -> None:
+    m = aiointercept()
+    arguments: dict[str, Any] = {typo: 500}
+    with pytest.raises(TypeError) as raised:
+        shortcut(m, name)("https://api.example.com/x", **arguments)
+    assert str(raised.value) == (
+        f"{name}() got an unexpected keyword argument {typo!r} "
+        f"(did you mean {meant!r}?)"
+    )
+    assert m.handlers == {}
+
+
+def test_every_misspelt_keyword_is_named() -> None:
+    arguments: dict[str, Any] = {"stauts": 500, "repaet": True}
+    with pytest.raises(TypeError) as raised:
+        aiointercept().get("https://api.example.com/x", **arguments)
+    assert str(raised.value) == (
+        "get() got unexpected keyword arguments 'stauts' (did you mean "
+        "'status'?), 'repaet' (did you mean 'repeat'?)"
+    )
+
+
+def test_an_unknown_keyword_with_no_close_match_lists_the_keywords_taken() -> None:
+    arguments: dict[str, Any] = {"colour": "blue"}
+    with pytest.raises(TypeError) as raised:
+        aiointercept().post("https://api.example.com/x", **arguments)
+    message = str(raised.value)
+    assert message.startswith(
+        "post() got an unexpected keyword argument 'colour'; it takes url, status, "
+    )
+    assert message.endswith(", chunk_delay, compress")
+    assert "method" not in message
+
+
+@pytest.mark.parametrize("name", SHORTCUTS)
+def test_a_shortcut_given_a_method_says_to_call_add(name: str) -> None:
+    arguments: dict[str, Any] = {"method": "GET"}
+    with pytest.raises(TypeError) as raised:
+        shortcut(aiointercept(), name)("https://api.example.com/x", **arguments)
+    assert str(raised.value) == (
+        f"{name}() got an unexpected keyword argument 'method' ({name}() sends "
+        f"{name.upper()}: call add(url, method) instead)"
+    )
+
+
+def test_a_misspelt_keyword_of_ws_suggests_the_one_meant() -> None:
+    async def handler(ws: Any) -> None:
+        pass
+
+    arguments: dict[str, Any] = {"repaet": True}
+    with pytest.raises(TypeError) as raised:
+        aiointercept().ws("wss://api.example.com/feed", handler, **arguments)
+    assert str(raised.value) == (
+        "ws() got an unexpected keyword argument 'repaet' (did you mean 'repeat'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"stauts": 201}, "'stauts' (did you mean 'status'?)"),
+        (
+            {"contnet_type": "text/plain"},
+            "'contnet_type' (did you mean 'content_type'?)",
+        ),
+        ({"json": {"a": 1}}, "'json' (the JSON document is payload= here)"),
+    ],
+)
+def test_a_misspelt_keyword_of_callback_result_suggests_the_one_meant(
+    arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError) as raised:
+        CallbackResult(**arguments)
+    assert str(raised.value) == (
+        f"CallbackResult() got an unexpected keyword argument {message}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("mock_external_url", "mock_external_urls"),
+        ("passthru", "passthrough"),
+        ("record_mod", "record_mode"),
+        ("callback_timeout", "callback_start_timeout"),
+    ],
+)
+def test_a_misspelt_keyword_of_the_constructor_suggests_the_one_meant(
+    typo: str, meant: str
+) -> None:
+    arguments: dict[str, Any] = {typo: True}
+    with pytest.raises(TypeError) as raised:
+        aiointercept(**arguments)
+    assert str(raised.value) == (
+        f"aiointercept() got an unexpected keyword argument {typo!r} "
+        f"(did you mean {meant!r}?)"
+    )
+
+
+def _keywords(function: Callable[..., Any], *left_out: str) -> list[Any]:
+    return [
+        (p.name, p.default, p.annotation)
+        for p in inspect.signature(function).parameters.values()
+        if p.kind is not p.VAR_KEYWORD and p.name not in ("self", *left_out)
+    ]
+
+
+@pytest.mark.parametrize("name", SHORTCUTS)
+def test_the_shortcuts_take_the_keywords_of_add_but_method(name: str) -> None:
+    """The same names, defaults and types, also as type checkers see them."""
+    expected = _keywords(aiointercept.add, "method")
+    assert _keywords(getattr(aiointercept, name)) == expected
+    assert _keywords(internals.Shortcut.__call__) == expected
 
 
 # -- bad input: the constructor --------------------------------------------------------
@@ -767,9 +896,10 @@ async def test_callbacks_that_take_url_and_kwargs_are_accepted() -> None:
 
 @pytest.mark.parametrize("given", ["json", "payload"])
 def test_a_json_document_with_chunk_delay_is_rejected(given: str) -> None:
+    document: dict[str, Any] = {given: [1]}
     with pytest.raises(ValueError, match=f"not to a {given}= document"):
         aiointercept().get(
-            "https://api.example.com/x", body=[b"a"], chunk_delay=0.1, **{given: [1]}
+            "https://api.example.com/x", body=[b"a"], chunk_delay=0.1, **document
         )
     with pytest.raises(ValueError, match="not to a payload= document"):
         CallbackResult(payload=[1], chunk_delay=0.1)

@@ -45,7 +45,8 @@ async def test_bytes_body_is_sent_unchanged() -> None:
 async def test_json_is_serialized(kw: str) -> None:
     data = {"users": [{"id": 1, "name": "Zoë"}], "ok": True, "none": None}
     async with aiointercept() as m:
-        m.get("/data", **{kw: data})
+        arguments: dict[str, Any] = {kw: data}
+        m.get("/data", **arguments)
         async with httpx.AsyncClient() as client:
             response = await client.get(f"{m.server_url}/data")
     assert response.json() == data

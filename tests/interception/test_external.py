@@ -841,7 +841,9 @@ async def test_faults_reach_the_client_as_transport_errors(
     kind: str, registration: dict[str, Any], after_headers: bool
 ) -> None:
     url = "https://api.example.com/faulty"
-    body = {"body": "0123456789" * 10} if "fault" in registration else {}
+    body: dict[str, Any] = (
+        {"body": "0123456789" * 10} if "fault" in registration else {}
+    )
     async with aiointercept(mock_external_urls=True) as m, open_client(kind) as client:
         m.get(url, **registration, **body)
         m.get(url, body="recovered")
@@ -960,24 +962,19 @@ async def test_cancelled_request_does_not_hold_up_the_block(anyio_backend: str) 
 @each_client(*SYNC_KINDS)
 async def test_sync_client_blocking_the_loop_gets_answers(kind: str) -> None:
     """Called directly from the async test: static responses, sync callbacks,
-    faults and timeouts work; an async callback, which needs the blocked loop,
-    answers 503 after ``callback_start_timeout``."""
+    faults and timeouts work."""
 
     def greeting(url: URL, *, query: dict[str, list[str]], **_: Any) -> CallbackResult:
         return CallbackResult(body=f"hello {query['name'][0]}")
 
-    async def needs_the_loop(url: URL, **_: Any) -> CallbackResult:
-        raise AssertionError("never started: the loop is blocked")  # pragma: no cover
-
     async with (
-        aiointercept(mock_external_urls=True, callback_start_timeout=0.3) as m,
+        aiointercept(mock_external_urls=True) as m,
         open_client(kind, blocking=True) as client,
     ):
         m.get("https://api.example.com/static", payload={"ok": True})
         m.get("https://api.example.com/greet?name=Bob", callback=greeting)
         m.get("https://api.example.com/closed", exception=True)
         m.get("https://api.example.com/slow", body="late", delay=DELAY)
-        m.get("https://api.example.com/async", callback=needs_the_loop)
         assert (await client.get("https://api.example.com/static")).json() == {
             "ok": True
         }
@@ -990,10 +987,63 @@ async def test_sync_client_blocking_the_loop_gets_answers(kind: str) -> None:
             await client.get("https://nowhere.example.com/")
         with pytest.raises(client.timeout_error):
             await client.get("https://api.example.com/slow", timeout=SHORT_TIMEOUT)
-        stuck = await client.get("https://api.example.com/async")
-        assert stuck.status == 503
-        assert "event loop is blocked" in stuck.text
-    assert len(m.requests) == 6
+    assert len(m.requests) == 5
+
+
+async def _needs_the_loop(url: URL, **_: Any) -> CallbackResult:
+    raise AssertionError("never started: the loop is blocked")  # pragma: no cover
+
+
+async def _chunks_on_the_loop() -> AsyncIterator[bytes]:
+    yield b"never sent: the loop is blocked"  # pragma: no cover
+
+
+async def _get_blocking(
+    m: aiointercept,
+    kind: str,
+    url: str,
+    registration: dict[str, Any],
+    replies: list[Reply],
+) -> None:
+    """In a block of ``m``, register ``registration`` for ``url`` and GET it
+    with a client of ``kind`` called from the test's loop's own thread."""
+    async with m, open_client(kind, blocking=True) as client:
+        m.get(url, **registration)
+        replies.append(await client.get(url))
+
+
+@each_client(*SYNC_KINDS)
+@pytest.mark.parametrize("what", ["async callback", "async iterable body"])
+async def test_sync_client_blocking_the_loop_gets_a_503_at_once_from_what_needs_it(
+    kind: str, what: str
+) -> None:
+    """An async callback or body runs on the test's loop, which the client
+    called from that loop's thread blocks: the adapter names the thread, so
+    the request is answered at once (not after ``callback_start_timeout``,
+    here longer than the client's own timeout), and the block raises."""
+    url = "https://api.example.com/async"
+    registration: dict[str, Any] = (
+        {"callback": _needs_the_loop}
+        if what == "async callback"
+        else {"body": _chunks_on_the_loop()}
+    )
+    m = aiointercept(mock_external_urls=True, callback_start_timeout=60)
+    replies: list[Reply] = []
+    with pytest.raises(CallbackError) as raised:
+        await _get_blocking(m, kind, url, registration, replies)
+    (stuck,) = replies
+    assert stuck.status == 503
+    expected = (
+        f"aiointercept: the {what} for GET {url} cannot run: the request was sent "
+        "from the thread of the test's event loop, so the test's event loop is "
+        "blocked: a synchronous client (requests, httpx.Client, urllib3) called "
+        "directly in the async test blocks the loop"
+    )
+    assert stuck.text.startswith(expected)
+    assert "call the client in a worker thread" in stuck.text
+    assert str(raised.value).startswith(expected)
+    (recorded,) = m.requests[("GET", URL(url))]
+    assert "X-Aiointercept-Sender-Thread" not in recorded.headers
 
 
 @each_client(*SYNC_KINDS)

@@ -422,12 +422,14 @@ async def test_passthrough_unmatched_unreachable_destination_is_closed(
             await s.post("https://unresolvable.invalid/", data=b"x")
     assert ("POST", URL(url)) in m.requests
     assert ("POST", URL("https://unresolvable.invalid/")) in m.requests
-    failures = [
-        r.getMessage() for r in caplog.records if "passthrough to" in r.getMessage()
+    failures = [r.getMessage() for r in caplog.records if "through:" in r.getMessage()]
+    assert failures == [
+        f"passing POST http://localhost:{port}/gone through: could not connect to "
+        f"localhost:{port}: Connection refused; the client's connection was closed",
+        "passing POST https://unresolvable.invalid/ through: could not resolve "
+        "unresolvable.invalid: guard resolver: no 'unresolvable.invalid'; the "
+        "client's connection was closed",
     ]
-    assert len(failures) == 2
-    assert f"http://localhost:{port}/gone" in failures[0]
-    assert "https://unresolvable.invalid/" in failures[1]
     assert guard_resolver == [("localhost", port), ("unresolvable.invalid", 443)]
 
 

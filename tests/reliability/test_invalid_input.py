@@ -980,7 +980,13 @@ def test_the_shortcuts_report_the_same_errors(case: Case, shortcut: str) -> None
 
 
 def public_parameters(func: Callable[..., Any]) -> set[str]:
-    return set(inspect.signature(func).parameters) - {"self"}
+    """The parameters of ``func`` but ``self`` and the ``**unknown`` that
+    reports misspelt keywords."""
+    return {
+        name
+        for name, parameter in inspect.signature(func).parameters.items()
+        if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+    }
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import re
 import threading
 import time
@@ -34,6 +35,7 @@ import requests
 from yarl import URL
 
 from aiointercept import CallbackResult, Fault, aiointercept
+from tests.support import internals
 from tests.support.aiohttp_guard import guarded
 from tests.support.backends import asyncio_only
 
@@ -584,6 +586,73 @@ async def test_hang_ends_when_the_block_ends() -> None:
     assert isinstance(seen.error, httpx.TransportError), seen
     assert not isinstance(seen.error, httpx.TimeoutException), seen
     assert time.monotonic() - started < 10
+
+
+# == a hang says what it waits for ==================================================
+
+
+def warnings_about(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and words in record.getMessage()
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "registration",
+    [{"fault": "hang"}, {"exception": asyncio.TimeoutError()}],
+    ids=["fault=hang", "exception=TimeoutError()"],
+)
+async def test_a_hanging_request_logs_what_it_waits_for_and_the_fix(
+    registration: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiointercept")
+    monkeypatch.setattr(internals.request_handler, "HANG_WARNING_AFTER", 0.05)
+    async with (
+        aiointercept() as m,
+        httpx.AsyncClient(timeout=BOUND) as client,
+        anyio.create_task_group() as tg,
+    ):
+        url = f"{m.server_url}/hang"
+        m.get(url, **registration)
+        tg.start_soon(client.get, url)
+        with anyio.fail_after(BOUND):
+            while not warnings_about(caplog, "hanging"):
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()  # the client gives up
+    (warning,) = warnings_about(caplog, "hanging")
+    assert warning.startswith(f"aiointercept: GET {url} has been hanging for 0.05 s")
+    assert 'fault="hang", or an exception= that is a timeout' in warning
+    assert "the client's own timeout decides when the request ends" in warning
+    assert "aiohttp's default total timeout is 300 s" in warning
+    assert "aiohttp.ClientTimeout(total=1), or timeout=1 for httpx" in warning
+
+
+@pytest.mark.anyio
+async def test_requests_that_do_not_hang_schedule_no_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a request that waits has a timer: with no delay at all before the
+    warning, the others still log none."""
+    caplog.set_level(logging.WARNING, logger="aiointercept")
+    monkeypatch.setattr(internals.request_handler, "HANG_WARNING_AFTER", 0)
+
+    async def quick(url: URL, **_: Any) -> CallbackResult:
+        return CallbackResult(body="quick")
+
+    async with aiointercept() as m, httpx.AsyncClient(timeout=BOUND) as client:
+        m.get("/static", body="static", repeat=True)
+        m.get("/callback", callback=quick, repeat=True)
+        m.get("/delayed", body="delayed", delay=0.05)
+        for _ in range(3):
+            assert (await client.get(f"{m.server_url}/static")).text == "static"
+            assert (await client.get(f"{m.server_url}/callback")).text == "quick"
+        assert (await client.get(f"{m.server_url}/delayed")).text == "delayed"
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 # == faults: recording, repeat, callbacks ============================================

@@ -19,13 +19,16 @@ import aiointercept._adapters._httpcore as httpcore_adapter
 import aiointercept._adapters._socket as socket_adapter
 import aiointercept._adapters._urllib3 as urllib3_adapter
 import aiointercept._server.block_server as block_server
+import aiointercept._server.handler as request_handler
 import aiointercept._server.readiness as readiness
 import aiointercept._server.thread as server_thread
 from aiointercept._adapters import incompatibility, interception
 from aiointercept._cassette.format import CassetteResponse, Interaction
 from aiointercept._cassette.matching import MATCHERS, Index
 from aiointercept._cassette.options import RecordMode
+from aiointercept._core.registration import Shortcut
 from aiointercept._core.urls import normalize_url
+from aiointercept._server.proxy import failure_in_words
 from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
 from aiointercept._server.thread import active_servers
 from aiointercept._settings import RECORD_MODES
@@ -42,15 +45,18 @@ __all__ = [
     "Index",
     "Interaction",
     "RecordMode",
+    "Shortcut",
     "active_servers",
     "adapters",
     "aiohttp_adapter",
     "block_server",
+    "failure_in_words",
     "httpcore_adapter",
     "incompatibility",
     "interception",
     "normalize_url",
     "readiness",
+    "request_handler",
     "server_thread",
     "socket_adapter",
     "urllib3_adapter",

@@ -23,7 +23,9 @@ raises :exc:`RuntimeError` instead of letting a request out.
 Routing, recording and replies stay in the core and the server: an adapter
 only sends a connection to the port of the block's server that stands for
 the URL's scheme, and the server rebuilds the URL from that port and the
-``Host`` header.
+``Host`` header. The synchronous clients' adapters also name the thread that
+sent the request (:data:`SENDER_THREAD_HEADER`), so that a request that
+blocks the test's own loop is not left waiting for that loop.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ADAPTERS",
     "PROXYING",
+    "SENDER_THREAD_HEADER",
     "Adapter",
     "InterceptTarget",
     "Interception",
     "PassthroughHost",
     "interception",
+    "sender_thread",
 ]
 
 
@@ -78,6 +82,19 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
     ("urllib3", "._urllib3"),
     ("socket", "._socket"),
 )
+
+
+#: The header a synchronous client's adapter adds to each request it sends to
+#: the mock: the ident of the sending thread. When that thread runs the
+#: test's event loop, the request blocks the loop, and the server answers a
+#: route that needs the loop at once instead of waiting for it. The server
+#: removes the header before the request is matched or recorded.
+SENDER_THREAD_HEADER = "X-Aiointercept-Sender-Thread"
+
+
+def sender_thread() -> str:
+    """The value of :data:`SENDER_THREAD_HEADER` for the running thread."""
+    return str(threading.get_ident())
 
 
 #: Set while the mock's own passthrough proxy connects to a real host on a

@@ -12,12 +12,14 @@ at least one such block is running:
 An intercepted request is handed to the same pool with its URL rewritten to
 the mock's port for its scheme, over plain HTTP; its headers (``Host``
 included), body, timeouts and other extensions are kept, and httpx still
-reports the URL it was asked for. The pool keys connections by origin, so a
-connection to the real host pooled before the block is never used for an
-intercepted request, and a connection to the mock is never used for a real
-one. A pool that goes through a proxy (``HTTPProxy``, ``SOCKSProxy``) is not
-used for intercepted requests: they go straight to the mock through a pool of
-the adapter's own that keeps no connection open.
+reports the URL it was asked for; a synchronous client's request also names
+the thread that sends it (see ``SENDER_THREAD_HEADER``). The pool keys
+connections by origin, so a connection to the real host pooled before the
+block is never used for an intercepted request, and a connection to the mock
+is never used for a real one. A pool that goes through a proxy
+(``HTTPProxy``, ``SOCKSProxy``) is not used for intercepted requests: they go
+straight to the mock through a pool of the adapter's own that keeps no
+connection open.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
-from . import incompatibility
+from . import SENDER_THREAD_HEADER, incompatibility, sender_thread
 
 if TYPE_CHECKING:
     from . import Interception
@@ -48,6 +50,8 @@ INCOMPATIBLE = incompatibility(
     "httpcore", httpcore.__version__, httpcore, PATCHED_NAMES
 )
 
+_SENDER_THREAD = SENDER_THREAD_HEADER.encode("ascii")
+
 _SCHEMES = {b"http": b"http", b"https": b"http", b"ws": b"ws", b"wss": b"ws"}
 
 _originals: dict[str, Any] = {}
@@ -66,7 +70,7 @@ def install(state: Interception) -> None:
     def handle_request(
         self: httpcore.ConnectionPool, request: httpcore.Request
     ) -> httpcore.Response:
-        mocked = _to_mock(state, request)
+        mocked = _to_mock(state, request, sync=True)
         if mocked is None:
             return handle(self, request)
         return handle(_pool_for(self, sync_pool), mocked)
@@ -74,7 +78,7 @@ def install(state: Interception) -> None:
     async def handle_async_request(
         self: httpcore.AsyncConnectionPool, request: httpcore.Request
     ) -> httpcore.Response:
-        mocked = _to_mock(state, request)
+        mocked = _to_mock(state, request, sync=False)
         if mocked is None:
             return await handle_async(self, request)
         return await handle_async(_pool_for(self, async_pool), mocked)
@@ -94,8 +98,11 @@ def restore() -> None:
     _direct.clear()
 
 
-def _to_mock(state: Interception, request: httpcore.Request) -> httpcore.Request | None:
-    """``request`` sent to the mock, or ``None`` when it goes where it says."""
+def _to_mock(
+    state: Interception, request: httpcore.Request, *, sync: bool
+) -> httpcore.Request | None:
+    """``request`` sent to the mock, or ``None`` when it goes where it says; a
+    synchronous client's request names the thread that sends it."""
     url = request.url
     scheme = url.scheme.decode("ascii")
     port = url.port or (443 if scheme in ("https", "wss") else 80)
@@ -112,6 +119,9 @@ def _to_mock(state: Interception, request: httpcore.Request) -> httpcore.Request
     if not any(name.lower() == b"host" for name, _ in request.headers):
         netloc = url.host if url.port is None else b"%b:%d" % (url.host, url.port)
         mocked.headers = [(b"Host", netloc), *request.headers]
+    if sync:
+        thread = (_SENDER_THREAD, sender_thread().encode("ascii"))
+        mocked.headers = [*mocked.headers, thread]
     return mocked
 
 

@@ -10,7 +10,8 @@ at least one such block is running:
 
 An intercepted request is sent, with the same arguments, through a plain
 HTTP pool of the adapter's own that connects to the mock's port for the
-pool's scheme, with a ``Host`` header naming the host the pool was made for.
+pool's scheme, with a ``Host`` header naming the host the pool was made
+for (and one naming the sending thread, see ``SENDER_THREAD_HEADER``).
 requests still reports the URL it was asked for (``response.url``, cookies,
 redirects). The pool the request was meant for is not used, so a connection
 to the real host that it kept from before the block is never used for an
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 import urllib3.util
 
-from . import incompatibility
+from . import SENDER_THREAD_HEADER, incompatibility, sender_thread
 
 if TYPE_CHECKING:
     from . import Interception
@@ -94,6 +95,7 @@ def install(state: Interception) -> None:
         headers = dict(arguments.get("headers") or self.headers)
         if not any(name.lower() == "host" for name in headers):
             headers["Host"] = _netloc(scheme, host, port)
+        headers[SENDER_THREAD_HEADER] = sender_thread()
         arguments.update(
             self=_mock_pool(target), headers=headers, assert_same_host=False
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compression import check_compress
+from .keywords import NoMoreKeywords, unexpected_keywords
 from .reply_builder import build_reply, check_body, check_no_chunk_delay
 from .responses import (
     DEFAULT_CONTENT_TYPE,
@@ -22,7 +23,13 @@ from .responses import (
 )
 from .sse import SSE_CONTENT_TYPE, ServerSentEvents
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = ["CallbackResult"]
+
+#: What an unknown keyword of CallbackResult() most likely meant.
+_HINTS = {"json": "the JSON document is payload= here"}
 
 
 class CallbackResult:
@@ -64,7 +71,12 @@ class CallbackResult:
         fault: Fault | str | None = None,
         chunk_delay: float = 0,
         compress: bool | str | None = None,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> None:
+        if unknown:
+            raise unexpected_keywords(
+                "CallbackResult()", CallbackResult.__init__, unknown, _HINTS
+            )
         self.status = check_status(status)
         if payload is not None:
             # the document replaces body, which is neither sent nor checked

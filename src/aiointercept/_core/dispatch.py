@@ -48,6 +48,23 @@ logger = logging.getLogger("aiointercept")
 #: How many of the closest routes an unmatched-request report explains.
 _ROUTES_IN_LOG = 5
 
+#: What ends a request that the mock holds open, and how to end it sooner.
+CLIENT_TIMEOUT = (
+    "the client's own timeout decides when the request ends (aiohttp's default "
+    "total timeout is 300 s; requests and urllib3 have none): to end it sooner, "
+    "give the client a short timeout in the test, such as "
+    "aiohttp.ClientTimeout(total=1), or timeout=1 for httpx and requests"
+)
+
+#: Why an async callback cannot start, and the fix.
+BLOCKED_LOOP = (
+    "a synchronous client (requests, httpx.Client, urllib3) called directly in "
+    "the async test blocks the loop until its response comes, and the callback "
+    "needs that loop to run; call the client in a worker thread "
+    "(await anyio.to_thread.run_sync(...) or asyncio.to_thread(...)), or use an "
+    "async client"
+)
+
 
 class Passthrough:
     """Send the request on to the real network (``passthrough_unmatched``, or
@@ -152,10 +169,17 @@ class Dispatcher:
         url: URL,
         headers: CIMultiDictProxy[str],
         body: bytes,
+        sender_thread: int | None = None,
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
         without a response.
+
+        ``sender_thread`` is the ident of the thread that sent the request,
+        when the client adapter that sent it knows it: a request from the
+        test's loop's own thread to a route that needs that loop (which the
+        request blocks) is answered at once, with the error kept for the
+        block's exit.
 
         Every request that reaches the server is a new one: the n-th request a
         route matches gets its n-th response (aiohttp's automatic resend of a
@@ -171,7 +195,7 @@ class Dispatcher:
                 if route is not None:
                     dispatcher.journal.record(request)
             if route is not None:
-                return dispatcher._respond(route, request)
+                return dispatcher._respond(route, request, sender_thread)
         cassettes = [d for d in chain if d.cassette is not None]
         for dispatcher in cassettes:
             assert dispatcher.cassette is not None
@@ -220,7 +244,7 @@ class Dispatcher:
         return route
 
     def _respond(
-        self, route: Route, request: RecordedRequest
+        self, route: Route, request: RecordedRequest, sender_thread: int | None
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | None:
         source = route.source
         if isinstance(source, CloseSource):
@@ -234,13 +258,24 @@ class Dispatcher:
                         "it from an async test"
                     ),
                 )
+            if sender_thread is not None and self._blocks_loop(sender_thread):
+                return self._blocked(request, "WebSocket handler")
             return PendingWebSocket(request, source.handler, self.test_loop, self)
         if not isinstance(source, CallbackSource):
-            return self._streamed(request, source.reply)
+            reply = source.reply
+            if (
+                sender_thread is not None
+                and isinstance(reply.body, StreamBody)
+                and reply.body.is_async
+                and self._blocks_loop(sender_thread)
+            ):
+                return self._blocked(request, "async iterable body")
+            return self._streamed(request, reply)
         if source.is_async:
             return self._submit(
                 request,
                 source.fallback,
+                sender_thread,
                 source.callback,
                 request.url,
                 **source.arguments(request),
@@ -250,7 +285,9 @@ class Dispatcher:
         except BaseException as exc:
             return self._failed(request, exc)
         if inspect.isawaitable(result):
-            return self._submit(request, source.fallback, _awaited, result)
+            return self._submit(
+                request, source.fallback, sender_thread, _awaited, result
+            )
         return self._streamed(
             request, self._result_reply(request, result, source.fallback)
         )
@@ -280,20 +317,70 @@ class Dispatcher:
         )
 
     def not_started(self, pending: PendingCallback) -> Reply:
+        """The 503 for an async callback the test's loop did not start within
+        ``callback_start_timeout`` (logged as an error)."""
         request = pending.request
         message = (
             f"aiointercept: the async callback for {request.method} {request.url} "
-            f"could not start within {self.callback_start_timeout} s because the "
-            "test's event loop is blocked (is a synchronous client such as "
-            "requests running inside the async test?)"
+            f"could not start within {self.callback_start_timeout:g} s because the "
+            f"test's event loop is blocked: {BLOCKED_LOOP}. aiointercept waited "
+            "because it cannot tell which thread sent a request to the block's "
+            "own URL; with mock_external_urls=True, a request that requests, "
+            "urllib3 or httpx.Client sends from the blocked loop's thread is "
+            "answered at once."
         )
         logger.error("%s", message)
         return _text_reply(503, message)
+
+    def _blocks_loop(self, sender_thread: int) -> bool:
+        """Whether a request sent from ``sender_thread`` blocks the test's loop."""
+        test_loop = self.test_loop
+        return test_loop is not None and test_loop.thread == sender_thread
+
+    def _blocked(self, request: RecordedRequest, what: str) -> Reply:
+        """The 503 for a request that needs the test's loop, sent from that
+        loop's own thread: it could never be served. The error is raised when
+        the block exits."""
+        message = (
+            f"aiointercept: the {what} for {request.method} {request.url} cannot "
+            "run: the request was sent from the thread of the test's event loop, "
+            f"so the test's event loop is blocked: {BLOCKED_LOOP}"
+        )
+        self.journal.add_error(CallbackError(message, request))
+        logger.error("%s", message)
+        return _text_reply(503, message)
+
+    def hanging(self, method: str, url: URL, seconds: float) -> None:
+        """Say, once, what a request held open by ``fault="hang"`` waits for."""
+        logger.warning(
+            "aiointercept: %s %s has been hanging for %g s, as its route asks "
+            '(fault="hang", or an exception= that is a timeout, such as '
+            "asyncio.TimeoutError()): the connection stays open until the client "
+            "gives up, so %s",
+            method,
+            url,
+            seconds,
+            CLIENT_TIMEOUT,
+        )
+
+    def still_running(self, pending: PendingCallback, seconds: float) -> None:
+        """Say, once, that an async callback keeps its request waiting."""
+        request = pending.request
+        logger.warning(
+            "aiointercept: the async callback for %s %s is still running after "
+            "%g s (does it wait for something that never happens?); unless it "
+            "returns, %s",
+            request.method,
+            request.url,
+            seconds,
+            CLIENT_TIMEOUT,
+        )
 
     def _submit(
         self,
         recorded: RecordedRequest,
         fallback: Reply | None,
+        sender_thread: int | None,
         func: Any,
         /,
         *args: Any,
@@ -308,6 +395,8 @@ class Dispatcher:
                     "callbacks from an async test"
                 ),
             )
+        if sender_thread is not None and sender_thread == test_loop.thread:
+            return self._blocked(recorded, "async callback")
         return PendingCallback(
             recorded, test_loop.submit(func, *args, **kwargs), test_loop, fallback
         )

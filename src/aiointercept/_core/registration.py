@@ -10,13 +10,15 @@ route registered outside a block.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from yarl import URL
 
 from .handles import RegisteredRoute
+from .keywords import NoMoreKeywords, unexpected_keywords
 from .matcher_args import build_matchers
 from .reply_builder import static_reply
 from .responses import StreamBody, check_delay, fault_for_exception
@@ -35,12 +37,100 @@ from .websocket import check_handler, http_url
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from typing_extensions import Unpack
+
     from .dispatch import Dispatcher
     from .request import RecordedRequest
     from .responses import Fault
     from .websocket import WebSocket
 
-__all__ = ["Registry", "reachable", "url_matcher"]
+__all__ = ["Registry", "Shortcut", "reachable", "url_matcher"]
+
+
+class Shortcut(Protocol):
+    """The type of ``m.get()``, ``m.post()`` and the other method shortcuts:
+    :meth:`Registry.add` with the method set, and the same keywords (type
+    checkers reject any other)."""
+
+    def __call__(
+        self,
+        url: str | URL | re.Pattern[str],
+        *,
+        status: int = 200,
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
+        json: Any = None,
+        payload: Any = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        repeat: bool | int = False,
+        callback: Callable[..., Any] | None = None,
+        reason: str | None = None,
+        exception: Any = None,
+        match_query: Mapping[str, Any] | None = None,
+        match_headers: Mapping[str, str] | None = None,
+        match_json: Any = None,
+        match_body: str | bytes | None = None,
+        match_form: Mapping[str, Any] | None = None,
+        match: Callable[[RecordedRequest], bool] | None = None,
+        delay: float = 0,
+        fault: Fault | str | None = None,
+        chunk_delay: float = 0,
+        compress: bool | str | None = None,
+    ) -> RegisteredRoute: ...
+
+
+#: What ``inspect.signature()`` (and the API docs) show for each shortcut.
+_SHORTCUT_SIGNATURE = inspect.signature(Shortcut.__call__)
+
+
+def _shortcut(method: str) -> Callable[..., RegisteredRoute]:
+    """The shortcut for ``method``: :meth:`Registry.add` with it set.
+
+    It forwards the keywords it is given, and only those, to ``self.add()``
+    (which a subclass may override), as fast as a direct call; type checkers
+    and ``inspect.signature()`` see :class:`Shortcut`'s signature instead.
+    A keyword that ``add()`` rejects is reported under the shortcut's name.
+    """
+
+    def shortcut(
+        self: Registry, url: str | URL | re.Pattern[str], **kwargs: Any
+    ) -> RegisteredRoute:
+        try:
+            return self.add(url, method, **kwargs)
+        except TypeError as exc:
+            error = _shortcut_error(exc, name, method, kwargs)
+            if error is None:
+                raise
+            raise error from None
+
+    name = method.lower()
+    shortcut.__name__ = name
+    shortcut.__qualname__ = f"Registry.{name}"
+    shortcut.__signature__ = _SHORTCUT_SIGNATURE  # type: ignore[attr-defined]
+    shortcut.__doc__ = (
+        f"Register a {method} response: :meth:`add` with ``method={method!r}``, "
+        "and the same keywords."
+    )
+    return shortcut
+
+
+def _shortcut_error(
+    error: TypeError, name: str, method: str, kwargs: Mapping[str, Any]
+) -> TypeError | None:
+    """The error that ``add()`` raised for keywords the shortcut ``name`` was
+    given, under the shortcut's name; ``None`` for any other error."""
+    if "method" in kwargs:  # add() got it twice
+        hint = f"{name}() sends {method}: call add(url, method) instead"
+        return unexpected_keywords(
+            f"{name}()", Shortcut.__call__, ["method"], {"method": hint}
+        )
+    taken = _SHORTCUT_SIGNATURE.parameters
+    unknown = [keyword for keyword in kwargs if keyword not in taken]
+    if not unknown or str(error) != str(
+        unexpected_keywords("add()", Registry.add, unknown)
+    ):
+        return None
+    return unexpected_keywords(f"{name}()", Shortcut.__call__, unknown)
 
 
 class Registry:
@@ -90,7 +180,7 @@ class Registry:
         url: str | URL | re.Pattern[str],
         method: str = "GET",
         status: int = 200,
-        body: str | bytes = b"",
+        body: str | bytes | Iterable[Any] | AsyncIterable[Any] = b"",
         json: Any = None,
         payload: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
@@ -110,6 +200,7 @@ class Registry:
         fault: Fault | str | None = None,
         chunk_delay: float = 0,
         compress: bool | str | None = None,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> RegisteredRoute:
         """Register a response for ``method`` requests to ``url``.
 
@@ -123,6 +214,8 @@ class Registry:
         Returns a :class:`~aiointercept.RegisteredRoute`: what the route served,
         and assertions scoped to it.
         """
+        if unknown:
+            raise unexpected_keywords("add()", Registry.add, unknown)
         _check_url_first(url, method)
         method = check_method(method)
         base_url = self._base_url()
@@ -235,37 +328,24 @@ class Registry:
             outside.append((method, matcher))
         return RegisteredRoute(route, self._dispatcher.journal.order)
 
-    def get(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a GET response; keywords as in :meth:`add`."""
-        return self.add(url, "GET", **kwargs)
-
-    def post(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a POST response; keywords as in :meth:`add`."""
-        return self.add(url, "POST", **kwargs)
-
-    def put(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PUT response; keywords as in :meth:`add`."""
-        return self.add(url, "PUT", **kwargs)
-
-    def patch(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a PATCH response; keywords as in :meth:`add`."""
-        return self.add(url, "PATCH", **kwargs)
-
-    def delete(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register a DELETE response; keywords as in :meth:`add`."""
-        return self.add(url, "DELETE", **kwargs)
-
-    def head(self, url: str | URL | re.Pattern[str], **kwargs: Any) -> RegisteredRoute:
-        """Register a HEAD response; keywords as in :meth:`add`."""
-        return self.add(url, "HEAD", **kwargs)
-
-    def options(
-        self, url: str | URL | re.Pattern[str], **kwargs: Any
-    ) -> RegisteredRoute:
-        """Register an OPTIONS response; keywords as in :meth:`add`."""
-        return self.add(url, "OPTIONS", **kwargs)
+    # The method shortcuts: add() with the method set, and the same keywords,
+    # which type checkers see through Shortcut.
+    if TYPE_CHECKING:
+        get: Shortcut
+        post: Shortcut
+        put: Shortcut
+        patch: Shortcut
+        delete: Shortcut
+        head: Shortcut
+        options: Shortcut
+    else:
+        get = _shortcut("GET")
+        post = _shortcut("POST")
+        put = _shortcut("PUT")
+        patch = _shortcut("PATCH")
+        delete = _shortcut("DELETE")
+        head = _shortcut("HEAD")
+        options = _shortcut("OPTIONS")
 
     def ws(
         self,
@@ -273,6 +353,7 @@ class Registry:
         handler: Callable[[WebSocket], Awaitable[object]],
         *,
         repeat: bool | int = False,
+        **unknown: Unpack[NoMoreKeywords],
     ) -> RegisteredRoute:
         """Register a WebSocket handler for ``url``.
 
@@ -282,6 +363,8 @@ class Registry:
         the upgrade is a GET request, matched and recorded under that URL.
         ``repeat`` counts connections, as in :meth:`add`.
         """
+        if unknown:
+            raise unexpected_keywords("ws()", Registry.ws, unknown)
         handler = check_handler(handler)
         base_url = self._base_url()
         matcher = url_matcher(http_url(url), base_url)

@@ -22,6 +22,9 @@ class TestLoopClosedError(RuntimeError):
 class TestLoop(Protocol):
     """A handle on the test's event loop, safe to use from any thread."""
 
+    #: The ident (``threading.get_ident()``) of the thread that runs the loop.
+    thread: int
+
     def call_soon(self, func: Callable[[], object]) -> bool:
         """Schedule ``func()`` on the loop without waiting; ``False`` when the
         loop has already stopped."""

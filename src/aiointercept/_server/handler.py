@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from aiointercept._adapters import SENDER_THREAD_HEADER
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -31,7 +34,13 @@ if TYPE_CHECKING:
 
     from .proxy import Proxy
 
-__all__ = ["RequestHandler", "make_request"]
+__all__ = ["HANG_WARNING_AFTER", "RequestHandler", "make_request"]
+
+#: Seconds a request may wait, held open by ``fault="hang"`` (or an
+#: ``exception=`` that is a timeout) or by an async callback still running,
+#: before a WARNING on the ``aiointercept`` logger says what it waits for.
+#: Nothing is scheduled for a request that does not wait.
+HANG_WARNING_AFTER = 5.0
 
 
 def make_request(
@@ -98,8 +107,13 @@ class RequestHandler:
         self, request: web.BaseRequest, server: WebServer
     ) -> web.StreamResponse:
         body = await request.read()
+        url = self._request_url(request)
+        headers = request.headers
+        sender_thread = None
+        if self._external and SENDER_THREAD_HEADER in headers:
+            headers, sender_thread = _take_sender_thread(headers)
         outcome = self._dispatcher.dispatch(
-            request.method, self._request_url(request), request.headers, body
+            request.method, url, headers, body, sender_thread
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
@@ -107,11 +121,7 @@ class RequestHandler:
             outcome = await self._wait(outcome)
         elif isinstance(outcome, Passthrough):
             return await self._proxy.forward(
-                request,
-                self._request_url(request),
-                self._own_ports,
-                body,
-                outcome.to_cassette,
+                request, url, self._own_ports, body, outcome.to_cassette
             )
         if outcome is None:
             return close_connection(request)
@@ -119,8 +129,19 @@ class RequestHandler:
             request,
             outcome,
             self._dispatcher,
-            lambda: server.until_closed(request.protocol),
+            lambda: self._hang(request, url, server),
         )
+
+    async def _hang(
+        self, request: web.BaseRequest, url: URL, server: WebServer
+    ) -> None:
+        """Hold the connection open until the client closes it (``fault="hang"``),
+        saying once what the request waits for if that takes a while."""
+        with _warning_after(
+            HANG_WARNING_AFTER,
+            lambda: self._dispatcher.hanging(request.method, url, HANG_WARNING_AFTER),
+        ):
+            await server.until_closed(request.protocol)
 
     def _request_url(self, request: web.BaseRequest) -> URL:
         base = self._url
@@ -150,7 +171,10 @@ class RequestHandler:
         """Wait for an async callback running on the test's loop.
 
         If it has not started within ``callback_start_timeout`` (the test's loop
-        is blocked), it is cancelled before it can start and a 503 explains why.
+        is blocked), it is cancelled before it can start and a 503 explains why;
+        if it has started, a WARNING says what the request waits for once it
+        has waited :data:`HANG_WARNING_AFTER` seconds (or the start timeout, if
+        longer).
         """
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
@@ -160,13 +184,41 @@ class RequestHandler:
                 loop.call_soon_threadsafe(done.set)
 
         pending.future.add_done_callback(wake)
+        start_timeout = self._dispatcher.callback_start_timeout
         try:
-            await asyncio.wait_for(done.wait(), self._dispatcher.callback_start_timeout)
-        except asyncio.TimeoutError:
-            if pending.future.cancel():
-                return self._dispatcher.not_started(pending)
-            await done.wait()
+            try:
+                await asyncio.wait_for(done.wait(), start_timeout)
+            except asyncio.TimeoutError:
+                if pending.future.cancel():
+                    return self._dispatcher.not_started(pending)
+                waited = max(HANG_WARNING_AFTER, start_timeout)
+                with _warning_after(
+                    waited - start_timeout,
+                    lambda: self._dispatcher.still_running(pending, waited),
+                ):
+                    await done.wait()
         except asyncio.CancelledError:  # the client has gone: so does the callback
             pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)
+
+
+def _take_sender_thread(
+    headers: CIMultiDictProxy[str],
+) -> tuple[CIMultiDictProxy[str], int | None]:
+    """The request's headers without the one that names the thread that sent
+    it (added by a client adapter), and that thread's ident."""
+    kept = CIMultiDict(headers)
+    value = kept.popall(SENDER_THREAD_HEADER)[-1]
+    return CIMultiDictProxy(kept), int(value) if value.isdigit() else None
+
+
+@contextlib.contextmanager
+def _warning_after(seconds: float, warn: Callable[[], None]) -> Iterator[None]:
+    """Call ``warn()`` if the body of the ``with`` statement is still running
+    after ``seconds``: one timer, made only for a request already waiting."""
+    timer = asyncio.get_running_loop().call_later(seconds, warn)
+    try:
+        yield
+    finally:
+        timer.cancel()

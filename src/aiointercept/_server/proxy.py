@@ -14,18 +14,21 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
+import socket
+import ssl
 from collections.abc import Callable
 
 import aiohttp
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from aiointercept._adapters import PROXYING, is_loopback
+from aiointercept._adapters import PROXYING, SENDER_THREAD_HEADER, is_loopback
 from aiointercept._adapters._aiohttp import bypass
 
 from .reply import close_connection
 
-__all__ = ["Proxy", "ToCassette"]
+__all__ = ["Proxy", "ToCassette", "failure_in_words"]
 
 logger = logging.getLogger("aiointercept")
 
@@ -47,7 +50,11 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+_NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {
+    "host",
+    "content-length",
+    SENDER_THREAD_HEADER.lower(),  # for the mock only
+}
 _NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
 
 
@@ -117,8 +124,15 @@ class Proxy:
                 allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )
-        except (aiohttp.ClientError, OSError) as exc:
-            logger.warning("passthrough to %s failed: %r", url, exc)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            logger.warning(
+                "%s %s %s%s: %s; the client's connection was closed",
+                "passing" if to_cassette is None else "recording",
+                request.method,
+                url,
+                " through" if to_cassette is None else "",
+                failure_in_words(exc, url),
+            )
             return close_connection(request)
         finally:
             PROXYING.reset(proxying)
@@ -139,6 +153,48 @@ class Proxy:
                 return response
             await _stream_recorded(request, upstream, response, to_cassette)
         return response
+
+
+def failure_in_words(exc: BaseException, url: URL) -> str:
+    """Why a request to ``url`` got no response from its real host, in words:
+    the host, the port, and the error (``ClientConnectorError(ConnectionKey(
+    ...))`` says none of it plainly)."""
+    host = getattr(exc, "host", None) or url.raw_host or "?"
+    port = getattr(exc, "port", None) or url.port
+    where = f"{host}:{port}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (
+            f"the TLS certificate of {where} was not accepted: "
+            f"{_in_words(exc.certificate_error)}"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, socket.gaierror):
+            return f"could not resolve {host}: {_in_words(os_error)}"
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return f"the TLS handshake with {where} failed: {_in_words(os_error)}"
+        return f"could not connect to {where}: {_in_words(os_error)}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"{where} closed the connection without a response"
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        detail = str(exc)
+        return f"{where} did not answer in time" + (f" ({detail})" if detail else "")
+    if isinstance(exc, OSError):
+        return f"the connection to {where} failed: {_in_words(exc)}"
+    return f"the request to {where} failed: {type(exc).__name__}: {exc}"
+
+
+def _in_words(error: BaseException) -> str:
+    """An OS, DNS or TLS error as its message, without the codes around it."""
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
+        return str(error.verify_message)
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return str(error.reason).lower().replace("_", " ")
+    if isinstance(error, socket.gaierror) and error.strerror:
+        return error.strerror
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return str(error) or type(error).__name__
 
 
 async def _stream_recorded(

@@ -15,7 +15,7 @@ import contextlib
 import http
 import socket
 import struct
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -45,10 +45,11 @@ async def write_reply(
     request: web.BaseRequest,
     outcome: Reply | Streamed,
     dispatcher: Dispatcher,
-    until_closed: Callable[[], asyncio.Future[None]],
+    hang: Callable[[], Awaitable[None]],
 ) -> web.StreamResponse:
     """Answer ``request`` with ``outcome``: wait its delay, then produce its
-    fault or write it."""
+    fault or write it; ``hang()`` holds the connection open until the client
+    closes it."""
     reply = outcome.reply if isinstance(outcome, Streamed) else outcome
     if reply.delay:
         await asyncio.sleep(reply.delay)
@@ -58,7 +59,7 @@ async def write_reply(
     if fault is Fault.RESET:
         return _reset_connection(request)
     if fault is Fault.HANG:
-        await until_closed()
+        await hang()
         return close_connection(request)
     if fault is Fault.MALFORMED_STATUS:
         return _write_raw_and_close(request, MALFORMED_STATUS_LINE)

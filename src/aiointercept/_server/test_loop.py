@@ -31,6 +31,8 @@ class TestLoopHandle:
     """A handle on the test's event loop, safe to use from any thread."""
 
     def __init__(self) -> None:
+        #: Made on the loop's own thread.
+        self.thread = threading.get_ident()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

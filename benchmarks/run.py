@@ -1197,8 +1197,9 @@ def chart_ratios(
     collected: dict[str, Collected], rows: Sequence[str]
 ) -> tuple[list[str], dict[str, list[float | None]]]:
     """The chart's data: the rows in µs that the floor measured, and for each
-    other implementation its median as a ratio to the floor's median of the
-    same row (``None`` where it did not measure the row)."""
+    other implementation that measured one of them, its median as a ratio to
+    the floor's median of the same row (``None`` where it did not measure the
+    row)."""
     floor = collected.get(FLOOR)
     floor_samples = floor.samples if floor is not None else {}
     shown = [row for row in rows if row_unit(row) == "µs" and floor_samples.get(row)]
@@ -1207,12 +1208,14 @@ def chart_ratios(
         if name == FLOOR:
             continue
         samples = impl.samples
-        ratios[name] = [
+        values = [
             statistics.median(samples[row]) / statistics.median(floor_samples[row])
             if samples.get(row)
             else None
             for row in shown
         ]
+        if any(value is not None for value in values):
+            ratios[name] = values
     return shown, ratios
 
 
@@ -1224,7 +1227,7 @@ def plot(collected: dict[str, Collected], rows: Sequence[str], path: Path) -> No
     matplotlib.use("Agg")
     importlib.import_module("matplotlib.ticker")
     pyplot: Any = importlib.import_module("matplotlib.pyplot")
-    figure, axes = pyplot.subplots(figsize=(13, 5.5))
+    figure, axes = pyplot.subplots(figsize=(13, 6), layout="constrained")
     width = 0.8 / max(len(ratios), 1)
     for n, (name, values) in enumerate(ratios.items()):
         xs, heights = [], []
@@ -1251,11 +1254,10 @@ def plot(collected: dict[str, Collected], rows: Sequence[str], path: Path) -> No
     axes.set_xticks(range(len(shown)))
     axes.set_xticklabels(shown, rotation=30, ha="right")
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(ncol=len(ratios) + 1, loc="lower right", bbox_to_anchor=(1, 1))
+    figure.legend(ncol=len(ratios) + 1, loc="outside lower center")
     axes.set_title(
         "Each scenario as a ratio to its floor (lower is better)", loc="left"
     )
-    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     pyplot.close(figure)

@@ -30,9 +30,9 @@ from ._cassette.options import (
 )
 from ._core.assertions import (
     MOCK,
+    CallCountAssertions,
     CallSpec,
     expect_any_call,
-    expect_call_count,
     expect_called_with,
     expected_key,
     explain_key,
@@ -56,7 +56,8 @@ __all__ = ["aiointercept"]
 R = TypeVar("R")
 
 
-class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case by design
+# the public name is lower-case by design
+class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     """Answer HTTP requests from a real local server for the duration of a block.
 
     Use it as ``async with aiointercept() as m:``; as ``with aiointercept() as
@@ -227,20 +228,10 @@ class aiointercept(BlockLifecycle, Registry):  # the public name is lower-case b
 
     # -- assertions --------------------------------------------------------------
 
-    def assert_called(self) -> None:
-        """At least one request was received."""
-        __tracebackhide__ = True
-        expect_call_count(list(self._dispatcher.journal.order), MOCK, at_least=1)
+    _subject = MOCK
 
-    def assert_not_called(self) -> None:
-        """No request was received."""
-        __tracebackhide__ = True
-        expect_call_count(list(self._dispatcher.journal.order), MOCK, exactly=0)
-
-    def assert_called_once(self) -> None:
-        """Exactly one request was received."""
-        __tracebackhide__ = True
-        expect_call_count(list(self._dispatcher.journal.order), MOCK, exactly=1)
+    def _calls(self) -> list[RecordedRequest]:
+        return list(self._dispatcher.journal.order)
 
     def _calls_to(
         self, url: object, method: object, params: object

@@ -53,6 +53,7 @@ __all__ = [
     "ASSERTION_PARAMETERS",
     "CLIENT_KEYWORDS",
     "MOCK",
+    "CallCountAssertions",
     "CallSpec",
     "expect_any_call",
     "expect_call_count",
@@ -355,3 +356,52 @@ def explain_key(key: tuple[str, URL]) -> Callable[[RecordedRequest], list[Mismat
         )
 
     return explain
+
+
+class CallCountAssertions:
+    """``assert_called``, ``assert_not_called`` and ``assert_called_once``,
+    shared by the ``aiointercept`` instance (every request it received) and
+    route handles (the requests one route served).
+
+    Each says which requests are in scope (:meth:`_calls`), how to name
+    itself in a failure (:attr:`_subject`), and what to report when nothing
+    at all was called (:meth:`_uncalled`: a route lists the requests that
+    came closest).
+    """
+
+    __slots__ = ()
+
+    @property
+    def _subject(self) -> str:
+        raise NotImplementedError
+
+    def _calls(self) -> list[RecordedRequest]:
+        """The requests in scope, oldest first (a copy)."""
+        raise NotImplementedError
+
+    def _uncalled(self) -> None:
+        """Raise the failure of an assertion that needs a call, when there is
+        none; by default, the count check reports it."""
+
+    def assert_called(self) -> None:
+        """At least one request was received (by the instance, or served by the
+        route)."""
+        __tracebackhide__ = True
+        calls = self._calls()
+        if not calls:
+            self._uncalled()
+        expect_call_count(calls, self._subject, at_least=1)
+
+    def assert_not_called(self) -> None:
+        """No request was received (by the instance, or served by the route)."""
+        __tracebackhide__ = True
+        expect_call_count(self._calls(), self._subject, exactly=0)
+
+    def assert_called_once(self) -> None:
+        """Exactly one request was received (by the instance, or served by the
+        route)."""
+        __tracebackhide__ = True
+        calls = self._calls()
+        if not calls:
+            self._uncalled()
+        expect_call_count(calls, self._subject, exactly=1)

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .assertions import (
+    CallCountAssertions,
     CallSpec,
     expect_any_call,
-    expect_call_count,
     expect_called_with,
     resolve_url,
 )
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["RegisteredRoute"]
 
 
-class RegisteredRoute:
+class RegisteredRoute(CallCountAssertions):
     """A registered route, as returned by :meth:`aiointercept.add` and the
     method shortcuts: what it served, and assertions scoped to it.
 
@@ -108,26 +108,15 @@ class RegisteredRoute:
         reasons = self._route.explain(request, request.key[1])
         return reasons or [Mismatch("answered by a route registered earlier")]
 
-    def assert_called(self) -> None:
-        """The route served at least one request."""
-        __tracebackhide__ = True
-        if not self._route.calls:
-            raise AssertionError(
-                f"expected {self._subject} to be called, but it got no calls.\n"
-                + list_similar(list(self._journal), self._explain)
-            )
+    def _calls(self) -> list[RecordedRequest]:
+        return list(self._route.calls)
 
-    def assert_not_called(self) -> None:
-        """The route served no request."""
+    def _uncalled(self) -> None:
         __tracebackhide__ = True
-        expect_call_count(self.calls, self._subject, exactly=0)
-
-    def assert_called_once(self) -> None:
-        """The route served exactly one request."""
-        __tracebackhide__ = True
-        if not self._route.calls:
-            self.assert_called()
-        expect_call_count(self.calls, self._subject, exactly=1)
+        raise AssertionError(
+            f"expected {self._subject} to be called, but it got no calls.\n"
+            + list_similar(list(self._journal), self._explain)
+        )
 
     def _spec(
         self,
@@ -171,7 +160,7 @@ class RegisteredRoute:
         __tracebackhide__ = True
         spec = self._spec(url, params, data, json, headers, strict_headers)
         if not self._route.calls:
-            self.assert_called()
+            self._uncalled()
         expect_called_with(self.calls, spec, subject=self._subject, once=False)
 
     def assert_called_once_with(
@@ -189,7 +178,7 @@ class RegisteredRoute:
         __tracebackhide__ = True
         spec = self._spec(url, params, data, json, headers, strict_headers)
         if not self._route.calls:
-            self.assert_called()
+            self._uncalled()
         expect_called_with(self.calls, spec, subject=self._subject, once=True)
 
     def assert_any_call(
@@ -206,5 +195,5 @@ class RegisteredRoute:
         __tracebackhide__ = True
         spec = self._spec(url, params, data, json, headers, strict_headers)
         if not self._route.calls:
-            self.assert_called()
+            self._uncalled()
         expect_any_call(self.calls, spec, subject=self._subject)

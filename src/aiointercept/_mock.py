@@ -235,11 +235,18 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
 
     def _calls_to(
         self, url: object, method: object, params: object
-    ) -> tuple[str, tuple[str, URL], list[RecordedRequest], list[RecordedRequest]]:
+    ) -> tuple[list[RecordedRequest], dict[str, Any]]:
+        """The calls to ``method`` ``url``, and how an expectation on them
+        names them and ranks the others when there is none."""
         key = expected_key(url, method, params, lambda: self.server_url)
-        journal = list(self._dispatcher.journal.order)
+        journal = self._calls()
         calls = [request for request in journal if request.key == key]
-        return f"{key[0]} {key[1]}", key, calls, journal
+        scope = {
+            "subject": f"{key[0]} {key[1]}",
+            "similar": journal,
+            "explain": explain_key(key),
+        }
+        return calls, scope
 
     def assert_any_call(
         self,
@@ -261,10 +268,8 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
-        subject, key, calls, journal = self._calls_to(url, method, params)
-        expect_any_call(
-            calls, spec, subject=subject, similar=journal, explain=explain_key(key)
-        )
+        calls, scope = self._calls_to(url, method, params)
+        expect_any_call(calls, spec, **scope)
 
     def assert_called_with(
         self,
@@ -301,15 +306,8 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
-        subject, key, calls, journal = self._calls_to(url, method, params)
-        expect_called_with(
-            calls,
-            spec,
-            subject=subject,
-            once=False,
-            similar=journal,
-            explain=explain_key(key),
-        )
+        calls, scope = self._calls_to(url, method, params)
+        expect_called_with(calls, spec, once=False, **scope)
 
     def assert_called_once_with(
         self,
@@ -329,12 +327,5 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         spec = CallSpec.build(
             data=data, json=json, headers=headers, strict_headers=strict_headers
         )
-        subject, key, calls, journal = self._calls_to(url, method, params)
-        expect_called_with(
-            calls,
-            spec,
-            subject=subject,
-            once=True,
-            similar=journal,
-            explain=explain_key(key),
-        )
+        calls, scope = self._calls_to(url, method, params)
+        expect_called_with(calls, spec, once=True, **scope)

@@ -10,6 +10,7 @@ aiointercept (and its pytest plugin) does not import aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import warnings
@@ -37,6 +38,8 @@ from ._settings import strictness
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._tls import TlsSettings
 
     from ._options import Options
     from ._server.block_server import BlockServer
@@ -98,6 +101,8 @@ class BlockLifecycle:
         self._dispatcher.passthrough_unmatched = self.passthrough_unmatched
         self._dispatcher.chain = functools.partial(interception.chain, self._dispatcher)
         self._target: InterceptTarget | None = None
+        #: What ``tls()`` set, by (host, port or ``None``).
+        self._tls_hosts: dict[tuple[str, int | None], TlsSettings] = {}
         self._cassette: Cassette | None = None
         self._server: BlockServer | None = None
         self._server_url: str | None = None
@@ -348,14 +353,14 @@ class BlockLifecycle:
             return
         assert server.url is not None
         assert server.url.port is not None
-        assert server.https_port is not None
+        _refuse_uvloop()
         self._target = InterceptTarget(
             self._dispatcher,
-            http_port=server.url.port,
-            https_port=server.https_port,
+            port=server.url.port,
             passthrough=self._options.passthrough_hosts,
             passthrough_unmatched=self.passthrough_unmatched,
             block_network=self.block_network,
+            tls=self._tls_hosts,
         )
         try:
             interception.activate(self._target)
@@ -493,3 +498,19 @@ def _warn_abandoned(where: str) -> None:
         ResourceWarning,
         stacklevel=2,
     )
+
+
+def _refuse_uvloop() -> None:
+    """uvloop connects in C, where the interception cannot see it: refuse it
+    rather than let its connections out."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a synchronous block, or trio
+        return
+    if type(loop).__module__.partition(".")[0] == "uvloop":
+        raise RuntimeError(
+            "mock_external_urls=True cannot run on uvloop: it opens connections "
+            "in C, out of the interception's sight. Run the test on asyncio's "
+            "own event loop, or point the client at m.server_url without "
+            "mock_external_urls."
+        )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from yarl import URL
 
+from ._adapters import PassthroughHost
 from ._block import BlockLifecycle
 from ._cassette.options import (
     DEFAULT_FILTER_HEADERS,
@@ -47,6 +48,7 @@ from ._core.request import RecordedRequest, RequestKey
 from ._decorator import decorate
 from ._options import check_options
 from ._settings import strictness
+from ._tls import TlsFault, TlsSettings, authority, check_client_ca, check_tls_fault
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -173,6 +175,57 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     ) -> Callable[..., Coroutine[Any, Any, R]]:
         """Decorate an async function: each call runs in a fresh block."""
         return decorate(self, func)
+
+    # -- TLS ----------------------------------------------------------------------
+
+    @property
+    def ca_pem(self) -> str:
+        """The PEM text of the certificate authority that issues the
+        certificates of intercepted ``https`` hosts, for a program that must
+        be given it (a subprocess, a client that loads its own trust store).
+        There is one per process, made on first use; its key never leaves
+        memory. Clients in the process trust it without being told (see
+        "TLS" in the docs)."""
+        return authority().pem
+
+    def tls(
+        self,
+        host: str,
+        *,
+        fault: TlsFault | None = None,
+        client_ca: str | bytes | None = None,
+    ) -> None:
+        """Set how the TLS handshake of an intercepted ``https`` host goes, for
+        this instance's blocks (``mock_external_urls=True`` only).
+
+        :param host: ``"api.example.com"``, with a port (``"api.example.com:8443"``)
+            or an ``https://`` URL; without a port, every port of the host.
+        :param fault: ``"untrusted"`` (a certificate from an authority nobody
+            trusts), ``"wrong_host"`` (a certificate for another name),
+            ``"expired"``, or ``"refused"`` (the server refuses the
+            handshake). The client raises its real TLS error; no request
+            reaches a route.
+        :param client_ca: mutual TLS: the PEM of the certificate authority
+            whose client certificates the host requires. A client without
+            such a certificate fails its handshake; a request from one that
+            has it records the certificate's subject in
+            :attr:`RecordedRequest.client_cert_subject`.
+
+        With neither, the host's handshake is a plain one again.
+        """
+        __tracebackhide__ = True
+        if not self.mock_external_urls:
+            raise ValueError(
+                f"tls({host!r}) sets the handshake of intercepted https hosts, "
+                "and needs mock_external_urls=True: in the default mode the "
+                "client talks plain HTTP to m.server_url"
+            )
+        key = _tls_host(host)
+        settings = TlsSettings(check_tls_fault(fault), check_client_ca(client_ca))
+        if settings == TlsSettings():
+            self._tls_hosts.pop(key, None)
+        else:
+            self._tls_hosts[key] = settings
 
     # -- inspection --------------------------------------------------------------
 
@@ -329,3 +382,23 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         )
         calls, scope = self._calls_to(url, method, params)
         expect_called_with(calls, spec, once=True, **scope)
+
+
+def _tls_host(host: object) -> tuple[str, int | None]:
+    """``(host, port or None)`` of a ``tls()`` host: a name, ``name:port``
+    or an ``https://`` URL."""
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, got {type(host).__name__}")
+    try:
+        entry = PassthroughHost.parse(host)
+    except ValueError:
+        entry = None
+    if entry is None or entry.scheme == "http":
+        raise ValueError(
+            "host must be a host name, 'host:port' or an https:// URL, "
+            f"got {host!r}"
+        )
+    port = entry.port
+    if "://" in host and URL(host).explicit_port is None:
+        port = None
+    return entry.host, port

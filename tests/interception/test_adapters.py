@@ -9,22 +9,17 @@ what changed, before any request can leave, and the default mode keeps working.
 from __future__ import annotations
 
 import socket
+import ssl
 import types
 from typing import Any
 
-import httpcore
+import aiohttp
 import httpx
 import pytest
-import urllib3
 
 from aiointercept import aiointercept
 from tests.support import internals
-from tests.support.internals import (
-    httpcore_adapter,
-    incompatibility,
-    interception,
-    urllib3_adapter,
-)
+from tests.support.internals import aiohttp_adapter, incompatibility, interception
 from tests.support.paths import DOCS
 
 pytestmark = pytest.mark.anyio
@@ -32,40 +27,37 @@ pytestmark = pytest.mark.anyio
 
 def patched_names() -> dict[str, object]:
     return {
-        "httpcore.ConnectionPool.handle_request": (
-            httpcore.ConnectionPool.handle_request
-        ),
-        "httpcore.AsyncConnectionPool.handle_async_request": (
-            httpcore.AsyncConnectionPool.handle_async_request
-        ),
-        "urllib3.HTTPConnectionPool.urlopen": urllib3.HTTPConnectionPool.urlopen,
+        "aiohttp.TCPConnector._resolve_host": aiohttp.TCPConnector._resolve_host,
+        "aiohttp.TCPConnector.connect": aiohttp.TCPConnector.connect,
+        "ssl.SSLContext.wrap_socket": ssl.SSLContext.wrap_socket,
+        "ssl.SSLContext.wrap_bio": ssl.SSLContext.wrap_bio,
         "socket.socket.connect": socket.socket.connect,
+        "socket.socket.connect_ex": socket.socket.connect_ex,
         "socket.getaddrinfo": socket.getaddrinfo,
     }
 
 
 def test_the_installed_clients_have_what_the_adapters_need() -> None:
-    assert httpcore_adapter.INCOMPATIBLE is None
-    assert urllib3_adapter.INCOMPATIBLE is None
+    assert aiohttp_adapter.INCOMPATIBLE is None
 
 
 def test_a_missing_or_changed_name_is_described() -> None:
-    class Pool:
-        def handle_request(self, other: object) -> None:
+    class Connector:
+        def _resolve_host(self, other: object) -> None:
             pass
 
-    module = types.SimpleNamespace(__name__="httpcore", ConnectionPool=Pool)
-    problem = incompatibility("httpcore", "9.9", module, httpcore_adapter.PATCHED_NAMES)
+    module = types.SimpleNamespace(__name__="aiohttp", TCPConnector=Connector)
+    problem = incompatibility("aiohttp", "9.9", module, aiohttp_adapter.PATCHED_NAMES)
     assert problem is not None
-    assert problem.startswith("mock_external_urls=True cannot patch httpcore 9.9: ")
-    assert "httpcore.AsyncConnectionPool.handle_async_request is missing" in problem
+    assert problem.startswith("mock_external_urls=True cannot patch aiohttp 9.9: ")
+    assert "aiohttp.TCPConnector.connect is missing" in problem
     assert (
-        "httpcore.ConnectionPool.handle_request('self', 'other') no longer takes "
-        "('self', 'request')" in problem
+        "aiohttp.TCPConnector._resolve_host('self', 'other') no longer takes "
+        "('self', 'host', 'port', 'traces')" in problem
     )
 
 
-@pytest.mark.parametrize("adapter", [httpcore_adapter, urllib3_adapter])
+@pytest.mark.parametrize("adapter", [aiohttp_adapter])
 async def test_an_incompatible_client_refuses_the_mode_and_patches_nothing(
     adapter: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

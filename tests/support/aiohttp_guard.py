@@ -8,10 +8,12 @@ test does:
   a plain ``aiohttp.ClientSession()`` gets, and the passthrough proxy's) is
   :class:`GuardResolver`, which knows ``localhost`` only and records every
   call, so a test can also assert that it was never asked;
-* as a last resort, every aiohttp connection attempt to an address that is not
-  loopback is refused (and fails the test), even if the library under test is
-  broken: this wraps aiohttp's private ``_wrap_create_connection``, checked
-  to still take ``addr_infos``;
+* as a last resort, every connection to an address that is not loopback is
+  refused (and fails the test), even if the library under test is broken:
+  at ``socket.socket.connect`` (under the interception, which wraps it when a
+  block starts and sends intercepted connections to loopback first), and,
+  outside ``mock_external_urls`` blocks, at aiohttp's private
+  ``_wrap_create_connection``, checked to still take ``addr_infos``;
 * the ``mock_external_urls`` patch must be off before and after the test.
 
 The net for every client, at the level of :mod:`socket`, is
@@ -36,17 +38,18 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 #: itself, say).
 BOUND = aiohttp.ClientTimeout(total=10)
 
-#: The two methods the ``mock_external_urls`` patch wraps, as aiohttp defines them.
+#: Two names the ``mock_external_urls`` patch wraps, as aiohttp and the
+#: standard library define them.
 ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
-ORIGINAL_SSL = aiohttp.TCPConnector._get_ssl_context
+ORIGINAL_GETADDRINFO = socket.getaddrinfo
 
 
 def patch_installed() -> bool:
-    """Whether the ``mock_external_urls`` patch is installed on aiohttp."""
+    """Whether the ``mock_external_urls`` patch is installed."""
     resolve = aiohttp.TCPConnector._resolve_host
-    ssl_context = aiohttp.TCPConnector._get_ssl_context
-    assert (resolve is ORIGINAL_RESOLVE) == (ssl_context is ORIGINAL_SSL), (
-        "the two wrapped methods must be installed and restored together"
+    getaddrinfo = socket.getaddrinfo
+    assert (resolve is ORIGINAL_RESOLVE) == (getaddrinfo is ORIGINAL_GETADDRINFO), (
+        "the wrapped names must be installed and restored together"
     )
     return resolve is not ORIGINAL_RESOLVE
 
@@ -119,11 +122,17 @@ _original_wrap_create_connection = aiohttp.TCPConnector._wrap_create_connection
 async def _loopback_only(
     self: aiohttp.TCPConnector, *args: Any, addr_infos: list[Any], **kwargs: Any
 ) -> Any:
-    """Let aiohttp connect to loopback addresses only, whatever the library does."""
+    """Let aiohttp connect to loopback addresses only, whatever the library
+    does; inside a ``mock_external_urls`` block the interception sends
+    connections to loopback under this, and the net at the socket checks."""
+    if patch_installed():
+        return await _original_wrap_create_connection(
+            self, *args, addr_infos=addr_infos, **kwargs
+        )
     outside = [
         (info[4][0], info[4][1])
         for info in addr_infos
-        if not ipaddress.ip_address(info[4][0]).is_loopback
+        if not is_loopback(info[4][0])
     ]
     if outside:
         refused.extend(outside)
@@ -135,6 +144,30 @@ async def _loopback_only(
     )
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an IP address) is loopback, IPv4-mapped ones too."""
+    address = ipaddress.ip_address(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _refusing_outside(connect: Any) -> Any:
+    def loopback_connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(
+            address, tuple
+        ):
+            host = str(address[0]).split("%")[0]
+            if not is_loopback(host):
+                refused.append((host, int(address[1])))
+                raise AssertionError(
+                    f"the test tried to connect outside the machine: {address}"
+                )
+        return connect(sock, address)
+
+    return loopback_connect
+
+
 def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
     """For an autouse fixture: replace aiohttp's default resolver, refuse any
     connection that would leave the machine, and check that the patch is off
@@ -144,6 +177,9 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
         "addr_infos" in inspect.signature(_original_wrap_create_connection).parameters
     )
     monkeypatch.setattr(aiohttp.TCPConnector, "_wrap_create_connection", _loopback_only)
+    for name in ("connect", "connect_ex"):
+        original = getattr(socket.socket, name)
+        monkeypatch.setattr(socket.socket, name, _refusing_outside(original))
     GuardResolver.calls = []
     refused.clear()
     assert not patch_installed(), "a previous test left the patch installed"

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import aiointercept._adapters as adapters
 import aiointercept._adapters._aiohttp as aiohttp_adapter
-import aiointercept._adapters._httpcore as httpcore_adapter
 import aiointercept._adapters._socket as socket_adapter
-import aiointercept._adapters._urllib3 as urllib3_adapter
+import aiointercept._adapters._ssl as ssl_adapter
 import aiointercept._server.block_server as block_server
 import aiointercept._server.handler as request_handler
 import aiointercept._server.readiness as readiness
@@ -51,7 +50,6 @@ __all__ = [
     "aiohttp_adapter",
     "block_server",
     "failure_in_words",
-    "httpcore_adapter",
     "incompatibility",
     "interception",
     "normalize_url",
@@ -59,7 +57,7 @@ __all__ = [
     "request_handler",
     "server_thread",
     "socket_adapter",
-    "urllib3_adapter",
+    "ssl_adapter",
 ]
 
 #: The adapter module of each library that ``mock_external_urls=True``
@@ -67,8 +65,7 @@ __all__ = [
 #: ``INCOMPATIBLE``.
 ADAPTERS = {
     "aiohttp": aiohttp_adapter,
-    "httpcore": httpcore_adapter,
-    "urllib3": urllib3_adapter,
+    "ssl": ssl_adapter,
     "socket": socket_adapter,
 }
 

@@ -1,18 +1,29 @@
 """Interception of hard-coded URLs (``mock_external_urls=True``).
 
-This module decides where a connection really goes; the adapters beside it
-ask, each for one client, at the most stable hook that client offers:
+The interception works on the standard library, under every client:
+
+``_socket``
+    ``socket.getaddrinfo`` answers a loopback address of aiointercept's own
+    for an intercepted host name, and ``socket.socket.connect`` (and
+    ``connect_ex``) sends a connection to such an address, or to an
+    intercepted IP address, to the port of the block's server, deciding
+    before a byte is sent; any other connection that would leave the machine
+    fails with :exc:`~aiointercept.NetworkBlockedError` (the guard);
+``_ssl``
+    ``ssl.SSLContext.wrap_socket`` and ``wrap_bio`` make a client's context
+    trust the process's certificate authority (see :mod:`aiointercept._tls`)
+    the first time it wraps a connection to an intercepted host, so that the
+    server's real TLS handshake succeeds.
+
+Where the standard library does not see the traffic, a client hook remains:
 
 ``_aiohttp``
-    aiohttp's ``TCPConnector`` (resolution, TLS and pooled connections);
-``_httpcore``
-    httpx, through the connection pools of httpcore underneath it;
-``_urllib3``
-    requests, through the connection pools of urllib3 underneath it;
-``_socket``
-    the guard: any other TCP connection to an address outside this machine
-    fails with :exc:`~aiointercept.NetworkBlockedError`.
+    aiohttp's ``TCPConnector`` resolves names itself (aiodns, its DNS cache)
+    and pools connections made before the block: it answers the same
+    loopback address for intercepted hosts, and closes, instead of reusing,
+    a pooled connection to the real host.
 
+This module decides, for every one of them, where a connection really goes.
 An adapter is imported only when its client is installed, and every adapter
 is installed when the first ``mock_external_urls=True`` block starts and
 removed when the last one ends, whatever the order in which blocks end. Each
@@ -20,12 +31,10 @@ adapter checks at import that the names it patches are still there with the
 parameters it expects; if a client release changed them, entering a block
 raises :exc:`RuntimeError` instead of letting a request out.
 
-Routing, recording and replies stay in the core and the server: an adapter
-only sends a connection to the port of the block's server that stands for
-the URL's scheme, and the server rebuilds the URL from that port and the
-``Host`` header. The synchronous clients' adapters also name the thread that
-sent the request (:data:`SENDER_THREAD_HEADER`), so that a request that
-blocks the test's own loop is not left waiting for that loop.
+Routing, recording and replies stay in the core and the server: the server
+learns the scheme from the connection (TLS or not), the host and port from the
+``Host`` header, and the connecting thread and the address the client asked
+for from :meth:`Interception.connection`.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import importlib.util
 import inspect
 import ipaddress
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,12 +53,18 @@ from yarl import URL
 
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
+    from aiointercept._tls import TlsSettings
 
 __all__ = [
     "ADAPTERS",
+    "BLOCK",
+    "PASS",
     "PROXYING",
+    "REDIRECT",
+    "RESOLVE",
     "SENDER_THREAD_HEADER",
     "Adapter",
+    "Connection",
     "InterceptTarget",
     "Interception",
     "PassthroughHost",
@@ -61,7 +76,7 @@ __all__ = [
 class Adapter(Protocol):
     """What an adapter module provides."""
 
-    #: The client it adapts, as users know it (``"httpx"``).
+    #: The client it adapts, as users know it (``"aiohttp"``).
     CLIENT: str
     #: The private or public names it patches, with the parameters expected.
     PATCHED_NAMES: dict[str, tuple[str, ...]]
@@ -74,21 +89,26 @@ class Adapter(Protocol):
 
 
 #: The adapters, in installation order: (module that must be importable for
-#: the adapter to apply, adapter module). The guard comes last, so that it
-#: wraps what the clients use.
+#: the adapter to apply, adapter module). The standard library's come last,
+#: so that they wrap what the clients use.
 ADAPTERS: tuple[tuple[str, str], ...] = (
     ("aiohttp", "._aiohttp"),
-    ("httpcore", "._httpcore"),
-    ("urllib3", "._urllib3"),
+    ("ssl", "._ssl"),
     ("socket", "._socket"),
 )
 
+#: The ports whose connections are intercepted whatever the routes: HTTP's
+#: and HTTPS's. A connection to another port is intercepted only when a route
+#: (or a cassette's interaction) names that port.
+DEFAULT_PORTS = frozenset({80, 443})
 
-#: The header a synchronous client's adapter adds to each request it sends to
-#: the mock: the ident of the sending thread. When that thread runs the
-#: test's event loop, the request blocks the loop, and the server answers a
-#: route that needs the loop at once instead of waiting for it. The server
-#: removes the header before the request is matched or recorded.
+
+#: The header a request may carry to name the thread that sent it (the
+#: ident): a request sent from the thread that runs the test's event loop
+#: blocks that loop, and the server then answers a route that needs the loop
+#: at once instead of waiting for it. The server removes the header before
+#: the request is matched or recorded. Connections intercepted at the socket
+#: know their thread without it (see :meth:`Interception.connection`).
 SENDER_THREAD_HEADER = "X-Aiointercept-Sender-Thread"
 
 
@@ -131,11 +151,11 @@ class PassthroughHost:
             port=url.port if has_scheme else url.explicit_port,
         )
 
-    def matches(self, scheme: str | None, host: str, port: int) -> bool:
+    def matches(self, scheme: str | None, host: str, port: int | None) -> bool:
         return (
             self.host == host
             and (self.scheme is None or scheme is None or self.scheme == scheme)
-            and (self.port is None or self.port == port)
+            and (self.port is None or port is None or self.port == port)
         )
 
 
@@ -145,23 +165,30 @@ class InterceptTarget:
     def __init__(
         self,
         dispatcher: Dispatcher,
-        http_port: int,
-        https_port: int,
+        port: int,
         passthrough: Sequence[PassthroughHost],
         *,
         passthrough_unmatched: bool = False,
         block_network: bool = True,
+        tls: Mapping[tuple[str, int | None], TlsSettings] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
-        self.http_port = http_port
-        self.https_port = https_port
+        #: The port of the block's server, on 127.0.0.1.
+        self.port = port
         self.passthrough = tuple(passthrough)
         #: Whether this block lets any connection out (the guard asks).
         self.allows_any = passthrough_unmatched or not block_network
+        #: What ``m.tls()`` set, by (host, port or ``None`` for any port); the
+        #: block's own mapping, so that a later call applies at once.
+        self.tls: Mapping[tuple[str, int | None], TlsSettings] = (
+            {} if tls is None else tls
+        )
 
-    def has_route_for(self, scheme: str | None, host: str, port: int) -> bool:
+    def has_route_for(self, scheme: str | None, host: str, port: int | None) -> bool:
         """Whether a route, or an interaction of the block's cassette, names
-        this host (loopback hosts are intercepted only then)."""
+        this host (and port, unless ``None``)."""
+        if port is None:
+            return any(self._hosts(lambda h, _: h == host))
         dispatcher = self.dispatcher
         if dispatcher.router.has_host(scheme, host, port):
             return True
@@ -173,6 +200,21 @@ class InterceptTarget:
             return (scheme, host, port) in hosts
         return ("http", host, port) in hosts or ("https", host, port) in hosts
 
+    def names_port(self, port: int) -> bool:
+        """Whether a route or a cassette's interaction names ``port``."""
+        if self.dispatcher.router.names_port(port):
+            return True
+        cassette = self.dispatcher.cassette
+        return cassette is not None and any(p == port for _, _, p in cassette.hosts)
+
+    def _hosts(self, pick: Callable[[str, int], bool]) -> Iterable[bool]:
+        for _, host, port in self.dispatcher.router.hosts():
+            yield pick(host, port)
+        cassette = self.dispatcher.cassette
+        if cassette is not None:
+            for _, host, port in cassette.hosts:
+                yield pick(host, port)
+
     @property
     def records(self) -> bool:
         """Whether the block's cassette records what it cannot replay (then
@@ -180,13 +222,40 @@ class InterceptTarget:
         cassette = self.dispatcher.cassette
         return cassette is not None and cassette.records
 
-    def passes_through(self, scheme: str | None, host: str, port: int) -> bool:
+    def passes_through(self, scheme: str | None, host: str, port: int | None) -> bool:
         return any(entry.matches(scheme, host, port) for entry in self.passthrough)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A connection sent to a block's server, as its client opened it."""
+
+    #: The host the client asked for: a name, or an IP address.
+    host: str
+    #: The port the client asked for.
+    port: int
+    #: The ident of the thread that connected.
+    thread: int
+
+
+#: What :meth:`Interception.decide` answers for a connection.
+PASS = "pass"  # connect as asked
+REDIRECT = "redirect"  # connect to the front block's server
+RESOLVE = "resolve"  # an address of ours, for a host let out: resolve it for real
+BLOCK = "block"  # the guard refuses it
+
+#: The loopback addresses that stand for intercepted host names:
+#: 127.77.0.1 onwards. Nothing listens there; the connection made to one
+#: goes to the block's server instead, and one that slips past that never
+#: leaves the machine.
+_FIRST_ADDRESS = int(ipaddress.IPv4Address("127.77.0.1"))
+_ADDRESS_LIMIT = 65000
 
 
 class Interception:
     """The process-wide interception state: the running blocks, the installed
-    adapters, and what the guard has learnt of host names."""
+    adapters, the addresses given to intercepted names, the connections sent
+    to the blocks' servers, and what the guard has learnt of host names."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -195,10 +264,21 @@ class Interception:
         #: address -> host names that socket.getaddrinfo (or aiohttp's
         #: resolver) gave it while a block ran, for the guard.
         self._names: dict[str, set[str]] = {}
+        #: intercepted name -> the loopback address that stands for it, and
+        #: back; kept for the process, so that a name keeps its address.
+        self._addresses: dict[str, str] = {}
+        self._hosts_by_address: dict[str, str] = {}
+        #: the client's local port -> the connection it made to a block
+        self._connections: dict[int, Connection] = {}
 
     @property
     def installed(self) -> bool:
         return bool(self._installed)
+
+    @property
+    def active(self) -> bool:
+        """Whether a ``mock_external_urls=True`` block is running."""
+        return bool(self._targets)
 
     def activate(self, target: InterceptTarget) -> None:
         """Start sending connections to ``target``'s server; the first block
@@ -224,31 +304,139 @@ class Interception:
 
     # -- the decision -------------------------------------------------------------
 
-    def target_port(self, scheme: str | None, host: str, port: int) -> int | None:
-        """The port of the mock that stands for this request's scheme, or
-        ``None`` when the request goes to the real network (a loopback address
-        or a passthrough host that no running block routes).
-
-        ``scheme`` may be ``None`` when the caller cannot know it; the request
-        then goes to the port that stands for ``http``.
-        """
+    def address_for(self, host: str, port: int | None) -> str | None:
+        """The loopback address to answer for the host name ``host`` (asked
+        with ``port``, or ``None``), or ``None`` when the name is resolved
+        for real: a passthrough host, or a local name (``localhost``) that no
+        route names, which resolves to loopback addresses, decided on as such
+        when the client connects (see :meth:`decide`)."""
         targets = self._targets
         if not targets:
             return None
-        host = bare_host(host)
-        if scheme in ("ws", "wss"):  # a WebSocket upgrade, under its http(s) URL
-            scheme = "https" if scheme == "wss" else "http"
-        if not any(t.has_route_for(scheme, host, port) for t in targets) and (
-            (is_loopback(host) and not any(t.records for t in targets))
-            or any(t.passes_through(scheme, host, port) for t in targets)
+        name = bare_host(host)
+        if not name or is_address(name):
+            return None
+        if not any(t.has_route_for(None, name, port) for t in targets) and (
+            is_local_name(name)
+            or any(t.passes_through(None, name, port) for t in targets)
         ):
             return None
-        front = targets[-1]
-        return front.https_port if scheme == "https" else front.http_port
+        address = self._addresses.get(name)
+        if address is None:
+            with self._lock:
+                address = self._addresses.get(name)
+                if address is None:
+                    count = len(self._addresses)
+                    if count >= _ADDRESS_LIMIT:  # pragma: no cover - a bound
+                        raise RuntimeError(
+                            f"aiointercept has given out {count} addresses "
+                            "to intercepted names; no more are left"
+                        )
+                    address = str(ipaddress.IPv4Address(_FIRST_ADDRESS + count))
+                    self._hosts_by_address[address] = name
+                    self._addresses[name] = address
+        return address
+
+    def host_at(self, address: str) -> str | None:
+        """The intercepted name ``address`` stands for, or ``None``."""
+        if address.startswith("::ffff:"):
+            address = address[7:]
+        return self._hosts_by_address.get(address)
+
+    def decide(self, address: str, port: int) -> tuple[str, str]:
+        """Where a TCP connection to ``address`` (an IP address) and ``port``
+        goes: :data:`PASS`, :data:`REDIRECT`, :data:`RESOLVE` or
+        :data:`BLOCK`, with the host the client asked for."""
+        targets = self._targets
+        if not targets:
+            return PASS, address
+        name = self.host_at(address)
+        if name is not None:
+            if self.intercepts_port(name, port):
+                return REDIRECT, name
+            if self.lets_out(name, port):
+                return RESOLVE, name
+            return BLOCK, name
+        host = bare_host(address).split("%")[0]
+        if is_loopback(host):
+            if self.is_mock_port(port):
+                return PASS, host
+            if any(t.has_route_for(None, host, port) or t.records for t in targets):
+                return REDIRECT, host
+            return PASS, host
+        if self.passes(host, port):
+            return PASS, host
+        if self.intercepts_port(host, port):
+            return REDIRECT, host
+        if any(t.allows_any for t in targets):
+            return PASS, host
+        return BLOCK, host
+
+    def intercepts_port(self, host: str, port: int) -> bool:
+        """Whether a connection to ``host`` on ``port`` goes to the mock: the
+        ports of HTTP and HTTPS, and those that a route names."""
+        return port in DEFAULT_PORTS or any(
+            t.has_route_for(None, host, port) or t.names_port(port)
+            for t in self._targets
+        )
+
+    def lets_out(self, host: str, port: int) -> bool:
+        """Whether a connection to ``host`` (a name or an address) that the
+        mock does not take may reach the real network."""
+        return any(t.allows_any for t in self._targets) or self.passes(host, port)
+
+    def passes(self, host: str, port: int) -> bool:
+        """Whether ``host`` (a name, or an address that a name resolved to)
+        is a passthrough host on ``port``."""
+        hosts = {host, *self.names_of(host)}
+        return any(
+            t.passes_through(None, name, port) for t in self._targets for name in hosts
+        )
+
+    @property
+    def front_port(self) -> int:
+        """The port of the server of the block entered last."""
+        return self._targets[-1].port
 
     def is_mock_port(self, port: int) -> bool:
         """Whether ``port`` (on 127.0.0.1) is one of a running block's."""
-        return any(port in (t.http_port, t.https_port) for t in self._targets)
+        return any(port == t.port for t in self._targets)
+
+    def would_intercept(self, host: str) -> bool:
+        """Whether a connection to ``host`` (a client's ``server_hostname``)
+        goes to a block's server: a name given one of our addresses, or an IP
+        address that is not let out."""
+        if not self._targets:
+            return False
+        name = bare_host(host)
+        if name in self._addresses:
+            return True
+        if not is_address(name):
+            return False
+        return self.decide(name, 443)[0] == REDIRECT
+
+    def tls_for(self, host: str, port: int | None) -> TlsSettings | None:
+        """What ``m.tls()`` set for ``host`` (and ``port``), in the block
+        entered last that set something."""
+        for target in reversed(self._targets):
+            settings = target.tls.get((host, port)) or target.tls.get((host, None))
+            if settings is not None:
+                return settings
+        return None
+
+    # -- the connections sent to a block ------------------------------------------------
+
+    def connected(self, local_port: int, connection: Connection) -> None:
+        """Note that the client socket bound to ``local_port`` connects to a
+        block's server for ``connection``."""
+        connections = self._connections
+        if len(connections) > 4096:  # a bound, not a cache: start again
+            connections.clear()
+        connections[local_port] = connection
+
+    def connection(self, peer_port: int) -> Connection | None:
+        """The connection whose client socket is bound to ``peer_port``."""
+        return self._connections.get(peer_port)
 
     # -- what the guard knows ---------------------------------------------------------
 
@@ -264,19 +452,6 @@ class Interception:
 
     def names_of(self, address: str) -> set[str]:
         return self._names.get(address, set())
-
-    def allows_connection(self, address: str, port: int) -> bool:
-        """Whether the guard lets a TCP connection to ``address`` (an IP address
-        or, rarely, a host name) and ``port`` through."""
-        targets = self._targets
-        if not targets or is_loopback(address) or bare_host(address) == "localhost":
-            return True
-        if any(t.allows_any for t in targets):
-            return True
-        hosts = {bare_host(address), *self.names_of(address)}
-        return any(
-            t.passes_through(None, host, port) for t in targets for host in hosts
-        )
 
     # -- installing and removing the adapters ------------------------------------------
 
@@ -302,6 +477,7 @@ class Interception:
                 adapter.restore()
         finally:
             self._names.clear()
+            self._connections.clear()
 
 
 def bare_host(host: str) -> str:
@@ -310,12 +486,30 @@ def bare_host(host: str) -> str:
     return host.strip("[]").rstrip(".").lower()
 
 
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (with an IPv6 zone, perhaps)."""
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def is_local_name(host: str) -> bool:
+    """Whether ``host`` (bare) is ``localhost`` or a name under it, which
+    always stand for this machine (RFC 6761)."""
+    return host == "localhost" or host.endswith(".localhost")
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback IP address (names are not resolved)."""
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+        address = ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1
+    return address.is_loopback
 
 
 _available: dict[str, bool] = {}

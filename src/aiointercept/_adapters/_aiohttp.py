@@ -1,16 +1,15 @@
 """The aiohttp adapter of ``mock_external_urls=True``.
 
-Three methods of :class:`aiohttp.TCPConnector` are wrapped, on the class,
-while at least one such block is running:
+aiohttp's connections go through the standard library's sockets and TLS, which
+the interception wraps (see ``_socket`` and ``_ssl``); two things of
+:class:`aiohttp.TCPConnector` do not, and two of its methods are wrapped, on
+the class, while at least one such block is running:
 
-``_get_ssl_context(req)``
-    decides, per request, whether its host is intercepted; for an intercepted
-    request it returns ``None``, so the connection to the mock is plain TCP even
-    for ``https://`` (the mock knows the scheme from the port it is sent to).
 ``_resolve_host(host, port, traces)``
-    answers the mock's loopback address for intercepted hosts, so sessions
-    created before the block, sessions with a warm DNS cache, custom resolvers
-    and ``TCPConnector`` subclasses are all covered.
+    answers the loopback address that stands for an intercepted host, as
+    ``socket.getaddrinfo`` does, so that the aiodns resolver (which never calls
+    ``getaddrinfo``) and a DNS cache warmed before the block are covered; the
+    passthrough proxy's connectors resolve every name for real.
 ``connect(req, traces, timeout)``
     closes, instead of reusing, a keep-alive connection to a real host that a
     session pooled before the block, when the block intercepts that host.
@@ -22,7 +21,8 @@ silently reaching the real network.
 
 from __future__ import annotations
 
-import contextvars
+import asyncio
+import functools
 import socket
 import weakref
 from collections.abc import Sequence
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from . import bare_host, incompatibility, is_loopback
+from . import REDIRECT, bare_host, incompatibility, is_address, is_loopback
+from ._socket import real_getaddrinfo
 
 if TYPE_CHECKING:
     from . import Interception
@@ -42,7 +43,6 @@ CLIENT = "aiohttp"
 #: The aiohttp names the patch relies on, with the parameters expected.
 PATCHED_NAMES: dict[str, tuple[str, ...]] = {
     "TCPConnector._resolve_host": ("self", "host", "port", "traces"),
-    "TCPConnector._get_ssl_context": ("self", "req"),
     "TCPConnector.connect": ("self", "req", "traces", "timeout"),
 }
 
@@ -52,13 +52,6 @@ INCOMPATIBLE = incompatibility("aiohttp", aiohttp.__version__, aiohttp, PATCHED_
 #: How many pooled connections to a real host one request may close before
 #: its connection to the mock is made (a bound against a broken patch).
 _STALE_LIMIT = 1000
-
-# The decision taken in _get_ssl_context, read back in _resolve_host: both run
-# in the same task, one after the other, for each new connection.
-_decision: contextvars.ContextVar[tuple[str, int, int | None]] = contextvars.ContextVar(
-    "aiointercept_decision"
-)
-
 
 #: Connectors that use the real network whatever the decision (the
 #: passthrough proxy's).
@@ -75,30 +68,13 @@ def bypass(connector: aiohttp.TCPConnector) -> None:
 
 
 def install(state: Interception) -> None:
-    """Wrap the three methods of :class:`aiohttp.TCPConnector`."""
+    """Wrap two methods of :class:`aiohttp.TCPConnector`."""
     connector = aiohttp.TCPConnector
-    original_ssl = connector._get_ssl_context
     original_resolve = connector._resolve_host
     original_connect = connector.connect
     for name in PATCHED_NAMES:
         method = name.rpartition(".")[2]
         _originals[method] = vars(connector).get(method)
-
-    def target_port(
-        self: aiohttp.TCPConnector, scheme: str | None, host: str, port: int
-    ) -> int | None:
-        if self in _bypass:
-            return None
-        return state.target_port(scheme, host, port)
-
-    def _get_ssl_context(self: aiohttp.TCPConnector, req: Any) -> Any:
-        url = req.url
-        port = req.port
-        target = target_port(self, url.scheme, url.raw_host or "", port)
-        _decision.set((bare_host(url.raw_host or ""), port, target))
-        if target is None:
-            return original_ssl(self, req)
-        return None
 
     async def _resolve_host(
         self: aiohttp.TCPConnector,
@@ -106,23 +82,21 @@ def install(state: Interception) -> None:
         port: int,
         traces: Sequence[Any] | None = None,
     ) -> list[Any]:
-        decision = _decision.get(None)
-        if decision is not None and decision[:2] == (bare_host(host), port):
-            target = decision[2]
-        else:
-            target = target_port(self, None, host, port)
-        if target is None:
+        address = state.address_for(host, port)
+        if address is None:
             resolved = await original_resolve(self, host, port, traces=traces)
             state.remember(host, (info["host"] for info in resolved))
             return resolved
+        if self in _bypass:
+            return await _resolve_for_real(host, port, self._family)
         return [
             {
                 "hostname": host,
-                "host": "127.0.0.1",
-                "port": target,
+                "host": address,
+                "port": port,
                 "family": socket.AF_INET,
                 "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
             }
         ]
 
@@ -131,12 +105,18 @@ def install(state: Interception) -> None:
     ) -> aiohttp.connector.Connection:
         for _ in range(_STALE_LIMIT):
             conn = await original_connect(self, req, traces, timeout)
+            if self in _bypass:
+                return conn
             transport = conn.transport
             peer = transport.get_extra_info("peername") if transport else None
             if not peer or (state.is_mock_port(peer[1]) and is_loopback(peer[0])):
                 return conn
-            url = req.url
-            if target_port(self, url.scheme, url.raw_host or "", req.port) is None:
+            host = bare_host(req.url.raw_host or "")
+            if is_address(host):
+                intercepted = state.decide(host, req.port)[0] == REDIRECT
+            else:
+                intercepted = state.address_for(host, req.port) is not None
+            if not intercepted:
                 return conn
             # pooled before the block, to the real host: never reuse it here
             conn.close()
@@ -144,9 +124,31 @@ def install(state: Interception) -> None:
             f"aiointercept could not open a connection to the mock for {req.url}"
         )
 
-    connector._get_ssl_context = _get_ssl_context  # type: ignore[method-assign]
     connector._resolve_host = _resolve_host  # type: ignore[method-assign]
     connector.connect = connect  # type: ignore[method-assign,assignment]
+
+
+async def _resolve_for_real(host: str, port: int, family: int) -> list[Any]:
+    """Resolve ``host`` with the standard library's own ``getaddrinfo``, in
+    aiohttp's form (for the passthrough proxy)."""
+    loop = asyncio.get_running_loop()
+    answers = await loop.run_in_executor(
+        None,
+        functools.partial(
+            real_getaddrinfo, host, port, family=family, type=socket.SOCK_STREAM
+        ),
+    )
+    return [
+        {
+            "hostname": host,
+            "host": address[0],
+            "port": address[1],
+            "family": answer_family,
+            "proto": proto,
+            "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+        }
+        for answer_family, _, proto, _, address in answers
+    ]
 
 
 def restore() -> None:

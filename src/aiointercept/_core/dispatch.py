@@ -170,6 +170,7 @@ class Dispatcher:
         headers: CIMultiDictProxy[str],
         body: bytes,
         sender_thread: int | None = None,
+        client_cert_subject: str | None = None,
     ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
@@ -187,7 +188,7 @@ class Dispatcher:
         routes of every block in ``chain`` are tried, the most recent block
         first.
         """
-        request = RecordedRequest.build(method, url, headers, body)
+        request = RecordedRequest.build(method, url, headers, body, client_cert_subject)
         chain = self.chain()
         for dispatcher in chain:
             with dispatcher.lock:

@@ -57,6 +57,10 @@ class RecordedRequest:
     #: For a WebSocket route (``m.ws()``): the messages received from the
     #: client and sent to it, in order (see ``WebSocketMessage.direction``).
     messages: list[WebSocketMessage] = field(default_factory=list, repr=False)
+    #: The subject of the certificate the client showed (mutual TLS, see
+    #: ``m.tls(host, client_ca=...)``), as RFC 4514 text such as
+    #: ``"CN=alice,O=Example"``; ``None`` when it showed none.
+    client_cert_subject: str | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -65,6 +69,7 @@ class RecordedRequest:
         url: URL,
         headers: CIMultiDict[str] | CIMultiDictProxy[str],
         body: bytes,
+        client_cert_subject: str | None = None,
     ) -> RecordedRequest:
         frozen_headers = CIMultiDictProxy(CIMultiDict(headers))
         query: dict[str, list[str]] = {}
@@ -88,6 +93,7 @@ class RecordedRequest:
                 "data": body,
             },
             decoded_body=decoded,
+            client_cert_subject=client_cert_subject,
         )
 
     @property

@@ -241,6 +241,8 @@ class Router:
         self._patterns: list[Route] = []
         #: ``(scheme, host, port)`` of every exact route.
         self._hosts: set[tuple[str, str, int]] = set()
+        #: The ports written in patterns (``:8080``), which a pattern names.
+        self._pattern_ports: set[int] = set()
         #: ``(scheme, authority)`` of every exact route, as given.
         self._authorities: set[tuple[str, str]] = set()
         #: The first route that serves forever, with no matchers, for each
@@ -260,6 +262,7 @@ class Router:
             if shadowing is not None:
                 return shadowing
             self._patterns.append(route)
+            self._pattern_ports.update(_ports_in(url.pattern))
         else:
             # a route whose query has a matcher is filed under its bare URL
             routes = self._exact.setdefault((route.method, url), [])
@@ -347,8 +350,20 @@ class Router:
         self._exact.clear()
         self._patterns.clear()
         self._hosts.clear()
+        self._pattern_ports.clear()
         self._authorities.clear()
         self._forever.clear()
+
+    def hosts(self) -> frozenset[tuple[str, str, int]]:
+        """The (scheme, host, port) of every exact route."""
+        return frozenset(self._hosts)
+
+    def names_port(self, port: int) -> bool:
+        """Whether an exact route names ``port``, or a pattern has it written
+        (``:8080``). Safe to call without the caller's lock."""
+        return port in self._pattern_ports or any(
+            named == port for _, _, named in list(self._hosts)
+        )
 
     def has_host(self, scheme: str | None, host: str, port: int) -> bool:
         """Whether an exact route names this host and port (and scheme, unless
@@ -357,3 +372,12 @@ class Router:
         if scheme is not None:
             return (scheme, host, port) in hosts
         return ("http", host, port) in hosts or ("https", host, port) in hosts
+
+
+_PORT_IN_PATTERN = re.compile(r":(\d{1,5})(?!\d)")
+
+
+def _ports_in(pattern: str) -> set[int]:
+    """The ports written in a URL pattern, as ``:8080`` (so that
+    ``mock_external_urls=True`` takes connections to them)."""
+    return {int(port) for port in _PORT_IN_PATTERN.findall(pattern) if int(port)}

@@ -57,10 +57,10 @@ class BlockServer:
     to them, and waits (without blocking the test's loop) until in-flight
     handlers have finished.
 
-    With ``external=True`` (``mock_external_urls=True``) it listens on a second
-    port that stands for ``https``: the DNS patch sends intercepted ``https``
-    requests there over plain TCP, and each request's URL is rebuilt from that
-    scheme and its ``Host`` header, so records show the URL the client asked for.
+    With ``external=True`` (``mock_external_urls=True``) its port also takes
+    the connections the interception sends it, in plain HTTP or TLS (see
+    :mod:`.connection`), and each request's URL is rebuilt from the scheme and
+    its ``Host`` header, so records show the URL the client asked for.
     """
 
     def __init__(
@@ -69,7 +69,6 @@ class BlockServer:
         self._dispatcher = dispatcher
         self._test_loop = test_loop
         self._external = external
-        self.https_port: int | None = None
         #: Passthrough sessions, one per loop that serves.
         self._proxy = Proxy()
         #: Answers the requests, once the sockets are bound.
@@ -122,13 +121,10 @@ class BlockServer:
 
     def _bind(self) -> list[socket.socket]:
         sockets = [listen()]
-        if self._external:
-            sockets.append(listen())
-            self.https_port = sockets[1].getsockname()[1]
         port = sockets[0].getsockname()[1]
         self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
         self._handler = RequestHandler(
-            self._dispatcher, self.url, self.https_port, self._external, self._proxy
+            self._dispatcher, self.url, self._external, self._proxy
         )
         # aiohttp must not resend a request that a fault ended here
         self._ports = [sock.getsockname()[1] for sock in sockets]

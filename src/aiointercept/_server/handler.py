@@ -20,7 +20,8 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from aiointercept._adapters import SENDER_THREAD_HEADER
+from aiointercept._adapters import SENDER_THREAD_HEADER, interception
+from aiointercept._tls import subject_of
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -62,26 +63,24 @@ def make_request(
 class RequestHandler:
     """Answers the requests made to one block's listening sockets.
 
-    ``url`` is the block's own URL, ``https_port`` the port that stands for
-    ``https`` when it mocks external URLs (``external``): each request's URL is
-    then rebuilt from that scheme and its ``Host`` header, so records show the
-    URL the client asked for.
+    ``url`` is the block's own URL. When the block mocks external URLs
+    (``external``), each request's URL is rebuilt from the connection's scheme
+    (TLS or not) and the request's ``Host`` header, so records show the URL
+    the client asked for.
     """
 
     def __init__(
         self,
         dispatcher: Dispatcher,
         url: URL,
-        https_port: int | None,
         external: bool,
         proxy: Proxy,
     ) -> None:
         self._dispatcher = dispatcher
         self._url = url
-        self._https_port = https_port
         self._external = external
         self._proxy = proxy
-        self._own_ports = (url.port, https_port)
+        self._own_ports = (url.port,)
 
     def new_server(self, loop: asyncio.AbstractEventLoop) -> WebServer:
         """An aiohttp server for the block's connections on ``loop``."""
@@ -101,6 +100,7 @@ class RequestHandler:
             handler_cancellation=True,
             loop=loop,
         )
+        server.tls = self._external
         return server
 
     async def _handle(
@@ -110,10 +110,13 @@ class RequestHandler:
         url = self._request_url(request)
         headers = request.headers
         sender_thread = None
-        if self._external and SENDER_THREAD_HEADER in headers:
-            headers, sender_thread = _take_sender_thread(headers)
+        client_cert = None
+        if self._external:
+            if SENDER_THREAD_HEADER in headers:
+                headers, sender_thread = _take_sender_thread(headers)
+            sender_thread, client_cert = _connection_facts(request, sender_thread)
         outcome = self._dispatcher.dispatch(
-            request.method, url, headers, body, sender_thread
+            request.method, url, headers, body, sender_thread, client_cert
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
@@ -147,11 +150,11 @@ class RequestHandler:
         base = self._url
         raw_path = request.raw_path
         if self._external and request.host:
-            # the URL the client asked for: the scheme from the port, the host
-            # (and any non-default port) from the Host header
-            scheme = (
-                "https" if self._local_port(request) == self._https_port else "http"
-            )
+            # the URL the client asked for: the scheme from the connection,
+            # the host (and any non-default port) from the Host header
+            transport = request.transport
+            secure = transport is not None and transport.get_extra_info("sslcontext")
+            scheme = "https" if secure else "http"
             base = URL(f"{scheme}://{request.host}", encoded=True)
         if raw_path.startswith("/"):
             url = URL(f"{base}{raw_path}", encoded=True)
@@ -160,12 +163,6 @@ class RequestHandler:
         else:  # asterisk-form ("OPTIONS *")
             return base
         return url.with_fragment(None) if url.raw_fragment else url
-
-    @staticmethod
-    def _local_port(request: web.BaseRequest) -> int | None:
-        transport = request.transport
-        sockname = transport.get_extra_info("sockname") if transport else None
-        return sockname[1] if sockname else None
 
     async def _wait(self, pending: PendingCallback) -> Reply | Streamed:
         """Wait for an async callback running on the test's loop.
@@ -201,6 +198,24 @@ class RequestHandler:
             pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)
+
+
+def _connection_facts(
+    request: web.BaseRequest, sender_thread: int | None
+) -> tuple[int | None, str | None]:
+    """The thread that opened the request's connection, when the
+    interception noted it (else ``sender_thread``), and the subject of the
+    client's certificate, when it showed one (mutual TLS)."""
+    transport = request.transport
+    if transport is None:  # pragma: no cover - the client has gone
+        return sender_thread, None
+    peer = transport.get_extra_info("peername")
+    connection = interception.connection(peer[1]) if peer else None
+    if connection is not None and sender_thread is None:
+        sender_thread = connection.thread
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+    return sender_thread, subject_of(der) if der else None
 
 
 def _take_sender_thread(

@@ -24,6 +24,8 @@ from aiointercept._core.compression import Encoder, negotiate
 from aiointercept._core.dispatch import Streamed
 from aiointercept._core.responses import Fault, Reply, StreamBody, encode_chunk
 
+from .sockets import socket_of
+
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
 
@@ -95,7 +97,7 @@ def _reset_connection(request: web.BaseRequest) -> web.StreamResponse:
     """Close with a TCP reset: SO_LINGER 0 makes the close send RST."""
     transport = request.transport
     if transport is not None:
-        sock = transport.get_extra_info("socket")
+        sock = socket_of(transport)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(

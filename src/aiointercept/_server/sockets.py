@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .connection import Door
+
 __all__ = [
     "SHUTDOWN_TIMEOUT",
     "WebServer",
@@ -31,6 +33,7 @@ __all__ = [
     "listen",
     "serve",
     "shut_down",
+    "socket_of",
     "stop_listening",
 ]
 
@@ -53,6 +56,22 @@ class WebServer(web.Server):
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
+        #: Whether connections may be TLS (``mock_external_urls=True``): then
+        #: each one starts at a :class:`~.connection.Door`.
+        self.tls = False
+        #: The connections at their door, which have sent nothing yet.
+        self.at_door: set[Door] = set()
+
+    @property
+    def protocol_factory(self) -> Callable[[], asyncio.BaseProtocol]:
+        """What makes a new connection's protocol: aiohttp's request handler,
+        or with :attr:`tls`, the door that tells TLS from plain HTTP first."""
+        if self.tls:
+            return self._door
+        return self
+
+    def _door(self) -> Door:
+        return Door(self, self.at_door)
 
     def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
         self._open.add(handler)
@@ -108,7 +127,9 @@ async def serve(
     listeners: list[asyncio.AbstractServer] = []
     try:
         for sock in sockets:
-            listeners.append(await loop.create_server(server, sock=sock))
+            listeners.append(
+                await loop.create_server(server.protocol_factory, sock=sock)
+            )
     except BaseException:
         for listener in listeners:
             # its socket may have been closed under it (the block stopped)
@@ -125,7 +146,7 @@ async def connect(
 ) -> None:
     """Serve a connection accepted on the server thread's behalf."""
     try:
-        await loop.connect_accepted_socket(server, conn)
+        await loop.connect_accepted_socket(server.protocol_factory, conn)
     except BaseException:
         conn.close()
         raise
@@ -173,7 +194,9 @@ def _waits_for_a_request(handler: Any) -> bool:
     if transport is None:  # lost: its handler's task is ending
         return True
     waiter = getattr(handler, "_waiter", None)
-    sock = transport.get_extra_info("socket")
+    sock = socket_of(transport)
+    if sock is None and transport.is_closing():  # lost: its handler is ending
+        return True
     if waiter is None or waiter.done() or sock is None or not _PEEK_FLAGS:
         return False
     # the loop may not have read what the client sent last: a request (to be
@@ -196,13 +219,26 @@ _PEEK_FLAGS: int = (
 )
 
 
+def socket_of(transport: Any) -> socket.socket | None:
+    """The socket under ``transport`` (plain or TLS), or ``None`` when it has
+    none or has lost it."""
+    try:
+        sock: socket.socket | None = transport.get_extra_info("socket")
+    except AttributeError:  # a TLS transport whose connection is lost
+        return None
+    return sock
+
+
 def close_connections(server: WebServer) -> bool:
     """Close ``server``'s connections at once, the end sent to their clients
     now rather than at the loop's next turn. Whether any was open."""
     were_open = False
+    for door in list(server.at_door):
+        were_open = True
+        door.close()
     for handler in list(server.connections):
         transport = handler.transport
-        sock = transport.get_extra_info("socket") if transport is not None else None
+        sock = socket_of(transport) if transport is not None else None
         if sock is not None:
             were_open = True
             with contextlib.suppress(OSError):
@@ -237,6 +273,8 @@ async def shut_down(server: WebServer) -> None:
     :data:`SHUTDOWN_TIMEOUT` seconds to finish."""
     # let requests already received start, so that they are answered
     await asyncio.sleep(0)
+    for door in list(server.at_door):
+        door.close()
     for handler in server.connections:
         handler.close()
     await server.shutdown(SHUTDOWN_TIMEOUT)

@@ -33,25 +33,25 @@ import aiohttp.connector
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from tests.support.internals import interception
+
 #: A bound on every aiohttp request of the tests that use it, so that a broken
 #: library makes a test fail instead of hang (a proxy that sends requests to
 #: itself, say).
 BOUND = aiohttp.ClientTimeout(total=10)
 
-#: Two names the ``mock_external_urls`` patch wraps, as aiohttp and the
-#: standard library define them.
+#: The aiohttp method the ``mock_external_urls`` patch wraps, as aiohttp
+#: defines it.
 ORIGINAL_RESOLVE = aiohttp.TCPConnector._resolve_host
-ORIGINAL_GETADDRINFO = socket.getaddrinfo
 
 
 def patch_installed() -> bool:
     """Whether the ``mock_external_urls`` patch is installed."""
     resolve = aiohttp.TCPConnector._resolve_host
-    getaddrinfo = socket.getaddrinfo
-    assert (resolve is ORIGINAL_RESOLVE) == (getaddrinfo is ORIGINAL_GETADDRINFO), (
+    assert (resolve is not ORIGINAL_RESOLVE) == interception.installed, (
         "the wrapped names must be installed and restored together"
     )
-    return resolve is not ORIGINAL_RESOLVE
+    return interception.installed
 
 
 # -- resolvers of the test's own ---------------------------------------------------

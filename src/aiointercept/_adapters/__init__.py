@@ -17,6 +17,10 @@ The interception works on the standard library, under every client:
 
 Where the standard library does not see the traffic, a client hook remains:
 
+``_pooled``
+    a keep-alive connection that httpcore (httpx), httpcore2 (httpx2) or
+    urllib3 (requests) pooled to a real host before the block is closed
+    instead of reused for a host the block intercepts;
 ``_aiohttp``
     aiohttp's ``TCPConnector`` resolves names itself (aiodns, its DNS cache)
     and pools connections made before the block: it answers the same
@@ -93,6 +97,7 @@ class Adapter(Protocol):
 #: so that they wrap what the clients use.
 ADAPTERS: tuple[tuple[str, str], ...] = (
     ("aiohttp", "._aiohttp"),
+    ("socket", "._pooled"),
     ("ssl", "._ssl"),
     ("socket", "._socket"),
 )
@@ -234,8 +239,10 @@ class Connection:
     host: str
     #: The port the client asked for.
     port: int
-    #: The ident of the thread that connected.
-    thread: int
+    #: The ident of the thread that connected with a blocking socket (a
+    #: synchronous client, which holds that thread until its response
+    #: comes); ``None`` for an event loop's non-blocking socket.
+    thread: int | None
 
 
 #: What :meth:`Interception.decide` answers for a connection.

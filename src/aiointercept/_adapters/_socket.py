@@ -106,7 +106,12 @@ def install(state: Interception) -> None:
                 if sock.family == socket.AF_INET
                 else ("::ffff:127.0.0.1", mock, 0, 0)
             )
-            return target, Connection(asked, port, threading.get_ident())
+            # a blocking socket (a synchronous client) holds its thread until
+            # the response comes: the server must know which, in case it is
+            # the thread of the test's loop; an event loop's socket never does
+            blocking = sock.gettimeout() != 0.0
+            thread = threading.get_ident() if blocking else None
+            return target, Connection(asked, port, thread)
         if decision == RESOLVE:
             return _resolved(sock, asked, port, getaddrinfo), None
         assert decision == BLOCK

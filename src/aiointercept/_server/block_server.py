@@ -27,6 +27,7 @@ from aiointercept._adapters._aiohttp_resend import resend_guard
 from .handler import RequestHandler
 from .proxy import Proxy
 from .sockets import (
+    TLS_OPEN,
     WebServer,
     closable_now,
     close_connections,
@@ -239,9 +240,11 @@ class BlockServer:
             # a client of this loop sees its pooled connection end before it
             # can send on it again: the end, sent at once over loopback, is
             # read in the loop's next turn, and this task resumes in the one
-            # after
+            # after; a TLS client's layer passes the end on one turn later
             await asyncio.sleep(0)
             await asyncio.sleep(0)
+            if were_open == TLS_OPEN:
+                await asyncio.sleep(0)
 
     def loop_gone(self) -> bool:
         """Whether the test's loop that serves this block has closed without

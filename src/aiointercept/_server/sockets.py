@@ -25,6 +25,7 @@ from .connection import Door
 
 __all__ = [
     "SHUTDOWN_TIMEOUT",
+    "TLS_OPEN",
     "WebServer",
     "closable_now",
     "close_connections",
@@ -229,18 +230,24 @@ def socket_of(transport: Any) -> socket.socket | None:
     return sock
 
 
-def close_connections(server: WebServer) -> bool:
+#: What :func:`close_connections` answers when a TLS connection was open.
+TLS_OPEN = 2
+
+
+def close_connections(server: WebServer) -> int:
     """Close ``server``'s connections at once, the end sent to their clients
-    now rather than at the loop's next turn. Whether any was open."""
-    were_open = False
+    now rather than at the loop's next turn. 0 when none was open, 1 when
+    some were, :data:`TLS_OPEN` when one of them was a TLS connection."""
+    were_open = 0
     for door in list(server.at_door):
-        were_open = True
+        were_open = max(were_open, 1)
         door.close()
     for handler in list(server.connections):
         transport = handler.transport
         sock = socket_of(transport) if transport is not None else None
         if sock is not None:
-            were_open = True
+            tls = transport.get_extra_info("sslcontext") is not None
+            were_open = max(were_open, TLS_OPEN if tls else 1)
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         handler.force_close()

@@ -166,7 +166,7 @@ def demo(session: nox.Session) -> None:
     show failures on purpose (``EXPECTED_LOGS``); any other script that logs
     fails the session.
     """
-    session.install("-e", ".[trio,record]", "httpx", "requests")
+    session.install("-e", ".[trio,record,tls]", "httpx", "httpx2", "requests")
     runner = ROOT / "examples" / "_labelled_logs.py"
     for script in sorted((ROOT / "examples").glob("[!_]*.py")):
         expected = EXPECTED_LOGS.get(script.name)

@@ -140,17 +140,26 @@ class Authority:
         self._lock = threading.Lock()
 
     def server_context(
-        self, host: str, settings: TlsSettings | None = None
+        self,
+        host: str,
+        settings: TlsSettings | None = None,
+        settings_for: Callable[[str], TlsSettings | None] | None = None,
     ) -> ssl.SSLContext:
         """The server context for ``host`` (a name or an IP address) with
-        ``settings`` (a fault, mutual TLS), made on first use."""
-        key = (host, settings or _PLAIN)
+        ``settings`` (a fault, mutual TLS), made on first use. A client that
+        names another host in its hello (SNI) gets that host's, with the
+        settings ``settings_for`` gives it."""
+        key = (host.lower(), settings or _PLAIN)
         context = self._contexts.get(key)
         if context is None:
             with self._lock:
                 context = self._contexts.get(key)
                 if context is None:
-                    context = self._contexts[key] = self._new_context(host, *key[1:])
+                    context = self._new_context(*key)
+                    context.sni_callback = self._picker(
+                        key[0], settings_for or _no_settings
+                    )
+                    self._contexts[key] = context
         return context
 
     def sni_context(self, settings_for: Callable[[str], TlsSettings | None]) -> (
@@ -159,22 +168,28 @@ class Authority:
         """A server context that picks each connection's certificate by the
         name the client sends (SNI), for connections whose host is not known
         beforehand."""
-        context = self._new_context(_WRONG_HOST, _PLAIN)
+        return self.server_context(_WRONG_HOST, None, settings_for)
+
+    def _picker(
+        self, host: str, settings_for: Callable[[str], TlsSettings | None]
+    ) -> Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]:
+        """The SNI callback of ``host``'s contexts: a client that names
+        another host (it connected to an address: a loopback one, say) gets
+        that host's certificate."""
         authority = weakref.proxy(self)
 
-        def pick(
-            sslobj: ssl.SSLObject, name: str | None, _: ssl.SSLContext
-        ) -> int | None:
-            if not name:
+        def pick(sslobj: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> (
+            int | None
+        ):
+            if not name or name.lower() == host:
                 return None
             settings = settings_for(name)
             if settings is not None and settings.fault == "refused":
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
-            sslobj.context = authority.server_context(name, settings)
+            sslobj.context = authority.server_context(name, settings, settings_for)
             return None
 
-        context.sni_callback = pick
-        return context
+        return pick
 
     def _new_context(self, host: str, settings: TlsSettings) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -203,6 +218,10 @@ class Authority:
 
 
 _PLAIN = TlsSettings()
+
+
+def _no_settings(host: str) -> None:
+    return None
 _authority: Authority | None = None
 _authority_lock = threading.Lock()
 

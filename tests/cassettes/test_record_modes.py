@@ -80,7 +80,8 @@ async def test_none_without_a_cassette_file_records_nothing(
     path = tmp_path / "c.yaml"
     async with serving() as upstream:
         url = f"{upstream.url}/hello"
-        error, _ = await miss(path, "httpx-async", "GET", url)
+        # a loopback host is the mock's when something names it
+        error, _ = await miss(path, "httpx-async", "GET", url, takes=upstream.url)
         assert upstream.received == []
     assert not path.exists()
     assert str(path) in str(error)

@@ -409,7 +409,6 @@ async def test_the_patch_touches_only_the_listed_names() -> None:
     }
     assert set(internals.aiohttp_adapter.PATCHED_NAMES) == {
         "TCPConnector._resolve_host",
-        "TCPConnector._get_ssl_context",
         "TCPConnector.connect",
     }
     # the resend wrappers stay while the server thread lives (see below)
@@ -458,7 +457,7 @@ def test_an_incompatible_aiohttp_is_described() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aiohttp.TCPConnector, "_resolve_host", changed)
-        patch.delattr(aiohttp.TCPConnector, "_get_ssl_context")
+        patch.setattr(aiohttp.TCPConnector, "connect", None)
         problem = internals.incompatibility(
             "aiohttp",
             aiohttp.__version__,
@@ -467,7 +466,7 @@ def test_an_incompatible_aiohttp_is_described() -> None:
         )
     assert problem is not None
     assert aiohttp.__version__ in problem
-    assert "aiohttp.TCPConnector._get_ssl_context is missing" in problem
+    assert "aiohttp.TCPConnector.connect is missing" in problem
     assert "_resolve_host" in problem
     assert "('self', 'host', 'port')" in problem
 

@@ -112,14 +112,21 @@ async def miss(
     headers: Mapping[str, str] | None = None,
     content: bytes | None = None,
     record_mode: str = "none",
+    takes: str | None = None,
     **options: Any,
 ) -> tuple[CassetteError, aiointercept]:
     """Replay ``path``: run ``before`` (requests the cassette answers), then
     send a request that it does not answer. The client must get a transport
-    error, and the block must raise a :class:`CassetteError`, returned."""
+    error, and the block must raise a :class:`CassetteError`, returned.
+
+    ``takes`` (``"http://localhost:8080"``) is a loopback host and port that
+    the block must take although the cassette does not name it: a route for
+    it is registered (its path never asked)."""
     m = aiointercept(
         mock_external_urls=True, cassette=path, record_mode=record_mode, **options
     )
+    if takes is not None:
+        m.get(f"{takes}/never-asked", body="")
 
     async def block() -> None:
         async with m, open_client(kind) as client:

@@ -418,6 +418,11 @@ class Interception:
         name = bare_host(host)
         if name in self._addresses:
             return True
+        if is_local_name(name) or is_loopback(name):
+            # taken by the mock when a route names it, or a block records
+            return any(
+                t.records or t.has_route_for(None, name, None) for t in self._targets
+            )
         if not is_address(name):
             return False
         return self.decide(name, 443)[0] == REDIRECT

@@ -106,7 +106,9 @@ class Door(asyncio.Protocol):
         settings = interception.tls_for(connection.host, connection.port)
         if settings is not None and settings.fault == "refused":
             return None
-        return authority().server_context(connection.host, settings)
+        return authority().server_context(
+            connection.host, settings, _settings_for_any_port
+        )
 
     def eof_received(self) -> bool | None:
         self._waiting.discard(self)

@@ -45,8 +45,8 @@ PAYLOAD_BYTES = json.dumps(PAYLOAD).encode()
 BIG_BODY = b"x" * (1 << 20)
 #: Hard-coded host for the modes that intercept aiohttp (never resolved).
 EXTERNAL_BASE = "http://api.example.test"
-#: Hard-coded ``https://`` host for the modes that intercept httpx (never
-#: resolved either).
+#: Hard-coded ``https://`` host for the modes that intercept httpx, and for
+#: the https rows (never resolved either).
 EXTERNAL_HTTPS_BASE = "https://api.example.test"
 
 #: Each scenario and the rows of the report it measures, in report order.
@@ -74,6 +74,9 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "external": ("lifecycle_external", "sequential_external"),
     "external_httpx": ("lifecycle_external_httpx", "sequential_external_httpx"),
     "external_httpx_trio": ("sequential_external_httpx_trio",),
+    "https": ("lifecycle_https", "sequential_https"),
+    "https_httpx": ("lifecycle_https_httpx", "sequential_https_httpx"),
+    "https_httpx2": ("lifecycle_https_httpx2", "sequential_https_httpx2"),
     "replay": (
         "replay_route",
         "replay_cassette",
@@ -219,7 +222,16 @@ def check_json(status: int, body: bytes) -> None:
         raise RuntimeError(f"unexpected body: {body[:60]!r} ({len(body)} bytes)")
 
 
+class NotAvailable(Exception):
+    """Raised by a scenario that this environment cannot measure (say, a client
+    that the implementation does not intercept yet): :func:`main` reports its
+    rows as not applicable, with this reason, instead of as errors."""
+
+
 # -- the network guard -----------------------------------------------------------------
+
+#: What the guard's refusals say, to tell them from other failures.
+GUARD = "benchmark guard"
 
 
 def _is_loopback(host: object) -> bool:
@@ -250,15 +262,13 @@ def install_loopback_guard() -> None:
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         if not _is_loopback(host):
             raise socket.gaierror(
-                socket.EAI_NONAME, f"benchmark guard: refusing to resolve {host!r}"
+                socket.EAI_NONAME, f"{GUARD}: refusing to resolve {host!r}"
             )
         return real_getaddrinfo(host, port, *args, **kwargs)
 
     def check(address: Any) -> None:
         if isinstance(address, tuple) and not _is_loopback(address[0]):
-            raise ConnectionRefusedError(
-                f"benchmark guard: refusing to connect to {address!r}"
-            )
+            raise ConnectionRefusedError(f"{GUARD}: refusing to connect to {address!r}")
 
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
@@ -274,6 +284,31 @@ def install_loopback_guard() -> None:
     socket.getaddrinfo = getaddrinfo
     setattr(socket.socket, "connect", connect)  # noqa: B010
     setattr(socket.socket, "connect_ex", connect_ex)  # noqa: B010
+
+
+def refused_by_the_guard(error: BaseException) -> bool:
+    """Whether the guard refused a name or an address somewhere in ``error``'s
+    causes (or, for a group, in one of its exceptions): a request that no mock
+    intercepted."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and GUARD in str(current):
+            return True
+        # an exception group's (Python 3.11, or the exceptiongroup backport)
+        grouped = getattr(current, "exceptions", None)
+        if isinstance(grouped, tuple):
+            pending.extend(e for e in grouped if isinstance(e, BaseException))
+        pending.extend(
+            cause
+            for cause in (current.__cause__, current.__context__)
+            if cause is not None
+        )
+    return False
 
 
 # -- cassettes -------------------------------------------------------------------------
@@ -730,7 +765,8 @@ def main(
     """Run the scenarios selected on the command line and write their samples.
 
     ``not_applicable`` maps a scenario to the reason it is not measured. A
-    scenario that raises is reported under ``errors`` and the others still run.
+    scenario that raises is reported under ``errors`` and the others still run;
+    one that raises :class:`NotAvailable`, as not applicable, with its reason.
     A key of ``not_applicable`` may also be a single row of a scenario that
     is measured. ``details`` replace or add entries of the versions reported (say, how
     PyYAML was built).
@@ -761,6 +797,7 @@ def main(
     sizes = Sizes(idle_seconds=args.idle_seconds)
     samples: Samples = {}
     errors: dict[str, str] = {}
+    unavailable: dict[str, str] = {}
     for name, scenario in scenarios.items():
         if only and name not in only:
             continue
@@ -772,6 +809,10 @@ def main(
         }.get(name, args.repeats)
         try:
             samples.update(scenario(sizes, repeats))
+        except NotAvailable as reason:
+            print(f"{implementation} {name}: not available: {reason}", file=sys.stderr)
+            for row in SCENARIOS[name]:
+                unavailable[row] = str(reason)
         except Exception as error:  # reported, and the other scenarios still run
             traceback.print_exc()
             for row in SCENARIOS[name]:
@@ -785,7 +826,8 @@ def main(
             for name, reason in not_applicable.items()
             if not only or _scenario_of(name) in only
             for row in SCENARIOS.get(name, (name,))
-        },
+        }
+        | unavailable,
         "errors": errors,
     }
     text = json.dumps(result, indent=1)

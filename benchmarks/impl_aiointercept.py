@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import importlib.metadata
 import ssl
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
@@ -32,6 +34,7 @@ from benchmarks._harness import (
     EXTERNAL_HTTPS_BASE,
     PAYLOAD,
     PAYLOAD_BYTES,
+    NotAvailable,
     Samples,
     Sizes,
     Timer,
@@ -46,6 +49,7 @@ from benchmarks._harness import (
     pytest_plugin,
     pytest_startup,
     pyyaml_details,
+    refused_by_the_guard,
     replay_interactions,
     timed,
     timed_each,
@@ -63,14 +67,17 @@ async def _get(session: aiohttp.ClientSession, url: str, expected: bytes) -> Non
         check_body(await resp.read(), expected)
 
 
-def _lifecycle(external: bool) -> Callable[[Sizes, int], list[float]]:
+def _lifecycle(
+    external: bool, base: str = EXTERNAL_BASE
+) -> Callable[[Sizes, int], list[float]]:
     """Enter a block, register a route, one GET with a new ClientSession,
-    ``assert_called_with``, exit the block."""
+    ``assert_called_with``, exit the block; with ``external``, of the
+    hard-coded ``base``."""
 
     def scenario(sizes: Sizes, repeats: int) -> list[float]:
         async def once() -> None:
             async with aiointercept(mock_external_urls=external) as m:
-                url = f"{EXTERNAL_BASE if external else m.server_url}/x"
+                url = f"{base if external else m.server_url}/x"
                 m.get(url, payload=PAYLOAD)
                 async with aiohttp.ClientSession() as session:
                     await _get(session, url, PAYLOAD_BYTES)
@@ -81,11 +88,13 @@ def _lifecycle(external: bool) -> Callable[[Sizes, int], list[float]]:
     return scenario
 
 
-def _sequential(external: bool) -> Callable[[Sizes, int], list[float]]:
+def _sequential(
+    external: bool, base: str = EXTERNAL_BASE
+) -> Callable[[Sizes, int], list[float]]:
     def scenario(sizes: Sizes, repeats: int) -> list[float]:
         async def run() -> list[float]:
             async with aiointercept(mock_external_urls=external) as m:
-                url = f"{EXTERNAL_BASE if external else m.server_url}/x"
+                url = f"{base if external else m.server_url}/x"
                 m.get(url, payload=PAYLOAD, repeat=True)
                 async with aiohttp.ClientSession() as session:
 
@@ -114,6 +123,79 @@ def external(sizes: Sizes, repeats: int) -> Samples:
         "lifecycle_external": _lifecycle(external=True)(sizes, repeats),
         "sequential_external": _sequential(external=True)(sizes, repeats),
     }
+
+
+def https(sizes: Sizes, repeats: int) -> Samples:
+    """``mock_external_urls=True`` with the hard-coded
+    ``https://api.example.test``, on aiohttp sessions with their default TLS
+    settings: to compare with the TLS floor."""
+    return {
+        "lifecycle_https": _lifecycle(True, EXTERNAL_HTTPS_BASE)(sizes, repeats),
+        "sequential_https": _sequential(True, EXTERNAL_HTTPS_BASE)(sizes, repeats),
+    }
+
+
+def _https_httpx(module_name: str, suffix: str) -> Callable[[Sizes, int], Samples]:
+    """``mock_external_urls=True`` with ``httpx`` or ``httpx2`` (the same API)
+    and the hard-coded ``https://api.example.test/x``, under ``anyio.run(...,
+    backend='asyncio')``: to compare with the TLS floor.
+
+    The sequential client is created with its default TLS settings. Each
+    lifecycle's client gets the context the client builds by default
+    (``create_ssl_context()``), made in advance: building it per client loads
+    the CA bundle (about 20 ms), which would hide everything else; the TLS
+    floor's clients get theirs made in advance as well.
+
+    A client that the block does not intercept yet (its request reaches the
+    loopback guard) makes the rows not available rather than errors.
+    """
+    url = f"{EXTERNAL_HTTPS_BASE}/x"
+
+    def measure(sizes: Sizes, repeats: int) -> Samples:
+        module: Any = importlib.import_module(module_name)
+        context = module.create_ssl_context()
+
+        async def request(client: Any) -> None:
+            resp = await client.get(url)
+            check_json(resp.status_code, resp.content)
+
+        async def once() -> None:
+            async with aiointercept(mock_external_urls=True) as m:
+                m.get(url, payload=PAYLOAD)
+                async with module.AsyncClient(verify=context) as client:
+                    await request(client)
+                m.assert_called_with(url, "GET")
+
+        async def lifecycle() -> list[float]:
+            return await timed_each(once, sizes.lifecycle, repeats)
+
+        async def sequential() -> list[float]:
+            async with aiointercept(mock_external_urls=True) as m:
+                m.get(url, payload=PAYLOAD, repeat=True)
+                async with module.AsyncClient() as client:
+
+                    async def body() -> None:
+                        for _ in range(sizes.sequential):
+                            await request(client)
+
+                    return await timed(body, sizes.sequential, repeats)
+
+        return {
+            f"lifecycle_https{suffix}": anyio.run(lifecycle, backend="asyncio"),
+            f"sequential_https{suffix}": anyio.run(sequential, backend="asyncio"),
+        }
+
+    def scenario(sizes: Sizes, repeats: int) -> Samples:
+        try:
+            return measure(sizes, repeats)
+        except Exception as error:
+            if refused_by_the_guard(error):
+                raise NotAvailable(
+                    f"{module_name}'s requests are not intercepted ({error})"
+                ) from error
+            raise
+
+    return scenario
 
 
 async def _on_one_session(
@@ -549,6 +631,9 @@ if __name__ == "__main__":
                 else {
                     "external_httpx": _external_httpx("asyncio"),
                     "external_httpx_trio": _external_httpx("trio"),
+                    "https": https,
+                    "https_httpx": _https_httpx("httpx", "_httpx"),
+                    "https_httpx2": _https_httpx("httpx2", "_httpx2"),
                     "replay": replay,
                     "cassette_load": cassette_load,
                 }
@@ -558,6 +643,9 @@ if __name__ == "__main__":
             "httpx_trio": "asyncio only",
             "external_httpx": "mock_external_urls=True intercepts aiohttp only",
             "external_httpx_trio": "asyncio only, aiohttp only",
+            "https": "the https rows compare the working tree with the TLS floor",
+            "https_httpx": "mock_external_urls=True intercepts aiohttp only",
+            "https_httpx2": "mock_external_urls=True intercepts aiohttp only",
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
             "idle_cpu_trio": "asyncio only",
@@ -569,6 +657,8 @@ if __name__ == "__main__":
             "aiohttp",
             "httpx",
             "httpcore",
+            "httpx2",
+            "httpcore2",
             "anyio",
             "trio",
             "pytest",

@@ -206,6 +206,9 @@ if __name__ == "__main__":
             "external": "in-process mock: every scenario already uses a hard-coded URL",
             "external_httpx": "mocks the aiohttp client only",
             "external_httpx_trio": "mocks the aiohttp client only",
+            "https": "in-process mock, no TLS: the scheme changes nothing",
+            "https_httpx": "mocks the aiohttp client only",
+            "https_httpx2": "mocks the aiohttp client only",
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
             "registration_external": (

@@ -1,6 +1,10 @@
 """The floor: a plain aiohttp client against a plain ``aiohttp.web`` server,
 and a plain ``httpx.AsyncClient`` against the same server (``external_httpx``).
 
+The TLS floor (the ``https`` rows): aiohttp, httpx and httpx2 clients against
+the same server over TLS, with a certificate for 127.0.0.1 from a test CA
+(trustme) that the clients' SSL contexts trust.
+
 Client and server share one event loop; nothing is mocked or recorded. Each
 round trip is real, so this is what a mock that answers over a socket cannot
 beat by much. ``python -m benchmarks.impl_floor --help``.
@@ -9,12 +13,16 @@ beat by much. ``python -m benchmarks.impl_floor --help``.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ssl
 from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any
 
 import aiohttp
 import anyio
 import httpx
+import trustme
 from aiohttp import web
 
 from benchmarks._harness import (
@@ -43,13 +51,17 @@ async def _big(request: web.Request) -> web.Response:
     return web.Response(body=BIG_BODY, content_type="application/octet-stream")
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+async def _serve(
+    app: web.Application, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on 127.0.0.1; its base URL (``https://`` with
+    ``ssl_context``)."""
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
+    return runner, f"{'http' if ssl_context is None else 'https'}://{host}:{port}"
 
 
 def _app(path: str, handler: Handler) -> web.Application:
@@ -266,6 +278,107 @@ def external_httpx(sizes: Sizes, repeats: int) -> Samples:
     }
 
 
+@cache
+def _ca() -> trustme.CA:
+    """The test CA of the TLS floor, one per process."""
+    return trustme.CA()
+
+
+@cache
+def _server_context() -> ssl.SSLContext:
+    """The TLS floor server's context: a certificate for 127.0.0.1 (an IP
+    address identity) issued by :func:`_ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    _ca().issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+def _trusting(context: ssl.SSLContext) -> ssl.SSLContext:
+    """``context`` (a client's default one), taught to trust :func:`_ca` too."""
+    _ca().configure_trust(context)
+    return context
+
+
+def https(sizes: Sizes, repeats: int) -> Samples:
+    """The TLS floor of aiohttp: lifecycle and sequential against a server
+    with :func:`_server_context`, on ``https://127.0.0.1:PORT``; the session's
+    connector gets aiohttp's default context (``ssl.create_default_context()``)
+    made in advance, taught to trust the test CA."""
+    context = _trusting(ssl.create_default_context())
+
+    def session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
+
+    async def once() -> None:
+        runner, url = await _serve(_app("/x", _json), _server_context())
+        async with session() as client:
+            await _get(client, f"{url}/x", PAYLOAD_BYTES)
+        await runner.cleanup()
+
+    async def sequential() -> list[float]:
+        runner, url = await _serve(_app("/x", _json), _server_context())
+        try:
+            async with session() as client:
+
+                async def body() -> None:
+                    for _ in range(sizes.sequential):
+                        await _get(client, f"{url}/x", PAYLOAD_BYTES)
+
+                return await timed(body, sizes.sequential, repeats)
+        finally:
+            await runner.cleanup()
+
+    return {
+        "lifecycle_https": asyncio.run(timed_each(once, sizes.lifecycle, repeats)),
+        "sequential_https": asyncio.run(sequential()),
+    }
+
+
+def _https_httpx(module_name: str, suffix: str) -> Callable[[Sizes, int], Samples]:
+    """The TLS floor of ``httpx`` or ``httpx2`` (the same API), under
+    ``anyio.run(..., backend='asyncio')``: lifecycle and sequential against a
+    server with :func:`_server_context`; each client gets the context the
+    client builds by default (``create_ssl_context()``) made in advance,
+    taught to trust the test CA."""
+
+    def scenario(sizes: Sizes, repeats: int) -> Samples:
+        module: Any = importlib.import_module(module_name)
+        context = _trusting(module.create_ssl_context())
+
+        async def request(client: Any, url: str) -> None:
+            resp = await client.get(url)
+            check_json(resp.status_code, resp.content)
+
+        async def once() -> None:
+            runner, url = await _serve(_app("/x", _json), _server_context())
+            async with module.AsyncClient(verify=context) as client:
+                await request(client, f"{url}/x")
+            await runner.cleanup()
+
+        async def lifecycle() -> list[float]:
+            return await timed_each(once, sizes.lifecycle, repeats)
+
+        async def sequential() -> list[float]:
+            runner, url = await _serve(_app("/x", _json), _server_context())
+            try:
+                async with module.AsyncClient(verify=context) as client:
+
+                    async def body() -> None:
+                        for _ in range(sizes.sequential):
+                            await request(client, f"{url}/x")
+
+                    return await timed(body, sizes.sequential, repeats)
+            finally:
+                await runner.cleanup()
+
+        return {
+            f"lifecycle_https{suffix}": anyio.run(lifecycle, backend="asyncio"),
+            f"sequential_https{suffix}": anyio.run(sequential, backend="asyncio"),
+        }
+
+    return scenario
+
+
 if __name__ == "__main__":
     main(
         "floor",
@@ -276,6 +389,9 @@ if __name__ == "__main__":
             "body_1mb": body_1mb,
             "routes_400": routes_400,
             "external_httpx": external_httpx,
+            "https": https,
+            "https_httpx": _https_httpx("httpx", "_httpx"),
+            "https_httpx2": _https_httpx("httpx2", "_httpx2"),
             "registration": registration,
             "routes_scaling": routes_scaling,
             "idle_cpu": idle,
@@ -292,5 +408,5 @@ if __name__ == "__main__":
             "idle_cpu_trio": "aiohttp.web does not run under trio",
             "pytest_startup": "no pytest plugin",
         },
-        ["aiohttp", "httpx", "httpcore", "anyio"],
+        ["aiohttp", "httpx", "httpcore", "httpx2", "httpcore2", "anyio", "trustme"],
     )

@@ -114,6 +114,9 @@ if __name__ == "__main__":
             "httpx_asyncio": "in-process mock: measured in the external_httpx rows",
             "httpx_trio": "in-process mock: measured in the external_httpx_trio row",
             "external": httpx_only,
+            "https": httpx_only,
+            "https_httpx": "in-process mock: measured in the external_httpx rows",
+            "https_httpx2": httpx_only,
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
             # RouteList.add looks for an equal route among those registered:

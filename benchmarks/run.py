@@ -60,7 +60,7 @@ ENVIRONMENTS = {
         # the working tree, editable: every run measures the current src/
         Environment(
             "current",
-            ("-e", f"{ROOT}[trio,record]", "httpx", "pytest"),
+            ("-e", f"{ROOT}[trio,record]", "httpx", "httpx2", "trustme", "pytest"),
             (ROOT / "pyproject.toml",),
         ),
         Environment(
@@ -77,7 +77,8 @@ IMPLEMENTATIONS = (
     Implementation(
         "floor",
         "aiohttp client (httpx in the external_httpx rows) and aiohttp.web server "
-        "in one event loop, no mock",
+        "in one event loop, no mock; in the https rows (the TLS floor), over TLS "
+        "with a certificate from a test CA",
         "current",
         "benchmarks.impl_floor",
     ),
@@ -192,6 +193,42 @@ ROW_DESCRIPTIONS = {
         "127.0.0.1."
     ),
     "sequential_external_httpx_trio": "sequential_external_httpx, under trio.",
+    "lifecycle_https": (
+        "lifecycle with ``mock_external_urls=True`` and the hard-coded "
+        "``https://api.example.test/x``, on a new aiohttp ``ClientSession`` "
+        "with its default TLS settings. Floor (the TLS floor): a fresh "
+        "``aiohttp.web`` server serving TLS on 127.0.0.1 with a certificate "
+        "for 127.0.0.1 from a test CA (trustme), a new session whose connector "
+        "has aiohttp's default SSL context, made in advance and taught to trust "
+        "that CA, one GET of ``https://127.0.0.1:PORT/x``, close the session, "
+        "``runner.cleanup()``."
+    ),
+    "sequential_https": (
+        f"{_SIZES.sequential} GETs of ``https://api.example.test/x`` on one "
+        "aiohttp session with its default TLS settings, "
+        "``mock_external_urls=True``. Floor: the same client, over TLS, against "
+        "the TLS floor's server of lifecycle_https (one handshake, then "
+        "keep-alive)."
+    ),
+    "lifecycle_https_httpx": (
+        "lifecycle_https with a new ``httpx.AsyncClient`` under ``anyio.run(..., "
+        "backend='asyncio')``. The client gets the SSL context httpx builds by "
+        "default (``httpx.create_ssl_context()``), made in advance: building "
+        "it loads the CA bundle (about 20 ms), which would hide everything "
+        "else. Floor: the same, the context also taught to trust the test CA."
+    ),
+    "sequential_https_httpx": (
+        f"{_SIZES.sequential} GETs of ``https://api.example.test/x`` on one "
+        "``httpx.AsyncClient()`` with its default TLS settings, under asyncio. "
+        "Floor: against the TLS floor's server, the client's default SSL "
+        "context taught to trust the test CA."
+    ),
+    "lifecycle_https_httpx2": (
+        "lifecycle_https_httpx with ``httpx2`` (the same API, its own "
+        "connection pool, ``httpcore2``). Not available where the block does "
+        "not intercept httpx2's requests."
+    ),
+    "sequential_https_httpx2": "sequential_https_httpx with ``httpx2``.",
     "replay_route": (
         "A block with ``mock_external_urls=True``, a cassette of "
         f"{_SIZES.sequential} recorded ``GET http://api.example.test/x`` "
@@ -506,6 +543,34 @@ TARGETS = (
         (AI, "sequential_external_httpx"),
         1.3,
     ),
+    *(
+        target
+        for client, suffix in (
+            ("aiohttp", ""),
+            ("httpx", "_httpx"),
+            ("httpx2", "_httpx2"),
+        )
+        for target in (
+            Ratio(
+                f"https sequential, {client}: aiointercept / TLS floor",
+                (AI, f"sequential_https{suffix}"),
+                (FLOOR, f"sequential_https{suffix}"),
+                1.2,
+            ),
+            Ratio(
+                f"https lifecycle, {client}: aiointercept / TLS floor",
+                (AI, f"lifecycle_https{suffix}"),
+                (FLOOR, f"lifecycle_https{suffix}"),
+                1.1,
+            ),
+        )
+    ),
+    Ratio(
+        "http sequential, hard-coded URL: aiointercept / floor",
+        (AI, "sequential_external"),
+        (FLOOR, "sequential"),
+        1.2,
+    ),
     Ratio(
         "replay, aiohttp: cassette / route",
         (AI, "replay_cassette"),
@@ -600,6 +665,25 @@ INFORMATION = (
         "httpx: mock_external_urls=True / default (lifecycle, asyncio)",
         (AI, "lifecycle_external_httpx"),
         (AI, "lifecycle_httpx_asyncio"),
+    ),
+    Ratio(
+        "lifecycle_external: aiointercept / floor (lifecycle)",
+        (AI, "lifecycle_external"),
+        (FLOOR, "lifecycle"),
+    ),
+    # what TLS costs the floor: its https rows against its plain ones
+    *(
+        Ratio(
+            f"{row}, {client}: TLS floor / plain floor",
+            (FLOOR, f"{row}_https{suffix}"),
+            (FLOOR, plain),
+        )
+        for row, client, suffix, plain in (
+            ("sequential", "aiohttp", "", "sequential"),
+            ("lifecycle", "aiohttp", "", "lifecycle"),
+            ("sequential", "httpx", "_httpx", "sequential_external_httpx"),
+            ("lifecycle", "httpx", "_httpx", "lifecycle_external_httpx"),
+        )
     ),
     Ratio(
         "replay_cassette: aiointercept / vcrpy",

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from benchmarks.run import (
     IMPLEMENTATIONS,
+    ROW_DESCRIPTIONS,
+    ROWS,
     Collected,
     Implementation,
     Ratio,
@@ -203,3 +205,7 @@ def test_the_chart_shows_each_scenario_as_a_ratio_to_its_floor() -> None:
     other = collect(IMPLEMENTATIONS[2], [{"sequential": [0.5]}])
     _, ratios = chart_ratios({FLOOR.name: floor, AI.name: ours, "x": other}, rows)
     assert ratios["x"] == [None, 0.5]
+
+
+def test_the_docs_page_describes_every_row() -> None:
+    assert set(ROW_DESCRIPTIONS) == set(ROWS)

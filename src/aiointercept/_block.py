@@ -39,10 +39,9 @@ from ._settings import strictness
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ._tls import TlsSettings
-
     from ._options import Options
     from ._server.block_server import BlockServer
+    from ._tls import TlsSettings
 
 __all__ = ["BlockLifecycle", "ServerAddress"]
 

@@ -395,8 +395,7 @@ def _tls_host(host: object) -> tuple[str, int | None]:
         entry = None
     if entry is None or entry.scheme == "http":
         raise ValueError(
-            "host must be a host name, 'host:port' or an https:// URL, "
-            f"got {host!r}"
+            f"host must be a host name, 'host:port' or an https:// URL, got {host!r}"
         )
     port = entry.port
     if "://" in host and URL(host).explicit_port is None:

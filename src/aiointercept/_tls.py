@@ -162,9 +162,9 @@ class Authority:
                     self._contexts[key] = context
         return context
 
-    def sni_context(self, settings_for: Callable[[str], TlsSettings | None]) -> (
-        ssl.SSLContext
-    ):
+    def sni_context(
+        self, settings_for: Callable[[str], TlsSettings | None]
+    ) -> ssl.SSLContext:
         """A server context that picks each connection's certificate by the
         name the client sends (SNI), for connections whose host is not known
         beforehand."""
@@ -178,9 +178,9 @@ class Authority:
         that host's certificate."""
         authority = weakref.proxy(self)
 
-        def pick(sslobj: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> (
-            int | None
-        ):
+        def pick(
+            sslobj: ssl.SSLObject, name: str | None, _: ssl.SSLContext
+        ) -> int | None:
             if not name or name.lower() == host:
                 return None
             settings = settings_for(name)
@@ -222,6 +222,8 @@ _PLAIN = TlsSettings()
 
 def _no_settings(host: str) -> None:
     return None
+
+
 _authority: Authority | None = None
 _authority_lock = threading.Lock()
 

@@ -574,7 +574,7 @@ async def test_client_configured_with_a_proxy_uses_its_proxy(
         open_client(kind, proxy=f"http://127.0.0.1:{port}") as client,
     ):
         m.get(url, body="mocked", repeat=True)
-        with anyio.fail_after(5), pytest.raises(Exception) as info:
+        with anyio.fail_after(5), pytest.raises(Exception) as info:  # noqa: PT011
             await client.text(url)
     assert not m.requests
     error: BaseException | None = info.value

@@ -130,9 +130,7 @@ async def _loopback_only(
             self, *args, addr_infos=addr_infos, **kwargs
         )
     outside = [
-        (info[4][0], info[4][1])
-        for info in addr_infos
-        if not is_loopback(info[4][0])
+        (info[4][0], info[4][1]) for info in addr_infos if not is_loopback(info[4][0])
     ]
     if outside:
         refused.extend(outside)

@@ -8,7 +8,8 @@ wrapped while a block runs; when the connection about to be reused goes to a
 real host that the block intercepts, it is closed instead, and the client
 opens a new one, which the interception sends to the mock:
 
-``httpcore.HTTPConnection.handle_request(request)``, ``httpcore.AsyncHTTPConnection.handle_async_request(request)``
+``httpcore.HTTPConnection.handle_request(request)``, and
+``httpcore.AsyncHTTPConnection.handle_async_request(request)``
     httpx (and ``httpcore2``, under httpx2): the connection closes and tells
     its pool that it is not available, and the pool makes a new one;
 ``urllib3.HTTPConnectionPool._get_conn(timeout)``
@@ -174,4 +175,3 @@ def restore() -> None:
             delattr(cls, name)
         else:
             setattr(cls, name, original)
-

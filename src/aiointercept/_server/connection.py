@@ -82,13 +82,14 @@ class Door(asyncio.Protocol):
             transport.close()
             return
         protocol = self._make_protocol()
+        # what loop.start_tls() makes, given the bytes read already
         tls = sslproto.SSLProtocol(
             asyncio.get_running_loop(),
             protocol,
             context,
-            None,
+            None,  # type: ignore[arg-type]  # no one waits for the handshake
             server_side=True,
-            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,  # type: ignore[arg-type]
         )
         hand_over(transport, tls, data)
 
@@ -134,7 +135,7 @@ def feed(protocol: Any, data: bytes) -> None:
     if isinstance(protocol, asyncio.BufferedProtocol):
         view = memoryview(data)
         while view:
-            buffer = protocol.get_buffer(len(view))
+            buffer = memoryview(protocol.get_buffer(len(view)))
             size = min(len(buffer), len(view))
             buffer[:size] = view[:size]
             protocol.buffer_updated(size)

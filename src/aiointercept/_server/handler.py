@@ -21,10 +21,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from aiointercept._adapters import SENDER_THREAD_HEADER, interception
-from aiointercept._tls import subject_of
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
+from aiointercept._tls import subject_of
 
 from .reply import close_connection, write_reply
 from .sockets import WebServer

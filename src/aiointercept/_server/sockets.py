@@ -245,7 +245,7 @@ def close_connections(server: WebServer) -> int:
     for handler in list(server.connections):
         transport = handler.transport
         sock = socket_of(transport) if transport is not None else None
-        if sock is not None:
+        if transport is not None and sock is not None:
             tls = transport.get_extra_info("sslcontext") is not None
             were_open = max(were_open, TLS_OPEN if tls else 1)
             with contextlib.suppress(OSError):

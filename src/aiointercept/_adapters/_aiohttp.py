@@ -9,7 +9,8 @@ the class, while at least one such block is running:
     answers the loopback address that stands for an intercepted host, as
     ``socket.getaddrinfo`` does, so that the aiodns resolver (which never calls
     ``getaddrinfo``) and a DNS cache warmed before the block are covered; the
-    passthrough proxy's connectors resolve every name for real.
+    passthrough proxy's connectors resolve every name for real, with their
+    own resolver (aiohttp's default one).
 ``connect(req, traces, timeout)``
     closes, instead of reusing, a keep-alive connection to a real host that a
     session pooled before the block, when the block intercepts that host.
@@ -88,7 +89,14 @@ def install(state: Interception) -> None:
             state.remember(host, (info["host"] for info in resolved))
             return resolved
         if self in _bypass:
-            return await _resolve_for_real(host, port, self._family)
+            # the connector's own resolver first (aiodns, or whatever the
+            # process made aiohttp's default); one that asks
+            # socket.getaddrinfo from a worker thread gets our address back,
+            # and the name is then resolved with the standard library's own
+            resolved = await original_resolve(self, host, port, traces=traces)
+            if any(state.host_at(info["host"]) is not None for info in resolved):
+                return await _resolve_for_real(host, port, self._family)
+            return resolved
         return [
             {
                 "hostname": host,

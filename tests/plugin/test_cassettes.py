@@ -384,7 +384,14 @@ def test_no_cassette_option(aiointercept_mock):
 def test_record_mode_none_without_a_cassette_fails_and_writes_nothing(
     pytester: pytest.Pytester, upstream: Upstream
 ) -> None:
-    pytester.makepyfile(test_api=ONE_CALL)
+    # a block that does not record takes a loopback API only when a route
+    # names its host and port: this one does, for a path the test never asks
+    pytester.makepyfile(
+        test_api=ONE_CALL.replace(
+            "    response = requests.get(",
+            '    aiointercept_mock.get(API + "/unused")\n    response = requests.get(',
+        )
+    )
     result = run(pytester, "--record-mode=none")
     assert summary(result, "PASSED") == set()
     assert "test_user" in summary(result, "FAILED") | summary(result, "ERROR")
@@ -450,6 +457,8 @@ def test_pinned(aiointercept_mock):
 
 @pytest.mark.aiointercept(mock_external_urls=True, cassette=True)
 def test_default(aiointercept_mock):
+    # not recording, the block takes the loopback API only for a route's port
+    aiointercept_mock.get(API + "/unused")
     assert requests.get(API + "/default", timeout=5).json()["path"] == "/default"
 """,
     )

@@ -3,9 +3,10 @@
 * The server listens on loopback only, never on another interface.
 * With ``mock_external_urls=True`` the real resolver is never asked about a
   host unless passthrough allows it. This is asserted on resolvers that record
-  every call (the session's own, and aiohttp's default one, which the
-  passthrough proxy uses), never on the network: every name used here is under
-  ``.example.com`` or ``.invalid``, and the resolvers know ``localhost`` at most.
+  every call (the session's own, aiohttp's default one, and
+  ``socket.getaddrinfo``, which the passthrough proxy uses), never on the
+  network: every name used here is under ``.example.com`` or ``.invalid``, and
+  the resolvers know ``localhost`` at most.
 * The patch is restored when a block ends with ``KeyboardInterrupt`` or
   another ``BaseException`` (also a real SIGINT, in a child process), and a
   ``BaseException`` raised by a callback or a ``match=`` predicate is reported
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -34,7 +36,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from aiointercept import CallbackError, CallbackResult, aiointercept
+from aiointercept import (
+    CallbackError,
+    CallbackResult,
+    NetworkBlockedError,
+    aiointercept,
+)
 from tests.support import internals
 from tests.support.aiohttp_guard import (
     GuardResolver,
@@ -54,6 +61,34 @@ pytestmark = pytest.mark.anyio
 def guard_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
     """aiohttp's default resolver, as the passthrough proxy uses it."""
     yield from guarded(monkeypatch)
+
+
+def _is_numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """``socket.getaddrinfo``, as the passthrough proxy resolves a host through
+    it, made to know ``localhost`` only; the names asked, with their port."""
+    asked: list[tuple[str, int]] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or _is_numeric(name):
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        asked.append((name, port))
+        if name != "localhost":
+            raise socket.gaierror(socket.EAI_NONAME, f"test getaddrinfo: no {name!r}")
+        return real_getaddrinfo("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
 
 
 def session_with(resolver: RecordingResolver) -> aiohttp.ClientSession:
@@ -107,8 +142,8 @@ async def test_the_server_listens_on_loopback_only(external: bool) -> None:
         port = port_of(m.server_url)
     after = listening_sockets() - before
 
-    # one port for http, and with mock_external_urls one that stands for https
-    assert len(during) == (2 if external else 1)
+    # one port, for http and https alike (the server tells TLS by its first byte)
+    assert len(during) == 1
     assert ("127.0.0.1", port) in during
     assert {address for address, _ in during} == {"127.0.0.1"}
     assert after == set()
@@ -175,9 +210,10 @@ async def test_the_resolver_is_asked_only_for_passthrough_hosts(
         "http://bare.invalid/x": ("bare.invalid", 80),
         "https://bare.invalid:8443/x": ("bare.invalid", 8443),
     }
+    # another port, which no route names: the guard refuses it
+    blocked = ["https://allowed.invalid:8443/x"]
     intercepted = [
         "http://allowed.invalid/x",  # another scheme
-        "https://allowed.invalid:8443/x",  # another port
         "https://sub.allowed.invalid/x",  # a subdomain is another host
         "https://allowed.invalid.evil.invalid/x",
         "https://evilallowed.invalid/x",
@@ -197,6 +233,10 @@ async def test_the_resolver_is_asked_only_for_passthrough_hosts(
                 await session.get(url)
             assert resolver.calls == [expected], url
         resolver.calls.clear()
+        for url in blocked:
+            with pytest.raises(aiohttp.ClientConnectorError) as refused:
+                await session.get(url)
+            assert isinstance(refused.value.os_error, NetworkBlockedError), url
         for url in intercepted:
             with pytest.raises(aiohttp.ClientConnectionError) as excinfo:
                 await session.get(url)
@@ -209,7 +249,7 @@ async def test_the_resolver_is_asked_only_for_passthrough_hosts(
 
 @asyncio_only
 async def test_with_passthrough_unmatched_only_the_proxy_resolves_unmatched_hosts(
-    guard_resolver: list[tuple[str, int]],
+    guard_resolver: list[tuple[str, int]], lookups: list[tuple[str, int]]
 ) -> None:
     resolver = RecordingResolver()
     async with (
@@ -224,11 +264,12 @@ async def test_with_passthrough_unmatched_only_the_proxy_resolves_unmatched_host
             await session.get("https://unmatched.invalid/x")
         async with session.get("https://routed.example.com/other") as response:
             assert await response.text() == "mocked too"
-    # the session's resolver is never asked; the proxy asks the default one
-    # about the unmatched host only (it does not exist), once for the request
-    # and once for aiohttp's automatic retry of it
+    # the session's resolver is never asked; the proxy asks the standard
+    # library about the unmatched host only (it does not exist), once for the
+    # request and once for aiohttp's automatic retry of it
     assert resolver.calls == []
-    assert set(guard_resolver) == {("unmatched.invalid", 443)}
+    assert guard_resolver == []
+    assert set(lookups) == {("unmatched.invalid", 443)}
 
 
 # == redirects through passthrough ================================================
@@ -244,7 +285,11 @@ async def test_with_passthrough_unmatched_only_the_proxy_resolves_unmatched_host
     ],
 )
 async def test_the_proxy_returns_redirects_to_the_client(
-    path: str, status: int, location: str, guard_resolver: list[tuple[str, int]]
+    path: str,
+    status: int,
+    location: str,
+    guard_resolver: list[tuple[str, int]],
+    lookups: list[tuple[str, int]],
 ) -> None:
     resolver = RecordingResolver()
     async with serving() as upstream:
@@ -252,19 +297,22 @@ async def test_the_proxy_returns_redirects_to_the_client(
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             session_with(resolver) as session,
         ):
+            # a loopback host is the mock's only when a route names its port
+            m.get(f"{upstream.url}/unused")
             response = await session.get(f"{upstream.url}{path}", allow_redirects=False)
             response.release()
             assert response.status == status
             assert response.headers["Location"] == location
         assert upstream.paths == [path]
     assert resolver.calls == []
-    assert guard_resolver == [("localhost", upstream.port)]
+    assert guard_resolver == []
+    assert lookups == [("localhost", upstream.port)]
     assert list(m.requests) == [("GET", URL(f"{upstream.url}{path}"))]
 
 
 @asyncio_only
 async def test_a_redirect_followed_by_the_client_goes_through_the_mock_again(
-    guard_resolver: list[tuple[str, int]],
+    guard_resolver: list[tuple[str, int]], lookups: list[tuple[str, int]]
 ) -> None:
     resolver = RecordingResolver()
     async with serving() as upstream:
@@ -272,13 +320,16 @@ async def test_a_redirect_followed_by_the_client_goes_through_the_mock_again(
             aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
             session_with(resolver) as session,
         ):
+            # a loopback host is the mock's only when a route names its port
+            m.get(f"{upstream.url}/unused")
             m.get("https://mocked.example.com/landing", body="landed")
             async with session.get(f"{upstream.url}/to-a-mocked-host") as response:
                 assert await response.text() == "landed"
                 assert [r.status for r in response.history] == [302]
         assert upstream.paths == ["/to-a-mocked-host"]
     assert resolver.calls == []
-    assert guard_resolver == [("localhost", upstream.port)]
+    assert guard_resolver == []
+    assert lookups == [("localhost", upstream.port)]
     assert set(m.requests) == {
         ("GET", URL(f"{upstream.url}/to-a-mocked-host")),
         ("GET", URL("https://mocked.example.com/landing")),

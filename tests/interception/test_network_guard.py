@@ -216,6 +216,8 @@ HOOK_OWNERS: tuple[type, ...] = (
     aiohttp.BaseConnector,
     httpcore.ConnectionPool,
     httpcore.AsyncConnectionPool,
+    httpcore.HTTPConnection,
+    httpcore.AsyncHTTPConnection,
     urllib3.HTTPConnectionPool,
     urllib3.HTTPSConnectionPool,
 )
@@ -256,13 +258,22 @@ PATCHED_IN_A_BLOCK = {
     hook(ssl.SSLContext, "wrap_bio"),
 }
 
-#: The prefixes of the names of the clients that no block patches: they go
-#: through the standard library.
-NEVER_PATCHED = tuple(
+#: The pools' names a block wraps, for connections pooled before it: only
+#: these (the requests themselves go through the standard library).
+POOL_HOOKS = {
+    hook(httpcore.HTTPConnection, "handle_request"),
+    hook(httpcore.AsyncHTTPConnection, "handle_async_request"),
+    hook(urllib3.HTTPConnectionPool, "_get_conn"),
+}
+
+#: The prefixes of the names of the pools.
+POOLS = tuple(
     hook(owner, "")
     for owner in (
         httpcore.ConnectionPool,
         httpcore.AsyncConnectionPool,
+        httpcore.HTTPConnection,
+        httpcore.AsyncHTTPConnection,
         urllib3.HTTPConnectionPool,
         urllib3.HTTPSConnectionPool,
     )
@@ -272,7 +283,7 @@ NEVER_PATCHED = tuple(
 def assert_patched(before: dict[str, object]) -> None:
     now = changed(before, hooks())
     assert now >= PATCHED_IN_A_BLOCK, PATCHED_IN_A_BLOCK - now
-    assert not any(name.startswith(NEVER_PATCHED) for name in now), now
+    assert {name for name in now if name.startswith(POOLS)} == POOL_HOOKS, now
     aiohttp_prefixes = (
         hook(aiohttp.TCPConnector, ""),
         hook(aiohttp.BaseConnector, ""),
@@ -928,35 +939,15 @@ async def test_after_the_block_the_client_reaches_the_network(
     assert seen(server) == ["GET /after"]
 
 
-#: httpx and requests reuse a keep-alive connection that they pooled before the
-#: block: nothing at the standard library sees a request sent over a socket
-#: that is already connected.
-POOLED_BEFORE_THE_BLOCK_IS_REUSED = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "known limit: httpx and requests send the request over the connection "
-        "they pooled before the block, to the real host; only aiohttp has a "
-        "hook that closes it"
-    ),
-)
-
-
 @pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize(
-    ("kind", "anyio_backend"),
-    marked(
-        client_params(ACROSS_A_BLOCK),
-        ("httpx-async", "httpx-sync", "requests"),
-        POOLED_BEFORE_THE_BLOCK_IS_REUSED,
-    ),
-)
+@each_client_across_a_block
 async def test_a_connection_pooled_before_the_block_does_not_bypass_the_mock(
     kind: str, method: str
 ) -> None:
-    """aiohttp closes a connection that it pooled before the block to a host
-    that the block takes, and opens one to the mock; after the block it opens
-    one to the real host again."""
+    """A client closes a connection that it pooled before the block to a host
+    that the block takes, and opens one to the mock (aiohttp's connector,
+    httpcore's and urllib3's pools have a hook each); after the block it
+    opens one to the real host again."""
     with running() as server:
         url = f"{server.url}/x"
         real = f"upstream {method} /x"

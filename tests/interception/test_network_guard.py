@@ -50,7 +50,7 @@ from yarl import URL
 from aiointercept import NetworkBlockedError, aiointercept
 from tests.support import clients, loopback_net
 from tests.support.backends import asyncio_only
-from tests.support.clients import Client, client_params, each_client, open_client
+from tests.support.clients import Client, each_client, open_client
 from tests.support.loopback_net import FAKE_HOSTS, LoopbackNet
 from tests.support.upstream import Upstream, running
 

@@ -234,8 +234,11 @@ class Connection:
     host: str
     #: The port the client asked for.
     port: int
-    #: The ident of the thread that connected.
-    thread: int
+    #: The ident of the thread that connected, when its socket blocks (a
+    #: synchronous client, which waits for the response in that thread);
+    #: ``None`` for a non-blocking socket (an event loop's, which goes on
+    #: running while the request is answered).
+    thread: int | None
 
 
 #: What :meth:`Interception.decide` answers for a connection.

@@ -427,7 +427,7 @@ class Interception:
                 return settings
         return None
 
-    # -- the connections sent to a block ------------------------------------------------
+    # -- the connections sent to a block --------------------------------------------
 
     def connected(self, local_port: int, connection: Connection) -> None:
         """Note that the client socket bound to ``local_port`` connects to a

@@ -70,6 +70,7 @@ logger = logging.getLogger("aiointercept")
 _MISSING = object()
 _originals: dict[str, Any] = {}
 
+
 def real_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
     """:func:`socket.getaddrinfo` as the standard library has it, whether the
     interception is installed or not (for the passthrough proxy)."""

@@ -76,17 +76,28 @@ INTERCEPTION_TESTS = [
 #: latest release of every client, then the oldest release that
 #: ``mock_external_urls=True`` supports of each one. httpcore 0.16.0 is the
 #: oldest httpcore that installs beside anyio 4 (0.15 wants anyio 3), and
-#: httpx 0.23.1 the oldest httpx that takes it.
+#: httpx 0.23.1 the oldest httpx that takes it; httpx2 2.0.0 (on httpcore2
+#: 2.0.0) is its first release.
 CLIENT_PINS = {
-    "latest": ["aiohttp", "httpx", "httpcore", "requests", "urllib3"],
+    "latest": [
+        "aiohttp",
+        "httpx",
+        "httpcore",
+        "httpx2",
+        "httpcore2",
+        "requests",
+        "urllib3",
+    ],
     "aiohttp-3.10.0": ["aiohttp==3.10.0"],
     "httpx-0.23.1": ["httpx==0.23.1", "httpcore==0.16.0"],
+    "httpx2-2.0.0": ["httpx2==2.0.0", "httpcore2==2.0.0"],
     "urllib3-1.26": ["requests", "urllib3<2"],
 }
 
 _PRINT_VERSIONS = """\
 from importlib.metadata import version
-for name in ("aiohttp", "httpx", "httpcore", "requests", "urllib3"):
+for name in ("aiohttp", "httpx", "httpcore", "httpx2", "httpcore2", "requests",
+             "urllib3"):
     print(name, version(name))
 """
 
@@ -96,15 +107,37 @@ for name in ("aiohttp", "httpx", "httpcore", "requests", "urllib3"):
 def client_compat(session: nox.Session, clients: list[str]) -> None:
     """The interception tests on the oldest supported and latest clients.
 
-    One run has the latest aiohttp, httpx and requests (urllib3 2.x); each
-    other puts one client back: aiohttp 3.10.0, httpx 0.23.1 on httpcore
-    0.16.0, or the latest requests on urllib3 1.26.x. ``nox -s client_compat``
-    runs them all, ``nox -s "client_compat(httpx-0.23.1)"`` one of them.
+    One run has the latest aiohttp, httpx, httpx2 and requests (urllib3 2.x);
+    each other puts one client back: aiohttp 3.10.0, httpx 0.23.1 on httpcore
+    0.16.0, httpx2 2.0.0, or the latest requests on urllib3 1.26.x.
+    ``nox -s client_compat`` runs them all, ``nox -s
+    "client_compat(httpx-0.23.1)"`` one of them; niquests has a session of
+    its own (``client_compat_niquests``).
     """
     session.install("-e", ".[trio]", *_group("test"))
     session.install("--upgrade", *clients)
     session.run("python", "-c", _PRINT_VERSIONS)
     session.run("pytest", *INTERCEPTION_TESTS, *session.posargs)
+
+
+_PRINT_NIQUESTS_VERSIONS = """\
+from importlib.metadata import version
+import urllib3
+for name in ("niquests", "urllib3-future"):
+    print(name, version(name))
+print("urllib3 imported from", urllib3.__file__)
+"""
+
+
+@nox.session
+def client_compat_niquests(session: nox.Session) -> None:
+    """niquests (sync and async) against intercepted URLs, apart from the
+    other runs: it installs urllib3-future, which takes the place of urllib3,
+    so requests and urllib3 would no longer be tested on the real urllib3."""
+    session.install("-e", ".[trio]", *_group("test"))
+    session.install("--upgrade", "niquests")
+    session.run("python", "-c", _PRINT_NIQUESTS_VERSIONS)
+    session.run("pytest", "tests/compat/test_niquests.py", *session.posargs)
 
 
 @nox.session

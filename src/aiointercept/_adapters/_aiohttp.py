@@ -7,7 +7,8 @@ the class, while at least one such block is running:
 
 ``_resolve_host(host, port, traces)``
     answers the loopback address that stands for an intercepted host, as
-    ``socket.getaddrinfo`` does, so that the aiodns resolver (which never calls
+    ``socket.getaddrinfo`` does (IPv4-mapped for a connector that takes IPv6
+    addresses only), so that the aiodns resolver (which never calls
     ``getaddrinfo``) and a DNS cache warmed before the block are covered; the
     passthrough proxy's connectors resolve every name for real, with their
     own resolver (aiohttp's default one).
@@ -97,12 +98,15 @@ def install(state: Interception) -> None:
             if any(state.host_at(info["host"]) is not None for info in resolved):
                 return await _resolve_for_real(host, port, self._family)
             return resolved
+        family = socket.AF_INET
+        if self._family == socket.AF_INET6:  # the connector takes IPv6 only
+            address, family = f"::ffff:{address}", socket.AF_INET6
         return [
             {
                 "hostname": host,
                 "host": address,
                 "port": port,
-                "family": socket.AF_INET,
+                "family": family,
                 "proto": 0,
                 "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
             }

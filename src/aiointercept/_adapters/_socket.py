@@ -16,7 +16,8 @@ and connects through them:
     connection to one of those addresses, or to an intercepted IP address, on
     port 80 or 443 or a port that a route names, goes to the port of the
     block's server, which learns the host and port the client asked for, and
-    its thread, from :meth:`Interception.connection`; a connection to any
+    the thread of a blocking socket (a synchronous client's, which waits in
+    that thread), from :meth:`Interception.connection`; a connection to any
     other address outside this machine fails at once with
     :exc:`~aiointercept.NetworkBlockedError` (the guard), unless a running
     block lets it through. Unix sockets and UDP are left alone.

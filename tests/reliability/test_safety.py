@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import subprocess
@@ -51,6 +50,7 @@ from tests.support.aiohttp_guard import (
 )
 from tests.support.backends import asyncio_only
 from tests.support.blocks import assert_port_closed, open_servers, port_of
+from tests.support.loopback_net import is_numeric
 from tests.support.reliability import BOUND, httpx_client, scaled
 from tests.support.upstream import serving
 
@@ -63,14 +63,6 @@ def guard_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, 
     yield from guarded(monkeypatch)
 
 
-def _is_numeric(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]").split("%")[0])
-    except ValueError:
-        return False
-    return True
-
-
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """``socket.getaddrinfo``, as the passthrough proxy resolves a host through
@@ -80,7 +72,7 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
-        if name is None or _is_numeric(name):
+        if name is None or is_numeric(name):
             return real_getaddrinfo(host, port, *args, **kwargs)
         asked.append((name, port))
         if name != "localhost":

@@ -54,7 +54,8 @@ class LoopbackNet:
     refused: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _is_numeric(host: str) -> bool:
+def is_numeric(host: str) -> bool:
+    """Whether ``host`` is an IP address (bracketed, with a zone, perhaps)."""
     try:
         ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
@@ -82,7 +83,7 @@ def loopback_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackNet]:
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
-        if name is None or _is_numeric(name):
+        if name is None or is_numeric(name):
             return real_getaddrinfo(host, port, *args, **kwargs)
         name = name.rstrip(".").lower()
         net.resolved.append(name)

@@ -95,13 +95,18 @@ async def passthrough_to_a_real_server(upstream: str) -> None:
             async with session.get("https://mocked.example.com/data") as resp:
                 assert await resp.json() == {"mocked": True}
 
-    # Or: every request that matches no route goes to the real network.
+    # Or: every request that the mock takes and that matches no route goes to
+    # the real network. (A local server such as this one is the mock's only
+    # when a route names its host and port.)
     async with (
         aiointercept(mock_external_urls=True, passthrough_unmatched=True) as m,
         aiohttp.ClientSession() as session,
-        session.get(f"{upstream}/hello") as resp,
     ):
-        assert await resp.text() == "from the real server"
+        m.get(f"{upstream}/status", body="mocked")
+        async with session.get(f"{upstream}/hello") as resp:
+            assert await resp.text() == "from the real server"
+        async with session.get(f"{upstream}/status") as resp:
+            assert await resp.text() == "mocked"
     assert ("GET", URL(f"{upstream}/hello")) in m.requests  # proxied, and recorded
 
 

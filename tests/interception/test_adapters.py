@@ -8,6 +8,8 @@ what changed, before any request can leave, and the default mode keeps working.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import socket
 import ssl
 import types
@@ -16,6 +18,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from yarl import URL
 
 from aiointercept import aiointercept
 from tests.support import internals
@@ -29,6 +32,7 @@ def patched_names() -> dict[str, object]:
     return {
         "aiohttp.TCPConnector._resolve_host": aiohttp.TCPConnector._resolve_host,
         "aiohttp.TCPConnector.connect": aiohttp.TCPConnector.connect,
+        "asyncio.BaseEventLoop.getaddrinfo": asyncio.BaseEventLoop.getaddrinfo,
         "ssl.SSLContext.wrap_socket": ssl.SSLContext.wrap_socket,
         "ssl.SSLContext.wrap_bio": ssl.SSLContext.wrap_bio,
         "socket.socket.connect": socket.socket.connect,
@@ -94,3 +98,34 @@ def test_the_patched_names_are_documented(module: str) -> None:
         shown = parameters[1:] if parameters[0] == "self" else parameters
         listed = f"``{module}.{name}({', '.join(shown)})``"
         assert listed in page, listed
+
+
+class NoThreads(concurrent.futures.ThreadPoolExecutor):
+    """An executor that refuses work: nothing may need a worker thread."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"a worker thread was asked for: {args[:1]}")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_asyncio_resolves_intercepted_names_without_a_worker_thread() -> None:
+    """loop.getaddrinfo() (aiohttp's default resolver, httpx through anyio)
+    answers an intercepted name on the loop, with no thread hop."""
+    loop = asyncio.get_running_loop()
+    executor = NoThreads()
+    loop.set_default_executor(executor)
+    try:
+        async with aiointercept(mock_external_urls=True) as m:
+            m.get("http://api.example.com/x", body="from the mock", repeat=True)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get("http://api.example.com/x") as response,
+            ):
+                assert await response.text() == "from the mock"
+            async with httpx.AsyncClient() as client:
+                reply = await client.get("http://api.example.com/x")
+                assert reply.text == "from the mock"
+    finally:
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        executor.shutdown()
+    assert len(m.requests[("GET", URL("http://api.example.com/x"))]) == 2

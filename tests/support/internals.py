@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import aiointercept._adapters as adapters
 import aiointercept._adapters._aiohttp as aiohttp_adapter
+import aiointercept._adapters._asyncio as asyncio_adapter
 import aiointercept._adapters._socket as socket_adapter
 import aiointercept._adapters._ssl as ssl_adapter
 import aiointercept._server.block_server as block_server
@@ -48,6 +49,7 @@ __all__ = [
     "active_servers",
     "adapters",
     "aiohttp_adapter",
+    "asyncio_adapter",
     "block_server",
     "failure_in_words",
     "incompatibility",
@@ -65,6 +67,7 @@ __all__ = [
 #: ``INCOMPATIBLE``.
 ADAPTERS = {
     "aiohttp": aiohttp_adapter,
+    "asyncio": asyncio_adapter,
     "ssl": ssl_adapter,
     "socket": socket_adapter,
 }

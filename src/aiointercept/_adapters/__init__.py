@@ -98,6 +98,7 @@ class Adapter(Protocol):
 ADAPTERS: tuple[tuple[str, str], ...] = (
     ("aiohttp", "._aiohttp"),
     ("socket", "._pooled"),
+    ("asyncio", "._asyncio"),
     ("ssl", "._ssl"),
     ("socket", "._socket"),
 )

@@ -48,7 +48,9 @@ __all__ = [
     "CLIENT",
     "INCOMPATIBLE",
     "PATCHED_NAMES",
+    "answer",
     "install",
+    "port_number",
     "real_getaddrinfo",
     "restore",
 ]
@@ -147,9 +149,9 @@ def install(state: Interception) -> None:
     ) -> Any:
         name = host.decode("idna") if isinstance(host, bytes) else host
         if isinstance(name, str) and not PROXYING.get():
-            address = state.address_for(name, _port_number(port))
+            address = state.address_for(name, port_number(port))
             if address is not None:
-                return _answer(address, port, family, type)
+                return answer(address, port, family, type)
         answers = getaddrinfo(host, port, family, type, *args, **kwargs)
         if isinstance(name, str) and not is_address(name):
             state.remember(name, (str(answer[4][0]) for answer in answers))
@@ -174,7 +176,7 @@ def restore() -> None:
     _originals.clear()
 
 
-def _port_number(port: Any) -> int | None:
+def port_number(port: Any) -> int | None:
     """``getaddrinfo``'s port argument as a number, if it is one."""
     if isinstance(port, int):
         return port
@@ -190,11 +192,11 @@ def _port_number(port: Any) -> int | None:
     return None
 
 
-def _answer(address: str, port: Any, family: int, type_: int) -> list[Any]:
+def answer(address: str, port: Any, family: int, type_: int) -> list[Any]:
     """``getaddrinfo``'s answer for an intercepted name: ``address`` alone,
     for TCP (and for any type when none is asked: UDP is never redirected,
     and goes nowhere)."""
-    number = _port_number(port) or 0
+    number = port_number(port) or 0
     kind = type_ or socket.SOCK_STREAM
     proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else 0
     if family == socket.AF_INET6:

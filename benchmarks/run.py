@@ -1249,12 +1249,14 @@ WHERE_THE_TIME_GOES = (
     "Under trio (the httpx rows) the server thread serves the block, so a "
     "request crosses threads twice; ``mock_external_urls=True`` adds aiohttp's "
     "resolver call, patched, per new connection.",
-    "With ``mock_external_urls=True``, httpx's requests are rewritten at "
-    "httpcore's connection pool to the mock's port, over plain HTTP: no TLS "
-    "handshake, and the pool keeps the connection alive as in the floor. respx, "
-    "like aioresponses-ng, answers inside the client with no socket, so it saves "
-    "the round trip itself; the floor's round trip is the cost of answering "
-    "over one.",
+    "With ``mock_external_urls=True``, the name resolves to one of "
+    "aiointercept's loopback addresses without a look-up (on asyncio, without "
+    "a worker thread either), and the connection goes to the block's port; an "
+    "``https`` URL then costs one real TLS handshake per connection, as against "
+    "the TLS floor, and the client keeps the connection alive as in the floor. "
+    "respx, like aioresponses-ng, answers inside the client with no socket, so "
+    "it saves the round trip itself; the floor's round trip is the cost of "
+    "answering over one.",
     "``fixture``: the plugin's own work per test (clearing routes and records, "
     "reading the marker) measures a few microseconds; the rest is pytest's cost "
     "of setting up and tearing down a function-scoped fixture.",

@@ -427,8 +427,8 @@ def blocking_get(kind: str, url: str) -> tuple[int, bytes]:
 async def test_the_sending_thread_a_sync_client_names_is_for_the_mock_only(
     tmp_path: Path, anyio_backend: str, kind: str
 ) -> None:
-    """The header in which the adapter names the sending thread reaches
-    neither the real host, nor the cassette, nor the records."""
+    """Nothing that names the sending thread (the interception knows it from
+    the connection) reaches the real host, the cassette or the records."""
     path = tmp_path / "c.yaml"
     async with serving() as upstream:
         url = f"{upstream.url}/hello"

@@ -49,7 +49,7 @@ import importlib.util
 import inspect
 import ipaddress
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,14 +66,12 @@ __all__ = [
     "PROXYING",
     "REDIRECT",
     "RESOLVE",
-    "SENDER_THREAD_HEADER",
     "Adapter",
     "Connection",
     "InterceptTarget",
     "Interception",
     "PassthroughHost",
     "interception",
-    "sender_thread",
 ]
 
 
@@ -107,20 +105,6 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
 #: and HTTPS's. A connection to another port is intercepted only when a route
 #: (or a cassette's interaction) names that port.
 DEFAULT_PORTS = frozenset({80, 443})
-
-
-#: The header a request may carry to name the thread that sent it (the
-#: ident): a request sent from the thread that runs the test's event loop
-#: blocks that loop, and the server then answers a route that needs the loop
-#: at once instead of waiting for it. The server removes the header before
-#: the request is matched or recorded. Connections intercepted at the socket
-#: know their thread without it (see :meth:`Interception.connection`).
-SENDER_THREAD_HEADER = "X-Aiointercept-Sender-Thread"
-
-
-def sender_thread() -> str:
-    """The value of :data:`SENDER_THREAD_HEADER` for the running thread."""
-    return str(threading.get_ident())
 
 
 #: Set while the mock's own passthrough proxy connects to a real host on a
@@ -194,7 +178,7 @@ class InterceptTarget:
         """Whether a route, or an interaction of the block's cassette, names
         this host (and port, unless ``None``)."""
         if port is None:
-            return any(self._hosts(lambda h, _: h == host))
+            return any(named == host for _, named, _ in self._hosts())
         dispatcher = self.dispatcher
         if dispatcher.router.has_host(scheme, host, port):
             return True
@@ -213,13 +197,13 @@ class InterceptTarget:
         cassette = self.dispatcher.cassette
         return cassette is not None and any(p == port for _, _, p in cassette.hosts)
 
-    def _hosts(self, pick: Callable[[str, int], bool]) -> Iterable[bool]:
-        for _, host, port in self.dispatcher.router.hosts():
-            yield pick(host, port)
+    def _hosts(self) -> Iterable[tuple[str, str, int]]:
+        """(scheme, host, port) of the block's exact routes and its cassette's
+        interactions."""
+        yield from self.dispatcher.router.hosts()
         cassette = self.dispatcher.cassette
         if cassette is not None:
-            for _, host, port in cassette.hosts:
-                yield pick(host, port)
+            yield from cassette.hosts
 
     @property
     def records(self) -> bool:

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from aiointercept._adapters import SENDER_THREAD_HEADER, interception
+from aiointercept._adapters import interception
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -109,12 +108,9 @@ class RequestHandler:
         body = await request.read()
         url = self._request_url(request)
         headers = request.headers
-        sender_thread = None
-        client_cert = None
+        sender_thread = client_cert = None
         if self._external:
-            if SENDER_THREAD_HEADER in headers:
-                headers, sender_thread = _take_sender_thread(headers)
-            sender_thread, client_cert = _connection_facts(request, sender_thread)
+            sender_thread, client_cert = _connection_facts(request)
         outcome = self._dispatcher.dispatch(
             request.method, url, headers, body, sender_thread, client_cert
         )
@@ -200,32 +196,19 @@ class RequestHandler:
         return self._dispatcher.complete(pending)
 
 
-def _connection_facts(
-    request: web.BaseRequest, sender_thread: int | None
-) -> tuple[int | None, str | None]:
-    """The thread that opened the request's connection, when the
-    interception noted it (else ``sender_thread``), and the subject of the
-    client's certificate, when it showed one (mutual TLS)."""
+def _connection_facts(request: web.BaseRequest) -> tuple[int | None, str | None]:
+    """The thread that opened the request's connection with a blocking socket,
+    when the interception noted it, and the subject of the client's
+    certificate, when it showed one (mutual TLS)."""
     transport = request.transport
     if transport is None:  # pragma: no cover - the client has gone
-        return sender_thread, None
+        return None, None
     peer = transport.get_extra_info("peername")
     connection = interception.connection(peer[1]) if peer else None
-    if connection is not None and sender_thread is None:
-        sender_thread = connection.thread
+    sender_thread = connection.thread if connection is not None else None
     ssl_object = transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
     return sender_thread, subject_of(der) if der else None
-
-
-def _take_sender_thread(
-    headers: CIMultiDictProxy[str],
-) -> tuple[CIMultiDictProxy[str], int | None]:
-    """The request's headers without the one that names the thread that sent
-    it (added by a client adapter), and that thread's ident."""
-    kept = CIMultiDict(headers)
-    value = kept.popall(SENDER_THREAD_HEADER)[-1]
-    return CIMultiDictProxy(kept), int(value) if value.isdigit() else None
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import DummyCookieJar, web
 from yarl import URL
 
-from aiointercept._adapters import PROXYING, SENDER_THREAD_HEADER, is_loopback
+from aiointercept._adapters import PROXYING, is_loopback
 from aiointercept._adapters._aiohttp import bypass
 
 from .reply import close_connection
@@ -53,7 +53,6 @@ _HOP_BY_HOP = frozenset(
 _NOT_FORWARDED_REQUEST = _HOP_BY_HOP | {
     "host",
     "content-length",
-    SENDER_THREAD_HEADER.lower(),  # for the mock only
 }
 _NOT_FORWARDED_RESPONSE = _HOP_BY_HOP | {"content-length"}
 

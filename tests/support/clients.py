@@ -643,7 +643,36 @@ def request_body(request: Request) -> tuple[dict[str, str], Any]:
     return headers, sync_body(request)
 
 
-class UrllibClient(SyncClient):
+class StdlibClient(SyncClient):
+    """A client of the standard library's: :meth:`open` sends a request and
+    returns its ``http.client.HTTPResponse``."""
+
+    @abc.abstractmethod
+    def open(self, request: Request) -> http.client.HTTPResponse: ...
+
+    def send_sync(self, request: Request) -> Reply:
+        with self.open(request) as response:
+            return Reply(
+                response.status,
+                response.reason,
+                CIMultiDict(response.headers.items()),
+                response.read(),
+                getattr(response, "url", None) or request.url,
+                (),
+                (),
+            )
+
+    def send_in_two(
+        self, url: str, size: int, between: Callable[[], None]
+    ) -> tuple[bytes, bytes]:
+        request = Request("GET", url, None, None, None, BOUND)
+        with self.open(request) as response:
+            first = response.read(size)
+            between()
+            return first, response.read()
+
+
+class UrllibClient(StdlibClient):
     """``urllib.request``: an opener as ``urlopen`` builds it, redirects
     followed; an error status is read from the ``HTTPError`` it raises. It
     keeps no history of the redirects it followed."""
@@ -676,32 +705,11 @@ class UrllibClient(SyncClient):
             return error  # type: ignore[return-value]
         return response
 
-    def send_sync(self, request: Request) -> Reply:
-        with self.open(request) as response:
-            return Reply(
-                response.status,
-                response.reason,
-                CIMultiDict(response.headers.items()),
-                response.read(),
-                response.url,
-                (),
-                (),
-            )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        request = Request("GET", url, None, None, None, BOUND)
-        with self.open(request) as response:
-            first = response.read(size)
-            between()
-            return first, response.read()
-
     def close(self) -> None:
         self.opener.close()
 
 
-class HttpClientClient(SyncClient):
+class HttpClientClient(StdlibClient):
     """``http.client``: an ``HTTPSConnection`` or ``HTTPConnection`` per
     request, to the URL's host and port; no redirect is followed."""
 
@@ -741,27 +749,6 @@ class HttpClientClient(SyncClient):
         headers, body = request_body(request)
         connection.request(request.method, target, body=body, headers=headers)
         return connection.getresponse()
-
-    def send_sync(self, request: Request) -> Reply:
-        with self.open(request) as response:
-            return Reply(
-                response.status,
-                response.reason,
-                CIMultiDict(response.getheaders()),
-                response.read(),
-                request.url,
-                (),
-                (),
-            )
-
-    def send_in_two(
-        self, url: str, size: int, between: Callable[[], None]
-    ) -> tuple[bytes, bytes]:
-        request = Request("GET", url, None, None, None, BOUND)
-        with self.open(request) as response:
-            first = response.read(size)
-            between()
-            return first, response.read()
 
     def close(self) -> None:
         for connection in self.connections:

@@ -23,6 +23,7 @@ from yarl import URL
 
 from ._adapters import InterceptTarget, interception
 from ._cassette.cassette import Cassette
+from ._children import ChildFiles
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute
@@ -113,6 +114,11 @@ class BlockLifecycle:
         self._finalizer: weakref.finalize[Any, Any] | None = None
         #: See :attr:`._core.registration.Registry._reachable_prefixes`.
         self._reachable_prefixes: tuple[str, str] | None = None
+        #: Whether the running block's proxy address was asked for: routes
+        #: for any host can then be reached.
+        self._proxied = False
+        #: The trust files of ``proxy_env()``, removed when the block ends.
+        self._child_files = ChildFiles()
         #: The routes registered outside a block since the last one started.
         self._outside = OutsideRoutes()
         self._outside_block = self._outside.routes
@@ -211,7 +217,9 @@ class BlockLifecycle:
         WebSocket handlers need an event loop: register them from async code
         running in this thread while the block is open."""
         self._check_not_running()
-        server = server_type()(self._dispatcher, None, self.mock_external_urls)
+        server = server_type()(
+            self._dispatcher, None, self.mock_external_urls, self._tls_hosts
+        )
         server.entered_at = user_place()
         url = server.start_blocking()
         self._server = server
@@ -263,7 +271,9 @@ class BlockLifecycle:
     async def __aenter__(self) -> Self:
         self._check_not_running()
         test_loop = TestLoopHandle()
-        server = server_type()(self._dispatcher, test_loop, self.mock_external_urls)
+        server = server_type()(
+            self._dispatcher, test_loop, self.mock_external_urls, self._tls_hosts
+        )
         server.entered_at = user_place()
         self._dispatcher.test_loop = test_loop
         self._server = server
@@ -377,7 +387,7 @@ class BlockLifecycle:
         __tracebackhide__ = True
         server_url = self._server_url
         prefix = None
-        if self._target is None and server_url is not None:
+        if self._target is None and server_url is not None and not self._proxied:
             prefix = server_url + "/"
         self._reachable_prefixes = None if prefix is None else (prefix, "/")
         earlier = self._outside.take(prefix)
@@ -401,8 +411,16 @@ class BlockLifecycle:
     def _watch_outside_block(self) -> None:
         self._outside.watch(self)
 
+    def _use_proxy(self) -> None:
+        """A program outside the process may send requests for any host
+        through the block's proxy: no route is unreachable any more."""
+        self._proxied = True
+        self._reachable_prefixes = None
+
     def _stop_intercepting(self) -> None:
         self._reachable_prefixes = None
+        self._proxied = False
+        self._child_files.remove()
         if self._target is not None:
             interception.deactivate(self._target)
             self._target = None

@@ -29,6 +29,7 @@ from ._cassette.options import (
     RequestHook,
     ResponseHook,
 )
+from ._children import proxy_env
 from ._core.assertions import (
     MOCK,
     CallCountAssertions,
@@ -69,9 +70,10 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     (or as the keyword argument named by ``param``). The first four parameters
     may be given positionally.
 
-    :param mock_external_urls: make every request that aiohttp sends, to any
-        host, reach the mock, by patching aiohttp's connection set-up for the
-        duration of the block (see "Interception modes" in the docs).
+    :param mock_external_urls: make the requests that the process sends to
+        any host (hard-coded URLs, in any client) reach the mock, by
+        intercepting name lookups and connections in the standard library for
+        the duration of the block (see "Interception modes" in the docs).
     :param passthrough: hosts whose requests reach the real network; requires
         ``mock_external_urls=True``.
     :param passthrough_unmatched: proxy unmatched requests to the real network;
@@ -195,8 +197,9 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         fault: TlsFault | None = None,
         client_ca: str | bytes | None = None,
     ) -> None:
-        """Set how the TLS handshake of an intercepted ``https`` host goes, for
-        this instance's blocks (``mock_external_urls=True`` only).
+        """Set how the TLS handshake of an ``https`` host goes, for this
+        instance's blocks: intercepted in the process
+        (``mock_external_urls=True``) or sent through :attr:`proxy_url`.
 
         :param host: ``"api.example.com"``, with a port (``"api.example.com:8443"``)
             or an ``https://`` URL; without a port, every port of the host.
@@ -214,18 +217,50 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         With neither, the host's handshake is a plain one again.
         """
         __tracebackhide__ = True
-        if not self.mock_external_urls:
-            raise ValueError(
-                f"tls({host!r}) sets the handshake of intercepted https hosts, "
-                "and needs mock_external_urls=True: in the default mode the "
-                "client talks plain HTTP to m.server_url"
-            )
         key = _tls_host(host)
         settings = TlsSettings(check_tls_fault(fault), check_client_ca(client_ca))
         if settings == TlsSettings():
             self._tls_hosts.pop(key, None)
         else:
             self._tls_hosts[key] = settings
+
+    # -- programs outside the process ----------------------------------------------
+
+    @property
+    def proxy_url(self) -> str:
+        """The block's address as an HTTP proxy, such as
+        ``"http://127.0.0.1:54321"``, for programs outside the process (a
+        subprocess, a client with its own networking): their ``http://``
+        requests and ``CONNECT`` tunnels for ``https://`` meet this block's
+        routes, records and faults, whatever the mode. Asking for it stops
+        the warnings about routes for other hosts (``UnreachableRouteWarning``)
+        for the rest of the block."""
+        __tracebackhide__ = True
+        self._check_running("proxy_url is set while the block runs")
+        self._use_proxy()
+        return self.server_url
+
+    def proxy_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment that sends a child process's requests through
+        :attr:`proxy_url`: ``base`` (``os.environ`` by default) with
+        ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``ALL_PROXY`` (upper and lower
+        case), ``NO_PROXY`` for loopback, ``NODE_USE_ENV_PROXY=1``, and the
+        process's certificate authority for ``SSL_CERT_FILE``,
+        ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``GIT_SSL_CAINFO`` (a
+        bundle of the system's authorities plus it) and
+        ``NODE_EXTRA_CA_CERTS``. The files it names live as long as the block.
+
+        ``subprocess.run([...], env=m.proxy_env())``.
+        """
+        __tracebackhide__ = True
+        if base is not None and not isinstance(base, Mapping):
+            raise TypeError(
+                f"proxy_env() takes a mapping of variables as base, got {base!r}"
+            )
+        proxy_url = self.proxy_url
+        return proxy_env(
+            proxy_url, self._child_files, os.environ if base is None else base
+        )
 
     # -- inspection --------------------------------------------------------------
 

@@ -117,8 +117,10 @@ def unreachable_route(method: str, url: URL, server_url: str, *, fixture: bool) 
         f"the route {method} {url} can never be served: without "
         "mock_external_urls=True this block receives only the requests sent to "
         f"its own address, {own}, so a request to {origin} goes to that host, "
-        f"not to the mock. To intercept {url.host}, pass {_switch(fixture)}; or "
-        "register the route under m.server_url and send the request there"
+        f"not to the mock. To intercept {url.host}, pass {_switch(fixture)}; "
+        "or register the route under m.server_url and send the request there; "
+        "or, for a program outside the process, send it through m.proxy_url "
+        "(asked for before registering)"
     )
 
 

@@ -57,7 +57,7 @@ class SharedSession:
         if mock._server is not None:
             raise RuntimeError("this aiointercept instance is already running")
         dispatcher = mock._dispatcher
-        server = server_type()(dispatcher, None, external=True)
+        server = server_type()(dispatcher, None, external=True, tls=mock._tls_hosts)
         url = server.start_blocking()
         mock._session = self
         mock._server = server
@@ -104,6 +104,7 @@ class SharedSession:
             mock._report(None)
         finally:
             mock._dispatcher.reset()
+            mock._tls_hosts.clear()
 
 
 def finish_test(mock: aiointercept) -> None:

@@ -1,5 +1,5 @@
-"""pytest plugin: the ``aiointercept_mock`` and ``aiointercept_server`` fixtures
-and the ``aiointercept`` marker.
+"""pytest plugin: the ``aiointercept_mock``, ``aiointercept_server`` and
+``aiointercept_proxy_env`` fixtures and the ``aiointercept`` marker.
 
 Registered through the ``pytest11`` entry point. One server serves the whole
 session (one per xdist worker); each test that uses ``aiointercept_mock`` gets
@@ -158,6 +158,19 @@ def aiointercept_mock(
     session.begin_test(_options(request.node))
     yield server
     session.end_test()
+
+
+@pytest.fixture
+def aiointercept_proxy_env(
+    aiointercept_mock: aiointercept, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Send the requests of the test's child processes through
+    ``aiointercept_mock``'s proxy: the variables of its ``proxy_env()`` are
+    set in ``os.environ`` for the test, and restored after it. Returns them."""
+    variables = aiointercept_mock.proxy_env(base={})
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
 
 
 def _options(node: pytest.Item | Any) -> aiointercept:

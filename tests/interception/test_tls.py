@@ -454,8 +454,3 @@ def test_the_host_must_be_a_name_or_an_https_url(host: str) -> None:
     with pytest.raises(ValueError, match="host must be"):
         m.tls(host, fault="expired")
 
-
-def test_tls_needs_mock_external_urls() -> None:
-    m = aiointercept()
-    with pytest.raises(ValueError, match="mock_external_urls=True"):
-        m.tls("api.example.com", fault="expired")

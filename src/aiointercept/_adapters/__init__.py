@@ -285,6 +285,19 @@ class Interception:
             t.passes_through(None, name, port) for t in self._targets for name in hosts
         )
 
+    def sends_out(self, host: str, port: int) -> bool:
+        """Whether a request that reaches the mock through its proxy, for
+        ``host`` (a name or an address) and ``port``, goes on to the real
+        host, as an in-process connection would (see :meth:`decide`): a
+        passthrough host, or a loopback one, that no route names."""
+        targets = self._targets
+        name = bare_host(host)
+        if any(t.has_route_for(None, name, port) for t in targets):
+            return False
+        if is_local_name(name) or is_loopback(name):
+            return not self.is_mock_port(port) and not any(t.records for t in targets)
+        return any(t.passes_through(None, name, port) for t in targets)
+
     @property
     def front_port(self) -> int:
         """The port of the server of the block entered last."""

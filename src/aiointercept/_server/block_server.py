@@ -17,7 +17,7 @@ import asyncio
 import select
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
@@ -43,6 +43,7 @@ from .thread import Signal, engine
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
     from aiointercept._core.test_loop import TestLoop
+    from aiointercept._tls import TlsSettings
 
 __all__ = ["BlockServer"]
 
@@ -65,11 +66,17 @@ class BlockServer:
     """
 
     def __init__(
-        self, dispatcher: Dispatcher, test_loop: TestLoop | None, external: bool
+        self,
+        dispatcher: Dispatcher,
+        test_loop: TestLoop | None,
+        external: bool,
+        tls: Mapping[tuple[str, int | None], TlsSettings] | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._test_loop = test_loop
         self._external = external
+        #: What ``m.tls()`` set for the block.
+        self._tls = {} if tls is None else tls
         #: Passthrough sessions, one per loop that serves.
         self._proxy = Proxy()
         #: Answers the requests, once the sockets are bound.
@@ -125,7 +132,7 @@ class BlockServer:
         port = sockets[0].getsockname()[1]
         self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
         self._handler = RequestHandler(
-            self._dispatcher, self.url, self._external, self._proxy
+            self._dispatcher, self.url, self._external, self._proxy, self._tls
         )
         # aiohttp must not resend a request that a fault ended here
         self._ports = [sock.getsockname()[1] for sock in sockets]

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from yarl import URL
 
-from aiointercept._adapters import interception
+from aiointercept._adapters import DEFAULT_PORTS, interception
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -31,7 +31,9 @@ from .websocket import serve_websocket
 
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
+    from aiointercept._tls import TlsSettings
 
+    from .connection import Tunnel
     from .proxy import Proxy
 
 __all__ = ["HANG_WARNING_AFTER", "RequestHandler", "make_request"]
@@ -74,12 +76,15 @@ class RequestHandler:
         url: URL,
         external: bool,
         proxy: Proxy,
+        tls: Mapping[tuple[str, int | None], TlsSettings],
     ) -> None:
         self._dispatcher = dispatcher
         self._url = url
         self._external = external
         self._proxy = proxy
         self._own_ports = (url.port,)
+        #: What ``m.tls()`` set for the block (the block's own mapping).
+        self._tls = tls
 
     def new_server(self, loop: asyncio.AbstractEventLoop) -> WebServer:
         """An aiohttp server for the block's connections on ``loop``."""
@@ -98,15 +103,57 @@ class RequestHandler:
             auto_decompress=False,
             handler_cancellation=True,
             loop=loop,
+            gate=self,
         )
-        server.tls = self._external
         return server
+
+    # -- the gate (see .connection.Gate) -----------------------------------------
+
+    def tunnel_refusal(self, host: str, port: int) -> str | None:
+        """Why the block refuses a proxy client's ``CONNECT host:port``, or
+        ``None``: it takes ports 80 and 443 and the ports its routes (or
+        cassette) name, and with ``mock_external_urls=True`` what the
+        interception lets out (passthrough and loopback hosts)."""
+        if port in DEFAULT_PORTS:
+            return None
+        if self._external:
+            if interception.intercepts_port(host, port) or interception.sends_out(
+                host, port
+            ):
+                return None
+            return (
+                f"CONNECT {host}:{port} refused by the network guard: the mock "
+                "takes ports 80 and 443 and the ports that routes name, and "
+                f"{host}:{port} is not a passthrough host"
+            )
+        router = self._dispatcher.router
+        if router.has_host(None, host, port) or router.names_port(port):
+            return None
+        return (
+            f"CONNECT {host}:{port} refused: the mock takes ports 80 and 443 "
+            "and the ports that routes name"
+        )
+
+    def tls_for(self, host: str, port: int | None) -> TlsSettings | None:
+        """What ``m.tls()`` set for ``host`` (and ``port``; ``None``: any)."""
+        tls = self._tls
+        settings = tls.get((host, port)) or tls.get((host, None))
+        if settings is None and self._external:  # set by an enclosing block
+            settings = interception.tls_for(host, port)
+        return settings
 
     async def _handle(
         self, request: web.BaseRequest, server: WebServer
     ) -> web.StreamResponse:
         body = await request.read()
-        url = self._request_url(request)
+        tunnel = getattr(request.protocol, "tunnel", None)
+        url = self._request_url(request, tunnel)
+        if (
+            self._external
+            and (tunnel is not None or not request.raw_path.startswith("/"))
+            and interception.sends_out(url.raw_host or "", url.port or 0)
+        ):  # through the proxy, to a host that in-process requests reach as is
+            return await self._proxy.forward(request, url, self._own_ports, body, None)
         headers = request.headers
         sender_thread = client_cert = None
         if self._external:
@@ -142,16 +189,23 @@ class RequestHandler:
         ):
             await server.until_closed(request.protocol)
 
-    def _request_url(self, request: web.BaseRequest) -> URL:
+    def _request_url(self, request: web.BaseRequest, tunnel: Tunnel | None) -> URL:
         base = self._url
         raw_path = request.raw_path
-        if self._external and request.host:
+        if self._external or tunnel is not None:
             # the URL the client asked for: the scheme from the connection,
-            # the host (and any non-default port) from the Host header
+            # the host (and any non-default port) from the Host header, else
+            # from the proxy's CONNECT
             transport = request.transport
             secure = transport is not None and transport.get_extra_info("sslcontext")
             scheme = "https" if secure else "http"
-            base = URL(f"{scheme}://{request.host}", encoded=True)
+            host = request.headers.get("Host")
+            if not host:  # HTTP/1.0: the host the client connected to
+                target = tunnel or _connected_to(transport)
+                if target is not None:
+                    host = _authority(scheme, *target)
+            if host:
+                base = URL(f"{scheme}://{host}", encoded=True)
         if raw_path.startswith("/"):
             url = URL(f"{base}{raw_path}", encoded=True)
         elif "://" in raw_path:  # absolute-form request target
@@ -194,6 +248,21 @@ class RequestHandler:
             pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)
+
+
+def _connected_to(transport: asyncio.BaseTransport | None) -> tuple[str, int] | None:
+    """The host and port the client asked for when the interception sent its
+    connection here, or ``None``."""
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    connection = interception.connection(peer[1]) if peer else None
+    return None if connection is None else (connection.host, connection.port)
+
+
+def _authority(scheme: str, host: str, port: int) -> str:
+    """``host[:port]`` as a ``Host`` header says it (no default port)."""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
 
 
 def _connection_facts(request: web.BaseRequest) -> tuple[int | None, str | None]:

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web import RequestHandler
 
-from .connection import Door
+from .connection import Door, Gate, Tunnel
 
 __all__ = [
     "SHUTDOWN_TIMEOUT",
     "TLS_OPEN",
+    "TunnelHandler",
     "WebServer",
     "closable_now",
     "close_connections",
@@ -48,31 +50,52 @@ logger = logging.getLogger("aiointercept")
 
 class WebServer(web.Server):
     """aiohttp's server for a block's connections on one loop; knows its open
-    connections, to wait for one to close (hanging responses)."""
+    connections, to wait for one to close (hanging responses).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    Each connection starts at a :class:`~.connection.Door`, which tells TLS,
+    a proxy's ``CONNECT`` and plain HTTP apart; ``gate`` says what the door
+    lets through.
+    """
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        gate: Gate,
+        loop: asyncio.AbstractEventLoop,
+        request_factory: Any,
+        handler_cancellation: bool,
+        **handler_options: Any,
+    ) -> None:
+        super().__init__(
+            handler,
+            request_factory=request_factory,
+            handler_cancellation=handler_cancellation,
+            loop=loop,
+            **handler_options,
+        )
+        self._serving_loop = loop
+        self._handler_options = handler_options
+        self.gate = gate
         self._open: set[object] = set()
         self._until_closed: dict[object, list[asyncio.Future[None]]] = {}
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
-        #: Whether connections may be TLS (``mock_external_urls=True``): then
-        #: each one starts at a :class:`~.connection.Door`.
-        self.tls = False
-        #: The connections at their door, which have sent nothing yet.
+        #: The connections at their door, which have sent no request yet.
         self.at_door: set[Door] = set()
 
-    @property
-    def protocol_factory(self) -> Callable[[], asyncio.BaseProtocol]:
-        """What makes a new connection's protocol: aiohttp's request handler,
-        or with :attr:`tls`, the door that tells TLS from plain HTTP first."""
-        if self.tls:
-            return self._door
-        return self
+    def protocol_factory(self) -> Door:
+        """A new connection's protocol: the door, which hands the connection
+        to aiohttp's request handler once it knows what the client speaks."""
+        return Door(self)
 
-    def _door(self) -> Door:
-        return Door(self, self.at_door)
+    def tunneled(self, tunnel: Tunnel) -> TunnelHandler:
+        """A request handler for a connection that a proxy client's
+        ``CONNECT`` opened to ``tunnel`` (host, port)."""
+        handler = TunnelHandler(self, loop=self._serving_loop, **self._handler_options)
+        handler.tunnel = tunnel
+        return handler
 
     def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
         self._open.add(handler)
@@ -106,6 +129,14 @@ class WebServer(web.Server):
             for waiter in handler_waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+
+class TunnelHandler(RequestHandler):
+    """aiohttp's request handler, for the requests that come through a proxy
+    client's ``CONNECT`` tunnel."""
+
+    #: The host and port the ``CONNECT`` asked for.
+    tunnel: Tunnel
 
 
 def listen() -> socket.socket:

@@ -84,6 +84,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "replay_cassette_httpx",
     ),
     "cassette_load": ("cassette_load_1000", "cassette_block_1000"),
+    "proxy_child": ("proxy_child_https",),
 }
 
 
@@ -112,6 +113,8 @@ class Sizes:
     idle_seconds: float = 3.0
     #: tests in the project that ``pytest_startup`` collects
     startup_tests: int = 50
+    #: https requests the child process of ``proxy_child`` makes in a row
+    child_requests: int = 100
 
     def route_order(self) -> list[int]:
         """The order in which ``routes_400`` requests its routes: shuffled with a
@@ -226,6 +229,61 @@ class NotAvailable(Exception):
     """Raised by a scenario that this environment cannot measure (say, a client
     that the implementation does not intercept yet): :func:`main` reports its
     rows as not applicable, with this reason, instead of as errors."""
+
+
+# -- a child process -------------------------------------------------------------------
+
+#: The child of ``proxy_child``: one keep-alive https connection to
+#: ``host:port``, through a ``CONNECT`` tunnel to ``api.example.test:443``
+#: when ``tunnel`` is set; one GET of ``/x`` to set it up, then ``count`` in a
+#: row, timed; prints the seconds per request.
+_CHILD_HTTPS = """
+import http.client, ssl, sys, time
+host, port, tunnel, cafile, count = sys.argv[1:]
+context = ssl.create_default_context(cafile=cafile)
+connection = http.client.HTTPSConnection(host, int(port), context=context)
+if tunnel:
+    connection.set_tunnel(tunnel, 443)
+def get():
+    connection.request("GET", "/x")
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        raise SystemExit(f"status {response.status}")
+get()
+start = time.perf_counter()
+for _ in range(int(count)):
+    get()
+print((time.perf_counter() - start) / int(count))
+"""
+
+
+async def child_https(
+    sizes: Sizes, repeats: int, host: str, port: int, tunnel: str, cafile: str
+) -> list[float]:
+    """Seconds per request of :data:`_CHILD_HTTPS`, one child process per
+    repeat after one to warm up (the event loop serves meanwhile)."""
+    import asyncio
+
+    async def once() -> float:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _CHILD_HTTPS,
+            host,
+            str(port),
+            tunnel,
+            cafile,
+            str(sizes.child_requests),
+            stdout=subprocess.PIPE,
+        )
+        output, _ = await child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"the child process failed ({child.returncode})")
+        return float(output)
+
+    await once()
+    return [await once() for _ in range(repeats)]
 
 
 # -- the network guard -----------------------------------------------------------------

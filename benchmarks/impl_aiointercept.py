@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import anyio
 import httpx
+from yarl import URL
 
 from aiointercept import aiointercept
 from benchmarks._harness import (
@@ -43,6 +44,7 @@ from benchmarks._harness import (
     check_body,
     check_json,
     check_status,
+    child_https,
     fixture_overhead,
     idle_cpu,
     main,
@@ -123,6 +125,24 @@ def external(sizes: Sizes, repeats: int) -> Samples:
         "lifecycle_external": _lifecycle(external=True)(sizes, repeats),
         "sequential_external": _sequential(external=True)(sizes, repeats),
     }
+
+
+def proxy_child(sizes: Sizes, repeats: int) -> Samples:
+    """A child process's https requests through the block's proxy, in a
+    ``CONNECT`` tunnel to ``api.example.test:443``, trusting the process's
+    certificate authority (``proxy_env()``'s bundle)."""
+
+    async def run() -> list[float]:
+        async with aiointercept() as m:
+            cafile = m.proxy_env()["SSL_CERT_FILE"]
+            m.get("https://api.example.test/x", payload=PAYLOAD, repeat=True)
+            port = URL(m.proxy_url).port
+            assert port is not None
+            return await child_https(
+                sizes, repeats, "127.0.0.1", port, "api.example.test", cafile
+            )
+
+    return {"proxy_child_https": asyncio.run(run())}
 
 
 def https(sizes: Sizes, repeats: int) -> Samples:
@@ -636,6 +656,7 @@ if __name__ == "__main__":
                     "https_httpx2": _https_httpx("httpx2", "_httpx2"),
                     "replay": replay,
                     "cassette_load": cassette_load,
+                    "proxy_child": proxy_child,
                 }
             ),
         },
@@ -649,6 +670,7 @@ if __name__ == "__main__":
             "replay": "no cassettes",
             "cassette_load": "no cassettes",
             "idle_cpu_trio": "asyncio only",
+            "proxy_child": "no proxy",
         }
         if LEGACY
         else {},

@@ -34,6 +34,7 @@ from benchmarks._harness import (
     check_body,
     check_json,
     check_status,
+    child_https,
     idle_cpu,
     main,
     timed,
@@ -278,6 +279,23 @@ def external_httpx(sizes: Sizes, repeats: int) -> Samples:
     }
 
 
+def proxy_child(sizes: Sizes, repeats: int) -> Samples:
+    """The floor of ``proxy_child``: the child process talks https straight
+    to an ``aiohttp.web`` server with the TLS floor's certificate, served by
+    this process's loop."""
+
+    async def run() -> list[float]:
+        runner, url = await _serve(_app("/x", _json), _server_context())
+        try:
+            with _ca().cert_pem.tempfile() as cafile:
+                host, port = url.removeprefix("https://").split(":")
+                return await child_https(sizes, repeats, host, int(port), "", cafile)
+        finally:
+            await runner.cleanup()
+
+    return {"proxy_child_https": asyncio.run(run())}
+
+
 @cache
 def _ca() -> trustme.CA:
     """The test CA of the TLS floor, one per process."""
@@ -395,6 +413,7 @@ if __name__ == "__main__":
             "registration": registration,
             "routes_scaling": routes_scaling,
             "idle_cpu": idle,
+            "proxy_child": proxy_child,
         },
         {
             "fixture": "no mock, no fixture",

@@ -229,6 +229,15 @@ ROW_DESCRIPTIONS = {
         "not intercept httpx2's requests."
     ),
     "sequential_https_httpx2": "sequential_https_httpx with ``httpx2``.",
+    "proxy_child_https": (
+        f"A child Python process makes {_SIZES.child_requests} GETs in a row "
+        "on one keep-alive ``http.client.HTTPSConnection`` (after one that sets "
+        "it up, not timed); time per request, measured in the child. "
+        "aiointercept: through the block's proxy, a ``CONNECT`` tunnel to "
+        "``api.example.test:443`` (a default-mode block, the child trusting "
+        "``proxy_env()``'s bundle); floor: straight to the TLS floor's server. "
+        "One child per repeat."
+    ),
     "replay_route": (
         "A block with ``mock_external_urls=True``, a cassette of "
         f"{_SIZES.sequential} recorded ``GET http://api.example.test/x`` "
@@ -564,6 +573,12 @@ TARGETS = (
                 1.1,
             ),
         )
+    ),
+    Ratio(
+        "proxy, child process https: aiointercept / TLS floor",
+        (AI, "proxy_child_https"),
+        (FLOOR, "proxy_child_https"),
+        1.3,
     ),
     Ratio(
         "http sequential, hard-coded URL: aiointercept / floor",

@@ -373,3 +373,41 @@ def test_marker(aiointercept_mock):
     )
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*configures the plugin's own server*"])
+
+
+def test_tls_settings_belong_to_the_test_that_made_them(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("trustme")
+    result = run_pytest(
+        pytester,
+        conftest=LOOPBACK_ONLY,
+        test_tls="""
+import ssl
+import urllib.request
+
+import pytest
+
+URL = "https://api.example.com/x"
+
+
+def fetch():
+    with urllib.request.urlopen(URL, timeout=5) as reply:
+        return reply.read()
+
+
+@pytest.mark.aiointercept(mock_external_urls=True)
+def test_1_refuses_the_handshake(aiointercept_mock):
+    aiointercept_mock.get(URL, body="never sent")
+    aiointercept_mock.tls("api.example.com", fault="refused")
+    with pytest.raises(OSError):
+        fetch()
+
+
+@pytest.mark.aiointercept(mock_external_urls=True)
+def test_2_has_a_plain_handshake(aiointercept_mock):
+    aiointercept_mock.get(URL, body="answered")
+    assert fetch() == b"answered"
+""",
+    )
+    result.assert_outcomes(passed=2)

@@ -4,6 +4,7 @@ the rules that tell one kind of host from another."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ def bare_host(host: str) -> str:
     return host.strip("[]").rstrip(".").lower()
 
 
+@functools.lru_cache(maxsize=512)
 def is_address(host: str) -> bool:
     """Whether ``host`` is an IP address (with an IPv6 zone, perhaps)."""
     try:
@@ -162,8 +164,10 @@ def is_local_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
+@functools.lru_cache(maxsize=512)
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback IP address (names are not resolved)."""
+    """Whether ``host`` is a loopback IP address (names are not resolved);
+    cached, as aiohttp's connector asks for every request."""
     try:
         address = ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:

@@ -89,6 +89,8 @@ class BlockServer:
         # Serving on the test's loop (an asyncio one): that loop accepts and
         # serves; the server thread takes over connections it leaves waiting.
         self._home_loop: asyncio.AbstractEventLoop | None = None
+        #: The ident of the thread that runs the test's loop.
+        self.home_thread: int | None = None
         self._home_server: WebServer | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._sockets: list[socket.socket] = []
@@ -121,6 +123,7 @@ class BlockServer:
         sockets = self._sockets = self._bind()
         server = self._home_server = self._new_server(home)
         self._home_loop = home
+        self.home_thread = threading.get_ident()
         self._home_serving = home.create_task(serve(home, server, sockets))
         self._loop = engine.acquire()
         engine.watch(self, sockets)

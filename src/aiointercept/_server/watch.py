@@ -9,7 +9,9 @@ watches the blocks' listening sockets. It is event-driven (see
 looks again :data:`TAKE_OVER_AFTER` later, and has the block accept what the
 test's loop has still not accepted, for the server loop to serve it (see
 :meth:`.BlockServer.take_over_waiting`). A block with no traffic never wakes
-it.
+it. A loop that is busy rather than blocked (its thread has moved on
+meanwhile, running the callbacks of a burst of requests, say) is left to
+accept them itself, for up to :data:`BUSY_LIMIT`.
 
 :class:`Watch` holds the watched sockets; they are added and removed from any
 thread, under its lock, and only the watch thread waits on them.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,11 +33,16 @@ from .readiness import new_readiness
 if TYPE_CHECKING:
     from .block_server import BlockServer
 
-__all__ = ["TAKE_OVER_AFTER", "WATCH_REST", "Watch"]
+__all__ = ["BUSY_LIMIT", "TAKE_OVER_AFTER", "WATCH_REST", "Watch"]
 
 #: How long a connection to a block served by the test's loop may wait to be
 #: accepted by that loop before the server thread takes it over.
 TAKE_OVER_AFTER = 0.002
+
+#: How long a connection may wait for a test's loop that is busy (running
+#: callbacks, not blocked) before the server thread takes it over anyway: a
+#: burst of requests is served by the loop that makes it.
+BUSY_LIMIT = 0.05
 
 #: How long the watch rests after finding the test's loop accepting, before
 #: it waits for connections again: a test that makes connections one after
@@ -107,18 +115,33 @@ class Watch:
         usual case), rest :data:`WATCH_REST` before the next wait, so that a
         test making many connections does not wake this thread for each."""
         readiness = self._readiness
+        busy_since: dict[int, float] = {}
         while True:
             fds = readiness.wait()
             if fds is None:
                 return
+            with self._lock:
+                entries = [(fd, self._watched.get(fd)) for fd in fds]
+            before = [_activity(entry) for _, entry in entries]
             time.sleep(TAKE_OVER_AFTER)
-            took_over = False
-            for fd in fds:
-                with self._lock:
-                    entry = self._watched.get(fd)
-                if entry is not None:
-                    took_over |= self._look(entry, loop)
-            if not took_over:
+            now = time.monotonic()
+            # a socket not reported again has had its connections accepted
+            busy_since = {fd: t for fd, t in busy_since.items() if fd in fds}
+            took_over = busy = False
+            for (fd, entry), activity in zip(entries, before, strict=True):
+                if entry is None:
+                    continue
+                since = busy_since.setdefault(fd, now)
+                if _activity(entry) != activity and now - since < BUSY_LIMIT:
+                    # the loop runs, busy: it accepts when it gets there
+                    busy = True
+                    self._rearm(entry)
+                    continue
+                busy_since.pop(fd, None)
+                took_over |= self._look(entry, loop)
+            # hold no block while waiting: an abandoned one must be collectable
+            del entries
+            if not took_over and not busy:
                 time.sleep(WATCH_REST)
 
     def _look(self, entry: _Entry, loop: asyncio.AbstractEventLoop) -> bool:
@@ -136,7 +159,25 @@ class Watch:
             )
             self.remove(server)
             self._abandon(server)
+        self._rearm(entry)
+        return took_over
+
+    def _rearm(self, entry: _Entry) -> None:
+        """Watch ``entry``'s socket again, unless it is no longer watched."""
+        sock = entry[1]
         with self._lock:
             if self._watched.get(sock.fileno()) is entry:
                 self._readiness.rearm(sock)
-        return took_over
+
+
+def _activity(entry: _Entry | None) -> tuple[int, int] | None:
+    """Where the thread of the loop that serves ``entry``'s block is: its
+    innermost frame (by identity: holding the frame would hold its locals)
+    and the instruction in it. It does not change while the thread is
+    blocked (a synchronous client waiting for its answer, a
+    ``time.sleep()``), and does while the loop runs callbacks."""
+    thread = entry[0].home_thread if entry is not None else None
+    if thread is None:
+        return None
+    frame = sys._current_frames().get(thread)
+    return None if frame is None else (id(frame), frame.f_lasti)

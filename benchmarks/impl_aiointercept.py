@@ -485,7 +485,6 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     """
     from aiointercept._cassette.cassette import Cassette
     from aiointercept._cassette.options import (
-        DEFAULT_FILTER_HEADERS,
         DEFAULT_MATCH_ON,
         check_cassette_options,
     )
@@ -520,11 +519,12 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
             path,
             record_mode="none",
             match_on=DEFAULT_MATCH_ON,
-            filter_headers=DEFAULT_FILTER_HEADERS,
+            filter_headers=(),
             filter_query_parameters=(),
             filter_post_data_parameters=(),
             before_record_request=None,
             before_record_response=None,
+            scrub_secrets=True,
         )
         loaded = 0 if options is None else len(Cassette(options).interactions)
         if loaded != sizes.cassette_interactions:

@@ -58,7 +58,7 @@ async def main(cassette: Path) -> None:
     async with aiointercept(mock_external_urls=True, cassette=cassette):
         assert await sky(api, "Paris") == "clear"
     recorded = await asyncio.to_thread(cassette.read_text)
-    assert "real-secret" not in recorded  # Authorization is filtered
+    assert "real-secret" not in recorded  # Authorization: Bearer SCRUBBED
 
     await real_api.cleanup()  # the real API is gone from now on
 

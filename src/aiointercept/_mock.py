@@ -24,7 +24,6 @@ from yarl import URL
 from ._adapters import PassthroughHost
 from ._block import BlockLifecycle
 from ._cassette.options import (
-    DEFAULT_FILTER_HEADERS,
     DEFAULT_MATCH_ON,
     RequestHook,
     ResponseHook,
@@ -103,8 +102,8 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     :param match_on: the vcrpy matcher names a request must share with a
         recorded one to replay it.
     :param filter_headers: request headers left out of recordings (names, or
-        ``(name, replacement)`` pairs); ``Authorization`` and ``Cookie`` by
-        default.
+        ``(name, replacement)`` pairs), besides those the built-in scrubbing
+        replaces.
     :param filter_query_parameters: query parameters left out of recordings;
         when given, the query is rebuilt sorted and encoded again, as vcrpy
         does.
@@ -116,6 +115,11 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     :param before_record_response: called with each response (a dict in
         vcrpy's shape) before it is recorded, and with each one the cassette
         holds when it is read; returns it, or ``None``.
+    :param scrub_secrets: replace the values of the common secret headers
+        (``Authorization``, ``Cookie``, ``Set-Cookie``, ``X-Api-Key``...),
+        query parameters and form or JSON body fields (``access_token``,
+        ``api_key``, ``password``...) with ``SCRUBBED`` in what is recorded;
+        ``False`` records them as they are. See "Scrubbing secrets".
     """
 
     def __init__(
@@ -132,11 +136,12 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         cassette: str | os.PathLike[str] | None = None,
         record_mode: str = "once",
         match_on: Sequence[str] = DEFAULT_MATCH_ON,
-        filter_headers: Sequence[str | tuple[str, str | None]] = DEFAULT_FILTER_HEADERS,
+        filter_headers: Sequence[str | tuple[str, str | None]] = (),
         filter_query_parameters: Sequence[str | tuple[str, str | None]] = (),
         filter_post_data_parameters: Sequence[str | tuple[str, str | None]] = (),
         before_record_request: RequestHook | None = None,
         before_record_response: ResponseHook | None = None,
+        scrub_secrets: bool = True,
         **unknown: Unpack[NoMoreKeywords],
     ) -> None:
         if unknown:
@@ -158,6 +163,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
             filter_post_data_parameters=filter_post_data_parameters,
             before_record_request=before_record_request,
             before_record_response=before_record_response,
+            scrub_secrets=scrub_secrets,
         )
         self._options = options
         self.mock_external_urls = options.mock_external_urls

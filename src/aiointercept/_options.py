@@ -57,6 +57,7 @@ def check_options(
     filter_post_data_parameters: object,
     before_record_request: RequestHook | None,
     before_record_response: ResponseHook | None,
+    scrub_secrets: object,
 ) -> Options:
     """Check the arguments of ``aiointercept(...)``."""
     if callable(mock_external_urls):
@@ -117,6 +118,7 @@ def check_options(
         filter_post_data_parameters=filter_post_data_parameters,
         before_record_request=before_record_request,
         before_record_response=before_record_response,
+        scrub_secrets=scrub_secrets,
     )
     if cassette_options is not None and not mock_external_urls:
         raise ValueError("cassette requires mock_external_urls=True")

@@ -31,6 +31,7 @@ async def test_cassette_requires_mock_external_urls(tmp_path: Path) -> None:
         {"filter_post_data_parameters": ("password",)},
         {"before_record_request": lambda request: request},
         {"before_record_response": lambda response: response},
+        {"scrub_secrets": False},
     ],
     ids=lambda options: next(iter(options)),
 )
@@ -51,6 +52,9 @@ async def test_cassette_options_require_a_cassette(options: dict[str, Any]) -> N
         ({"filter_headers": (("authorization", "x", "y"),)}, "authorization"),
         ({"filter_query_parameters": 7}, "7"),
         ({"cassette": 12345}, "12345"),
+        ({"scrub_secrets": "no"}, "'no'"),
+        ({"scrub_secrets": None}, "None"),
+        ({"scrub_secrets": 0}, "got 0"),
     ],
     ids=lambda value: str(value) if isinstance(value, str) else next(iter(value)),
 )

@@ -118,13 +118,16 @@ async def test_status_reason_and_repeated_headers_are_replayed(
     assert (recorded.status, recorded.reason) == (418, TEAPOT_REASON)
     (interaction,) = interactions(path)
     assert interaction["response"]["status"] == {"code": 418, "message": TEAPOT_REASON}
-    assert header(interaction["response"], "Set-Cookie") == ["first=1", "second=2"]
+    # (the values of Set-Cookie are scrubbed: see test_secrets)
+    assert header(interaction["response"], "X-Multi") == ["1", "2"]
+    assert len(header(interaction["response"], "Set-Cookie")) == 2
 
     replayed = await replay(path, kind, lambda c: c.get(url))
     assert (replayed.status, replayed.reason) == (418, TEAPOT_REASON)
     assert replayed.body == TEAPOT_BODY
     assert replayed.headers["X-Custom"] == "kept"
-    assert replayed.headers.getall("Set-Cookie") == ["first=1", "second=2"]
+    assert replayed.headers.getall("X-Multi") == ["1", "2"]
+    assert len(replayed.headers.getall("Set-Cookie")) == 2
 
 
 @every_client

@@ -562,3 +562,54 @@ def test_cassette_true_outside_the_marker_is_a_type_error(
             mock_external_urls=mock_external_urls,
             cassette=True,  # type: ignore[arg-type]
         )
+
+
+# == 5. the marker scrubs secrets, unless told not to ==============================
+
+
+def test_the_marker_scrubs_secrets_unless_scrub_secrets_is_false(
+    pytester: pytest.Pytester, upstream: Upstream
+) -> None:
+    pytester.makepyfile(
+        test_secrets="""
+import pytest
+import requests
+
+from conftest import API
+
+HEADERS = {"Authorization": "Bearer s3cret-token", "X-Api-Key": "s3cret-key"}
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, cassette=True)
+def test_scrubbed(aiointercept_mock):
+    assert requests.get(API + "/me", headers=HEADERS, timeout=5).json()["path"] == "/me"
+
+
+@pytest.mark.aiointercept(
+    mock_external_urls=True, cassette=True, scrub_secrets=False
+)
+def test_kept(aiointercept_mock):
+    assert requests.get(API + "/me", headers=HEADERS, timeout=5).json()["path"] == "/me"
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, cassette=True, scrub_secrets="no")
+def test_bad_value(aiointercept_mock):
+    pass
+""",
+    )
+    first = run(pytester)
+    first.assert_outcomes(passed=2, errors=1)
+    assert summary(first, "ERROR") == {"test_bad_value"}
+    first.stdout.fnmatch_lines(["*TypeError: scrub_secrets must be a bool, got 'no'*"])
+    folder = pytester.path / "cassettes" / "test_secrets"
+    [scrubbed] = interactions(folder / "test_scrubbed.yaml")
+    assert scrubbed["request"]["headers"]["Authorization"] == ["Bearer SCRUBBED"]
+    assert scrubbed["request"]["headers"]["X-Api-Key"] == ["SCRUBBED"]
+    [kept] = interactions(folder / "test_kept.yaml")
+    assert kept["request"]["headers"]["Authorization"] == ["Bearer s3cret-token"]
+    assert kept["request"]["headers"]["X-Api-Key"] == ["s3cret-key"]
+
+    # both replay, with the real secrets, the API gone
+    upstream.stop()
+    run(pytester).assert_outcomes(passed=2, errors=1)
+    assert upstream.paths == ["/me", "/me"]

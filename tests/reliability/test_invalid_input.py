@@ -323,6 +323,23 @@ CASES: list[Case] = [
         before_record_response=1,
     ),
     constructor(
+        "scrub_secrets",
+        '``"no"``',
+        TypeError,
+        "scrub_secrets must be a bool, got 'no'",
+        mock_external_urls=True,
+        cassette="api.yaml",
+        scrub_secrets="no",
+    ),
+    constructor(
+        "scrub_secrets",
+        "``False`` without ``cassette``",
+        ValueError,
+        "scrub_secrets requires cassette=",
+        mock_external_urls=True,
+        scrub_secrets=False,
+    ),
+    constructor(
         "param",
         '``"not a name"``',
         ValueError,

@@ -8,8 +8,10 @@ this order:
 - :mod:`.format`: the file, read and written (vcrpy's format, version 1);
 - :mod:`.matching`: vcrpy's matchers, and the index that finds the recorded
   requests a live one may replay;
+- :mod:`.scrubbing`: the secrets replaced by ``SCRUBBED`` in what is
+  recorded, and left out of what is matched (``scrub_secrets``);
 - :mod:`.filters`: what is written down of a request and a response (the
-  ``filter_*`` options and the ``before_record_*`` hooks);
+  scrubbing, the ``filter_*`` options and the ``before_record_*`` hooks);
 - :mod:`.player`: replaying, for the requests no route answered;
 - :mod:`.recorder`: recording what the passthrough proxy relays, and writing
   the file at the block's exit;

@@ -1,23 +1,26 @@
 """What a cassette writes down of a request and of a response.
 
 A request is written down without the headers that describe the connection
-(``Host``, ``Content-Length``...), then with the filters of the options
-applied (``filter_headers``, ``filter_query_parameters``,
+(``Host``, ``Content-Length``...), scrubbed (see :mod:`.scrubbing`) unless
+``scrub_secrets=False``, then with the user's filters applied
+(``filter_headers``, ``filter_query_parameters``,
 ``filter_post_data_parameters``: each name dropped, or its value replaced),
 then as ``before_record_request`` returns it (``None`` drops the request).
-A response is written down as ``before_record_response`` returns it, in
-vcrpy's dictionary shape.
+A response is written down scrubbed, then as ``before_record_response``
+returns it, in vcrpy's dictionary shape. The user's filters and hooks come
+after the scrubbing, so that they have the last word.
 
 Live requests go through the same steps before they are matched against the
 recorded ones, so that a request whose secrets were filtered out when it was
-recorded still matches. The hooks run in the server's thread; what they raise
-is kept in :attr:`Filters.errors`, for the block's exit to report.
+recorded still matches; the player then leaves out what the scrubbing
+replaces, on both sides (:func:`.scrubbing.without_secrets`). The hooks
+run in the server's thread; what they raise is kept in
+:attr:`Filters.errors`, for the block's exit to report.
 
 As in vcrpy, the interactions a cassette file holds go through the user's
 filters and hooks too when it is read (:meth:`Filters.stored`), so that a
 recorded request and a live one are compared as filtered alike; the built-in
-default of ``filter_headers`` is left out there, so that a cassette replays
-what it holds.
+scrubbing is left out there, so that a cassette replays what it holds.
 
 ``filter_query_parameters`` rebuilds the query as vcrpy does: its parameters
 parsed (those with no value dropped), sorted, then encoded again, so that
@@ -37,6 +40,7 @@ from aiointercept._errors import CassetteError
 
 from .format import CassetteRequest, CassetteResponse, Interaction
 from .options import CassetteOptions, Filter
+from .scrubbing import scrub_request, scrub_response
 
 __all__ = ["Filters", "as_recorded"]
 
@@ -78,10 +82,14 @@ class Filters:
             self.errors.append(exc)
 
     def request(self, request: RecordedRequest) -> CassetteRequest | None:
-        """``request`` filtered and through ``before_record_request``, or
-        ``None`` when the hook drops it. What the hook raises is kept, and
-        raised."""
-        recorded = self._filtered(as_recorded(request), self.options.filter_headers)
+        """``request`` as it is written down: scrubbed (unless
+        ``scrub_secrets=False``), through the user's filters, then through
+        ``before_record_request``; ``None`` when the hook drops it. What the
+        hook raises is kept, and raised."""
+        recorded = as_recorded(request)
+        if self.options.scrub_secrets:
+            scrub_request(recorded)
+        recorded = self._filtered(recorded)
         hook = self.options.before_record_request
         if hook is None:
             return recorded
@@ -92,8 +100,11 @@ class Filters:
             raise
 
     def response(self, response: CassetteResponse) -> CassetteResponse | None:
-        """``response`` through ``before_record_response``, or ``None`` when
-        the hook drops it. The caller keeps what this raises."""
+        """``response`` as it is written down: scrubbed (unless
+        ``scrub_secrets=False``), then through ``before_record_response``;
+        ``None`` when the hook drops it. The caller keeps what this raises."""
+        if self.options.scrub_secrets:
+            scrub_response(response)
         hook = self.options.before_record_response
         if hook is None:
             return response
@@ -109,7 +120,7 @@ class Filters:
         """Whether :meth:`stored` may change anything."""
         options = self.options
         return bool(
-            (options.filter_headers and not options.default_filter_headers)
+            options.filter_headers
             or options.filter_query_parameters
             or options.filter_post_data_parameters
             or options.before_record_request
@@ -118,15 +129,12 @@ class Filters:
 
     def stored(self, interaction: Interaction) -> Interaction | None:
         """``interaction``, read from the cassette file, as the user's filters
-        and hooks leave it (not the default ``filter_headers``), or ``None``
-        when a hook drops it. What a hook raises is raised as a
+        and hooks leave it (not the built-in scrubbing), or ``None`` when a
+        hook drops it. What a hook raises is raised as a
         :exc:`CassetteError` naming the interaction."""
         options = self.options
         where = interaction.origin
-        request = self._filtered(
-            interaction.request,
-            () if options.default_filter_headers else options.filter_headers,
-        )
+        request = self._filtered(interaction.request)
         response = interaction.response
         if options.before_record_request is not None:
             kept = _run(
@@ -149,13 +157,11 @@ class Filters:
             )
         return Interaction(request, response, where)
 
-    def _filtered(
-        self, recorded: CassetteRequest, header_filters: Sequence[Filter]
-    ) -> CassetteRequest:
-        """``recorded``, changed in place by ``header_filters`` and by the
-        query and body filters."""
+    def _filtered(self, recorded: CassetteRequest) -> CassetteRequest:
+        """``recorded``, changed in place by the user's header, query and body
+        filters."""
         options = self.options
-        for name, replacement in header_filters:
+        for name, replacement in options.filter_headers:
             if name in recorded.headers:
                 del recorded.headers[name]
                 if replacement is not None:

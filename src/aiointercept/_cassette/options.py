@@ -22,7 +22,6 @@ from .format import CassetteRequest, require_yaml
 from .matching import MATCHERS
 
 __all__ = [
-    "DEFAULT_FILTER_HEADERS",
     "DEFAULT_MATCH_ON",
     "CassetteOptions",
     "Filter",
@@ -61,9 +60,6 @@ class RecordMode(str, Enum):
 #: What a request must share with a recorded one to replay it (vcrpy's default).
 DEFAULT_MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 
-#: Request headers never written to a cassette unless asked.
-DEFAULT_FILTER_HEADERS = ("authorization", "cookie")
-
 #: A filtered name and what replaces its value (``None``: the name is dropped).
 Filter = tuple[str, str | None]
 RequestHook = Callable[[CassetteRequest], CassetteRequest | None]
@@ -80,13 +76,13 @@ class CassetteOptions:
     match_on: tuple[str, ...]
     #: Header names lower-cased.
     filter_headers: tuple[Filter, ...]
-    #: Whether ``filter_headers`` is the built-in default, which is applied to
-    #: what is recorded, not to the interactions a cassette file holds.
-    default_filter_headers: bool
     filter_query_parameters: tuple[Filter, ...]
     filter_post_data_parameters: tuple[Filter, ...]
     before_record_request: RequestHook | None
     before_record_response: ResponseHook | None
+    #: Whether the built-in scrubbing applies (see :mod:`.scrubbing`): to what
+    #: is recorded, and to what is compared, never to what a file holds.
+    scrub_secrets: bool
 
 
 def check_cassette_options(
@@ -99,19 +95,23 @@ def check_cassette_options(
     filter_post_data_parameters: object,
     before_record_request: object,
     before_record_response: object,
+    scrub_secrets: object,
 ) -> CassetteOptions | None:
     """Validate the cassette arguments of ``aiointercept(...)``."""
+    if not isinstance(scrub_secrets, bool):
+        raise TypeError(f"scrub_secrets must be a bool, got {scrub_secrets!r}")
     if cassette is None:
         given = [
             name
             for name, value, default in (
                 ("record_mode", record_mode, RecordMode.ONCE),
                 ("match_on", match_on, DEFAULT_MATCH_ON),
-                ("filter_headers", filter_headers, DEFAULT_FILTER_HEADERS),
+                ("filter_headers", filter_headers, ()),
                 ("filter_query_parameters", filter_query_parameters, ()),
                 ("filter_post_data_parameters", filter_post_data_parameters, ()),
                 ("before_record_request", before_record_request, None),
                 ("before_record_response", before_record_response, None),
+                ("scrub_secrets", scrub_secrets, True),
             )
             if not _same(value, default)
         ]
@@ -150,7 +150,6 @@ def check_cassette_options(
         record_mode=RecordMode(record_mode),
         match_on=matchers,
         filter_headers=_filters("filter_headers", filter_headers, lower=True),
-        default_filter_headers=filter_headers is DEFAULT_FILTER_HEADERS,
         filter_query_parameters=_filters(
             "filter_query_parameters", filter_query_parameters
         ),
@@ -159,6 +158,7 @@ def check_cassette_options(
         ),
         before_record_request=before_record_request,  # type: ignore[arg-type]
         before_record_response=before_record_response,  # type: ignore[arg-type]
+        scrub_secrets=scrub_secrets,
     )
 
 

@@ -2,7 +2,8 @@
 
 The dispatcher asks :meth:`Player.play` for a reply to each request no route
 answered. The request is filtered as it would be recorded, looked up among
-the recorded requests (see :mod:`.matching`), and the first recorded
+the recorded requests (see :mod:`.matching`), both without the secrets that
+the built-in scrubbing replaces (see :mod:`.scrubbing`), and the first recorded
 interaction that matches and has not played yet answers it, once: its status,
 reason, headers and body, as the server sends them. When nothing answers and
 nothing may be recorded, :meth:`Player.miss` explains why (the closest
@@ -25,6 +26,7 @@ from .filters import Filters, as_recorded
 from .format import CassetteRequest, Interaction, content_coding
 from .matching import Index, differences
 from .options import CassetteOptions
+from .scrubbing import Parts, without_secrets
 
 __all__ = ["Player"]
 
@@ -52,7 +54,19 @@ class Player:
         self._interactions = interactions
         self._filters = filters
         self._lock = threading.Lock()
-        self._index = Index(interactions, options.match_on)
+        #: What the matchers compare of a request, if the scrubbing is on.
+        self._parts = parts = (
+            Parts.compared_by(options.match_on) if options.scrub_secrets else None
+        )
+        #: ``interactions`` as they are compared: a recorded secret (scrubbed,
+        #: or real in a cassette recorded without scrubbing) matches the live
+        #: one, and a request whose secret a filter removed matches too.
+        self._compared = (
+            interactions
+            if parts is None
+            else [_as_compared(interaction, parts) for interaction in interactions]
+        )
+        self._index = Index(self._compared, options.match_on)
         self._played = [False] * len(interactions)
         #: Each interaction's reply, built when it first plays.
         self._replies: list[Reply | None] = [None] * len(interactions)
@@ -64,12 +78,21 @@ class Player:
         #: The messages of :meth:`miss`.
         self.misses: list[str] = []
 
+    def _incoming(self, request: RecordedRequest) -> CassetteRequest | None:
+        """``request`` as it is compared with the recorded ones, or ``None``
+        when ``before_record_request`` drops it. What the hook raises is kept
+        by the filters, and raised."""
+        incoming = self._filters.request(request)
+        if incoming is None or self._parts is None:
+            return incoming
+        return without_secrets(incoming, self._parts)
+
     def play(self, request: RecordedRequest) -> Reply | None:
         """The recorded reply for ``request``, consumed, or ``None``."""
         if not self._interactions:
             return None
         try:
-            incoming = self._filters.request(request)
+            incoming = self._incoming(request)
         except Exception:  # kept in the filters' errors, raised at the exit
             return None
         if incoming is None:
@@ -98,9 +121,13 @@ class Player:
         """Explain, and remember for the block's exit, a request that found no
         interaction to replay."""
         try:
-            incoming = self._filters.request(request) or as_recorded(request)
+            incoming = self._incoming(request)
         except Exception:  # kept in the filters' errors, raised at the exit
+            incoming = None
+        if incoming is None:
             incoming = as_recorded(request)
+            if self._parts is not None:
+                incoming = without_secrets(incoming, self._parts)
         lines = [
             f"cassette {self.options.path} "
             f"(record_mode={self.options.record_mode.value!r}) has "
@@ -139,7 +166,7 @@ class Player:
         of them), how it differs, and whether it already played."""
         best: tuple[int, int] | None = None
         best_differences: list[str] = []
-        for position, interaction in enumerate(self._interactions):
+        for position, interaction in enumerate(self._compared):
             different = differences(
                 interaction.request, incoming, self.options.match_on
             )
@@ -150,6 +177,14 @@ class Player:
             return None
         position = best[1]
         return self._interactions[position], best_differences, self._played[position]
+
+
+def _as_compared(interaction: Interaction, parts: Parts) -> Interaction:
+    """``interaction``, its request without the secrets of ``parts``."""
+    request = without_secrets(interaction.request, parts)
+    if request is interaction.request:
+        return interaction
+    return Interaction(request, interaction.response, interaction.origin)
 
 
 def _reply(interaction: Interaction) -> Reply:

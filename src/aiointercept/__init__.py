@@ -15,7 +15,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from ._block import ServerAddress
+    from ._address import ServerAddress
     from ._cassette.format import CassetteRequest
     from ._core.callback_result import CallbackResult
     from ._core.diagnostics import UnmatchedRequest
@@ -63,7 +63,7 @@ _LAZY = {
     "CassetteRequest": ("._cassette.format", "CassetteRequest"),
     "CallbackResult": ("._core.callback_result", "CallbackResult"),
     "Fault": ("._core.responses", "Fault"),
-    "ServerAddress": ("._block", "ServerAddress"),
+    "ServerAddress": ("._address", "ServerAddress"),
     "ServerSentEvents": ("._core.sse", "ServerSentEvents"),
     "aiointercept": ("._mock", "aiointercept"),
     "RecordedRequest": ("._core.request", "RecordedRequest"),

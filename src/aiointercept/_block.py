@@ -10,18 +10,17 @@ aiointercept (and its pytest plugin) does not import aiohttp.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import warnings
 import weakref
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
 from ._adapters import InterceptTarget, interception
+from ._address import ServerAddress
 from ._cassette.cassette import Cassette
 from ._children import ChildFiles
 from ._core.diagnostics import strict_failure
@@ -44,41 +43,7 @@ if TYPE_CHECKING:
     from ._server.block_server import BlockServer
     from ._tls import TlsSettings
 
-__all__ = ["BlockLifecycle", "ServerAddress"]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerAddress:
-    """Where a running block's server listens: :attr:`aiointercept.server`.
-
-    The server speaks plain HTTP on the loopback interface. Two addresses
-    compare equal when they have the same host and port.
-    """
-
-    #: The server's IP address, ``"127.0.0.1"``.
-    host: str
-    #: The port the operating system chose for the block.
-    port: int
-
-    @property
-    def scheme(self) -> str:
-        """``"http"``: the server speaks plain HTTP."""
-        return "http"
-
-    @property
-    def url(self) -> str:
-        """The base URL, such as ``"http://127.0.0.1:54321"``: the block's
-        :attr:`~aiointercept.server_url`."""
-        return f"http://{self.host}:{self.port}"
-
-    def make_url(self, path: str) -> URL:
-        """The absolute URL of ``path`` (such as ``"/users?page=2"``) on this
-        server."""
-        if not isinstance(path, str):
-            raise TypeError(f"path must be a str, got {path!r}")
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
-        return URL(self.url + path)
+__all__ = ["BlockLifecycle"]
 
 
 class BlockLifecycle:
@@ -362,7 +327,6 @@ class BlockLifecycle:
             return
         assert server.url is not None
         assert server.url.port is not None
-        _refuse_uvloop()
         self._target = InterceptTarget(
             self._dispatcher,
             port=server.url.port,
@@ -515,19 +479,3 @@ def _warn_abandoned(where: str) -> None:
         ResourceWarning,
         stacklevel=2,
     )
-
-
-def _refuse_uvloop() -> None:
-    """uvloop connects in C, where the interception cannot see it: refuse it
-    rather than let its connections out."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # a synchronous block, or trio
-        return
-    if type(loop).__module__.partition(".")[0] == "uvloop":
-        raise RuntimeError(
-            "mock_external_urls=True cannot run on uvloop: it opens connections "
-            "in C, out of the interception's sight. Run the test on asyncio's "
-            "own event loop, or point the client at m.server_url without "
-            "mock_external_urls."
-        )

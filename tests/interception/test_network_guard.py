@@ -980,3 +980,21 @@ async def test_a_connection_to_the_mock_is_not_reused_after_the_block(
             assert await send(client, method, url) == f"upstream {method} /x"
     assert seen(server) == [f"{method} /x"]
     assert len(m.requests[(method, URL(url))]) == 2
+
+
+def test_uvloop_is_refused_rather_than_let_out() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def enter() -> None:
+        async with aiointercept(mock_external_urls=True):
+            pass  # pragma: no cover - refused on entry
+
+    with pytest.raises(RuntimeError, match="cannot run on uvloop"):
+        uvloop.run(enter())
+
+    async def default_mode() -> str:
+        async with aiointercept() as m:
+            return m.server_url
+
+    # the default mode needs no interception, and runs there
+    assert uvloop.run(default_mode()).startswith("http://127.0.0.1:")

@@ -46,6 +46,7 @@ for from :meth:`Interception.connection`.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import importlib
 import importlib.util
@@ -175,6 +176,7 @@ class Interception:
     def activate(self, target: InterceptTarget) -> None:
         """Start sending connections to ``target``'s server; the first block
         installs the adapters (or raises, installing none)."""
+        _refuse_uvloop()
         with self._lock:
             if not self._targets:
                 self._install()
@@ -388,6 +390,22 @@ class Interception:
         finally:
             self._names.clear()
             self._connections.clear()
+
+
+def _refuse_uvloop() -> None:
+    """uvloop connects in C, where the interception cannot see it: refuse it
+    rather than let its connections out."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a synchronous block, or trio
+        return
+    if type(loop).__module__.partition(".")[0] == "uvloop":
+        raise RuntimeError(
+            "mock_external_urls=True cannot run on uvloop: it opens connections "
+            "in C, out of the interception's sight. Run the test on asyncio's "
+            "own event loop, or point the client at m.server_url without "
+            "mock_external_urls."
+        )
 
 
 _available: dict[str, bool] = {}

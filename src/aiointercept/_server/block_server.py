@@ -39,6 +39,7 @@ from .sockets import (
     stop_listening,
 )
 from .thread import Signal, engine
+from .watch import thread_clock
 
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
@@ -89,8 +90,8 @@ class BlockServer:
         # Serving on the test's loop (an asyncio one): that loop accepts and
         # serves; the server thread takes over connections it leaves waiting.
         self._home_loop: asyncio.AbstractEventLoop | None = None
-        #: The ident of the thread that runs the test's loop.
-        self.home_thread: int | None = None
+        #: The clock of the CPU time of the thread that runs the test's loop.
+        self.home_clock: int | None = None
         self._home_server: WebServer | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._sockets: list[socket.socket] = []
@@ -123,12 +124,18 @@ class BlockServer:
         sockets = self._sockets = self._bind()
         server = self._home_server = self._new_server(home)
         self._home_loop = home
-        self.home_thread = threading.get_ident()
+        self.home_clock = thread_clock()
         self._home_serving = home.create_task(serve(home, server, sockets))
         self._loop = engine.acquire()
         engine.watch(self, sockets)
         assert self.url is not None
         return self.url
+
+    @property
+    def home_accepted(self) -> int:
+        """How many connections the test's loop has accepted (any thread)."""
+        server = self._home_server
+        return 0 if server is None else server.accepted
 
     def _bind(self) -> list[socket.socket]:
         sockets = [listen()]

@@ -82,12 +82,15 @@ class WebServer(web.Server):
         #: Set when the block's server stops: a connection whose set-up was
         #: still under way then is closed as soon as it is made.
         self.closed = False
+        #: How many connections were accepted (the watch reads it).
+        self.accepted = 0
         #: The connections at their door, which have sent no request yet.
         self.at_door: set[Door] = set()
 
     def protocol_factory(self) -> Door:
         """A new connection's protocol: the door, which hands the connection
         to aiohttp's request handler once it knows what the client speaks."""
+        self.accepted += 1
         return Door(self)
 
     def tunneled(self, tunnel: Tunnel) -> TunnelHandler:

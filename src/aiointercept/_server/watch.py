@@ -9,9 +9,10 @@ watches the blocks' listening sockets. It is event-driven (see
 looks again :data:`TAKE_OVER_AFTER` later, and has the block accept what the
 test's loop has still not accepted, for the server loop to serve it (see
 :meth:`.BlockServer.take_over_waiting`). A block with no traffic never wakes
-it. A loop that is busy rather than blocked (its thread has moved on
+it. A loop that is busy rather than blocked (its thread has used CPU time
 meanwhile, running the callbacks of a burst of requests, say) is left to
-accept them itself, for up to :data:`BUSY_LIMIT`.
+accept them itself, for up to :data:`BUSY_LIMIT`: a loop idle in its selector
+would have accepted them at once.
 
 :class:`Watch` holds the watched sockets; they are added and removed from any
 thread, under its lock, and only the watch thread waits on them.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,15 +33,16 @@ from .readiness import new_readiness
 if TYPE_CHECKING:
     from .block_server import BlockServer
 
-__all__ = ["BUSY_LIMIT", "TAKE_OVER_AFTER", "WATCH_REST", "Watch"]
+__all__ = ["BUSY_LIMIT", "TAKE_OVER_AFTER", "WATCH_REST", "Watch", "thread_clock"]
 
 #: How long a connection to a block served by the test's loop may wait to be
 #: accepted by that loop before the server thread takes it over.
 TAKE_OVER_AFTER = 0.002
 
-#: How long a connection may wait for a test's loop that is busy (running
-#: callbacks, not blocked) before the server thread takes it over anyway: a
-#: burst of requests is served by the loop that makes it.
+#: How long connections may wait for a test's loop that is busy (running
+#: callbacks, not blocked) and accepts none of them, before the server thread
+#: takes them over anyway: a burst of requests is served by the loop that
+#: makes it.
 BUSY_LIMIT = 0.05
 
 #: How long the watch rests after finding the test's loop accepting, before
@@ -128,11 +129,14 @@ class Watch:
             # a socket not reported again has had its connections accepted
             busy_since = {fd: t for fd, t in busy_since.items() if fd in fds}
             took_over = busy = False
-            for (fd, entry), activity in zip(entries, before, strict=True):
+            for (fd, entry), (cpu, accepted) in zip(entries, before, strict=True):
                 if entry is None:
                     continue
+                cpu_now, accepted_now = _activity(entry)
+                if accepted_now != accepted:  # accepting: a burst of connections
+                    busy_since[fd] = now
                 since = busy_since.setdefault(fd, now)
-                if _activity(entry) != activity and now - since < BUSY_LIMIT:
+                if cpu is not None and cpu_now != cpu and now - since < BUSY_LIMIT:
                     # the loop runs, busy: it accepts when it gets there
                     busy = True
                     self._rearm(entry)
@@ -170,14 +174,34 @@ class Watch:
                 self._readiness.rearm(sock)
 
 
-def _activity(entry: _Entry | None) -> tuple[int, int] | None:
-    """Where the thread of the loop that serves ``entry``'s block is: its
-    innermost frame (by identity: holding the frame would hold its locals)
-    and the instruction in it. It does not change while the thread is
-    blocked (a synchronous client waiting for its answer, a
-    ``time.sleep()``), and does while the loop runs callbacks."""
-    thread = entry[0].home_thread if entry is not None else None
-    if thread is None:
+def _activity(entry: _Entry | None) -> tuple[int | None, int]:
+    """What the loop that serves ``entry``'s block has done: the CPU time its
+    thread has used, in nanoseconds (``None`` where it cannot be told), which
+    does not grow while that thread is blocked (a synchronous client waiting
+    for its answer, a ``time.sleep()``) and grows while the loop runs
+    callbacks; and how many connections it has accepted."""
+    if entry is None:
+        return None, 0
+    server = entry[0]
+    accepted = server.home_accepted
+    clock = server.home_clock
+    if clock is None:
+        return None, accepted
+    try:
+        return time.clock_gettime_ns(clock), accepted
+    except OSError:  # the thread has ended
+        return None, accepted
+
+
+def thread_clock() -> int | None:
+    """The clock of the CPU time of the calling thread, where the platform has
+    one (Linux, most Unix systems); ``None`` elsewhere (then a loop that leaves
+    connections waiting is taken for blocked, busy or not)."""
+    getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+    if getcpuclockid is None:  # pragma: no cover - macOS, Windows
         return None
-    frame = sys._current_frames().get(thread)
-    return None if frame is None else (id(frame), frame.f_lasti)
+    try:
+        clock: int = getcpuclockid(threading.get_ident())
+    except OSError:  # pragma: no cover - refused by the platform
+        return None
+    return clock

@@ -453,4 +453,3 @@ def test_the_host_must_be_a_name_or_an_https_url(host: str) -> None:
     m = aiointercept(mock_external_urls=True)
     with pytest.raises(ValueError, match="host must be"):
         m.tls(host, fault="expired")
-

@@ -158,6 +158,9 @@ class RequestHandler:
         sender_thread = client_cert = None
         if self._external:
             sender_thread, client_cert = _connection_facts(request)
+        elif tunnel is not None and request.transport is not None:
+            # https through the proxy: the tunnel's TLS may be mutual
+            client_cert = _client_cert_subject(request.transport)
         outcome = self._dispatcher.dispatch(
             request.method, url, headers, body, sender_thread, client_cert
         )
@@ -275,9 +278,15 @@ def _connection_facts(request: web.BaseRequest) -> tuple[int | None, str | None]
     peer = transport.get_extra_info("peername")
     connection = interception.connection(peer[1]) if peer else None
     sender_thread = connection.thread if connection is not None else None
+    return sender_thread, _client_cert_subject(transport)
+
+
+def _client_cert_subject(transport: asyncio.BaseTransport) -> str | None:
+    """The subject of the certificate the client showed over TLS (mutual
+    TLS), or ``None``."""
     ssl_object = transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-    return sender_thread, subject_of(der) if der else None
+    return subject_of(der) if der else None
 
 
 @contextlib.contextmanager

@@ -777,6 +777,35 @@ async def test_connect_to_a_port_no_route_names_is_refused_with_403(
     assert list(m.requests) == [("GET", URL("https://api.example.com:8443/x"))]
 
 
+@pytest.mark.parametrize("external", MODES)
+async def test_a_proxy_request_to_a_port_no_route_names_is_refused_with_403(
+    external: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``http://`` through the proxy follows the port rule of ``CONNECT``."""
+    caplog.set_level(logging.WARNING, logger="aiointercept")
+
+    def get(target: str) -> bytes:
+        return (
+            f"GET http://{target}/x HTTP/1.1\r\nHost: {target}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+
+    async with aiointercept(mock_external_urls=external) as m:
+        port = proxy_port(m)
+        m.get("http://api.example.com:8080/x", body="8080")
+        refused = await exchange(port, get("api.example.com:8081"))
+        taken = await exchange(port, get("api.example.com:8080"))
+    assert refused.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+    assert b"GET http://api.example.com:8081/x refused" in refused
+    assert taken.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert taken.endswith(b"\r\n\r\n8080")
+    assert proxy_log(caplog) == [
+        line for line in proxy_log(caplog) if "api.example.com:8081/x refused" in line
+    ]
+    assert len(proxy_log(caplog)) == 1
+    assert list(m.requests) == [("GET", URL("http://api.example.com:8080/x"))]
+
+
 @pytest.mark.parametrize(
     ("request_line", "why"),
     [
@@ -863,11 +892,10 @@ async def test_a_passthrough_host_is_reached_through_the_proxy(
     assert (echo["method"], echo["body"], echo["token"]) == ("POST", "hi", "t")
     assert echo["host"] == f"{upstream_name}:{upstream.port}"
     assert json.loads(mocked.answered()) == {"mocked": True}
-    unlisted.failed_with("ConnectionError")
-    assert list(m.requests) == [
-        ("GET", URL("https://mocked.example.com/data")),
-        ("GET", URL(f"http://unlisted.test:{upstream.port}/echo")),
-    ]
+    # another host on a port no route names: refused, as by the guard
+    assert unlisted.status == 403
+    assert "refused by the network guard" in unlisted.body
+    assert list(m.requests) == [("GET", URL("https://mocked.example.com/data"))]
 
 
 async def test_passthrough_unmatched_through_the_proxy(upstream_name: str) -> None:
@@ -903,7 +931,8 @@ async def test_loopback_through_the_proxy(external: bool) -> None:
     """A child that sends even loopback through the proxy (``NO_PROXY``
     emptied): the block's own address is answered by its routes; another
     local server is reached for real with ``mock_external_urls=True``, as
-    in the process, and without it is unmatched: nothing passes through."""
+    in the process, and without it is refused (a port no route names):
+    nothing passes through."""
     async with serving() as upstream:
         async with aiointercept(mock_external_urls=external) as m:
             env = without_no_proxy(m.proxy_env())
@@ -916,10 +945,10 @@ async def test_loopback_through_the_proxy(external: bool) -> None:
     if external:
         assert local.answered() == "upstream GET /hello"
         assert list(m.requests) == [("GET", URL(f"{m.server_url}/own"))]
-    else:
-        local.failed_with("ConnectionError")
-        (unmatched,) = m.unmatched
-        assert unmatched.request.url == URL(f"{upstream.url}/hello")
+    else:  # a port that no route names: refused
+        assert local.status == 403
+        assert f"GET {upstream.url}/hello refused" in local.body
+        assert list(m.requests) == [("GET", URL(f"{m.server_url}/own"))]
 
 
 # == cassettes ========================================================================

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from yarl import URL
 
-from aiointercept._adapters import DEFAULT_PORTS, interception
+from aiointercept._adapters import (
+    DEFAULT_PORTS,
+    bare_host,
+    interception,
+    is_local_name,
+    is_loopback,
+)
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
@@ -37,6 +44,8 @@ if TYPE_CHECKING:
     from .proxy import Proxy
 
 __all__ = ["HANG_WARNING_AFTER", "RequestHandler", "make_request"]
+
+logger = logging.getLogger("aiointercept")
 
 #: Seconds a request may wait, held open by ``fault="hang"`` (or an
 #: ``exception=`` that is a timeout) or by an async callback still running,
@@ -109,20 +118,30 @@ class RequestHandler:
 
     # -- the gate (see .connection.Gate) -----------------------------------------
 
-    def tunnel_refusal(self, host: str, port: int) -> str | None:
-        """Why the block refuses a proxy client's ``CONNECT host:port``, or
-        ``None``: it takes ports 80 and 443 and the ports its routes (or
-        cassette) name, and with ``mock_external_urls=True`` what the
-        interception lets out (passthrough and loopback hosts)."""
-        if port in DEFAULT_PORTS:
+    def tunnel_refusal(
+        self, host: str, port: int, what: str | None = None
+    ) -> str | None:
+        """Why the block refuses a proxy client's ``CONNECT host:port`` (or
+        ``what`` it asked for, a proxy request), or ``None``: it takes ports
+        80 and 443 and the ports its routes (or cassette) name, and with
+        ``mock_external_urls=True`` what the interception lets out
+        (passthrough and loopback hosts)."""
+        if what is None:
+            what = f"CONNECT {host}:{port}"
+        if port in DEFAULT_PORTS or (port in self._own_ports and is_loopback(host)):
             return None
         if self._external:
-            if interception.intercepts_port(host, port) or interception.sends_out(
-                host, port
+            # as in the process: the mock takes the port, or loopback (let
+            # out, or recorded), or the guard lets the host out
+            if (
+                interception.intercepts_port(host, port)
+                or is_local_name(bare_host(host))
+                or is_loopback(host)
+                or interception.lets_out(host, port)
             ):
                 return None
             return (
-                f"CONNECT {host}:{port} refused by the network guard: the mock "
+                f"{what} refused by the network guard: the mock "
                 "takes ports 80 and 443 and the ports that routes name, and "
                 f"{host}:{port} is not a passthrough host"
             )
@@ -130,7 +149,7 @@ class RequestHandler:
         if router.has_host(None, host, port) or router.names_port(port):
             return None
         return (
-            f"CONNECT {host}:{port} refused: the mock takes ports 80 and 443 "
+            f"{what} refused: the mock takes ports 80 and 443 "
             "and the ports that routes name"
         )
 
@@ -148,12 +167,18 @@ class RequestHandler:
         body = await request.read()
         tunnel = getattr(request.protocol, "tunnel", None)
         url = self._request_url(request, tunnel)
-        if (
-            self._external
-            and (tunnel is not None or not request.raw_path.startswith("/"))
-            and interception.sends_out(url.raw_host or "", url.port or 0)
-        ):  # through the proxy, to a host that in-process requests reach as is
-            return await self._proxy.forward(request, url, self._own_ports, body, None)
+        proxied = tunnel is not None or not request.raw_path.startswith("/")
+        if proxied:
+            host, port = url.raw_host or "", url.port or 0
+            if tunnel is None:  # a proxy request: the port rule of CONNECT
+                refusal = self.tunnel_refusal(host, port, f"{request.method} {url}")
+                if refusal is not None:
+                    return refuse(refusal)
+            if self._external and interception.sends_out(host, port):
+                # to a host that in-process requests reach as is
+                return await self._proxy.forward(
+                    request, url, self._own_ports, body, None
+                )
         headers = request.headers
         sender_thread = client_cert = None
         if self._external:
@@ -251,6 +276,16 @@ class RequestHandler:
             pending.test_loop.cancel(pending.future)
             raise
         return self._dispatcher.complete(pending)
+
+
+def refuse(why: str) -> web.Response:
+    """The proxy's ``403`` for a request it does not take, logged."""
+    logger.warning("aiointercept's proxy answered 403: %s", why)
+    return web.Response(
+        status=403,
+        text=f"aiointercept's proxy: {why}\n",
+        headers={"Connection": "close"},
+    )
 
 
 def _connected_to(transport: asyncio.BaseTransport | None) -> tuple[str, int] | None:

@@ -52,6 +52,7 @@ from aiointercept import (
 from tests.support import clients, loopback_net
 from tests.support.blocks import port_of
 from tests.support.cassettes import interactions, uris
+from tests.support.certificates import ALICE, CLIENT_CA, MALLORY
 from tests.support.inner_pytest import BOTH_BACKENDS, run_pytest, summary
 from tests.support.journal import only
 from tests.support.loopback_net import LoopbackNet
@@ -618,20 +619,6 @@ async def test_a_tls_fault_fails_the_childs_handshake(
     assert (route.call_count, other.call_count) == (0, 1)
     assert list(m.requests) == [("GET", URL("https://other.example.com/account"))]
     assert m.unmatched == []
-
-
-#: The certificate authority of the clients, and one the host does not know.
-CLIENT_CA = trustme.CA(organization_name="Example")
-STRANGER_CA = trustme.CA(organization_name="Stranger")
-
-
-ALICE = CLIENT_CA.issue_cert(
-    "alice.example.org",
-    common_name="alice",
-    organization_unit_name="Payments",
-    organization_name="Example",
-)
-MALLORY = STRANGER_CA.issue_cert("mallory.example.org", common_name="mallory")
 
 
 def certificate_file(certificate: trustme.LeafCert, folder: Path) -> str:

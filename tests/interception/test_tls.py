@@ -42,6 +42,7 @@ from yarl import URL
 
 from aiointercept import aiointercept
 from tests.support import clients, loopback_net
+from tests.support.certificates import ALICE, CLIENT_CA, MALLORY
 from tests.support.clients import (
     ALL_SYNC_KINDS,
     BOUND,
@@ -265,18 +266,6 @@ async def test_tls_settings_by_port_before_the_block_and_cleared() -> None:
 
 
 # == mutual TLS ======================================================================
-
-#: The certificate authority of the clients, and one that the host does not
-#: know.
-CLIENT_CA = trustme.CA(organization_name="Example")
-STRANGER_CA = trustme.CA(organization_name="Stranger")
-ALICE = CLIENT_CA.issue_cert(
-    "alice.example.org",
-    common_name="alice",
-    organization_unit_name="Payments",
-    organization_name="Example",
-)
-MALLORY = STRANGER_CA.issue_cert("mallory.example.org", common_name="mallory")
 
 
 def showing(certificate: trustme.LeafCert | None) -> Verify:

@@ -338,10 +338,7 @@ def _replace(data: Any) -> Any:
             result[name] = new
         return result if changed else data
     if isinstance(data, list):
-        items = [_replace(item) for item in data]
-        return (
-            items if any(n is not o for n, o in zip(items, data, strict=True)) else data
-        )
+        return _same_or([_replace(item) for item in data], data)
     return data
 
 
@@ -357,12 +354,7 @@ def _replace_all(value: Any) -> Any:
         changed = any(items[name] is not item for name, item in value.items())
         return items if changed else value
     if isinstance(value, list):
-        listed = [_replace_all(item) for item in value]
-        return (
-            listed
-            if any(n is not o for n, o in zip(listed, value, strict=True))
-            else value
-        )
+        return _same_or([_replace_all(item) for item in value], value)
     return value
 
 
@@ -381,10 +373,7 @@ def _drop(data: Any) -> Any:
             result[name] = new
         return result if changed else data
     if isinstance(data, list):
-        items = [_drop(item) for item in data]
-        return (
-            items if any(n is not o for n, o in zip(items, data, strict=True)) else data
-        )
+        return _same_or([_drop(item) for item in data], data)
     return data
 
 

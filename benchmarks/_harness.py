@@ -37,6 +37,9 @@ from typing import Any
 Samples = dict[str, list[float]]
 #: A scenario: ``(sizes, repeats) -> {row: samples}``.
 Scenario = Callable[["Sizes", int], Samples]
+#: How many requests the implementation has served so far, in the process:
+#: ``() -> (by the test's loops, by its server thread)``.
+ServedCounter = Callable[[], tuple[int, int]]
 
 #: The JSON payload every small response carries (and its bytes on the wire).
 PAYLOAD: dict[str, Any] = {"ok": True}
@@ -54,6 +57,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "lifecycle": ("lifecycle",),
     "sequential": ("sequential",),
     "concurrent": ("concurrent",),
+    "concurrent_200": ("concurrent_200",),
     "body_1mb": ("body_1mb",),
     "routes_400": ("routes_400", "routes_400_register"),
     "registration": ("registration", "registration_external"),
@@ -96,6 +100,9 @@ class Sizes:
     sequential: int = 500
     concurrency: int = 50
     concurrent_batches: int = 10
+    #: ``concurrent_200``: requests at once, and batches of them
+    concurrency_200: int = 200
+    concurrent_200_batches: int = 2
     body_1mb: int = 20
     routes: int = 400
     fixture_tests: int = 500
@@ -115,6 +122,15 @@ class Sizes:
     startup_tests: int = 50
     #: https requests the child process of ``proxy_child`` makes in a row
     child_requests: int = 100
+
+    def burst(self, scenario: str) -> tuple[int, int]:
+        """How many requests ``concurrent`` or ``concurrent_200`` (the
+        scenario named) sends at once, and how many such batches in a row."""
+        if scenario == "concurrent_200":
+            return self.concurrency_200, self.concurrent_200_batches
+        if scenario == "concurrent":
+            return self.concurrency, self.concurrent_batches
+        raise ValueError(f"not a concurrent scenario: {scenario!r}")
 
     def route_order(self) -> list[int]:
         """The order in which ``routes_400`` requests its routes: shuffled with a
@@ -819,6 +835,8 @@ def main(
     distributions: Sequence[str],
     details: Mapping[str, str] | None = None,
     argv: Sequence[str] | None = None,
+    served: ServedCounter | None = None,
+    served_not_counted: str | None = None,
 ) -> None:
     """Run the scenarios selected on the command line and write their samples.
 
@@ -828,6 +846,13 @@ def main(
     A key of ``not_applicable`` may also be a single row of a scenario that
     is measured. ``details`` replace or add entries of the versions reported (say, how
     PyYAML was built).
+
+    ``served``, for an implementation that serves from the test's loop or from
+    a thread of its own: read before and after each scenario that ran, to
+    report how many requests each served (``served``, by scenario:
+    ``[test's loops, server thread]``, warm-up included, requests made in
+    subprocesses not). ``served_not_counted``: why an implementation that has
+    a server thread does not count them.
     """
     parser = argparse.ArgumentParser(description=f"benchmark {implementation}")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats")
@@ -856,6 +881,7 @@ def main(
     samples: Samples = {}
     errors: dict[str, str] = {}
     unavailable: dict[str, str] = {}
+    served_by: dict[str, list[int]] = {}
     for name, scenario in scenarios.items():
         if only and name not in only:
             continue
@@ -865,6 +891,7 @@ def main(
             # a sample lasts seconds already: one per round
             "idle_cpu": 1,
         }.get(name, args.repeats)
+        before = served() if served is not None else None
         try:
             samples.update(scenario(sizes, repeats))
         except NotAvailable as reason:
@@ -875,6 +902,10 @@ def main(
             traceback.print_exc()
             for row in SCENARIOS[name]:
                 errors[row] = f"{type(error).__name__}: {error}"
+        else:
+            if served is not None and before is not None:
+                after = served()
+                served_by[name] = [after[0] - before[0], after[1] - before[1]]
     result = {
         "implementation": implementation,
         "versions": {**versions(*distributions), **(details or {})},
@@ -888,6 +919,10 @@ def main(
         | unavailable,
         "errors": errors,
     }
+    if served is not None:
+        result["served"] = served_by
+    if served_not_counted is not None:
+        result["served_not_counted"] = served_not_counted
     text = json.dumps(result, indent=1)
     if args.json is None:
         print(text)

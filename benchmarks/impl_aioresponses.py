@@ -82,24 +82,28 @@ def sequential(sizes: Sizes, repeats: int) -> Samples:
     return {"sequential": asyncio.run(_on_one_session(route, run))}
 
 
-def concurrent(sizes: Sizes, repeats: int) -> Samples:
-    async def run(session: aiohttp.ClientSession) -> list[float]:
-        async def body() -> None:
-            for _ in range(sizes.concurrent_batches):
-                await asyncio.gather(
-                    *(
-                        _get(session, URL, PAYLOAD_BYTES)
-                        for _ in range(sizes.concurrency)
+def _concurrent(row: str) -> Callable[[Sizes, int], Samples]:
+    """Batches of requests at once (``asyncio.gather``) on one session, as
+    many and as large as ``row`` says (``concurrent``, ``concurrent_200``)."""
+
+    def scenario(sizes: Sizes, repeats: int) -> Samples:
+        at_once, batches = sizes.burst(row)
+
+        async def run(session: aiohttp.ClientSession) -> list[float]:
+            async def body() -> None:
+                for _ in range(batches):
+                    await asyncio.gather(
+                        *(_get(session, URL, PAYLOAD_BYTES) for _ in range(at_once))
                     )
-                )
 
-        ops = sizes.concurrent_batches * sizes.concurrency
-        return await timed(body, ops, repeats)
+            return await timed(body, batches * at_once, repeats)
 
-    def route(m: Any) -> object:
-        return m.get(URL, payload=PAYLOAD, repeat=True)
+        def route(m: Any) -> object:
+            return m.get(URL, payload=PAYLOAD, repeat=True)
 
-    return {"concurrent": asyncio.run(_on_one_session(route, run))}
+        return {row: asyncio.run(_on_one_session(route, run))}
+
+    return scenario
 
 
 def body_1mb(sizes: Sizes, repeats: int) -> Samples:
@@ -193,7 +197,8 @@ if __name__ == "__main__":
         {
             "lifecycle": lifecycle,
             "sequential": sequential,
-            "concurrent": concurrent,
+            "concurrent": _concurrent("concurrent"),
+            "concurrent_200": _concurrent("concurrent_200"),
             "body_1mb": body_1mb,
             "routes_400": routes_400,
             "registration": registration,

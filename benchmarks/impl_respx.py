@@ -108,6 +108,7 @@ if __name__ == "__main__":
             "lifecycle": httpx_only,
             "sequential": httpx_only,
             "concurrent": httpx_only,
+            "concurrent_200": httpx_only,
             "body_1mb": httpx_only,
             "routes_400": httpx_only,
             "fixture": "its pytest fixture is not measured",

@@ -137,6 +137,7 @@ if __name__ == "__main__":
             "lifecycle": not_cassettes,
             "sequential": not_cassettes,
             "concurrent": not_cassettes,
+            "concurrent_200": not_cassettes,
             "body_1mb": not_cassettes,
             "routes_400": not_cassettes,
             "fixture": not_cassettes,

@@ -136,6 +136,13 @@ ROW_DESCRIPTIONS = {
         f"(``asyncio.gather``), {_SIZES.concurrent_batches} batches, on one "
         "session; time per request."
     ),
+    "concurrent_200": (
+        f"concurrent with batches of {_SIZES.concurrency_200} concurrent "
+        f"requests, {_SIZES.concurrent_200_batches} batches: more at once than "
+        "the session opens connections (aiohttp's default limit, 100), so half "
+        "of a batch waits for a connection that another request frees; time "
+        "per request."
+    ),
     "body_1mb": "GET of a 1 MiB body, read in full, on one session.",
     "routes_400": (
         f"{_SIZES.routes} routes with distinct URLs, each requested once in a "
@@ -480,6 +487,18 @@ TARGETS = (
     Ratio(
         "sequential: aiointercept / 1.0.0", (AI, "sequential"), (V1, "sequential"), 0.75
     ),
+    Ratio(
+        "concurrent: aiointercept / floor",
+        (AI, "concurrent"),
+        (FLOOR, "concurrent"),
+        1.2,
+    ),
+    Ratio(
+        "concurrent_200: aiointercept / floor",
+        (AI, "concurrent_200"),
+        (FLOOR, "concurrent_200"),
+        1.2,
+    ),
     Ratio("body_1mb: aiointercept / floor", (AI, "body_1mb"), (FLOOR, "body_1mb"), 1.2),
     Ratio(
         "routes_400: aiointercept / floor",
@@ -607,10 +626,12 @@ TARGETS = (
 )
 
 INFORMATION = (
-    Ratio(
-        "concurrent: aiointercept / floor", (AI, "concurrent"), (FLOOR, "concurrent")
-    ),
     Ratio("concurrent: aiointercept / 1.0.0", (AI, "concurrent"), (V1, "concurrent")),
+    Ratio(
+        "concurrent_200: aiointercept / 1.0.0",
+        (AI, "concurrent_200"),
+        (V1, "concurrent_200"),
+    ),
     Ratio("body_1mb: aiointercept / 1.0.0", (AI, "body_1mb"), (V1, "body_1mb")),
     Ratio("routes_400: aiointercept / 1.0.0", (AI, "routes_400"), (V1, "routes_400")),
     Ratio("fixture: 1.0.0 overhead per test (async tests)", (V1, "fixture")),
@@ -771,6 +792,35 @@ def ensure_environment(env: Environment, venv_dir: Path, recreate: bool) -> Path
 # -- running ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ServedShare:
+    """How many of a scenario's requests the test's loops and the server thread
+    served, over all rounds, and each round's counts (``None`` for a round
+    that counted nothing)."""
+
+    test_loop: int
+    server_thread: int
+    rounds: tuple[tuple[int, int] | None, ...]
+
+    @property
+    def requests(self) -> int:
+        return self.test_loop + self.server_thread
+
+    def share(self) -> float | None:
+        """The server thread's share of the requests, or ``None`` when no
+        request was served (in this process: ``fixture`` makes its requests
+        in pytest's subprocesses)."""
+        return self.server_thread / self.requests if self.requests else None
+
+    def round_shares(self) -> list[float]:
+        """The server thread's share within each round that served requests."""
+        return [
+            server_thread / (test_loop + server_thread)
+            for test_loop, server_thread in filter(None, self.rounds)
+            if test_loop + server_thread
+        ]
+
+
 @dataclass
 class Collected:
     """What the rounds measured for one implementation."""
@@ -783,6 +833,12 @@ class Collected:
     not_applicable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: scenario -> how many requests (test's loops, server thread) each round
+    #: served, in round order (``None`` for a round that did not count them),
+    #: for an implementation that counts them
+    served: dict[str, list[tuple[int, int] | None]] = field(default_factory=dict)
+    #: why an implementation with a server thread does not count them
+    served_not_counted: str | None = None
 
     @property
     def samples(self) -> dict[str, list[float]]:
@@ -801,6 +857,11 @@ class Collected:
         self.not_applicable.update(result["not_applicable"])
         for row, message in result["errors"].items():
             self.errors.setdefault(row, []).append(message)
+        for scenario, (test_loop, server_thread) in result.get("served", {}).items():
+            counts = self.served.setdefault(scenario, [])
+            counts.extend(None for _ in range(round_number + 1 - len(counts)))
+            counts[round_number] = (test_loop, server_thread)
+        self.served_not_counted = result.get("served_not_counted")
 
     def fail(self, rows: Sequence[str], message: str) -> None:
         for row in rows:
@@ -815,6 +876,18 @@ class Collected:
             for row, values in self.samples.items()
             if values
         }
+
+    def served_shares(self) -> dict[str, ServedShare]:
+        """scenario -> where its requests were served, over all rounds."""
+        shares = {}
+        for scenario, rounds in self.served.items():
+            counted = [counts for counts in rounds if counts is not None]
+            shares[scenario] = ServedShare(
+                sum(test_loop for test_loop, _ in counted),
+                sum(server_thread for _, server_thread in counted),
+                tuple(rounds),
+            )
+        return shares
 
 
 def run_rounds(
@@ -910,6 +983,84 @@ def table(collected: dict[str, Collected], rows: Sequence[str]) -> list[list[str
         for row in rows
     ]
     return [header, *body]
+
+
+#: What the table of :func:`served_table` shows.
+SERVED_CAPTION = (
+    "Requests served by the server thread rather than the test's loop, per "
+    "scenario: its share of the requests of all rounds (warm-up included), in "
+    "brackets how many of how many, then the lowest and highest share of a "
+    "round. A block entered on an asyncio loop is served by that loop; the "
+    "server thread takes over the connections that the loop leaves waiting "
+    "when it is blocked (or busy for too long), and serves every block "
+    "under trio. -: no request "
+    "served in the measuring process (fixture and pytest_startup run pytest "
+    "in subprocesses)."
+)
+
+
+def format_share(share: float) -> str:
+    """A share as a percentage: ``0%`` and ``100%`` exactly (a single request
+    taken over shows), else with :func:`format_number`'s digits."""
+    if share in (0.0, 1.0):
+        return f"{share:.0%}"
+    return f"{format_number(share * 100)}%"
+
+
+def served_cell(
+    collected: Collected, shares: dict[str, ServedShare], scenario: str
+) -> str:
+    """The server thread's share of ``scenario``'s requests, how many of how
+    many, and the range of the rounds' shares when more than one round served
+    requests; ``n/a`` for an implementation that does not count them."""
+    if collected.served_not_counted is not None:
+        return "n/a"
+    found = shares.get(scenario)
+    share = found.share() if found is not None else None
+    if found is None or share is None:
+        if any(row in collected.errors for row in SCENARIOS.get(scenario, ())):
+            return "error"
+        return "-"
+    text = f"{format_share(share)} ({found.server_thread:,}/{found.requests:,})"
+    rounds = found.round_shares()
+    if len(rounds) > 1:
+        low, high = format_share(min(rounds)), format_share(max(rounds))
+        text += f", rounds {low}\N{EN DASH}{high}"
+    return text
+
+
+def served_table(
+    collected: dict[str, Collected], scenarios: Sequence[str]
+) -> list[list[str]]:
+    """Where each of ``scenarios``' requests were served, for the
+    implementations that count it or say why they do not; no line at all
+    when none counted any of them."""
+    counting = {
+        name: c
+        for name, c in collected.items()
+        if c.served or c.served_not_counted is not None
+    }
+    shares = {name: c.served_shares() for name, c in counting.items()}
+    shown = [
+        scenario
+        for scenario in scenarios
+        if any(scenario in found for found in shares.values())
+    ]
+    if not shown:
+        return []
+    return [
+        ["scenario", *counting],
+        *(
+            [
+                scenario,
+                *(
+                    served_cell(c, shares[name], scenario)
+                    for name, c in counting.items()
+                ),
+            ]
+            for scenario in shown
+        ),
+    ]
 
 
 def render_text_table(cells: list[list[str]]) -> str:
@@ -1051,6 +1202,27 @@ def _fill(text: str, indent: str = "", first: str | None = None) -> list[str]:
     ).split("\n")
 
 
+def _served_section(collected: dict[str, Collected]) -> list[str]:
+    """The docs page's table of where each scenario's requests were served,
+    after what it shows; nothing for results saved before they were counted."""
+    cells = served_table(collected, list(SCENARIOS))
+    if not cells:
+        return []
+    cells[0][0] = "Scenario"
+    cells = [
+        [_literal(line[0]) if n else line[0], *line[1:]] for n, line in enumerate(cells)
+    ]
+    return [
+        *_fill(SERVED_CAPTION),
+        "",
+        *_rst_table(
+            "Requests served by the server thread, per scenario",
+            cells,
+            " ".join(["30"] + ["35"] * (len(cells[0]) - 1)),
+        ),
+    ]
+
+
 def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
     """docs/performance.rst and docs/_static/performance.png from ``report``."""
     rows = [row for row in ROWS if any(c.samples.get(row) for c in collected.values())]
@@ -1142,6 +1314,7 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
         "   :alt: Bar chart of each scenario's median time per operation, per "
         "implementation, as a ratio to the floor's, around a line at 1.0",
         "",
+        *_served_section(collected),
         "Ratios",
         "------",
         "",
@@ -1469,6 +1642,15 @@ def load(path: Path) -> tuple[dict[str, Any], dict[str, Collected]]:
             not_applicable=saved["not_applicable"],
             errors=saved["errors"],
             seconds=saved["seconds"],
+            # results written before the requests served were counted: none
+            served={
+                scenario: [
+                    None if counts is None else (counts[0], counts[1])
+                    for counts in found["rounds"]
+                ]
+                for scenario, found in saved.get("served", {}).items()
+            },
+            served_not_counted=saved.get("served_not_counted"),
         )
         for name, saved in report["implementations"].items()
     }
@@ -1527,6 +1709,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "not_applicable": c.not_applicable,
                 "errors": c.errors,
                 "seconds": c.seconds,
+                # per scenario: requests served by the test's loops and by
+                # the server thread, over all rounds and per round
+                "served": {
+                    scenario: {
+                        "test_loop": found.test_loop,
+                        "server_thread": found.server_thread,
+                        "share": found.share(),
+                        "rounds": c.served[scenario],
+                    }
+                    for scenario, found in c.served_shares().items()
+                },
+                "served_not_counted": c.served_not_counted,
             }
             for name, c in collected.items()
         },
@@ -1543,6 +1737,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, c in collected.items():
         for row, messages in c.errors.items():
             print(f"error: {name} {row}: {messages[0]}")
+    served = served_table(collected, args.only or list(SCENARIOS))
+    if served:
+        print()
+        print("\n".join(textwrap.wrap(SERVED_CAPTION, 88)))
+        print(render_text_table(served))
     print()
     print("Targets:")
     print(render_ratios(targets))

@@ -118,3 +118,66 @@ def test_a_scenario_not_available_is_reported_not_applicable_not_an_error(
     assert result["errors"] == dict.fromkeys(
         SCENARIOS["https_httpx"], "RuntimeError: unexpected body"
     )
+
+
+def test_the_requests_each_scenario_served_are_counted_where_they_were_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_harness, "install_loopback_guard", lambda: None)
+    counts = [10, 0]
+
+    def serve(by_the_loop: int, by_the_thread: int) -> _harness.Scenario:
+        def scenario(sizes: Sizes, repeats: int) -> Samples:
+            counts[0] += by_the_loop
+            counts[1] += by_the_thread
+            return {"concurrent": [1.0]}
+
+        return scenario
+
+    def broken(sizes: Sizes, repeats: int) -> Samples:
+        counts[1] += 5
+        raise RuntimeError("unexpected body")
+
+    output = tmp_path / "result.json"
+    _harness.main(
+        "aiointercept",
+        {
+            "concurrent": serve(3, 0),
+            "concurrent_200": serve(1, 7),
+            "lifecycle": broken,
+        },
+        {},
+        [],
+        argv=["--repeats", "1", "--json", str(output)],
+        served=lambda: (counts[0], counts[1]),
+    )
+    result = json.loads(output.read_text())
+    # a scenario that failed counts nothing
+    assert result["served"] == {"concurrent": [3, 0], "concurrent_200": [1, 7]}
+    assert "served_not_counted" not in result
+
+
+def test_an_implementation_says_why_it_does_not_count_where_requests_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_harness, "install_loopback_guard", lambda: None)
+    output = tmp_path / "result.json"
+    _harness.main(
+        "aiointercept-1.0.0",
+        {"concurrent": lambda sizes, repeats: {"concurrent": [1.0]}},
+        {},
+        [],
+        argv=["--repeats", "1", "--json", str(output)],
+        served_not_counted="counts nothing",
+    )
+    result = json.loads(output.read_text())
+    assert "served" not in result
+    assert result["served_not_counted"] == "counts nothing"
+
+
+def test_the_concurrent_scenarios_send_their_own_bursts() -> None:
+    sizes = Sizes()
+    assert sizes.burst("concurrent") == (sizes.concurrency, sizes.concurrent_batches)
+    assert sizes.burst("concurrent_200") == (200, 2)
+    with pytest.raises(ValueError, match="'sequential'"):
+        sizes.burst("sequential")

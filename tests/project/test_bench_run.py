@@ -24,9 +24,10 @@ from benchmarks.run import (
     format_rounds,
     format_value,
     load,
+    served_table,
 )
 
-FLOOR, AI = IMPLEMENTATIONS[0], IMPLEMENTATIONS[1]
+FLOOR, AI, V1 = IMPLEMENTATIONS[0], IMPLEMENTATIONS[1], IMPLEMENTATIONS[2]
 
 
 def result(samples: dict[str, list[float]]) -> dict[str, object]:
@@ -209,3 +210,87 @@ def test_the_chart_shows_each_scenario_as_a_ratio_to_its_floor() -> None:
 
 def test_the_docs_page_describes_every_row() -> None:
     assert set(ROW_DESCRIPTIONS) == set(ROWS)
+
+
+def test_the_server_threads_share_is_pooled_over_rounds_with_its_spread() -> None:
+    mock = Collected(AI)
+    mock.add({**result({}), "served": {"concurrent": [1000, 0]}}, 0)
+    mock.add({**result({}), "served": {}}, 1)  # say, the scenario failed
+    mock.add({**result({}), "served": {"concurrent": [900, 100], "fixture": [0, 0]}}, 2)
+    assert mock.served["concurrent"] == [(1000, 0), None, (900, 100)]
+    share = mock.served_shares()["concurrent"]
+    assert (share.test_loop, share.server_thread, share.requests) == (1900, 100, 2000)
+    assert share.share() == 0.05
+    assert share.round_shares() == [0.0, 0.1]
+    # no request served in the process: no share
+    assert mock.served_shares()["fixture"].share() is None
+
+
+def test_the_served_table_shows_each_scenario_and_says_who_does_not_count() -> None:
+    mock = Collected(AI)
+    mock.add({**result({}), "served": {"concurrent": [3, 1], "fixture": [0, 0]}}, 0)
+    mock.add({**result({}), "served": {"concurrent": [4, 0], "fixture": [0, 0]}}, 1)
+    legacy = Collected(V1)
+    legacy.add({**result({}), "served_not_counted": "counts nothing"}, 0)
+    floor = collect(FLOOR, [{"concurrent": [1.0]}])
+    collected = {AI.name: mock, V1.name: legacy, FLOOR.name: floor}
+    cells = served_table(collected, ["lifecycle", "concurrent", "fixture"])
+    assert cells == [
+        ["scenario", AI.name, V1.name],
+        ["concurrent", "12.5% (1/8), rounds 0%\N{EN DASH}25.0%", "n/a"],
+        ["fixture", "-", "n/a"],
+    ]
+    single = Collected(AI)
+    single.add({**result({}), "served": {"httpx_trio": [0, 1040]}}, 0)
+    assert served_table({AI.name: single}, ["httpx_trio"])[1] == [
+        "httpx_trio",
+        "100% (1,040/1,040)",
+    ]
+    # nothing counted (results of implementations without a server thread)
+    assert served_table({FLOOR.name: floor}, ["concurrent"]) == []
+
+
+def test_served_counts_survive_saving_and_loading(tmp_path: Path) -> None:
+    saved = {
+        "meta": {"rounds": 2},
+        "implementations": {
+            AI.name: {
+                "versions": {},
+                "rounds": {"concurrent": [[1.0], [2.0]]},
+                "not_applicable": {},
+                "errors": {},
+                "seconds": 1.0,
+                "served": {
+                    "concurrent": {
+                        "test_loop": 7,
+                        "server_thread": 1,
+                        "share": 0.125,
+                        "rounds": [[3, 1], None],
+                    }
+                },
+                "served_not_counted": None,
+            },
+            V1.name: {
+                "versions": {},
+                "samples": {},
+                "not_applicable": {},
+                "errors": {},
+                "seconds": 1.0,
+                "served_not_counted": "counts nothing",
+            },
+            FLOOR.name: {  # written before requests were counted
+                "versions": {},
+                "samples": {},
+                "not_applicable": {},
+                "errors": {},
+                "seconds": 1.0,
+            },
+        },
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(saved))
+    _, collected = load(path)
+    assert collected[AI.name].served == {"concurrent": [(3, 1), None]}
+    assert collected[V1.name].served_not_counted == "counts nothing"
+    assert collected[FLOOR.name].served == {}
+    assert collected[FLOOR.name].served_not_counted is None

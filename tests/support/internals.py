@@ -28,6 +28,7 @@ from aiointercept._cassette.matching import MATCHERS, Index
 from aiointercept._cassette.options import RecordMode
 from aiointercept._core.registration import Shortcut
 from aiointercept._core.urls import normalize_url
+from aiointercept._server.handler import requests_served
 from aiointercept._server.proxy import failure_in_words
 from aiointercept._server.sockets import SHUTDOWN_TIMEOUT
 from aiointercept._server.thread import active_servers
@@ -57,6 +58,7 @@ __all__ = [
     "normalize_url",
     "readiness",
     "request_handler",
+    "requests_served",
     "server_thread",
     "socket_adapter",
     "ssl_adapter",

@@ -122,7 +122,7 @@ class BlockServer:
         if self._loop is not None:
             raise RuntimeError("this server is already running")
         sockets = self._sockets = self._bind()
-        server = self._home_server = self._new_server(home)
+        server = self._home_server = self._new_server(home, server_thread=False)
         self._home_loop = home
         self.home_clock = thread_clock()
         self._home_serving = home.create_task(serve(home, server, sockets))
@@ -154,9 +154,11 @@ class BlockServer:
         resend_guard.untrack(self._ports)
         engine.release(self)
 
-    def _new_server(self, loop: asyncio.AbstractEventLoop) -> WebServer:
+    def _new_server(
+        self, loop: asyncio.AbstractEventLoop, *, server_thread: bool
+    ) -> WebServer:
         assert self._handler is not None
-        return self._handler.new_server(loop)
+        return self._handler.new_server(loop, server_thread=server_thread)
 
     # -- the server thread, standing in for a blocked test loop --------------
 
@@ -184,7 +186,7 @@ class BlockServer:
                 if self._web_server is None:
                     # made here, under the lock: a stop that comes next knows
                     # there is a connection to close
-                    self._web_server = self._new_server(loop)
+                    self._web_server = self._new_server(loop, server_thread=True)
                 loop.call_soon_threadsafe(self._take_over, conn)
                 took_over = True
         return took_over
@@ -219,7 +221,7 @@ class BlockServer:
 
     def _begin(self, sockets: list[socket.socket]) -> None:
         assert self._loop is not None
-        server = self._web_server = self._new_server(self._loop)
+        server = self._web_server = self._new_server(self._loop, server_thread=True)
         self._serving = self._loop.create_task(serve(self._loop, server, sockets))
 
     async def stop(self) -> None:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .connection import Tunnel
     from .proxy import Proxy
 
-__all__ = ["HANG_WARNING_AFTER", "RequestHandler", "make_request"]
+__all__ = ["HANG_WARNING_AFTER", "RequestHandler", "make_request", "requests_served"]
 
 logger = logging.getLogger("aiointercept")
 
@@ -52,6 +52,21 @@ logger = logging.getLogger("aiointercept")
 #: before a WARNING on the ``aiointercept`` logger says what it waits for.
 #: Nothing is scheduled for a request that does not wait.
 HANG_WARNING_AFTER = 5.0
+
+#: How many requests the blocks' servers have handled since the process
+#: started: [on a test's loop, on the server thread]. Each slot is counted by
+#: the loops of its kind only, one increment per request; two test loops
+#: serving in two threads at the same instant may miss one.
+_served = [0, 0]
+
+
+def requests_served() -> tuple[int, int]:
+    """How many requests the test's loops and the server thread have handled
+    since the process started. Internal: the benchmark (``nox -s bench``)
+    reads it to show, per scenario, the share of requests the server thread
+    served (under trio, all of them; on asyncio, those whose connections it
+    took over from a blocked test's loop)."""
+    return _served[0], _served[1]
 
 
 def make_request(
@@ -95,10 +110,15 @@ class RequestHandler:
         #: What ``m.tls()`` set for the block (the block's own mapping).
         self._tls = tls
 
-    def new_server(self, loop: asyncio.AbstractEventLoop) -> WebServer:
-        """An aiohttp server for the block's connections on ``loop``."""
+    def new_server(
+        self, loop: asyncio.AbstractEventLoop, *, server_thread: bool
+    ) -> WebServer:
+        """An aiohttp server for the block's connections on ``loop``: the
+        server thread's loop (``server_thread``) or a test's."""
+        served, where = _served, int(server_thread)
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            served[where] += 1
             return await self._handle(request, server)
 
         # auto_decompress=False: request bodies are recorded as sent;

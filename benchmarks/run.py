@@ -1412,7 +1412,7 @@ WHERE_THE_TIME_GOES = (
     "sleeps in epoll on the blocks' listening sockets: it wakes when a "
     "connection arrives, takes it over if the loop has not accepted it 2 ms "
     "later and is blocked (its thread used no CPU time meanwhile; a loop busy "
-    "with a burst is left to it for up to 50 ms), and after finding the loop "
+    "with a burst is left to it for up to 200 ms), and after finding the loop "
     "accepting rests 20 ms before it waits again. A block with no traffic "
     "wakes nothing (``idle_cpu``), and a test "
     "that opens connection after connection wakes the watch at most every "

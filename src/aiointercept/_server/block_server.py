@@ -90,8 +90,10 @@ class BlockServer:
         # Serving on the test's loop (an asyncio one): that loop accepts and
         # serves; the server thread takes over connections it leaves waiting.
         self._home_loop: asyncio.AbstractEventLoop | None = None
-        #: The clock of the CPU time of the thread that runs the test's loop.
+        #: The clock of the CPU time of the thread that runs the test's loop,
+        #: and that thread's id in the operating system.
         self.home_clock: int | None = None
+        self.home_native_id: int | None = None
         self._home_server: WebServer | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
         self._sockets: list[socket.socket] = []
@@ -125,6 +127,7 @@ class BlockServer:
         server = self._home_server = self._new_server(home, server_thread=False)
         self._home_loop = home
         self.home_clock = thread_clock()
+        self.home_native_id = threading.get_native_id()
         self._home_serving = home.create_task(serve(home, server, sockets))
         self._loop = engine.acquire()
         engine.watch(self, sockets)

@@ -10,9 +10,10 @@ looks again :data:`TAKE_OVER_AFTER` later, and has the block accept what the
 test's loop has still not accepted, for the server loop to serve it (see
 :meth:`.BlockServer.take_over_waiting`). A block with no traffic never wakes
 it. A loop that is busy rather than blocked (its thread has used CPU time
-meanwhile, running the callbacks of a burst of requests, say) is left to
-accept them itself, for up to :data:`BUSY_LIMIT`: a loop idle in its selector
-would have accepted them at once.
+meanwhile, running the callbacks of a burst of requests, say, or is waiting
+for a CPU on a loaded machine) is left to accept them itself, for up to
+:data:`BUSY_LIMIT`: a loop idle in its selector would have accepted them at
+once.
 
 :class:`Watch` holds the watched sockets; they are added and removed from any
 thread, under its lock, and only the watch thread waits on them.
@@ -43,7 +44,7 @@ TAKE_OVER_AFTER = 0.002
 #: callbacks, not blocked) and accepts none of them, before the server thread
 #: takes them over anyway: a burst of requests is served by the loop that
 #: makes it.
-BUSY_LIMIT = 0.05
+BUSY_LIMIT = 0.2
 
 #: How long the watch rests after finding the test's loop accepting, before
 #: it waits for connections again: a test that makes connections one after
@@ -116,7 +117,9 @@ class Watch:
         usual case), rest :data:`WATCH_REST` before the next wait, so that a
         test making many connections does not wake this thread for each."""
         readiness = self._readiness
-        busy_since: dict[int, float] = {}
+        #: fd -> (the socket's identity, since when its loop has been busy):
+        #: a descriptor is reused by the sockets of later blocks
+        busy_since: dict[int, tuple[int, float]] = {}
         while True:
             fds = readiness.wait()
             if fds is None:
@@ -133,10 +136,14 @@ class Watch:
                 if entry is None:
                     continue
                 cpu_now, accepted_now = _activity(entry)
-                if accepted_now != accepted:  # accepting: a burst of connections
-                    busy_since[fd] = now
-                since = busy_since.setdefault(fd, now)
-                if cpu is not None and cpu_now != cpu and now - since < BUSY_LIMIT:
+                sock_id, since = busy_since.get(fd, (0, now))
+                if sock_id != id(entry[1]) or accepted_now != accepted:
+                    # a new socket, or its loop accepts: a burst of connections
+                    since = now
+                busy_since[fd] = (id(entry[1]), since)
+                # it used CPU time, or waits for a CPU (a loaded machine)
+                runs = (cpu is not None and cpu_now != cpu) or _runnable(entry)
+                if runs and now - since < BUSY_LIMIT:
                     # the loop runs, busy: it accepts when it gets there
                     busy = True
                     self._rearm(entry)
@@ -191,6 +198,21 @@ def _activity(entry: _Entry | None) -> tuple[int | None, int]:
         return time.clock_gettime_ns(clock), accepted
     except OSError:  # the thread has ended
         return None, accepted
+
+
+def _runnable(entry: _Entry) -> bool:
+    """Whether the thread of the loop that serves ``entry``'s block is running
+    or waiting for a CPU, rather than sleeping (blocked), where the platform
+    tells (Linux)."""
+    thread = entry[0].home_native_id
+    if thread is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{thread}/stat", "rb") as stat:
+            # the state follows the command name, which is in brackets
+            return stat.read().rpartition(b")")[2][1:2] == b"R"
+    except OSError:  # not Linux, or the thread has ended
+        return False
 
 
 def thread_clock() -> int | None:

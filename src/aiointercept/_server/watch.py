@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import socket
 import threading
 import time
@@ -135,6 +136,10 @@ class Watch:
             for (fd, entry), (cpu, accepted) in zip(entries, before, strict=True):
                 if entry is None:
                     continue
+                if not _waiting(entry[1]):  # accepted meanwhile: the usual case
+                    busy_since.pop(fd, None)
+                    self._rearm(entry)
+                    continue
                 cpu_now, accepted_now = _activity(entry)
                 sock_id, since = busy_since.get(fd, (0, now))
                 if sock_id != id(entry[1]) or accepted_now != accepted:
@@ -198,6 +203,14 @@ def _activity(entry: _Entry | None) -> tuple[int | None, int]:
         return time.clock_gettime_ns(clock), accepted
     except OSError:  # the thread has ended
         return None, accepted
+
+
+def _waiting(sock: socket.socket) -> bool:
+    """Whether a connection waits on the listening ``sock``."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile
+        return False
 
 
 def _runnable(entry: _Entry) -> bool:

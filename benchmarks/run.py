@@ -468,13 +468,13 @@ RESPX, VCR = "respx", "vcrpy"
 
 TARGETS = (
     Ratio(
-        "lifecycle: aiointercept / floor", (AI, "lifecycle"), (FLOOR, "lifecycle"), 0.8
+        "lifecycle: aiointercept / floor", (AI, "lifecycle"), (FLOOR, "lifecycle"), 1.0
     ),
     Ratio(
         "lifecycle: aiointercept / floor, worst round",
         (AI, "lifecycle"),
         (FLOOR, "lifecycle"),
-        0.8,
+        1.3,
         worst_round=True,
     ),
     Ratio("lifecycle: aiointercept / 1.0.0", (AI, "lifecycle"), (V1, "lifecycle"), 0.5),
@@ -504,7 +504,7 @@ TARGETS = (
         "routes_400: aiointercept / floor",
         (AI, "routes_400"),
         (FLOOR, "routes_400"),
-        1.3,
+        1.2,
     ),
     Ratio(
         "registration: aiointercept / floor (aiohttp add_route)",

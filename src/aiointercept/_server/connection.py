@@ -44,20 +44,29 @@ HANDSHAKE_TIMEOUT = 30.0
 
 class Door(asyncio.Protocol):
     """One accepted connection until its first bytes arrive; then the HTTP
-    server's protocol (``make_protocol()``), over TLS or not."""
+    server's protocol (``make_protocol()``), over TLS or not.
+
+    A connection made once its server has closed (``closed()``: the loop
+    accepted it before the block stopped listening, and made it after) is
+    closed at once, as the server closes a request handler's."""
 
     def __init__(
         self,
         make_protocol: Callable[[], asyncio.BaseProtocol],
         waiting: set[Door],
+        closed: Callable[[], bool],
     ) -> None:
         self._make_protocol = make_protocol
         self._waiting = waiting
+        self._closed = closed
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self._closed():
+            transport.abort()
+            return
         self._waiting.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

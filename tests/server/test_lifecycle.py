@@ -3,6 +3,7 @@ malformed HTTP and concurrency."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import select
@@ -276,6 +277,80 @@ async def test_a_connection_opened_just_before_exit_leaves_no_socket_behind() ->
 
     leaked = [str(w.message) for w in caught if w.category is ResourceWarning]
     assert leaked == []
+
+
+def test_a_connection_being_made_as_a_block_stops_is_closed_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server thread has accepted a connection and is making it when the
+    block's stop is requested: the block's exit closes it all the same (it
+    must not wait for its client, nor outlive the block)."""
+    being_made = threading.Event()
+    stop_requested = threading.Event()
+    web_server = internals.server_sockets.WebServer
+    block_server = internals.block_server.BlockServer
+    make_door, schedule_stop = web_server.protocol_factory, block_server._schedule_stop
+
+    def door(self: Any) -> Any:
+        # on the server thread, between accepting the connection and making it
+        being_made.set()
+        stop_requested.wait(5)
+        return make_door(self)
+
+    def schedule(self: Any, stopped: Any) -> bool:
+        scheduled: bool = schedule_stop(self, stopped)
+        stop_requested.set()
+        return scheduled
+
+    monkeypatch.setattr(web_server, "protocol_factory", door)
+    monkeypatch.setattr(block_server, "_schedule_stop", schedule)
+    with socket.socket() as client:
+        # a block entered with 'with' is served by the server thread
+        with aiointercept(mock_external_urls=True) as m:
+            client.connect(("127.0.0.1", port_of(m.server_url)))
+            assert being_made.wait(5)
+        client.settimeout(5)
+        assert end_of(client) == b""
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_a_connection_being_made_as_an_asyncio_block_stops_is_closed_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same on the test's loop, which serves the block: the block leaves
+    as the loop is making a connection it has accepted."""
+    loop = asyncio.get_running_loop()
+    test_thread = threading.get_ident()
+    being_made = asyncio.Event()
+    web_server = internals.server_sockets.WebServer
+    make_door = web_server.protocol_factory
+
+    def door(self: Any) -> Any:
+        if threading.get_ident() == test_thread:
+            # the test resumes at the next turn, before the connection is made
+            being_made.set()
+        else:  # the server thread took it over (a loaded machine)
+            loop.call_soon_threadsafe(being_made.set)
+        return make_door(self)
+
+    monkeypatch.setattr(web_server, "protocol_factory", door)
+    with socket.socket() as client:
+        async with aiointercept(mock_external_urls=True) as m:
+            # connected at once (by the kernel), accepted once the test waits
+            client.connect(("127.0.0.1", port_of(m.server_url)))
+            with anyio.fail_after(5):
+                await being_made.wait()
+        client.settimeout(5)
+        assert await anyio.to_thread.run_sync(end_of, client) == b""
+
+
+def end_of(client: socket.socket) -> bytes:
+    """What the server sends next on ``client``: ``b""`` when it has closed."""
+    try:
+        return client.recv(1)
+    except ConnectionResetError:
+        return b""
 
 
 @pytest.mark.anyio
@@ -738,25 +813,31 @@ async def test_asyncio_blocks_are_served_by_the_tests_loop_unless_it_is_blocked(
     anyio_backend: str, readiness: str
 ) -> None:
     served_by: list[str] = []
+    test_thread = threading.current_thread().name
 
     def where(url: URL, **kwargs: Any) -> CallbackResult:
         served_by.append(threading.current_thread().name)
         return CallbackResult(body="ok")
 
-    async with aiointercept() as m, httpx.AsyncClient() as client:
+    # On a loaded machine the test's loop may be slow to accept a connection
+    # (more than TAKE_OVER_AFTER), and the server thread then takes it over,
+    # with every request the client sends on it. So each request comes on a
+    # connection of its own, until the test's loop serves one: it must, when
+    # it can (asyncio), and never under trio.
+    attempts = 100 if anyio_backend == "asyncio" else 5
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    async with aiointercept() as m, httpx.AsyncClient(limits=no_keepalive) as client:
         m.get("/where", callback=where, repeat=True)
-        for _ in range(5):
+        for _ in range(attempts):
             assert (await client.get(f"{m.server_url}/where")).text == "ok"
+            if served_by[-1] == test_thread:
+                break
         # a blocking call holds up the test's loop: the server thread answers
         blocking = requests.get(f"{m.server_url}/where", timeout=5)  # noqa: ASYNC210
         assert blocking.text == "ok"
 
-    # on a loaded machine the test's loop may be slow to accept a connection,
-    # and the server thread may take one over: what counts is that the loop
-    # serves when it can (asyncio), and never under trio
     *by_the_client, by_the_blocking_call = served_by
     assert by_the_blocking_call == "aiointercept-server"
-    test_thread = threading.current_thread().name
     if anyio_backend == "asyncio":
         assert test_thread in by_the_client
     else:

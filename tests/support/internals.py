@@ -21,6 +21,7 @@ import aiointercept._adapters._ssl as ssl_adapter
 import aiointercept._server.block_server as block_server
 import aiointercept._server.handler as request_handler
 import aiointercept._server.readiness as readiness
+import aiointercept._server.sockets as server_sockets
 import aiointercept._server.thread as server_thread
 from aiointercept._adapters import incompatibility, interception
 from aiointercept._cassette.format import CassetteResponse, Interaction
@@ -59,6 +60,7 @@ __all__ = [
     "readiness",
     "request_handler",
     "requests_served",
+    "server_sockets",
     "server_thread",
     "socket_adapter",
     "ssl_adapter",

@@ -31,6 +31,7 @@ from .sockets import (
     WebServer,
     closable_now,
     close_connections,
+    close_late_connections,
     close_server,
     connect,
     listen,
@@ -252,12 +253,11 @@ class BlockServer:
             return
         self._close_sockets(server, listeners)
         were_open = close_connections(server)
-        if self._web_server is None:  # nothing taken over: no wait either
-            self._stop_taking_over(None)
-        else:
-            stopped = Signal(self._test_loop)
-            self._stop_taking_over(stopped)
-            await stopped.wait()
+        # in a task of its own, which a cancellation of this one cannot cut
+        # short
+        stopped = Signal(self._test_loop)
+        home.create_task(self._close_late_home(server, stopped))
+        await stopped.wait()
         if were_open:
             # a client of this loop sees its pooled connection end before it
             # can send on it again: the end, sent at once over loopback, is
@@ -267,6 +267,16 @@ class BlockServer:
             await asyncio.sleep(0)
             if were_open == TLS_OPEN:
                 await asyncio.sleep(0)
+
+    async def _close_late_home(self, server: WebServer, stopped: Signal) -> None:
+        """On the test's loop, once its listening sockets are closed: close
+        the connections it was still making (see
+        :func:`.close_late_connections`), then end the server thread's part
+        (then set ``stopped``)."""
+        try:
+            await close_late_connections(server)
+        finally:
+            self._stop_taking_over(stopped)
 
     def loop_gone(self) -> bool:
         """Whether the test's loop that serves this block has closed without
@@ -411,7 +421,9 @@ class BlockServer:
 
     def _stop_now(self, stopped: Signal) -> None:
         """On the server loop: close at once when nothing needs waiting for
-        (see :func:`closable_now`), else shut down gracefully in a task."""
+        (see :func:`closable_now`), else shut down gracefully in a task;
+        either way, what was still being set up is closed too before
+        ``stopped`` is set."""
         serving, server = self._serving, self._web_server
         assert serving is not None
         assert server is not None
@@ -422,8 +434,16 @@ class BlockServer:
         server.close()
         stop_listening(listeners, self._sockets)
         close_connections(server)
-        self._release()
-        stopped.set()
+        asyncio.get_running_loop().create_task(self._close_late(server, stopped))
+
+    async def _close_late(self, server: WebServer, stopped: Signal) -> None:
+        """On the server loop, once closed: close the connections still being
+        made as it closed, then tell the block it has stopped."""
+        try:
+            await close_late_connections(server)
+        finally:
+            self._release()
+            stopped.set()
 
     async def _close(self, stopped: Signal) -> None:
         try:

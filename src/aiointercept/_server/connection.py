@@ -73,6 +73,8 @@ class DoorServer(Protocol):
 
     gate: Gate
     at_door: set[Door]
+    #: Set when the block's server stops.
+    closed: bool
 
     def __call__(self) -> asyncio.BaseProtocol: ...
 
@@ -81,7 +83,11 @@ class DoorServer(Protocol):
 
 class Door(asyncio.Protocol):
     """One accepted connection until its first bytes arrive; then the HTTP
-    server's protocol, over TLS or not, through a ``CONNECT`` tunnel or not."""
+    server's protocol, over TLS or not, through a ``CONNECT`` tunnel or not.
+
+    A connection made once its server has closed (the loop accepted it before
+    the block stopped listening, and made it after) is closed at once, as the
+    server closes a request handler's."""
 
     def __init__(self, server: DoorServer) -> None:
         self._server = server
@@ -94,6 +100,9 @@ class Door(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self._server.closed:
+            transport.abort()
+            return
         self._server.at_door.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

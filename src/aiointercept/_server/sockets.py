@@ -31,6 +31,7 @@ __all__ = [
     "WebServer",
     "closable_now",
     "close_connections",
+    "close_late_connections",
     "close_server",
     "connect",
     "listen",
@@ -288,6 +289,23 @@ def close_connections(server: WebServer) -> int:
     return were_open
 
 
+async def close_late_connections(server: WebServer) -> None:
+    """Once ``server`` is closed and its listening sockets too: close the
+    connections the loop accepted before, but had not made yet (the block
+    stopped as it was setting them up), so that none outlives the block.
+
+    asyncio makes a connection it has accepted at the loop's next turn (its
+    protocol and transport, in a task), and calls the protocol's
+    ``connection_made`` at the turn after. Two turns from now every such
+    connection has been made: a closed server closes each one as it is made
+    (see :meth:`WebServer.connection_made` and :class:`.Door`), and this
+    closes them now, sending their end at once. Nothing is accepted any more:
+    the listening sockets are closed."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    close_connections(server)
+
+
 async def close_server(
     server: WebServer,
     serving: asyncio.Task[list[asyncio.AbstractServer]],
@@ -311,7 +329,8 @@ async def close_server(
 
 async def shut_down(server: WebServer) -> None:
     """Close ``server``'s idle connections and give in-flight handlers
-    :data:`SHUTDOWN_TIMEOUT` seconds to finish."""
+    :data:`SHUTDOWN_TIMEOUT` seconds to finish; then close those it was
+    still making as it stopped (see :func:`close_late_connections`)."""
     # let requests already received start, so that they are answered
     await asyncio.sleep(0)
     for door in list(server.at_door):
@@ -319,6 +338,7 @@ async def shut_down(server: WebServer) -> None:
     for handler in server.connections:
         handler.close()
     await server.shutdown(SHUTDOWN_TIMEOUT)
+    await close_late_connections(server)
 
 
 def stop_listening(

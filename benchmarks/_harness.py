@@ -194,6 +194,23 @@ async def timed(
     return samples
 
 
+async def timed_bursts(
+    get: Callable[[], Awaitable[None]], sizes: Sizes, row: str, repeats: int
+) -> list[float]:
+    """:func:`timed`, the body being the batches of ``row`` (``concurrent``,
+    ``concurrent_200``): each as many calls of ``get`` at once
+    (``asyncio.gather``) as :meth:`Sizes.burst` says."""
+    import asyncio
+
+    at_once, batches = sizes.burst(row)
+
+    async def body() -> None:
+        for _ in range(batches):
+            await asyncio.gather(*(get() for _ in range(at_once)))
+
+    return await timed(body, batches * at_once, repeats)
+
+
 async def timed_each(
     operation: Callable[[], Awaitable[None]], ops: int, repeats: int
 ) -> list[float]:

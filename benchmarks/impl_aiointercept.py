@@ -54,6 +54,7 @@ from benchmarks._harness import (
     refused_by_the_guard,
     replay_interactions,
     timed,
+    timed_bursts,
     timed_each,
     write_cassette,
 )
@@ -234,16 +235,10 @@ def _concurrent(row: str) -> Callable[[Sizes, int], Samples]:
     many and as large as ``row`` says (``concurrent``, ``concurrent_200``)."""
 
     def scenario(sizes: Sizes, repeats: int) -> Samples:
-        at_once, batches = sizes.burst(row)
-
         async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
-            async def body() -> None:
-                for _ in range(batches):
-                    await asyncio.gather(
-                        *(_get(session, url, PAYLOAD_BYTES) for _ in range(at_once))
-                    )
-
-            return await timed(body, batches * at_once, repeats)
+            return await timed_bursts(
+                lambda: _get(session, url, PAYLOAD_BYTES), sizes, row, repeats
+            )
 
         def route(m: aiointercept, url: str) -> object:
             return m.get(url, payload=PAYLOAD, repeat=True)

@@ -28,6 +28,7 @@ from benchmarks._harness import (
     check_status,
     main,
     timed,
+    timed_bursts,
     timed_each,
 )
 
@@ -87,16 +88,10 @@ def _concurrent(row: str) -> Callable[[Sizes, int], Samples]:
     many and as large as ``row`` says (``concurrent``, ``concurrent_200``)."""
 
     def scenario(sizes: Sizes, repeats: int) -> Samples:
-        at_once, batches = sizes.burst(row)
-
         async def run(session: aiohttp.ClientSession) -> list[float]:
-            async def body() -> None:
-                for _ in range(batches):
-                    await asyncio.gather(
-                        *(_get(session, URL, PAYLOAD_BYTES) for _ in range(at_once))
-                    )
-
-            return await timed(body, batches * at_once, repeats)
+            return await timed_bursts(
+                lambda: _get(session, URL, PAYLOAD_BYTES), sizes, row, repeats
+            )
 
         def route(m: Any) -> object:
             return m.get(URL, payload=PAYLOAD, repeat=True)

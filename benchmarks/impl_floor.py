@@ -38,6 +38,7 @@ from benchmarks._harness import (
     idle_cpu,
     main,
     timed,
+    timed_bursts,
     timed_each,
 )
 
@@ -119,16 +120,10 @@ def _concurrent(row: str) -> Callable[[Sizes, int], Samples]:
     many and as large as ``row`` says (``concurrent``, ``concurrent_200``)."""
 
     def scenario(sizes: Sizes, repeats: int) -> Samples:
-        at_once, batches = sizes.burst(row)
-
         async def run(session: aiohttp.ClientSession, url: str) -> list[float]:
-            async def body() -> None:
-                for _ in range(batches):
-                    await asyncio.gather(
-                        *(_get(session, url, PAYLOAD_BYTES) for _ in range(at_once))
-                    )
-
-            return await timed(body, batches * at_once, repeats)
+            return await timed_bursts(
+                lambda: _get(session, url, PAYLOAD_BYTES), sizes, row, repeats
+            )
 
         return {row: asyncio.run(_on_one_session("/x", _json, run))}
 

@@ -54,7 +54,7 @@ import inspect
 import ipaddress
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .targets import (
     Connection,
@@ -349,6 +349,12 @@ class Interception:
     def connection(self, peer_port: int) -> Connection | None:
         """The connection whose client socket is bound to ``peer_port``."""
         return self._connections.get(peer_port)
+
+    def connection_of(self, transport: Any) -> Connection | None:
+        """The connection a server-side ``transport`` (plain or TLS) serves,
+        when the interception sent it, else ``None``."""
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return self._connections.get(peer[1]) if peer else None
 
     # -- what the guard knows ---------------------------------------------------------
 

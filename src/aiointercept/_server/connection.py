@@ -168,8 +168,7 @@ class Door(asyncio.Protocol):
         gate = self._server.gate
         target = self._tunnel
         if target is None:
-            peer = transport.get_extra_info("peername")
-            connection = interception.connection(peer[1]) if peer else None
+            connection = interception.connection_of(transport)
             if connection is not None:
                 target = (connection.host, connection.port)
         if target is None:  # not noted: pick by the name the client sends

@@ -311,8 +311,7 @@ def refuse(why: str) -> web.Response:
 def _connected_to(transport: asyncio.BaseTransport | None) -> tuple[str, int] | None:
     """The host and port the client asked for when the interception sent its
     connection here, or ``None``."""
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    connection = interception.connection(peer[1]) if peer else None
+    connection = interception.connection_of(transport)
     return None if connection is None else (connection.host, connection.port)
 
 
@@ -330,8 +329,7 @@ def _connection_facts(request: web.BaseRequest) -> tuple[int | None, str | None]
     transport = request.transport
     if transport is None:  # pragma: no cover - the client has gone
         return None, None
-    peer = transport.get_extra_info("peername")
-    connection = interception.connection(peer[1]) if peer else None
+    connection = interception.connection_of(transport)
     sender_thread = connection.thread if connection is not None else None
     return sender_thread, _client_cert_subject(transport)
 

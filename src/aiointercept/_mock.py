@@ -98,7 +98,10 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         interactions from and record new ones to; requires
         ``mock_external_urls=True``. See "Recording and replaying".
     :param record_mode: ``"none"``, ``"once"``, ``"new_episodes"``, ``"all"``
-        or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings.
+        or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings; or
+        ``"verify"``: send every request to the real host, write nothing, and
+        raise :exc:`~aiointercept.CassetteError` at the exit for every live
+        response that differs from its recording.
     :param match_on: the vcrpy matcher names a request must share with a
         recorded one to replay it.
     :param filter_headers: request headers left out of recordings (names, or

@@ -246,7 +246,7 @@ CASES: list[Case] = [
         "record_mode",
         '``"sometimes"``',
         ValueError,
-        "record_mode must be one of none, once, new_episodes, all, rewrite",
+        "record_mode must be one of none, once, new_episodes, all, rewrite, verify",
         mock_external_urls=True,
         cassette="api.yaml",
         record_mode="sometimes",

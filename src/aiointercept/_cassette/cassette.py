@@ -23,6 +23,7 @@ from .format import Interaction
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
+from .verifier import Verifier
 
 __all__ = ["Cassette"]
 
@@ -51,6 +52,11 @@ class Cassette:
         filters = Filters(options)
         #: What the file holds (nothing for ``rewrite``, which replaces it), as
         #: the user's filters and hooks leave it.
+        if mode is RecordMode.VERIFY and not exists:
+            raise CassetteError(
+                f"record_mode='verify' compares live responses with a cassette, "
+                f"and {self.path} does not exist: record it first"
+            )
         self.interactions: list[Interaction] = (
             _format.load(self.path) if exists and mode is not RecordMode.REWRITE else []
         )
@@ -70,6 +76,7 @@ class Cassette:
             RecordMode.NEW_EPISODES,
             RecordMode.ALL,
             RecordMode.REWRITE,
+            RecordMode.VERIFY,
         ) or (mode is RecordMode.ONCE and not exists)
         self.player = Player(
             options, self.interactions if self.replays else [], filters
@@ -84,3 +91,9 @@ class Cassette:
         self.failure = self.player.failure
         self.record = self.recorder.record
         self.save = self.recorder.save
+        if mode is RecordMode.VERIFY:
+            # what the network answers is compared, not written down
+            verifier = Verifier(options, self.interactions, filters)
+            self.record = verifier.record
+            self.save = verifier.save
+            self.failure = verifier.failure

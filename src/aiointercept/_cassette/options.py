@@ -33,7 +33,7 @@ __all__ = [
 
 
 class RecordMode(str, Enum):
-    """vcrpy's record modes, and pytest-recording's ``rewrite``.
+    """vcrpy's record modes, pytest-recording's ``rewrite``, and ``verify``.
 
     A ``str`` enum: ``record_mode="once"`` and ``RecordMode.ONCE`` are the
     same option. The values come from :data:`aiointercept._settings.RECORD_MODES`,
@@ -48,10 +48,11 @@ class RecordMode(str, Enum):
     ``new_episodes``  yes                   yes, after what the file holds
     ``all``           no                    yes, after what the file holds
     ``rewrite``       no                    yes, in place of what it holds
+    ``verify``        no                    no: compares with what it holds
     ================  ====================  =================================
     """
 
-    NONE, ONCE, NEW_EPISODES, ALL, REWRITE = RECORD_MODES
+    NONE, ONCE, NEW_EPISODES, ALL, REWRITE, VERIFY = RECORD_MODES
 
     # the value, as StrEnum (Python 3.11+) shows it, in messages
     __str__ = str.__str__

@@ -89,6 +89,17 @@ class Player:
 
     def play(self, request: RecordedRequest) -> Reply | None:
         """The recorded reply for ``request``, consumed, or ``None``."""
+        position = self.take(request)
+        if position is None:
+            return None
+        reply = self._replies[position]
+        if reply is None:
+            reply = self._replies[position] = _reply(self._interactions[position])
+        return reply
+
+    def take(self, request: RecordedRequest) -> int | None:
+        """The position of the first recorded interaction that matches
+        ``request`` and has not played, now played; or ``None``."""
         if not self._interactions:
             return None
         try:
@@ -112,10 +123,13 @@ class Player:
                     break
             else:
                 return None
-        reply = self._replies[position]
-        if reply is None:
-            reply = self._replies[position] = _reply(self._interactions[position])
-        return reply
+        return position
+
+    @property
+    def played(self) -> list[bool]:
+        """Whether each interaction has played, in order (a copy)."""
+        with self._lock:
+            return list(self._played)
 
     def miss(self, request: RecordedRequest) -> str:
         """Explain, and remember for the block's exit, a request that found no

@@ -21,7 +21,7 @@ from .filters import Filters
 from .format import CassetteResponse, Interaction, content_coding
 from .options import CassetteOptions
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "decoded"]
 
 
 class Recorder:
@@ -59,7 +59,7 @@ class Recorder:
                 return
             headers = list(headers)
             response = filters.response(
-                CassetteResponse(status, reason, headers, _decoded(headers, body))
+                CassetteResponse(status, reason, headers, decoded(headers, body))
             )
             if response is None:
                 return
@@ -87,7 +87,7 @@ class Recorder:
             _format.save(self.options.path, [*self._kept, *new])
 
 
-def _decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
+def decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
     """A compressed body as vcrpy stores it (for requests and aiohttp):
     decoded, under its ``Content-Encoding`` header."""
     coding = content_coding(headers)

@@ -123,6 +123,10 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         query parameters and form or JSON body fields (``access_token``,
         ``api_key``, ``password``...) with ``SCRUBBED`` in what is recorded;
         ``False`` records them as they are. See "Scrubbing secrets".
+    :param json_bodies: ``"text"`` (the default) writes JSON bodies as vcrpy
+        does, as one string; ``"structured"`` writes them as YAML values, which
+        read and diff well, in a file that vcrpy cannot read (see "Readable
+        JSON bodies").
     """
 
     def __init__(
@@ -145,6 +149,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         before_record_request: RequestHook | None = None,
         before_record_response: ResponseHook | None = None,
         scrub_secrets: bool = True,
+        json_bodies: str = "text",
         **unknown: Unpack[NoMoreKeywords],
     ) -> None:
         if unknown:
@@ -167,6 +172,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
             before_record_request=before_record_request,
             before_record_response=before_record_response,
             scrub_secrets=scrub_secrets,
+            json_bodies=json_bodies,
         )
         self._options = options
         self.mock_external_urls = options.mock_external_urls

@@ -58,6 +58,7 @@ def check_options(
     before_record_request: RequestHook | None,
     before_record_response: ResponseHook | None,
     scrub_secrets: object,
+    json_bodies: object,
 ) -> Options:
     """Check the arguments of ``aiointercept(...)``."""
     if callable(mock_external_urls):
@@ -119,6 +120,7 @@ def check_options(
         before_record_request=before_record_request,
         before_record_response=before_record_response,
         scrub_secrets=scrub_secrets,
+        json_bodies=json_bodies,
     )
     if cassette_options is not None and not mock_external_urls:
         raise ValueError("cassette requires mock_external_urls=True")

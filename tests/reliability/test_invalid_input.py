@@ -340,6 +340,23 @@ CASES: list[Case] = [
         scrub_secrets=False,
     ),
     constructor(
+        "json_bodies",
+        '``"yaml"``',
+        ValueError,
+        "json_bodies must be one of text, structured, got 'yaml'",
+        mock_external_urls=True,
+        cassette="api.yaml",
+        json_bodies="yaml",
+    ),
+    constructor(
+        "json_bodies",
+        '``"structured"`` without ``cassette``',
+        ValueError,
+        "json_bodies requires cassette=",
+        mock_external_urls=True,
+        json_bodies="structured",
+    ),
+    constructor(
         "param",
         '``"not a name"``',
         ValueError,

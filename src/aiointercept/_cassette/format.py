@@ -43,11 +43,15 @@ from yarl import URL
 
 from aiointercept._errors import CassetteError
 
+from .structured import MARK, structure, unstructure
+
 __all__ = [
+    "JSON_BODIES",
     "CassetteRequest",
     "CassetteResponse",
     "Interaction",
     "content_coding",
+    "is_json",
     "load",
     "require_yaml",
     "save",
@@ -55,6 +59,9 @@ __all__ = [
 
 #: The one version of the format.
 VERSION = 1
+
+#: How JSON bodies may be written: as text (vcrpy's way), or as YAML values.
+JSON_BODIES = ("text", "structured")
 
 
 def require_yaml() -> Any:
@@ -149,12 +156,16 @@ class CassetteResponse:
         if not isinstance(status, Mapping) or not isinstance(status.get("code"), int):
             raise CassetteError(f"{where}: response.status.code must be an int")
         body = data.get("body")
-        raw = body.get("string") if isinstance(body, Mapping) else body
+        if isinstance(body, Mapping) and "json" in body:
+            content = unstructure(dict(body), f"{where}: response.body")
+        else:
+            raw = body.get("string") if isinstance(body, Mapping) else body
+            content = _bytes(raw, where) or b""
         return cls(
             status=status["code"],
             reason=str(status.get("message") or ""),
             headers=_header_pairs(data.get("headers"), where),
-            body=_bytes(raw, where) or b"",
+            body=content,
         )
 
     @classmethod
@@ -222,6 +233,13 @@ def load(path: Path) -> list[Interaction]:
         raise CassetteError(
             f"{path}: cassette version {version!r} is not supported (only {VERSION})"
         )
+    json_bodies = data.get("json_bodies", "text")
+    if json_bodies not in JSON_BODIES:
+        raise CassetteError(
+            f"{path}: json_bodies must be one of {', '.join(JSON_BODIES)}, got "
+            f"{json_bodies!r}"
+        )
+    structured = json_bodies == "structured"
     interactions = []
     for index, item in enumerate(data.get("interactions") or []):
         where = f"{path}, interaction {index + 1}"
@@ -238,7 +256,7 @@ def load(path: Path) -> list[Interaction]:
                 CassetteRequest(
                     method.upper(),
                     uri,
-                    _bytes(request.get("body"), where),
+                    _request_body(request.get("body"), structured, where),
                     _header_pairs(request.get("headers"), where),
                 ),
                 CassetteResponse.from_dict(response, where),
@@ -248,34 +266,42 @@ def load(path: Path) -> list[Interaction]:
     return interactions
 
 
-def save(path: Path, interactions: Iterable[Interaction]) -> None:
+def save(
+    path: Path, interactions: Iterable[Interaction], *, json_bodies: str = "text"
+) -> None:
     """Write a cassette at ``path``: to a temporary file beside it, then
-    renamed over it, so that a cassette is never half-written."""
+    renamed over it, so that a cassette is never half-written. With
+    ``json_bodies="structured"``, JSON bodies are written as YAML values (see
+    :mod:`.structured`), and the file says so."""
     yaml = require_yaml()
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    data = {
-        "interactions": [
-            {
-                "request": {
-                    "body": _text_or_bytes(item.request.body),
-                    "headers": _header_dict(item.request.headers.items()),
-                    "method": item.request.method,
-                    "uri": item.request.uri,
+    structured = json_bodies == "structured"
+    data: dict[str, Any] = {"json_bodies": "structured"} if structured else {}
+    # every mapping in the order of its keys, as sort_keys would write it,
+    # but for the values of JSON bodies, which keep their own order
+    data["interactions"] = [
+        {
+            "request": {
+                "body": _request_body_out(item.request, structured),
+                "headers": _sorted_headers(item.request.headers.items()),
+                "method": item.request.method,
+                "uri": item.request.uri,
+            },
+            "response": {
+                "body": _response_body_out(item.response, structured),
+                "headers": _sorted_headers(item.response.headers),
+                "status": {
+                    "code": item.response.status,
+                    "message": item.response.reason,
                 },
-                "response": {
-                    "body": {"string": _text_or_bytes(item.response.body)},
-                    "headers": _header_dict(item.response.headers),
-                    "status": {
-                        "code": item.response.status,
-                        "message": item.response.reason,
-                    },
-                },
-            }
-            for item in interactions
-        ],
-        "version": VERSION,
-    }
-    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=True)
+            },
+        }
+        for item in interactions
+    ]
+    data["version"] = VERSION
+    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False)
+    if structured:
+        text = MARK + text
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     # created like any new file (0o666 less the umask), or with the mode of
@@ -300,6 +326,12 @@ def _header_dict(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return result
 
 
+def _sorted_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The headers by name, the names sorted, the values of each in order."""
+    grouped = _header_dict(headers)
+    return {name: grouped[name] for name in sorted(grouped)}
+
+
 def _header_pairs(headers: object, where: str) -> list[tuple[str, str]]:
     if headers is None:
         return []
@@ -320,6 +352,43 @@ def _bytes(value: object, where: str) -> bytes | None:
     if isinstance(value, Mapping | list):  # a JSON payload, as vcrpy's aiohttp
         return json.dumps(value).encode("utf-8")  # recorder stores it
     raise CassetteError(f"{where}: a body must be a string, got {value!r}")
+
+
+def _request_body(value: object, structured: bool, where: str) -> bytes | None:
+    if structured and isinstance(value, Mapping) and "json" in value:
+        return unstructure(dict(value), f"{where}: request.body")
+    return _bytes(value, where)
+
+
+def _request_body_out(request: CassetteRequest, structured: bool) -> object:
+    body = request.body
+    if structured and body and is_json(request.headers.get("Content-Type")):
+        value = structure(body)
+        if value is not None:
+            return value
+    return _text_or_bytes(body)
+
+
+def _response_body_out(response: CassetteResponse, structured: bool) -> object:
+    body = response.body
+    if structured and body:
+        content_type = next(
+            (v for n, v in response.headers if n.lower() == "content-type"), None
+        )
+        if is_json(content_type):
+            value = structure(body)
+            if value is not None:
+                return value
+    return {"string": _text_or_bytes(body)}
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` says JSON (``application/json``, or a
+    ``+json`` type such as ``application/problem+json``)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.endswith(("/json", "+json"))
 
 
 def _text_or_bytes(body: bytes | None) -> str | bytes | None:

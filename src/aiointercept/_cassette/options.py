@@ -18,7 +18,7 @@ from typing import Any
 
 from aiointercept._settings import RECORD_MODES
 
-from .format import CassetteRequest, require_yaml
+from .format import JSON_BODIES, CassetteRequest, require_yaml
 from .matching import MATCHERS
 
 __all__ = [
@@ -84,6 +84,8 @@ class CassetteOptions:
     #: Whether the built-in scrubbing applies (see :mod:`.scrubbing`): to what
     #: is recorded, and to what is compared, never to what a file holds.
     scrub_secrets: bool
+    #: How the file is written: one of :data:`.format.JSON_BODIES`.
+    json_bodies: str = "text"
 
 
 def check_cassette_options(
@@ -97,6 +99,7 @@ def check_cassette_options(
     before_record_request: object,
     before_record_response: object,
     scrub_secrets: object,
+    json_bodies: object = "text",
 ) -> CassetteOptions | None:
     """Validate the cassette arguments of ``aiointercept(...)``."""
     if not isinstance(scrub_secrets, bool):
@@ -113,6 +116,7 @@ def check_cassette_options(
                 ("before_record_request", before_record_request, None),
                 ("before_record_response", before_record_response, None),
                 ("scrub_secrets", scrub_secrets, True),
+                ("json_bodies", json_bodies, "text"),
             )
             if not _same(value, default)
         ]
@@ -131,6 +135,10 @@ def check_cassette_options(
     if not isinstance(record_mode, str) or record_mode not in RECORD_MODES:
         raise ValueError(
             f"record_mode must be one of {', '.join(RECORD_MODES)}, got {record_mode!r}"
+        )
+    if not isinstance(json_bodies, str) or json_bodies not in JSON_BODIES:
+        raise ValueError(
+            f"json_bodies must be one of {', '.join(JSON_BODIES)}, got {json_bodies!r}"
         )
     matchers = _names("match_on", match_on)
     unknown = [name for name in matchers if name not in MATCHERS]
@@ -160,6 +168,7 @@ def check_cassette_options(
         before_record_request=before_record_request,  # type: ignore[arg-type]
         before_record_response=before_record_response,  # type: ignore[arg-type]
         scrub_secrets=scrub_secrets,
+        json_bodies=json_bodies,
     )
 
 

@@ -84,7 +84,11 @@ class Recorder:
         with self._lock:
             new = list(self._new)
         if new:
-            _format.save(self.options.path, [*self._kept, *new])
+            _format.save(
+                self.options.path,
+                [*self._kept, *new],
+                json_bodies=self.options.json_bodies,
+            )
 
 
 def decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:

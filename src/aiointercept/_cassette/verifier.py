@@ -32,7 +32,7 @@ from aiointercept._core.request import RecordedRequest
 from aiointercept._errors import CassetteError
 
 from .filters import Filters
-from .format import CassetteResponse, Interaction
+from .format import CassetteResponse, Interaction, is_json
 from .options import CassetteOptions
 from .player import Player
 from .recorder import decoded
@@ -162,15 +162,6 @@ def _header(response: CassetteResponse, name: str) -> str | None:
 
 def _normal(value: str | None) -> str | None:
     return None if value is None else "".join(value.split()).lower()
-
-
-def is_json(content_type: str | None) -> bool:
-    """Whether a ``Content-Type`` says JSON (``application/json``, or a
-    ``+json`` type such as ``application/problem+json``)."""
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.endswith(("/json", "+json"))
 
 
 def _body_differences(recorded: CassetteResponse, live: CassetteResponse) -> list[str]:

@@ -23,6 +23,7 @@ from .format import Interaction
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
+from .usage import usage
 from .verifier import Verifier
 
 __all__ = ["Cassette"]
@@ -91,9 +92,29 @@ class Cassette:
         self.failure = self.player.failure
         self.record = self.recorder.record
         self.save = self.recorder.save
+        if usage.enabled and self.replays and self.interactions:
+            self.save = self._save_and_report
         if mode is RecordMode.VERIFY:
             # what the network answers is compared, not written down
             verifier = Verifier(options, self.interactions, filters)
             self.record = verifier.record
             self.save = verifier.save
             self.failure = verifier.failure
+
+    def _save_and_report(self) -> None:
+        """Report which interactions played (``--aiointercept-unused``),
+        then save."""
+        usage.report(
+            str(self.path.absolute()),
+            [
+                (
+                    interaction.number,
+                    f"{interaction.request.method} {interaction.request.uri}",
+                    played,
+                )
+                for interaction, played in zip(
+                    self.interactions, self.player.played, strict=True
+                )
+            ],
+        )
+        self.recorder.save()

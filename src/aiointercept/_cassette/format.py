@@ -195,6 +195,8 @@ class Interaction:
     response: CassetteResponse
     #: Where it comes from, for messages: ``"file.yaml, interaction 3"``.
     origin: str = ""
+    #: Its number in the file it was read from (from 1), or 0 for a new one.
+    number: int = 0
 
 
 def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
@@ -261,6 +263,7 @@ def load(path: Path) -> list[Interaction]:
                 ),
                 CassetteResponse.from_dict(response, where),
                 where,
+                index + 1,
             )
         )
     return interactions

@@ -198,7 +198,9 @@ def _as_compared(interaction: Interaction, parts: Parts) -> Interaction:
     request = without_secrets(interaction.request, parts)
     if request is interaction.request:
         return interaction
-    return Interaction(request, interaction.response, interaction.origin)
+    return Interaction(
+        request, interaction.response, interaction.origin, interaction.number
+    )
 
 
 def _reply(interaction: Interaction) -> Reply:

@@ -1,12 +1,13 @@
 """A block's cassette: the file read once, a player and a recorder over it.
 
-The rest of aiointercept sees only :class:`Cassette`: the block builds it on
-entry and calls :meth:`~Cassette.save` and :meth:`~Cassette.failure` on exit;
-the dispatcher asks it to :meth:`~Cassette.play` (or explain a
-:meth:`~Cassette.miss`) a request no route answered, and hands
-:meth:`~Cassette.record` to the passthrough proxy when it
-:attr:`~Cassette.records`; the adapters intercept the :attr:`~Cassette.hosts`
-it replays.
+The rest of aiointercept sees only :class:`CassetteRun`: the block builds it
+on entry and calls :meth:`~CassetteRun.save` and :meth:`~CassetteRun.failure`
+on exit; the dispatcher asks it to :meth:`~CassetteRun.play` (or explain a
+:meth:`~CassetteRun.miss`) a request no route answered, and hands
+:meth:`~CassetteRun.record` to the passthrough proxy when it
+:attr:`~CassetteRun.records`; the adapters intercept the
+:attr:`~CassetteRun.hosts` it replays; users read it through
+:class:`.view.Cassette`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import Interaction
+from .hooks import loaded
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
 from .usage import usage
 from .verifier import Verifier
+from .view import Cassette
 
-__all__ = ["Cassette"]
+__all__ = ["CassetteRun"]
 
 
-class Cassette:
+class CassetteRun:
     """One block's cassette: what it replays and what it records, as its
     record mode decides (see :class:`~.options.RecordMode`).
 
@@ -43,7 +46,6 @@ class Cassette:
     record: Callable[
         [RecordedRequest, int, str, Iterable[tuple[str, str]], bytes], None
     ]
-    save: Callable[[], None]
 
     def __init__(self, options: CassetteOptions) -> None:
         self.options = options
@@ -51,16 +53,30 @@ class Cassette:
         mode = options.record_mode
         exists = self.path.exists()
         filters = Filters(options)
-        #: What the file holds (nothing for ``rewrite``, which replaces it), as
-        #: the user's filters and hooks leave it.
+        #: What users see of it.
+        self.view = Cassette(self)
+        #: Whether :meth:`save` ran.
+        self.written = False
         if mode is RecordMode.VERIFY and not exists:
             raise CassetteError(
                 f"record_mode='verify' compares live responses with a cassette, "
                 f"and {self.path} does not exist: record it first"
             )
+        #: What the file holds (nothing for ``rewrite``, which replaces it), as
+        #: the load hooks, the user's filters and hooks leave it.
         self.interactions: list[Interaction] = (
-            _format.load(self.path) if exists and mode is not RecordMode.REWRITE else []
+            _format.load(self.path, options.serializer)
+            if exists and mode is not RecordMode.REWRITE
+            else []
         )
+        if self.interactions and (
+            options.after_load_interaction or options.filter_sensitive_data
+        ):
+            self.interactions = [
+                kept
+                for interaction in self.interactions
+                if (kept := loaded(options, interaction, self.view)) is not None
+            ]
         if self.interactions and filters.change_stored:
             self.interactions = [
                 kept
@@ -91,30 +107,47 @@ class Cassette:
         self.miss = self.player.miss
         self.failure = self.player.failure
         self.record = self.recorder.record
-        self.save = self.recorder.save
-        if usage.enabled and self.replays and self.interactions:
-            self.save = self._save_and_report
+        #: With ``record_mode="verify"``: what compares the live responses.
+        self.verifier: Verifier | None = None
         if mode is RecordMode.VERIFY:
             # what the network answers is compared, not written down
-            verifier = Verifier(options, self.interactions, filters)
-            self.record = verifier.record
-            self.save = verifier.save
-            self.failure = verifier.failure
+            self.verifier = Verifier(options, self.interactions, filters)
+            self.record = self.verifier.record
+            self.failure = self.verifier.failure
 
-    def _save_and_report(self) -> None:
-        """Report which interactions played (``--aiointercept-unused``),
-        then save."""
+    def save(self) -> None:
+        """Write what was recorded; with ``drop_unused_requests``, leave out
+        what the file held that did not play, writing the file for that
+        alone if need be. With ``record_mode="verify"``, write nothing.
+        Tell the run which interactions played (``--aiointercept-unused``)."""
+        if usage.enabled and self.replays and self.interactions:
+            self._report_usage()
+        if self.verifier is not None:
+            self.verifier.save()
+            return
+        kept: list[Interaction] | None = None
+        if self.options.drop_unused_requests:
+            counts = self.player.play_counts
+            played = [
+                interaction
+                for position, interaction in enumerate(self.player.interactions)
+                if counts[position]
+            ]
+            if len(played) < len(self.interactions):
+                kept = played
+        self.recorder.save(kept, self.view)
+        self.written = True
+
+    def _report_usage(self) -> None:
+        counts = self.player.play_counts
         usage.report(
             str(self.path.absolute()),
             [
                 (
                     interaction.number,
                     f"{interaction.request.method} {interaction.request.uri}",
-                    played,
+                    counts[position] > 0,
                 )
-                for interaction, played in zip(
-                    self.interactions, self.player.played, strict=True
-                )
+                for position, interaction in enumerate(self.player.interactions)
             ],
         )
-        self.recorder.save()

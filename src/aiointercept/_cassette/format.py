@@ -43,7 +43,7 @@ from yarl import URL
 
 from aiointercept._errors import CassetteError
 
-from .structured import MARK, structure, unstructure
+from .structured import MARK, structured_data, unstructure
 
 __all__ = [
     "JSON_BODIES",
@@ -51,7 +51,6 @@ __all__ = [
     "CassetteResponse",
     "Interaction",
     "content_coding",
-    "is_json",
     "load",
     "require_yaml",
     "save",
@@ -60,7 +59,7 @@ __all__ = [
 #: The one version of the format.
 VERSION = 1
 
-#: How JSON bodies may be written: as text (vcrpy's way), or as YAML values.
+#: How JSON bodies may be written: as text (vcrpy's way), or as values.
 JSON_BODIES = ("text", "structured")
 
 
@@ -99,7 +98,7 @@ class CassetteRequest:
         self._parsed: tuple[str, URL] | None = None
 
     @property
-    def url(self) -> URL:
+    def parsed_url(self) -> URL:
         """``uri`` parsed (once for each value it takes)."""
         parsed = self._parsed
         if parsed is None or parsed[0] is not self.uri:
@@ -107,25 +106,66 @@ class CassetteRequest:
         return parsed[1]
 
     @property
+    def url(self) -> str:
+        """``uri`` (vcrpy's name for it too)."""
+        return self.uri
+
+    @property
     def scheme(self) -> str:
-        return self.url.scheme
+        return self.parsed_url.scheme
+
+    #: vcrpy's name for the scheme.
+    protocol = scheme
 
     @property
     def host(self) -> str:
-        return (self.url.raw_host or "").rstrip(".").lower()
+        return (self.parsed_url.raw_host or "").rstrip(".").lower()
 
     @property
     def port(self) -> int | None:
-        return self.url.port
+        return self.parsed_url.port
 
     @property
     def path(self) -> str:
-        return self.url.raw_path
+        return self.parsed_url.raw_path
 
     @property
     def query(self) -> list[tuple[str, str]]:
         """The query parameters, sorted (as the ``query`` matcher compares them)."""
-        return sorted(self.url.query.items())
+        return sorted(self.parsed_url.query.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        """vcrpy's shape of a request in a cassette file."""
+        return {
+            "body": self.body,
+            "headers": _header_dict(self.headers.items()),
+            "method": self.method,
+            "uri": self.uri,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str, *, structured: bool = False
+    ) -> CassetteRequest:
+        """Read a request; in a file written with ``json_bodies="structured"``,
+        a body ``{json: ..., layout: ...}`` is a structured JSON body (in any
+        other, a mapping is a JSON payload, as vcrpy's aiohttp support writes
+        it)."""
+        method, uri = data.get("method"), data.get("uri")
+        if not isinstance(method, str) or not isinstance(uri, str):
+            raise CassetteError(f"{where}: request.method and request.uri are needed")
+        body = data.get("body")
+        return cls(
+            method.upper(),
+            uri,
+            unstructure(dict(body), f"{where}: request.body")
+            if structured and isinstance(body, Mapping) and "json" in body
+            else _bytes(body, where),
+            _header_pairs(data.get("headers"), where),
+        )
+
+    def copy(self) -> CassetteRequest:
+        return CassetteRequest(self.method, self.uri, self.body, self.headers.items())
 
     def __repr__(self) -> str:
         return f"<CassetteRequest {self.method} {self.uri}>"
@@ -208,20 +248,15 @@ def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
-def load(path: Path) -> list[Interaction]:
-    """Read the interactions of the cassette at ``path``."""
-    yaml = require_yaml()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
+    """Read the interactions of the cassette at ``path``, written in
+    ``serializer``'s format (``"yaml"`` or ``"json"``)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
+    parse = _parsed_json if serializer == "json" else _parsed_yaml
+    data = parse(text, path)
     if data is None:
         return []
     if not isinstance(data, Mapping) or not isinstance(
@@ -250,17 +285,9 @@ def load(path: Path) -> list[Interaction]:
         request, response = item.get("request"), item.get("response")
         if not isinstance(request, Mapping) or not isinstance(response, Mapping):
             raise CassetteError(f"{where}: needs a 'request' and a 'response'")
-        method, uri = request.get("method"), request.get("uri")
-        if not isinstance(method, str) or not isinstance(uri, str):
-            raise CassetteError(f"{where}: request.method and request.uri are needed")
         interactions.append(
             Interaction(
-                CassetteRequest(
-                    method.upper(),
-                    uri,
-                    _request_body(request.get("body"), structured, where),
-                    _header_pairs(request.get("headers"), where),
-                ),
+                CassetteRequest.from_dict(request, where, structured=structured),
                 CassetteResponse.from_dict(response, where),
                 where,
                 index + 1,
@@ -269,42 +296,53 @@ def load(path: Path) -> list[Interaction]:
     return interactions
 
 
-def save(
-    path: Path, interactions: Iterable[Interaction], *, json_bodies: str = "text"
-) -> None:
-    """Write a cassette at ``path``: to a temporary file beside it, then
-    renamed over it, so that a cassette is never half-written. With
-    ``json_bodies="structured"``, JSON bodies are written as YAML values (see
-    :mod:`.structured`), and the file says so."""
+def _parsed_yaml(text: str, path: Path) -> object:
     yaml = require_yaml()
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    structured = json_bodies == "structured"
-    data: dict[str, Any] = {"json_bodies": "structured"} if structured else {}
-    # every mapping in the order of its keys, as sort_keys would write it,
-    # but for the values of JSON bodies, which keep their own order
-    data["interactions"] = [
-        {
-            "request": {
-                "body": _request_body_out(item.request, structured),
-                "headers": _sorted_headers(item.request.headers.items()),
-                "method": item.request.method,
-                "uri": item.request.uri,
-            },
-            "response": {
-                "body": _response_body_out(item.response, structured),
-                "headers": _sorted_headers(item.response.headers),
-                "status": {
-                    "code": item.response.status,
-                    "message": item.response.reason,
-                },
-            },
-        }
-        for item in interactions
-    ]
-    data["version"] = VERSION
-    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False)
-    if structured:
-        text = MARK + text
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
+
+
+def _parsed_json(text: str, path: Path) -> object:
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
+
+
+def save(
+    path: Path,
+    interactions: Iterable[Interaction],
+    serializer: str = "yaml",
+    json_bodies: str = "text",
+) -> None:
+    """Write a cassette at ``path``, in ``serializer``'s format: to a
+    temporary file beside it, then renamed over it, so that a cassette is
+    never half-written. With ``json_bodies="structured"``, JSON bodies are
+    written as values (see :mod:`.structured`), and the file says so."""
+    data = {
+        "interactions": [
+            {"request": item.request.as_dict(), "response": item.response.as_dict()}
+            for item in interactions
+        ],
+        "version": VERSION,
+    }
+    if json_bodies == "structured":
+        data = {"json_bodies": "structured", **structured_data(data)}
+        text = (
+            _as_json(data, path, sort_keys=False)
+            if serializer == "json"
+            else MARK + _as_yaml(data, sort_keys=False)
+        )
+    else:
+        text = _as_json(data, path) if serializer == "json" else _as_yaml(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     # created like any new file (0o666 less the umask), or with the mode of
@@ -322,17 +360,50 @@ def save(
         raise
 
 
+def _as_yaml(data: dict[str, Any], sort_keys: bool = True) -> str:
+    """``data`` in YAML; without ``sort_keys``, in the order it is given."""
+    yaml = require_yaml()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text: str = yaml.dump(
+        _bodies_as_text(data), Dumper=dumper, allow_unicode=True, sort_keys=sort_keys
+    )
+    return text
+
+
+def _as_json(data: dict[str, Any], path: Path, sort_keys: bool = True) -> str:
+    """JSON has no bytes: a body that is not UTF-8 text cannot be written."""
+    for item in data["interactions"]:
+        for part in ("request", "response"):
+            body = item[part]["body"]
+            if isinstance(body, dict) and "json" in body:
+                continue
+            body = body["string"] if isinstance(body, dict) else body
+            if body is not None and not isinstance(_text_or_bytes(body), str):
+                raise CassetteError(
+                    f"cassette {path} was not written: the {part} of "
+                    f"{item['request']['method']} {item['request']['uri']} has a "
+                    "binary body, which JSON cannot hold; use serializer='yaml'"
+                )
+    return json.dumps(_bodies_as_text(data), indent=4, sort_keys=sort_keys) + "\n"
+
+
+def _bodies_as_text(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with UTF-8 bodies as strings, readable in the file (the
+    structured ones as they are)."""
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        if not isinstance(request["body"], dict):
+            request["body"] = _text_or_bytes(request["body"])
+        if "string" in response["body"]:
+            response["body"] = {"string": _text_or_bytes(response["body"]["string"])}
+    return data
+
+
 def _header_dict(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, value in headers:  # str(): multidict's names are a str subclass
         result.setdefault(str(name), []).append(str(value))
     return result
-
-
-def _sorted_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """The headers by name, the names sorted, the values of each in order."""
-    grouped = _header_dict(headers)
-    return {name: grouped[name] for name in sorted(grouped)}
 
 
 def _header_pairs(headers: object, where: str) -> list[tuple[str, str]]:
@@ -355,43 +426,6 @@ def _bytes(value: object, where: str) -> bytes | None:
     if isinstance(value, Mapping | list):  # a JSON payload, as vcrpy's aiohttp
         return json.dumps(value).encode("utf-8")  # recorder stores it
     raise CassetteError(f"{where}: a body must be a string, got {value!r}")
-
-
-def _request_body(value: object, structured: bool, where: str) -> bytes | None:
-    if structured and isinstance(value, Mapping) and "json" in value:
-        return unstructure(dict(value), f"{where}: request.body")
-    return _bytes(value, where)
-
-
-def _request_body_out(request: CassetteRequest, structured: bool) -> object:
-    body = request.body
-    if structured and body and is_json(request.headers.get("Content-Type")):
-        value = structure(body)
-        if value is not None:
-            return value
-    return _text_or_bytes(body)
-
-
-def _response_body_out(response: CassetteResponse, structured: bool) -> object:
-    body = response.body
-    if structured and body:
-        content_type = next(
-            (v for n, v in response.headers if n.lower() == "content-type"), None
-        )
-        if is_json(content_type):
-            value = structure(body)
-            if value is not None:
-                return value
-    return {"string": _text_or_bytes(body)}
-
-
-def is_json(content_type: str | None) -> bool:
-    """Whether a ``Content-Type`` says JSON (``application/json``, or a
-    ``+json`` type such as ``application/problem+json``)."""
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.endswith(("/json", "+json"))
 
 
 def _text_or_bytes(body: bytes | None) -> str | bytes | None:

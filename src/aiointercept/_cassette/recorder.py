@@ -19,9 +19,10 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import CassetteResponse, Interaction, content_coding
+from .hooks import saved
 from .options import CassetteOptions
 
-__all__ = ["Recorder", "decoded"]
+__all__ = ["Recorder", "stored_response"]
 
 
 class Recorder:
@@ -57,9 +58,8 @@ class Recorder:
             incoming = filters.request(request)
             if incoming is None:
                 return
-            headers = list(headers)
             response = filters.response(
-                CassetteResponse(status, reason, headers, decoded(headers, body))
+                stored_response(self.options, status, reason, headers, body)
             )
             if response is None:
                 return
@@ -71,9 +71,17 @@ class Recorder:
                 Interaction(incoming, response, f"{self.options.path}, new")
             )
 
-    def save(self) -> None:
-        """Write the cassette if anything was recorded (at the block's exit),
-        or raise what a hook raised."""
+    @property
+    def new(self) -> list[Interaction]:
+        """What was recorded so far."""
+        with self._lock:
+            return list(self._new)
+
+    def save(self, kept: Sequence[Interaction] | None, cassette: object) -> None:
+        """Write the cassette (at the block's exit) if anything was recorded,
+        or if ``kept`` (what the file held that stays) is given, after
+        ``kept`` (or everything the file held); or raise what a hook raised.
+        ``cassette`` is what interaction hooks get as their third argument."""
         errors = self._filters.errors
         if errors:
             first = errors[0]
@@ -81,17 +89,43 @@ class Recorder:
                 f"cassette {self.options.path} was not written: a before_record "
                 f"hook failed with {type(first).__name__}: {first}"
             ) from first
-        with self._lock:
-            new = list(self._new)
-        if new:
+        new = self.new
+        if new or kept is not None:
+            written = saved(
+                self.options, [*(self._kept if kept is None else kept), *new], cassette
+            )
             _format.save(
                 self.options.path,
-                [*self._kept, *new],
-                json_bodies=self.options.json_bodies,
+                written,
+                self.options.serializer,
+                self.options.json_bodies,
             )
 
 
-def decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
+def stored_response(
+    options: CassetteOptions,
+    status: int,
+    reason: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+) -> CassetteResponse:
+    """A response the network gave, as a cassette stores it before the
+    scrubbing and the hooks: its body decoded, under its ``Content-Encoding``
+    header unless ``decode_compressed_response`` drops it."""
+    headers = list(headers)
+    decoded = _decoded(headers, body)
+    if options.decode_compressed_response and decoded is not body:
+        headers = [
+            (name, str(len(decoded)))
+            if name.lower() == "content-length"
+            else (name, value)
+            for name, value in headers
+            if name.lower() != "content-encoding"
+        ]
+    return CassetteResponse(status, reason, headers, decoded)
+
+
+def _decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
     """A compressed body as vcrpy stores it (for requests and aiohttp):
     decoded, under its ``Content-Encoding`` header."""
     coding = content_coding(headers)

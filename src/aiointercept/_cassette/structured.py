@@ -31,11 +31,19 @@ A layout is a spacing, then what else the text has, as words:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiointercept._errors import CassetteError
 
-__all__ = ["MARK", "dumps", "structure", "unstructure"]
+__all__ = [
+    "MARK",
+    "dumps",
+    "is_json",
+    "structure",
+    "structured_data",
+    "unstructure",
+]
 
 #: The first lines of a cassette written with ``json_bodies="structured"``.
 MARK = (
@@ -135,3 +143,51 @@ def unstructure(body: dict[Any, Any], where: str) -> bytes:
         raise CassetteError(f"{where}: {exc}") from None
     except TypeError as exc:  # a YAML value JSON has no form for (a date...)
         raise CassetteError(f"{where}: the body's json value: {exc}") from None
+
+
+def structured_data(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its JSON bodies as values where :func:`structure` can,
+    every mapping's keys sorted but those of the values, which keep theirs."""
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        body = request["body"]
+        if body and is_json(_header(request["headers"], "Content-Type")):
+            request["body"] = structure(body) or body
+        body = response["body"]["string"]
+        if body and is_json(_header(response["headers"], "Content-Type")):
+            response["body"] = structure(body) or response["body"]
+    ordered: dict[str, Any] = _sorted(data)
+    return ordered
+
+
+def _sorted(value: Any) -> Any:
+    """Mappings with their keys sorted, at any depth, but under ``json``."""
+    if isinstance(value, dict):
+        return {
+            key: value[key] if key == "json" else _sorted(value[key])
+            for key in sorted(value)
+        }
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _header(headers: Mapping[str, list[str]], name: str) -> str | None:
+    return next(
+        (
+            v
+            for key, values in headers.items()
+            if key.lower() == name.lower()
+            for v in values
+        ),
+        None,
+    )
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` says JSON (``application/json``, or a
+    ``+json`` type such as ``application/problem+json``)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.endswith(("/json", "+json"))

@@ -32,10 +32,11 @@ from aiointercept._core.request import RecordedRequest
 from aiointercept._errors import CassetteError
 
 from .filters import Filters
-from .format import CassetteResponse, Interaction, is_json
+from .format import CassetteResponse, Interaction
 from .options import CassetteOptions
 from .player import Player
-from .recorder import decoded
+from .recorder import stored_response
+from .structured import is_json
 
 __all__ = ["Verifier", "compare"]
 
@@ -86,9 +87,8 @@ class Verifier:
             incoming = filters.request(request)
             if incoming is None:
                 return  # the hook leaves it out of the cassette: not compared
-            headers = list(headers)
             live = filters.response(
-                CassetteResponse(status, reason, headers, decoded(headers, body))
+                stored_response(self.options, status, reason, headers, body)
             )
         except BaseException as exc:
             filters.failed(exc)

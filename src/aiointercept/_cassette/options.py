@@ -50,7 +50,8 @@ class RecordMode(str, Enum):
     ``none``          yes                   no
     ``once``          if the file exists    if it does not
     ``new_episodes``  yes                   yes, after what the file holds
-    ``all``           no                    yes, after what the file holds
+    ``all``           no                    yes, in place of what the file
+                                            holds for the same requests
     ``rewrite``       no                    yes, in place of what it holds
     ================  ====================  =================================
     """

@@ -38,6 +38,8 @@ _UNUSED = "aiointercept_unused"
 _UNUSED_CHOICES = ("report", "fail")
 #: Where an xdist worker leaves what its cassettes played, for the controller.
 _WORKER_USAGE = "aiointercept_cassette_usage"
+#: Set on a test whose call failed.
+_CALL_FAILED = pytest.StashKey[bool]()
 #: pytest-recording's package, and its plugin module, which adds
 #: ``--record-mode`` too.
 _PYTEST_RECORDING_PACKAGE = "pytest_recording"
@@ -191,7 +193,7 @@ def aiointercept_mock(
         return
     session.begin_test(_options(request.node))
     yield server
-    session.end_test()
+    session.end_test(failed=request.node.stash.get(_CALL_FAILED, False))
 
 
 @pytest.fixture
@@ -281,6 +283,18 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         ) = previous
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember that a test's call failed, for its cassette
+    (``record_on_exception=False`` writes nothing then)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """A test that used ``aiointercept_server`` directly leaves nothing behind,
@@ -297,7 +311,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         server.assert_all_called, server.assert_all_matched = strictness.resolve(
             None, None
         )
-        session.end_test()
+        session.end_test(failed=item.stash.get(_CALL_FAILED, False))
 
 
 # -- the interactions no test played (--aiointercept-unused) -------------------------

@@ -17,6 +17,7 @@ import yaml
 
 from aiointercept import CassetteError, aiointercept
 from tests.support.cassettes import (
+    cassette_block,
     every_client,
     interactions,
     load,
@@ -244,3 +245,31 @@ async def test_a_bad_structured_body_is_an_error_at_the_start(
         ):
             pass
     assert str(path) in str(info.value)
+
+
+async def test_a_json_cassette_holds_the_values_as_json(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "c.json"
+    async with serving(JsonHandler) as upstream:
+        live = await record(
+            path,
+            upstream,
+            "httpx-async",
+            lambda c: get_all(c, upstream.url),
+            json_bodies="structured",
+            serializer="json",
+        )
+        data = json.loads(path.read_text())
+        assert data["json_bodies"] == "structured"
+        bodies = [i["response"]["body"] for i in data["interactions"]]
+        assert bodies[1] == {
+            "json": json.loads(TEXTS["/spaced"][0]),
+            "layout": "spaced ascii",
+        }
+        assert list(bodies[1]["json"]) == ["z", "a", "n", "f", "t"]
+        assert bodies[3] == {"string": TEXTS["/odd"][0].decode()}
+        async with cassette_block(
+            path, "httpx-async", record_mode="none", serializer="json"
+        ) as (_, client):
+            assert await get_all(client, upstream.url) == live

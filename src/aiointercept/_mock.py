@@ -151,6 +151,9 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         does, as one string; ``"structured"`` writes them as values, which
         read and diff well, in a file that vcrpy cannot read (see "Readable
         JSON bodies").
+    :param stream_timing: record the time between the chunks of a streamed
+        response (chunked, or an event stream), and replay the chunks with
+        those pauses (see "Streamed bodies").
     """
 
     def __init__(
@@ -187,6 +190,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         filter_sensitive_data: Mapping[str, str | Callable[..., object]]
         | Sequence[tuple[str, str | Callable[..., object]]] = (),
         json_bodies: str = "text",
+        stream_timing: bool = False,
         **unknown: Unpack[NoMoreKeywords],
     ) -> None:
         if unknown:
@@ -219,6 +223,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
                 "after_load_interaction": after_load_interaction,
                 "filter_sensitive_data": filter_sensitive_data,
                 "json_bodies": json_bodies,
+                "stream_timing": stream_timing,
             },
         )
         self._options = options

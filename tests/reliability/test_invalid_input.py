@@ -357,6 +357,23 @@ CASES: list[Case] = [
         json_bodies="structured",
     ),
     constructor(
+        "stream_timing",
+        '``"yes"``',
+        TypeError,
+        "stream_timing must be a bool, got 'yes'",
+        mock_external_urls=True,
+        cassette="api.yaml",
+        stream_timing="yes",
+    ),
+    constructor(
+        "stream_timing",
+        "``True`` without ``cassette``",
+        ValueError,
+        "stream_timing requires cassette=",
+        mock_external_urls=True,
+        stream_timing=True,
+    ),
+    constructor(
         "param",
         '``"not a name"``',
         ValueError,

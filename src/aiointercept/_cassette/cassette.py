@@ -45,7 +45,15 @@ class CassetteRun:
     miss: Callable[[RecordedRequest], str]
     failure: Callable[[], CassetteError | None]
     record: Callable[
-        [RecordedRequest, int, str, Iterable[tuple[str, str]], bytes], None
+        [
+            RecordedRequest,
+            int,
+            str,
+            Iterable[tuple[str, str]],
+            bytes,
+            list[tuple[int, float]] | None,
+        ],
+        None,
     ]
 
     def __init__(self, options: CassetteOptions) -> None:

@@ -43,6 +43,7 @@ from yarl import URL
 
 from aiointercept._errors import CassetteError
 
+from .streams import fit, read_chunks
 from .structured import MARK, structured_data, unstructure
 
 __all__ = [
@@ -179,33 +180,64 @@ class CassetteResponse:
     reason: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    #: A streamed body's chunks: their sizes, and the seconds before each
+    #: (see :mod:`.streams`).
+    chunks: list[int] | None = None
+    pauses: list[float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """vcrpy's shape, which ``before_record_response`` hooks receive."""
+        """vcrpy's shape, which ``before_record_response`` hooks receive (with
+        the ``chunks`` and ``pauses`` of a streamed body, which vcrpy
+        ignores)."""
+        body: dict[str, Any] = {"string": self.body}
+        if self.chunks is not None:
+            body["chunks"] = list(self.chunks)
+            if self.pauses is not None:
+                body["pauses"] = list(self.pauses)
         return {
             "status": {"code": self.status, "message": self.reason},
             "headers": _header_dict(self.headers),
-            "body": {"string": self.body},
+            "body": body,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteResponse:
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str, *, from_file: bool = False
+    ) -> CassetteResponse:
+        """Read a response (``from_file``: as a cassette file holds it, whose
+        chunks must fit its body; else as a hook returned it, whose chunks
+        are fitted to its body)."""
         if "status" not in data and "status_code" in data:
             return cls._from_old_httpx_dict(data, where)
         status = data.get("status")
         if not isinstance(status, Mapping) or not isinstance(status.get("code"), int):
             raise CassetteError(f"{where}: response.status.code must be an int")
         body = data.get("body")
+        chunks: list[int] | None = None
+        pauses: list[float] | None = None
         if isinstance(body, Mapping) and "json" in body:
-            content = unstructure(dict(body), f"{where}: response.body")
+            content = unstructure(
+                {k: v for k, v in body.items() if k not in ("chunks", "pauses")},
+                f"{where}: response.body",
+            )
         else:
             raw = body.get("string") if isinstance(body, Mapping) else body
             content = _bytes(raw, where) or b""
+        headers = _header_pairs(data.get("headers"), where)
+        if isinstance(body, Mapping) and content:
+            chunks, pauses = read_chunks(body, len(content), where, strict=from_file)
+            if not from_file:
+                content_type = next(
+                    (v for n, v in headers if n.lower() == "content-type"), None
+                )
+                chunks, pauses = fit(content, chunks, pauses, content_type)
         return cls(
             status=status["code"],
             reason=str(status.get("message") or ""),
-            headers=_header_pairs(data.get("headers"), where),
+            headers=headers,
             body=content,
+            chunks=chunks,
+            pauses=pauses,
         )
 
     @classmethod
@@ -288,7 +320,7 @@ def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
         interactions.append(
             Interaction(
                 CassetteRequest.from_dict(request, where, structured=structured),
-                CassetteResponse.from_dict(response, where),
+                CassetteResponse.from_dict(response, where, from_file=True),
                 where,
                 index + 1,
             )
@@ -395,7 +427,10 @@ def _bodies_as_text(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(request["body"], dict):
             request["body"] = _text_or_bytes(request["body"])
         if "string" in response["body"]:
-            response["body"] = {"string": _text_or_bytes(response["body"]["string"])}
+            response["body"] = {
+                **response["body"],
+                "string": _text_or_bytes(response["body"]["string"]),
+            }
     return data
 
 

@@ -124,6 +124,9 @@ class CassetteOptions:
     filter_sensitive_data: tuple[SensitiveValue, ...] = ()
     #: How JSON bodies are written: one of :data:`.format.JSON_BODIES`.
     json_bodies: str = "text"
+    #: The time between the chunks of a streamed body is recorded, and
+    #: replayed.
+    stream_timing: bool = False
 
 
 #: Each cassette argument of ``aiointercept(...)`` and its default: given
@@ -146,6 +149,7 @@ CASSETTE_DEFAULTS: dict[str, object] = {
     "after_load_interaction": None,
     "filter_sensitive_data": (),
     "json_bodies": "text",
+    "stream_timing": False,
 }
 
 _FLAGS = (
@@ -154,6 +158,7 @@ _FLAGS = (
     "decode_compressed_response",
     "drop_unused_requests",
     "record_on_exception",
+    "stream_timing",
 )
 
 
@@ -238,6 +243,7 @@ def check_cassette_options(
         ),
         filter_sensitive_data=_sensitive(given["filter_sensitive_data"]),
         json_bodies=json_bodies,
+        stream_timing=given["stream_timing"],  # type: ignore[arg-type]
     )
 
 

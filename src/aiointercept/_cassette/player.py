@@ -27,6 +27,7 @@ from .format import CassetteRequest, Interaction, content_coding
 from .matching import Index, differences
 from .options import CassetteOptions
 from .scrubbing import Parts, without_secrets
+from .streams import pieces
 
 __all__ = ["Player"]
 
@@ -96,7 +97,9 @@ class Player:
             return None
         reply = self._replies[position]
         if reply is None:
-            reply = self._replies[position] = _reply(self._interactions[position])
+            reply = self._replies[position] = _reply(
+                self._interactions[position], self.options.stream_timing
+            )
         return reply
 
     def take(self, request: RecordedRequest) -> int | None:
@@ -212,9 +215,10 @@ def _as_compared(interaction: Interaction, parts: Parts) -> Interaction:
     )
 
 
-def _reply(interaction: Interaction) -> Reply:
+def _reply(interaction: Interaction, timing: bool) -> Reply:
     """The reply that replays ``interaction``: its status, reason, headers and
-    body, chunked when it was recorded chunked, compressed when it was recorded
+    body, chunked when it was recorded chunked (in the chunks recorded, each
+    after its pause with ``timing``), compressed when it was recorded
     compressed."""
     response = interaction.response
     chunked = any(
@@ -240,10 +244,20 @@ def _reply(interaction: Interaction) -> Reply:
             headers = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
             with contextlib.suppress(ValueError):  # unknown, or br without brotli
                 compress = check_compress(coding)  # type: ignore[assignment]
+    content: bytes | StreamBody = body
+    if response.chunks and body:
+        pauses = response.pauses if timing else None
+        content = StreamBody(
+            pieces(body, response.chunks),
+            is_async=False,
+            pauses=None if pauses is None else tuple(pauses),
+        )
+    elif chunked and body:
+        content = StreamBody([body], is_async=False)
     return Reply(
         response.status,
         response.reason or None,
         tuple(headers),
-        StreamBody([body], is_async=False) if chunked and body else body,
+        content,
         compress=compress,
     )

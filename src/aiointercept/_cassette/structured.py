@@ -155,7 +155,10 @@ def structured_data(data: dict[str, Any]) -> dict[str, Any]:
             request["body"] = structure(body) or body
         body = response["body"]["string"]
         if body and is_json(_header(response["headers"], "Content-Type")):
-            response["body"] = structure(body) or response["body"]
+            value = structure(body)
+            if value is not None:
+                del response["body"]["string"]
+                response["body"].update(value)
     ordered: dict[str, Any] = _sorted(data)
     return ordered
 

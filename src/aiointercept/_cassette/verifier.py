@@ -80,8 +80,10 @@ class Verifier:
         reason: str,
         headers: Iterable[tuple[str, str]],
         body: bytes,
+        chunks: list[tuple[int, float]] | None = None,
     ) -> None:
-        """Compare a response the real network gave (from the server)."""
+        """Compare a response the real network gave (from the server); its
+        chunks are not compared."""
         filters = self._filters
         try:
             incoming = filters.request(request)

@@ -22,7 +22,9 @@ under its ``Content-Encoding`` header (vcrpy's way for requests and aiohttp;
 see :func:`content_coding`), or as the compressed bytes. A response in the
 shape that vcrpy's httpx support wrote before vcrpy 6 (``status_code``,
 ``http_version``, ``headers``, ``content``) is read too, and written in this
-one. PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
+one. A request body stored as a mapping or a list (the ``json=`` or ``data=``
+object that vcrpy's aiohttp recorder keeps as it was given) is read as JSON.
+PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
 dumper are used when they are available.
 """
 
@@ -233,13 +235,18 @@ def load(path: Path) -> list[Interaction]:
         method, uri = request.get("method"), request.get("uri")
         if not isinstance(method, str) or not isinstance(uri, str):
             raise CassetteError(f"{where}: request.method and request.uri are needed")
+        headers = _header_pairs(request.get("headers"), where)
+        if isinstance(request.get("body"), Mapping | list) and not any(
+            name.lower() == "content-type" for name, _ in headers
+        ):
+            # vcrpy's aiohttp recorder keeps the json= object as it was given,
+            # without the Content-Type that aiohttp adds later: the body is
+            # read as the JSON it was sent as
+            headers.append(("Content-Type", "application/json"))
         interactions.append(
             Interaction(
                 CassetteRequest(
-                    method.upper(),
-                    uri,
-                    _bytes(request.get("body"), where),
-                    _header_pairs(request.get("headers"), where),
+                    method.upper(), uri, _bytes(request.get("body"), where), headers
                 ),
                 CassetteResponse.from_dict(response, where),
                 where,

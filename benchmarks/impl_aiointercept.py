@@ -475,18 +475,16 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     """A cassette of ``sizes.cassette_interactions`` interactions, in vcrpy's
     format, loaded as a block with ``cassette=`` and ``record_mode="none"``
-    loads it: ``_cassette.cassette.Cassette(options)`` reads the file (PyYAML,
-    its C loader when available) and indexes the interactions for matching.
+    loads it: ``_cassette.cassette.CassetteRun(options)`` reads the file
+    (PyYAML, its C loader when available) and indexes the interactions for
+    matching.
 
     ``cassette_block_1000``: what ``cassette=`` adds to entering and exiting a
     block with ``mock_external_urls=True``: pairs of blocks with and without
     the cassette (alternating order), each sample one pair's difference.
     """
-    from aiointercept._cassette.cassette import Cassette
-    from aiointercept._cassette.options import (
-        DEFAULT_MATCH_ON,
-        check_cassette_options,
-    )
+    from aiointercept._cassette.cassette import CassetteRun
+    from aiointercept._cassette.options import check_cassette_options
 
     async def block(path: Path | None) -> float:
         with Timer(1, CPU_CLOCK) as timer:
@@ -514,25 +512,17 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
         text = cassette_text(api_interactions(sizes.cassette_interactions))
         path = write_cassette(Path(name), "api.yaml", text)
-        options = check_cassette_options(
-            path,
-            record_mode="none",
-            match_on=DEFAULT_MATCH_ON,
-            filter_headers=(),
-            filter_query_parameters=(),
-            filter_post_data_parameters=(),
-            before_record_request=None,
-            before_record_response=None,
-            scrub_secrets=True,
-        )
-        loaded = 0 if options is None else len(Cassette(options).interactions)
+        options = check_cassette_options(path, record_mode="none")
+        if options is None:
+            raise RuntimeError("a cassette path gave no cassette options")
+        loaded = len(CassetteRun(options).interactions)
         if loaded != sizes.cassette_interactions:
             raise RuntimeError(f"the cassette loaded {loaded} interactions")
         loads: list[float] = []
         for _ in range(repeats):
             with Timer(sizes.cassette_loads, CPU_CLOCK) as timer:
                 for _ in range(sizes.cassette_loads):
-                    Cassette(options)
+                    CassetteRun(options)
             loads.append(timer.per_op)
         differences = asyncio.run(blocks(path))
     return {"cassette_load_1000": loads, "cassette_block_1000": differences}

@@ -277,7 +277,7 @@ ROW_DESCRIPTIONS = {
         "(``time.process_time``). "
         "aiointercept: what entering a block with ``cassette=`` and "
         "``record_mode='none'`` does to load it, "
-        "``_cassette.cassette.Cassette(options)`` "
+        "``_cassette.cassette.CassetteRun(options)`` "
         "(read, parse, index for matching). vcrpy: "
         "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
     ),

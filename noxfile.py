@@ -169,9 +169,10 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against plain aiohttp and httpx floors (and a TLS floor for
-    aiohttp, httpx and httpx2), aiointercept 1.0.0, aioresponses-ng, respx and
-    vcrpy, each installed in its own virtualenv (kept in .nox/bench-venvs/,
-    with the requirements that ``ENVIRONMENTS`` in benchmarks/run.py lists).
+    aiohttp, httpx and httpx2), aiointercept 1.0.0, aioresponses-ng, respx,
+    vcrpy and cassetter, each installed in its own virtualenv (kept in
+    .nox/bench-venvs/, with the requirements that ``ENVIRONMENTS`` in
+    benchmarks/run.py lists; cassetter is left out where it does not install).
     ``nox -s bench -- --quick`` for a smoke run, ``-- --write-docs`` to
     regenerate docs/performance.rst, ``-- --help``.
     """

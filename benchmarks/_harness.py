@@ -87,7 +87,11 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "replay_route_httpx",
         "replay_cassette_httpx",
     ),
-    "cassette_load": ("cassette_load_1000", "cassette_block_1000"),
+    "cassette_load": (
+        "cassette_load_1000",
+        "cassette_block_1000",
+        "cassette_replay_1000",
+    ),
     "proxy_child": ("proxy_child_https",),
 }
 
@@ -110,6 +114,9 @@ class Sizes:
     cassette_interactions: int = 1000
     #: loads per timed repeat of ``cassette_load``
     cassette_loads: int = 2
+    #: interactions of the cassette replayed, untimed, before the one timed
+    #: block of ``cassette_replay_1000`` (a block of vcrpy's lasts seconds)
+    cassette_warm_up: int = 10
     #: routes registered in a row per timed repeat of ``registration``
     registrations: int = 2000
     #: the numbers of routes of ``routes_scaling``, one row each
@@ -590,6 +597,24 @@ def write_cassette(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+#: One request by a client: ``(method, url, body) -> (status, body)``.
+Send = Callable[[str, str, bytes | None], Awaitable[tuple[int, bytes]]]
+
+
+async def replay_each(interactions: Sequence[RecordedInteraction], send: Send) -> None:
+    """Send the request of each of ``interactions``, in order, and check that
+    its recorded status and body came back (the bytes recorded: every
+    implementation replays them as they are)."""
+    for item in interactions:
+        sent = None if item.request_body is None else item.request_body.encode()
+        status, body = await send(item.method, item.uri, sent)
+        if status != item.status or body != item.response_body.encode():
+            raise RuntimeError(
+                f"{item.method} {item.uri}: got {status} {body[:60]!r}, not the "
+                f"recorded {item.status} {item.response_body[:60]!r}"
+            )
 
 
 # -- the pytest fixture ----------------------------------------------------------------

@@ -18,7 +18,7 @@ import importlib.metadata
 import ssl
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from benchmarks._harness import (
     PAYLOAD,
     PAYLOAD_BYTES,
     NotAvailable,
+    RecordedInteraction,
     Samples,
     Sizes,
     Timer,
@@ -52,6 +53,7 @@ from benchmarks._harness import (
     pytest_startup,
     pyyaml_details,
     refused_by_the_guard,
+    replay_each,
     replay_interactions,
     timed,
     timed_bursts,
@@ -475,18 +477,23 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     """A cassette of ``sizes.cassette_interactions`` interactions, in vcrpy's
     format, loaded as a block with ``cassette=`` and ``record_mode="none"``
-    loads it: ``_cassette.cassette.Cassette(options)`` reads the file (PyYAML,
-    its C loader when available) and indexes the interactions for matching.
+    loads it: ``_cassette.cassette.CassetteRun(options)`` reads the file
+    (PyYAML, its C loader when available) and indexes the interactions for
+    matching.
 
     ``cassette_block_1000``: what ``cassette=`` adds to entering and exiting a
     block with ``mock_external_urls=True``: pairs of blocks with and without
     the cassette (alternating order), each sample one pair's difference.
+
+    ``cassette_replay_1000``: a block with that cassette, an
+    ``httpx.AsyncClient`` that sends each recorded request in order (each
+    answered by its recording), the block's exit; CPU time per block.
     """
-    from aiointercept._cassette.cassette import Cassette
-    from aiointercept._cassette.options import (
-        DEFAULT_MATCH_ON,
-        check_cassette_options,
-    )
+    from aiointercept._cassette.cassette import CassetteRun
+    from aiointercept._cassette.options import check_cassette_options
+
+    context = ssl.create_default_context()
+    interactions = api_interactions(sizes.cassette_interactions)
 
     async def block(path: Path | None) -> float:
         with Timer(1, CPU_CLOCK) as timer:
@@ -511,31 +518,58 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
             differences.append(with_it - without)
         return differences
 
+    async def replayed(
+        path: Path, interactions: Sequence[RecordedInteraction]
+    ) -> float:
+        with Timer(1, CPU_CLOCK) as timer:
+            async with aiointercept(
+                mock_external_urls=True, cassette=path, record_mode="none"
+            ) as m:
+                async with httpx.AsyncClient(verify=context) as client:
+
+                    async def send(
+                        method: str, url: str, body: bytes | None
+                    ) -> tuple[int, bytes]:
+                        resp = await client.request(method, url, content=body)
+                        return resp.status_code, resp.content
+
+                    await replay_each(interactions, send)
+                seen = sum(len(calls) for calls in m.requests.values())
+                if seen != len(interactions):  # a miss also fails the exit
+                    raise RuntimeError(
+                        f"{seen} requests recorded, not {len(interactions)}"
+                    )
+        return timer.per_op
+
+    async def replays(directory: Path, path: Path) -> list[float]:
+        """One block per round: vcrpy's lasts seconds. A small cassette warms
+        up first (imports, the client, certificates)."""
+        warm = api_interactions(sizes.cassette_warm_up)
+        small = write_cassette(directory, "warm.yaml", cassette_text(warm))
+        await replayed(small, warm)
+        return [await replayed(path, interactions)]
+
     with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
-        text = cassette_text(api_interactions(sizes.cassette_interactions))
-        path = write_cassette(Path(name), "api.yaml", text)
-        options = check_cassette_options(
-            path,
-            record_mode="none",
-            match_on=DEFAULT_MATCH_ON,
-            filter_headers=(),
-            filter_query_parameters=(),
-            filter_post_data_parameters=(),
-            before_record_request=None,
-            before_record_response=None,
-            scrub_secrets=True,
-        )
-        loaded = 0 if options is None else len(Cassette(options).interactions)
+        path = write_cassette(Path(name), "api.yaml", cassette_text(interactions))
+        options = check_cassette_options(path, record_mode="none")
+        if options is None:
+            raise RuntimeError("a cassette path gave no cassette options")
+        loaded = len(CassetteRun(options).interactions)
         if loaded != sizes.cassette_interactions:
             raise RuntimeError(f"the cassette loaded {loaded} interactions")
         loads: list[float] = []
         for _ in range(repeats):
             with Timer(sizes.cassette_loads, CPU_CLOCK) as timer:
                 for _ in range(sizes.cassette_loads):
-                    Cassette(options)
+                    CassetteRun(options)
             loads.append(timer.per_op)
         differences = asyncio.run(blocks(path))
-    return {"cassette_load_1000": loads, "cassette_block_1000": differences}
+        replay_times = asyncio.run(replays(Path(name), path))
+    return {
+        "cassette_load_1000": loads,
+        "cassette_block_1000": differences,
+        "cassette_replay_1000": replay_times,
+    }
 
 
 def fixture(sizes: Sizes, repeats: int) -> Samples:

@@ -1,9 +1,10 @@
 """vcrpy: records and replays cassettes by patching the clients in process.
 
 Measured on the cassette rows only: loading the same cassette file as
-aiointercept (``Cassette.load``, and ``use_cassette`` entered and exited), and
-replaying the same cassettes to the same aiohttp and ``httpx.AsyncClient``
-requests (vcrpy patches the clients and answers in them, with no server and no
+aiointercept (``Cassette.load``, ``use_cassette`` entered and exited, and
+entered around the replay of each of its interactions), and replaying the
+same cassettes to the same aiohttp and ``httpx.AsyncClient`` requests
+(vcrpy patches the clients and answers in them, with no server and no
 socket). Its YAML serializer uses PyYAML's C loader when PyYAML has libyaml.
 ``python -m benchmarks.impl_vcrpy --help``.
 """
@@ -14,7 +15,7 @@ import asyncio
 import importlib
 import ssl
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from benchmarks._harness import (
     CPU_CLOCK,
     EXTERNAL_BASE,
     EXTERNAL_HTTPS_BASE,
+    RecordedInteraction,
     Samples,
     Sizes,
     Timer,
@@ -33,6 +35,7 @@ from benchmarks._harness import (
     check_json,
     main,
     pyyaml_details,
+    replay_each,
     replay_interactions,
     write_cassette,
 )
@@ -97,10 +100,14 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:
     """The cassette of aiointercept's ``cassette_load_1000``:
     ``vcr.cassette.Cassette.load(path=..., record_mode="none")``, which reads
-    the file and builds its requests and responses; and, for
+    the file and builds its requests and responses; for
     ``cassette_block_1000``, ``with vcr.use_cassette(path,
-    record_mode="none"): pass``, which loads it and patches the clients."""
+    record_mode="none"): pass``, which loads it and patches the clients; for
+    ``cassette_replay_1000``, that block around an ``httpx.AsyncClient`` that
+    sends each recorded request in order."""
     load = vcr.cassette.Cassette.load
+    context = ssl.create_default_context()
+    interactions = api_interactions(sizes.cassette_interactions)
 
     def block(path: Path) -> float:
         with (
@@ -110,9 +117,39 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
             pass
         return timer.per_op
 
+    async def replayed(
+        path: Path, interactions: Sequence[RecordedInteraction]
+    ) -> float:
+        with (
+            Timer(1, CPU_CLOCK) as timer,
+            vcr.use_cassette(str(path), record_mode="none") as cassette,
+        ):
+            async with httpx.AsyncClient(verify=context) as client:
+
+                async def send(
+                    method: str, url: str, body: bytes | None
+                ) -> tuple[int, bytes]:
+                    resp = await client.request(method, url, content=body)
+                    return resp.status_code, resp.content
+
+                await replay_each(interactions, send)
+            if cassette.play_count != len(interactions) or not cassette.all_played:
+                raise RuntimeError(
+                    f"{cassette.play_count} responses played, not each of "
+                    f"the {len(interactions)} once"
+                )
+        return timer.per_op
+
+    async def replays(directory: Path, path: Path) -> list[float]:
+        """One block per round: vcrpy's lasts seconds. A small cassette warms
+        up first (imports, the client, certificates)."""
+        warm = api_interactions(sizes.cassette_warm_up)
+        small = write_cassette(directory, "warm.yaml", cassette_text(warm))
+        await replayed(small, warm)
+        return [await replayed(path, interactions)]
+
     with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
-        text = cassette_text(api_interactions(sizes.cassette_interactions))
-        path = write_cassette(Path(name), "api.yaml", text)
+        path = write_cassette(Path(name), "api.yaml", cassette_text(interactions))
         if len(load(path=str(path), record_mode="none")) != sizes.cassette_interactions:
             raise RuntimeError("vcrpy did not load every interaction")
         loads: list[float] = []
@@ -123,7 +160,12 @@ def cassette_load(sizes: Sizes, repeats: int) -> Samples:
             loads.append(timer.per_op)
         block(path)  # warm-up
         blocks = [block(path) for _ in range(repeats)]
-    return {"cassette_load_1000": loads, "cassette_block_1000": blocks}
+        replay_times = asyncio.run(replays(Path(name), path))
+    return {
+        "cassette_load_1000": loads,
+        "cassette_block_1000": blocks,
+        "cassette_replay_1000": replay_times,
+    }
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ class Environment:
     requirements: tuple[str, ...]
     #: files whose content, when it changes, makes the virtualenv be recreated
     inputs: tuple[Path, ...] = ()
+    #: whether the run goes on without it when it cannot be installed (a
+    #: package that has no wheel for this platform or Python, say): its
+    #: implementations are then left out, and say why
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ ENVIRONMENTS = {
         Environment("aioresponses-ng", ("aioresponses-ng",)),
         Environment("respx", ("respx", "httpx", "trio")),
         Environment("vcrpy", ("vcrpy", "pyyaml", "aiohttp", "httpx")),
+        Environment("cassetter", ("cassetter", "aiohttp", "httpx"), optional=True),
     )
 }
 
@@ -112,6 +117,14 @@ IMPLEMENTATIONS = (
         "process (cassette rows only)",
         "vcrpy",
         "benchmarks.impl_vcrpy",
+    ),
+    Implementation(
+        "cassetter",
+        "from PyPI, records and replays cassettes by patching the clients in "
+        "process, its core (the YAML parser, the matching) in Rust; it reads "
+        "vcrpy's format as it is (cassette rows only)",
+        "cassetter",
+        "benchmarks.impl_cassetter",
     ),
 )
 
@@ -259,7 +272,8 @@ ROW_DESCRIPTIONS = {
         "The same: time per ``/x`` request, replayed from the cassette (the same "
         "body, and the headers an aiohttp server sends). vcrpy: the same "
         "requests of ``/x``, replayed from the same cassette in "
-        "``vcr.use_cassette(path, record_mode='none')``."
+        "``vcr.use_cassette(path, record_mode='none')``; cassetter: in "
+        "``cassetter.use_cassette(path, record_mode='none')``."
     ),
     "replay_route_httpx": (
         "replay_route with an ``httpx.AsyncClient`` and "
@@ -267,19 +281,23 @@ ROW_DESCRIPTIONS = {
     ),
     "replay_cassette_httpx": (
         "replay_cassette with an ``httpx.AsyncClient`` and "
-        "``https://api.example.test``, under asyncio (vcrpy too)."
+        "``https://api.example.test``, under asyncio (vcrpy and cassetter too)."
     ),
     "cassette_load_1000": (
         f"Loading a cassette of {_SIZES.cassette_interactions} interactions "
         "(vcrpy's format, written as vcrpy writes it, about 1 MB: GETs and POSTs "
         "of a JSON API recorded with httpx, eight response headers and a JSON "
-        "body of about 250 bytes each) with PyYAML's C loader; CPU time per load "
+        "body of about 250 bytes each); CPU time per load "
         "(``time.process_time``). "
         "aiointercept: what entering a block with ``cassette=`` and "
         "``record_mode='none'`` does to load it, "
-        "``_cassette.cassette.Cassette(options)`` "
-        "(read, parse, index for matching). vcrpy: "
-        "``vcr.cassette.Cassette.load(path=..., record_mode='none')``."
+        "``_cassette.cassette.CassetteRun(options)`` "
+        "(read with PyYAML's C loader, parse, index for matching). vcrpy: "
+        "``vcr.cassette.Cassette.load(path=..., record_mode='none')``, with the "
+        "same loader. cassetter: what ``use_cassette`` does to load it, "
+        "``Cassetter(record_mode='none').cassette(path).load()``, which reads "
+        "and parses the same file in Rust; it indexes the requests at the "
+        "first one it matches (about 0.3 ms more, not counted here)."
     ),
     "registration": (
         f"Registering {_SIZES.registrations} routes in a row inside an open "
@@ -341,7 +359,20 @@ ROW_DESCRIPTIONS = {
         "``record_mode='none'``, minus the same block without ``cassette=`` "
         "(pairs of blocks, in alternating order). vcrpy: entering and exiting "
         "``vcr.use_cassette(path, record_mode='none')`` (load, and patching the "
-        "clients)."
+        "clients); cassetter: ``cassetter.use_cassette(path, "
+        "record_mode='none')``, the same."
+    ),
+    "cassette_replay_1000": (
+        "The same cassette loaded and replayed, the whole block in CPU time: "
+        "entering the block of cassette_block_1000, a new ``httpx.AsyncClient`` "
+        "that sends each of the recorded requests in order (GETs, and POSTs "
+        "with their JSON bodies), each answered by its recording (status and "
+        "body checked), closing the client, exiting. aiointercept answers over "
+        "a socket from its server (``https``: one TLS handshake, then "
+        "keep-alive), vcrpy and cassetter in the client. One block per round, "
+        "after one that replays a cassette of the first "
+        f"{_SIZES.cassette_warm_up} interactions: vcrpy compares each request "
+        "with the recorded ones in turn, so its block lasts seconds."
     ),
 }
 
@@ -464,7 +495,7 @@ class Ratio:
 
 
 AI, FLOOR, V1, NG = "aiointercept", "floor", "aiointercept-1.0.0", "aioresponses-ng"
-RESPX, VCR = "respx", "vcrpy"
+RESPX, VCR, CASSETTER = "respx", "vcrpy", "cassetter"
 
 TARGETS = (
     Ratio(
@@ -623,6 +654,12 @@ TARGETS = (
         (VCR, "cassette_load_1000"),
         1.0,
     ),
+    Ratio(
+        "cassette load and replay, 1000 interactions: aiointercept / vcrpy",
+        (AI, "cassette_replay_1000"),
+        (VCR, "cassette_replay_1000"),
+        1.0,
+    ),
 )
 
 INFORMATION = (
@@ -721,20 +758,21 @@ INFORMATION = (
             ("lifecycle", "httpx", "_httpx", "lifecycle_external_httpx"),
         )
     ),
-    Ratio(
-        "replay_cassette: aiointercept / vcrpy",
-        (AI, "replay_cassette"),
-        (VCR, "replay_cassette"),
+    *(
+        Ratio(f"{row}: aiointercept / vcrpy", (AI, row), (VCR, row))
+        for row in ("replay_cassette", "replay_cassette_httpx", "cassette_block_1000")
     ),
-    Ratio(
-        "replay_cassette_httpx: aiointercept / vcrpy",
-        (AI, "replay_cassette_httpx"),
-        (VCR, "replay_cassette_httpx"),
-    ),
-    Ratio(
-        "cassette_block_1000: aiointercept / vcrpy",
-        (AI, "cassette_block_1000"),
-        (VCR, "cassette_block_1000"),
+    # every cassette row against cassetter (against vcrpy, the other two are
+    # targets)
+    *(
+        Ratio(f"{row}: aiointercept / cassetter", (AI, row), (CASSETTER, row))
+        for row in (
+            "replay_cassette",
+            "replay_cassette_httpx",
+            "cassette_load_1000",
+            "cassette_block_1000",
+            "cassette_replay_1000",
+        )
     ),
     Ratio(
         "cassette_block_1000 / cassette_load_1000, aiointercept",
@@ -751,8 +789,17 @@ def _python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+class EnvironmentUnavailable(Exception):
+    """An optional environment could not be created; the message says why."""
+
+
 def ensure_environment(env: Environment, venv_dir: Path, recreate: bool) -> Path:
-    """The python of ``env``'s virtualenv, created (or recreated) if needed."""
+    """The python of ``env``'s virtualenv, created (or recreated) if needed.
+
+    Raises :class:`EnvironmentUnavailable` when ``env`` is optional and its
+    requirements cannot be installed (the virtualenv is removed, so that the
+    next run tries again).
+    """
     venv = venv_dir / env.name
     spec = json.dumps(
         {
@@ -777,16 +824,40 @@ def ensure_environment(env: Environment, venv_dir: Path, recreate: bool) -> Path
     print(f"creating {venv} ...", flush=True)
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
+    installed = subprocess.run(
         [
             str(python),
             *("-m", "pip", "install", "--disable-pip-version-check", "-q"),
             *env.requirements,
         ],
-        check=True,
+        check=False,
     )
+    if installed.returncode != 0:
+        shutil.rmtree(venv, ignore_errors=True)
+        command = f"pip install {' '.join(env.requirements)}"
+        if env.optional:
+            raise EnvironmentUnavailable(
+                f"{command} failed (exit status {installed.returncode})"
+            )
+        raise subprocess.CalledProcessError(installed.returncode, command)
     marker.write_text(spec)
     return python
+
+
+def prepare(
+    implementations: Sequence[Implementation], venv_dir: Path, recreate: bool
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """The python of each environment that ``implementations`` run in, and
+    why each optional one that could not be created is missing."""
+    pythons: dict[str, Path] = {}
+    missing: dict[str, str] = {}
+    for name in dict.fromkeys(impl.environment for impl in implementations):
+        try:
+            pythons[name] = ensure_environment(ENVIRONMENTS[name], venv_dir, recreate)
+        except EnvironmentUnavailable as reason:
+            missing[name] = str(reason)
+            print(f"{name}: left out of this run: {reason}", flush=True)
+    return pythons, missing
 
 
 # -- running ---------------------------------------------------------------------------
@@ -839,6 +910,9 @@ class Collected:
     served: dict[str, list[tuple[int, int] | None]] = field(default_factory=dict)
     #: why an implementation with a server thread does not count them
     served_not_counted: str | None = None
+    #: why the implementation did not run at all (its environment could not
+    #: be created), or ``None``
+    unavailable: str | None = None
 
     @property
     def samples(self) -> dict[str, list[float]]:
@@ -894,13 +968,25 @@ def run_rounds(
     implementations: Sequence[Implementation],
     pythons: dict[str, Path],
     args: argparse.Namespace,
+    missing: dict[str, str] | None = None,
 ) -> dict[str, Collected]:
+    """Run ``implementations`` in interleaved rounds. Those whose environment
+    has no python in ``pythons`` do not run: every row selected is not
+    applicable for them, for the reason ``missing`` gives their environment."""
     collected = {impl.name: Collected(impl) for impl in implementations}
     selected = [row for name in args.only for row in SCENARIOS[name]] or list(ROWS)
+    runnable = [impl for impl in implementations if impl.environment in pythons]
+    for impl in implementations:
+        if impl.environment not in pythons:
+            reason = (missing or {}).get(impl.environment, "no virtualenv")
+            collected[impl.name].unavailable = reason
+            collected[impl.name].not_applicable = dict.fromkeys(selected, reason)
+    if not runnable:
+        return collected
     with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as tmp:
         for round_number in range(args.rounds):
-            shift = round_number % len(implementations)
-            for impl in [*implementations[shift:], *implementations[:shift]]:
+            shift = round_number % len(runnable)
+            for impl in [*runnable[shift:], *runnable[:shift]]:
                 output = Path(tmp) / f"{impl.name}-{round_number}.json"
                 command = [
                     str(pythons[impl.environment]),
@@ -1248,7 +1334,7 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             "thread (see :ref:`where-it-runs`). This page measures what that "
             "costs, against plain aiohttp and httpx clients calling a plain "
             "aiohttp.web server, against three other mocks, and against vcrpy "
-            "for cassettes:"
+            "and cassetter for cassettes:"
         ),
         "",
     ]
@@ -1259,6 +1345,8 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             if version != "not installed" and name != "python"
         )
         name, label = impl.implementation.name, impl.implementation.label
+        if impl.unavailable is not None:
+            versions = f"left out of this run: {impl.unavailable}"
         lines += _fill(f"**{name}**: {label} ({versions}).", "  ", "* ")
     run = (
         f"{meta['rounds']} rounds of {meta['repeats']} timed repeat(s), "
@@ -1283,10 +1371,12 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             "patching httpcore's connection pools; it is called with "
             "``https://api.example.test/...`` URLs, as aiointercept is in the "
             "``external_httpx`` rows, with ``mock_external_urls=True``. vcrpy "
-            "patches the clients too, and replays its cassettes in them; it is "
-            "measured on the cassette rows only (``replay_cassette*``, "
-            "``cassette_*``), with the same cassette files, which are written as "
-            "vcrpy writes them."
+            "and cassetter patch the clients too, and replay their cassettes in "
+            "them; they are measured on the cassette rows only "
+            "(``replay_cassette*``, ``cassette_*``), with the same cassette "
+            "files, which are written as vcrpy writes them (cassetter reads "
+            "that format as it is). cassetter is left out, and says so, where "
+            "it does not install."
         ),
         "",
         "Results",
@@ -1462,10 +1552,19 @@ WHERE_THE_TIME_GOES = (
     "file but PyYAML's Python constructor builds the objects, and together they "
     "take over 90% of ``cassette_load_1000``; checking the interactions and "
     "indexing them takes the rest. vcrpy reads the same file with the same "
-    "loader, then builds its own request objects. Those rows are timed in CPU "
+    "loader, then builds its own request objects. cassetter parses it in Rust "
+    "and keeps the interactions there, with no Python object per node of the "
+    "file, which is why it loads several times faster. Those rows are timed "
+    "in CPU "
     "time of the process (``time.process_time``): a load only computes, and on "
     "a shared machine the wall time of a computation that long measures the "
     "other processes as well.",
+    "``cassette_replay_1000``: aiointercept answers each request over a "
+    "socket, so httpx pays its whole round trip, as in "
+    "``sequential_https_httpx``; vcrpy and cassetter answer inside httpx. "
+    "vcrpy compares each request with every recorded one in turn, so its "
+    "replay grows with the size of the cassette; aiointercept and cassetter "
+    "look requests up in an index.",
 )
 
 
@@ -1653,6 +1752,7 @@ def load(path: Path) -> tuple[dict[str, Any], dict[str, Collected]]:
                 for scenario, found in saved.get("served", {}).items()
             },
             served_not_counted=saved.get("served_not_counted"),
+            unavailable=saved.get("unavailable"),
         )
         for name, saved in report["implementations"].items()
     }
@@ -1669,11 +1769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for impl in IMPLEMENTATIONS
             if not args.impls or impl.name in args.impls
         ]
-        pythons = {
-            name: ensure_environment(ENVIRONMENTS[name], args.venv_dir, args.recreate)
-            for name in dict.fromkeys(impl.environment for impl in implementations)
-        }
-        collected = run_rounds(implementations, pythons, args)
+        pythons, missing = prepare(implementations, args.venv_dir, args.recreate)
+        collected = run_rounds(implementations, pythons, args, missing)
         meta = metadata(args)
 
     rows = [row for name in args.only for row in SCENARIOS[name]] or list(ROWS)
@@ -1723,6 +1820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for scenario, found in c.served_shares().items()
                 },
                 "served_not_counted": c.served_not_counted,
+                "unavailable": c.unavailable,
             }
             for name, c in collected.items()
         },
@@ -1737,6 +1835,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(render_text_table(table(collected, rows)))
     for name, c in collected.items():
+        if c.unavailable is not None:
+            print(f"left out: {name}: {c.unavailable}")
         for row, messages in c.errors.items():
             print(f"error: {name} {row}: {messages[0]}")
     served = served_table(collected, args.only or list(SCENARIOS))

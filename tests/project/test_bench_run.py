@@ -9,11 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
+from benchmarks import run
+from benchmarks._harness import SCENARIOS
 from benchmarks.run import (
+    ENVIRONMENTS,
     IMPLEMENTATIONS,
     ROW_DESCRIPTIONS,
     ROWS,
     Collected,
+    Environment,
     Implementation,
     Ratio,
     Stats,
@@ -294,3 +298,28 @@ def test_served_counts_survive_saving_and_loading(tmp_path: Path) -> None:
     assert collected[V1.name].served_not_counted == "counts nothing"
     assert collected[FLOOR.name].served == {}
     assert collected[FLOOR.name].served_not_counted is None
+
+
+def test_an_optional_implementation_that_does_not_install_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cassetter ships wheels for some platforms only: where it does not
+    install, the run goes on, and its rows say why. (Creates one virtualenv:
+    pip fails on a path that does not exist, offline.)"""
+    missing = tmp_path / "no-such-package"
+    broken = Environment("cassetter", (str(missing),), optional=True)
+    monkeypatch.setitem(ENVIRONMENTS, "cassetter", broken)
+    output = tmp_path / "results.json"
+    arguments = ["--only", "cassette_load", "--impls", "cassetter", "--rounds", "1"]
+    arguments += ["--venv-dir", str(tmp_path / "venvs"), "--output", str(output)]
+    assert run.main(arguments) == 0
+    reason = f"pip install {missing} failed (exit status 1)"
+    assert f"left out: cassetter: {reason}" in capsys.readouterr().out
+    assert not (tmp_path / "venvs" / "cassetter").exists()  # tried again next run
+    saved = json.loads(output.read_text())["implementations"]["cassetter"]
+    assert saved["unavailable"] == reason
+    assert saved["not_applicable"] == dict.fromkeys(SCENARIOS["cassette_load"], reason)
+    _, collected = load(output)
+    cassetter = collected["cassetter"]
+    assert cassetter.unavailable == reason
+    assert cell(cassetter, cassetter.stats(), "cassette_load_1000") == "n/a"

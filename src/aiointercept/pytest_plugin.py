@@ -38,6 +38,11 @@ _STRICT = "aiointercept_strict"
 #: ``--record-mode`` too.
 _PYTEST_RECORDING_PACKAGE = "pytest_recording"
 _PYTEST_RECORDING = "pytest_recording.plugin"
+#: pytest-vcr's plugin, whose names pytest-recording's are.
+_PYTEST_VCR = "vcr"
+#: The name of :mod:`._recording`, which serves pytest-recording's names
+#: when neither plugin is loaded.
+_RECORDING = "aiointercept.recording"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,47 +59,88 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(_STRICT, help_text, type="bool", default=False)
     if not _pytest_recording_installed():
-        _add_record_mode(parser)
+        _add_recording_options(parser)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser
 ) -> Generator[None, object, object]:
-    """``--record-mode``, when pytest-recording is installed but not loaded;
-    when it is loaded, both plugins read its option, which takes the same
-    modes.
+    """``--record-mode`` (and pytest-recording's other options), when
+    pytest-recording is installed but not loaded; when it is loaded, both
+    plugins read its ``--record-mode``, which takes the same modes.
 
-    Only one plugin can add the option, and which one pytest loads first is
+    Only one plugin can add the options, and which one pytest loads first is
     not known in ``pytest_addoption``; here, the plugins of the command line,
     of the environment, of the installed packages and of the initial
     conftests are loaded, and the command line is not parsed yet."""
     try:
         return (yield)
     finally:
-        if _pytest_recording_installed() and not any(
-            getattr(plugin, "__name__", None) == _PYTEST_RECORDING
-            for plugin in early_config.pluginmanager.get_plugins()
+        if _pytest_recording_installed() and not _pytest_recording_loaded(
+            early_config
         ):
-            _add_record_mode(parser)
+            _add_recording_options(parser)
 
 
 def _pytest_recording_installed() -> bool:
     return importlib.util.find_spec(_PYTEST_RECORDING_PACKAGE) is not None
 
 
-def _add_record_mode(parser: pytest.Parser) -> None:
-    parser.getgroup("aiointercept").addoption(
+def _pytest_recording_loaded(config: pytest.Config) -> bool:
+    return any(
+        getattr(plugin, "__name__", None) == _PYTEST_RECORDING
+        for plugin in config.pluginmanager.get_plugins()
+    )
+
+
+def _add_recording_options(parser: pytest.Parser) -> None:
+    """``--record-mode``, and the options of pytest-recording's names that
+    :mod:`._recording` serves."""
+    group = parser.getgroup("aiointercept")
+    group.addoption(
         "--record-mode",
         dest="record_mode",
         choices=RECORD_MODES,
         default=None,
         help="record mode of every aiointercept cassette whose marker does not "
-        "set one (default: once)",
+        "set one (default: once), and of @pytest.mark.vcr (default: none)",
+    )
+    group.addoption(
+        "--block-network",
+        action="store_true",
+        dest="block_network",
+        help="refuse connections outside this machine in every test that does "
+        "not record (as pytest-recording does)",
+    )
+    group.addoption(
+        "--allowed-hosts",
+        dest="allowed_hosts",
+        default=None,
+        help="hosts, separated by commas, that --block-network lets through",
+    )
+    group.addoption(
+        "--allow-private-ips",
+        action="store_true",
+        dest="allow_private_ips",
+        help="pytest-recording's option, not supported: list the hosts in "
+        "--allowed-hosts",
+    )
+    group.addoption(
+        "--disable-recording",
+        action="store_true",
+        dest="disable_recording",
+        help="run the tests marked vcr without their cassettes",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not _pytest_recording_loaded(config) and not config.pluginmanager.has_plugin(
+        _PYTEST_VCR
+    ):
+        from . import _recording
+
+        config.pluginmanager.register(_recording, _RECORDING)
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): configure the aiointercept_mock fixture for this "

@@ -17,6 +17,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._address import ServerAddress
     from ._cassette.format import CassetteRequest
+    from ._cassette.view import Cassette
     from ._core.callback_result import CallbackResult
     from ._core.diagnostics import UnmatchedRequest
     from ._core.handles import RegisteredRoute
@@ -34,6 +35,7 @@ __all__ = [
     "AiointerceptRequest",
     "CallbackError",
     "CallbackResult",
+    "Cassette",
     "CassetteError",
     "CassetteRequest",
     "Fault",
@@ -61,6 +63,7 @@ _LAZY = {
     "RegisteredRoute": ("._core.handles", "RegisteredRoute"),
     "UnmatchedRequest": ("._core.diagnostics", "UnmatchedRequest"),
     "CassetteRequest": ("._cassette.format", "CassetteRequest"),
+    "Cassette": ("._cassette.view", "Cassette"),
     "CallbackResult": ("._core.callback_result", "CallbackResult"),
     "Fault": ("._core.responses", "Fault"),
     "ServerAddress": ("._address", "ServerAddress"),

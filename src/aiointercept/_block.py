@@ -21,7 +21,8 @@ from yarl import URL
 
 from ._adapters import InterceptTarget, interception
 from ._address import ServerAddress
-from ._cassette.cassette import Cassette
+from ._cassette.cassette import CassetteRun
+from ._cassette.view import Cassette
 from ._children import ChildFiles
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
@@ -68,7 +69,9 @@ class BlockLifecycle:
         self._target: InterceptTarget | None = None
         #: What ``tls()`` set, by (host, port or ``None``).
         self._tls_hosts: dict[tuple[str, int | None], TlsSettings] = {}
-        self._cassette: Cassette | None = None
+        self._cassette: CassetteRun | None = None
+        #: What users read of the cassette of the last entry (``m.cassette``).
+        self._cassette_view: Cassette | None = None
         self._server: BlockServer | None = None
         self._server_url: str | None = None
         #: The running block was entered with ``with``, not ``async with``.
@@ -303,7 +306,8 @@ class BlockLifecycle:
 
     def _load_cassette(self) -> None:
         options = self._options.cassette
-        self._cassette = None if options is None else Cassette(options)
+        self._cassette = None if options is None else CassetteRun(options)
+        self._cassette_view = None if self._cassette is None else self._cassette.view
         self._dispatcher.cassette = self._cassette
 
     def _save_cassette(self, exc: BaseException | None) -> None:
@@ -314,7 +318,8 @@ class BlockLifecycle:
         self._dispatcher.cassette = None
         if cassette is None:
             return
-        cassette.save()
+        if exc is None or cassette.options.record_on_exception:
+            cassette.save()
         failure = cassette.failure()
         if failure is not None:
             raise failure from exc

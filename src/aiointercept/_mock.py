@@ -25,9 +25,13 @@ from ._adapters import PassthroughHost
 from ._block import BlockLifecycle
 from ._cassette.options import (
     DEFAULT_MATCH_ON,
+    Filter,
+    InteractionHook,
+    MatcherFunction,
     RequestHook,
     ResponseHook,
 )
+from ._cassette.view import Cassette
 from ._children import proxy_env
 from ._core.assertions import (
     MOCK,
@@ -100,9 +104,12 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     :param record_mode: ``"none"``, ``"once"``, ``"new_episodes"``, ``"all"``
         or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings.
     :param match_on: the vcrpy matcher names a request must share with a
-        recorded one to replay it.
+        recorded one to replay it, or matcher functions ``(live, recorded)``
+        that raise :exc:`AssertionError` (or return ``False``) when the two
+        differ.
     :param filter_headers: request headers left out of recordings (names, or
-        ``(name, replacement)`` pairs), besides those the built-in scrubbing
+        ``(name, replacement)`` pairs, the replacement a string or a function
+        ``(key=, value=, request=)``), besides those the built-in scrubbing
         replaces.
     :param filter_query_parameters: query parameters left out of recordings;
         when given, the query is rebuilt sorted and encoded again, as vcrpy
@@ -120,6 +127,23 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         query parameters and form or JSON body fields (``access_token``,
         ``api_key``, ``password``...) with ``SCRUBBED`` in what is recorded;
         ``False`` records them as they are. See "Scrubbing secrets".
+    :param allow_playback_repeats: a recorded interaction may answer any
+        number of matching requests, not once.
+    :param decode_compressed_response: record compressed responses decoded,
+        without their ``Content-Encoding`` header.
+    :param drop_unused_requests: when the cassette is written, leave out
+        what it held that no request played.
+    :param record_on_exception: write the cassette when the block exits with
+        an exception too (``False``: only when it exits normally).
+    :param serializer: the cassette file's format, ``"yaml"`` or ``"json"``.
+    :param before_save_interaction: a function (or a list of them) of each
+        interaction's ``(request, response)``, as the cassette is written;
+        returns the pair, or ``None`` to leave the interaction out.
+    :param after_load_interaction: the same, for each interaction the
+        cassette file holds, as it is read.
+    :param filter_sensitive_data: placeholders and the values they stand for
+        (a dict, or pairs): each value is written as its placeholder, and the
+        placeholder read back as the value.
     """
 
     def __init__(
@@ -135,13 +159,26 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         block_network: bool = True,
         cassette: str | os.PathLike[str] | None = None,
         record_mode: str = "once",
-        match_on: Sequence[str] = DEFAULT_MATCH_ON,
-        filter_headers: Sequence[str | tuple[str, str | None]] = (),
-        filter_query_parameters: Sequence[str | tuple[str, str | None]] = (),
-        filter_post_data_parameters: Sequence[str | tuple[str, str | None]] = (),
+        match_on: Sequence[str | MatcherFunction] = DEFAULT_MATCH_ON,
+        filter_headers: Sequence[str | Filter] = (),
+        filter_query_parameters: Sequence[str | Filter] = (),
+        filter_post_data_parameters: Sequence[str | Filter] = (),
         before_record_request: RequestHook | None = None,
         before_record_response: ResponseHook | None = None,
         scrub_secrets: bool = True,
+        allow_playback_repeats: bool = False,
+        decode_compressed_response: bool = False,
+        drop_unused_requests: bool = False,
+        record_on_exception: bool = True,
+        serializer: str = "yaml",
+        before_save_interaction: InteractionHook
+        | Sequence[InteractionHook]
+        | None = None,
+        after_load_interaction: InteractionHook
+        | Sequence[InteractionHook]
+        | None = None,
+        filter_sensitive_data: Mapping[str, str | Callable[..., object]]
+        | Sequence[tuple[str, str | Callable[..., object]]] = (),
         **unknown: Unpack[NoMoreKeywords],
     ) -> None:
         if unknown:
@@ -156,14 +193,24 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
             assert_all_matched=assert_all_matched,
             block_network=block_network,
             cassette=cassette,
-            record_mode=record_mode,
-            match_on=match_on,
-            filter_headers=filter_headers,
-            filter_query_parameters=filter_query_parameters,
-            filter_post_data_parameters=filter_post_data_parameters,
-            before_record_request=before_record_request,
-            before_record_response=before_record_response,
-            scrub_secrets=scrub_secrets,
+            cassette_arguments={
+                "record_mode": record_mode,
+                "match_on": match_on,
+                "filter_headers": filter_headers,
+                "filter_query_parameters": filter_query_parameters,
+                "filter_post_data_parameters": filter_post_data_parameters,
+                "before_record_request": before_record_request,
+                "before_record_response": before_record_response,
+                "scrub_secrets": scrub_secrets,
+                "allow_playback_repeats": allow_playback_repeats,
+                "decode_compressed_response": decode_compressed_response,
+                "drop_unused_requests": drop_unused_requests,
+                "record_on_exception": record_on_exception,
+                "serializer": serializer,
+                "before_save_interaction": before_save_interaction,
+                "after_load_interaction": after_load_interaction,
+                "filter_sensitive_data": filter_sensitive_data,
+            },
         )
         self._options = options
         self.mock_external_urls = options.mock_external_urls
@@ -185,6 +232,14 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         return decorate(self, func)
 
     # -- TLS ----------------------------------------------------------------------
+
+    @property
+    def cassette(self) -> Cassette | None:
+        """The block's cassette, read-only (``play_count``, ``all_played``,
+        ``requests``, ``responses``... as vcrpy names them): from the block's
+        entry on, and after its exit until the next entry; ``None`` when it
+        has no cassette or never ran."""
+        return self._cassette_view
 
     @property
     def ca_pem(self) -> str:

@@ -7,16 +7,11 @@ and the pytest plugin's shared session read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._adapters import PassthroughHost
-from ._cassette.options import (
-    CassetteOptions,
-    RequestHook,
-    ResponseHook,
-    check_cassette_options,
-)
+from ._cassette.options import CassetteOptions, check_cassette_options
 
 __all__ = ["Options", "check_options"]
 
@@ -50,14 +45,7 @@ def check_options(
     assert_all_matched: object,
     block_network: object,
     cassette: object,
-    record_mode: object,
-    match_on: object,
-    filter_headers: object,
-    filter_query_parameters: object,
-    filter_post_data_parameters: object,
-    before_record_request: RequestHook | None,
-    before_record_response: ResponseHook | None,
-    scrub_secrets: object,
+    cassette_arguments: Mapping[str, object],
 ) -> Options:
     """Check the arguments of ``aiointercept(...)``."""
     if callable(mock_external_urls):
@@ -109,17 +97,7 @@ def check_options(
     ):
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool or None, got {value!r}")
-    cassette_options = check_cassette_options(
-        cassette,
-        record_mode=record_mode,
-        match_on=match_on,
-        filter_headers=filter_headers,
-        filter_query_parameters=filter_query_parameters,
-        filter_post_data_parameters=filter_post_data_parameters,
-        before_record_request=before_record_request,
-        before_record_response=before_record_response,
-        scrub_secrets=scrub_secrets,
-    )
+    cassette_options = check_cassette_options(cassette, **cassette_arguments)
     if cassette_options is not None and not mock_external_urls:
         raise ValueError("cassette requires mock_external_urls=True")
     return Options(

@@ -23,6 +23,7 @@ EXPECTED = {
     "StrictCheckError",
     "NetworkBlockedError",
     "CassetteError",
+    "Cassette",
     "CassetteRequest",
     "UnreachableRouteWarning",
     "Fault",

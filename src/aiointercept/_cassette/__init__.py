@@ -1,6 +1,6 @@
 """Cassettes: real traffic recorded once, in vcrpy's YAML format, then replayed.
 
-A block built with ``cassette=`` owns a :class:`.cassette.Cassette`. Read in
+A block built with ``cassette=`` owns a :class:`.cassette.CassetteRun`. Read in
 this order:
 
 - :mod:`.options`: the block's cassette arguments, checked, and the record
@@ -12,11 +12,15 @@ this order:
   recorded, and left out of what is matched (``scrub_secrets``);
 - :mod:`.filters`: what is written down of a request and a response (the
   scrubbing, the ``filter_*`` options and the ``before_record_*`` hooks);
+- :mod:`.hooks`: whole interactions changed as the file is read and written
+  (``after_load_interaction``, ``before_save_interaction``,
+  ``filter_sensitive_data``);
 - :mod:`.player`: replaying, for the requests no route answered;
 - :mod:`.recorder`: recording what the passthrough proxy relays, and writing
   the file at the block's exit;
 - :mod:`.cassette`: the player and the recorder over one file, as the rest of
-  aiointercept sees them.
+  aiointercept sees them;
+- :mod:`.view`: what a test reads of it (``m.cassette``).
 
 Nothing is imported here: ``aiointercept.CassetteRequest`` loads
 :mod:`.format` alone.

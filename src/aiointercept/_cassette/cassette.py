@@ -1,12 +1,13 @@
 """A block's cassette: the file read once, a player and a recorder over it.
 
-The rest of aiointercept sees only :class:`Cassette`: the block builds it on
-entry and calls :meth:`~Cassette.save` and :meth:`~Cassette.failure` on exit;
-the dispatcher asks it to :meth:`~Cassette.play` (or explain a
-:meth:`~Cassette.miss`) a request no route answered, and hands
-:meth:`~Cassette.record` to the passthrough proxy when it
-:attr:`~Cassette.records`; the adapters intercept the :attr:`~Cassette.hosts`
-it replays.
+The rest of aiointercept sees only :class:`CassetteRun`: the block builds it
+on entry and calls :meth:`~CassetteRun.save` and :meth:`~CassetteRun.failure`
+on exit; the dispatcher asks it to :meth:`~CassetteRun.play` (or explain a
+:meth:`~CassetteRun.miss`) a request no route answered, and hands
+:meth:`~CassetteRun.record` to the passthrough proxy when it
+:attr:`~CassetteRun.records`; the adapters intercept the
+:attr:`~CassetteRun.hosts` it replays; users read it through
+:class:`.view.Cassette`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import Interaction
+from .hooks import loaded
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
+from .view import Cassette
 
-__all__ = ["Cassette"]
+__all__ = ["CassetteRun"]
 
 
-class Cassette:
+class CassetteRun:
     """One block's cassette: what it replays and what it records, as its
     record mode decides (see :class:`~.options.RecordMode`).
 
@@ -41,7 +44,6 @@ class Cassette:
     record: Callable[
         [RecordedRequest, int, str, Iterable[tuple[str, str]], bytes], None
     ]
-    save: Callable[[], None]
 
     def __init__(self, options: CassetteOptions) -> None:
         self.options = options
@@ -49,11 +51,25 @@ class Cassette:
         mode = options.record_mode
         exists = self.path.exists()
         filters = Filters(options)
+        #: What users see of it.
+        self.view = Cassette(self)
+        #: Whether :meth:`save` ran.
+        self.written = False
         #: What the file holds (nothing for ``rewrite``, which replaces it), as
-        #: the user's filters and hooks leave it.
+        #: the load hooks, the user's filters and hooks leave it.
         self.interactions: list[Interaction] = (
-            _format.load(self.path) if exists and mode is not RecordMode.REWRITE else []
+            _format.load(self.path, options.serializer)
+            if exists and mode is not RecordMode.REWRITE
+            else []
         )
+        if self.interactions and (
+            options.after_load_interaction or options.filter_sensitive_data
+        ):
+            self.interactions = [
+                kept
+                for interaction in self.interactions
+                if (kept := loaded(options, interaction, self.view)) is not None
+            ]
         if self.interactions and filters.change_stored:
             self.interactions = [
                 kept
@@ -83,4 +99,20 @@ class Cassette:
         self.miss = self.player.miss
         self.failure = self.player.failure
         self.record = self.recorder.record
-        self.save = self.recorder.save
+
+    def save(self) -> None:
+        """Write what was recorded; with ``drop_unused_requests``, leave out
+        what the file held that did not play, writing the file for that
+        alone if need be."""
+        kept: list[Interaction] | None = None
+        if self.options.drop_unused_requests:
+            counts = self.player.play_counts
+            played = [
+                interaction
+                for position, interaction in enumerate(self.player.interactions)
+                if counts[position]
+            ]
+            if len(played) < len(self.interactions):
+                kept = played
+        self.recorder.save(kept, self.view)
+        self.written = True

@@ -39,7 +39,7 @@ from aiointercept._core.request import RecordedRequest
 from aiointercept._errors import CassetteError
 
 from .format import CassetteRequest, CassetteResponse, Interaction
-from .options import CassetteOptions, Filter
+from .options import CassetteOptions, Filter, FilterFunction
 from .scrubbing import scrub_request, scrub_response
 
 __all__ = ["Filters", "as_recorded"]
@@ -163,17 +163,14 @@ class Filters:
         options = self.options
         for name, replacement in options.filter_headers:
             if name in recorded.headers:
-                del recorded.headers[name]
-                if replacement is not None:
-                    recorded.headers[name] = replacement
+                old = recorded.headers.popall(name)[0]
+                value = _replacement(replacement, name, old, recorded)
+                if value is not None:
+                    recorded.headers[name] = str(value)
         if options.filter_query_parameters:
-            recorded.uri = _filter_query(recorded.uri, options.filter_query_parameters)
+            recorded.uri = _filter_query(recorded, options.filter_query_parameters)
         if options.filter_post_data_parameters and recorded.body:
-            recorded.body = _filter_body(
-                recorded.body,
-                recorded.headers.get("Content-Type", ""),
-                options.filter_post_data_parameters,
-            )
+            recorded.body = _filter_body(recorded, options.filter_post_data_parameters)
         return recorded
 
 
@@ -190,38 +187,61 @@ def _run(name: str, hook: Callable[[T], R], value: T, where: str) -> R:
         ) from exc
 
 
-def _filter_query(uri: str, filters: Sequence[Filter]) -> str:
-    """The query of ``uri`` as vcrpy rebuilds it when it filters one: parsed
-    (parameters with no value dropped), sorted, filtered, then encoded again
-    (``:`` as ``%3A``, ``/`` as ``%2F``, a space as ``+``)."""
-    parts = urllib.parse.urlparse(uri)
+def _replacement(
+    replacement: str | FilterFunction | None,
+    name: str,
+    value: object,
+    request: CassetteRequest,
+) -> object:
+    """What a filter keeps of ``name``'s ``value``: ``None`` to drop it."""
+    if callable(replacement):
+        return replacement(key=name, value=value, request=request)
+    return replacement
+
+
+def _filtered_pairs(
+    pairs: Sequence[tuple[str, str]],
+    filters: Sequence[Filter],
+    request: CassetteRequest,
+) -> list[tuple[str, str]]:
     replaced = dict(filters)
-    pairs: list[tuple[str, str]] = []
-    for name, value in sorted(urllib.parse.parse_qsl(parts.query)):
+    kept = []
+    for name, value in pairs:
         if name not in replaced:
-            pairs.append((name, value))
-        elif (replacement := replaced[name]) is not None:
-            pairs.append((name, replacement))
-    return urllib.parse.urlunparse(parts._replace(query=urllib.parse.urlencode(pairs)))
+            kept.append((name, value))
+        elif (new := _replacement(replaced[name], name, value, request)) is not None:
+            kept.append((name, str(new)))
+    return kept
 
 
-def _filter_body(body: bytes, content_type: str, filters: Sequence[Filter]) -> bytes:
+def _filter_query(request: CassetteRequest, filters: Sequence[Filter]) -> str:
+    """The query of ``request`` as vcrpy rebuilds it when it filters one:
+    parsed (parameters with no value dropped), sorted, filtered, then encoded
+    again (``:`` as ``%3A``, ``/`` as ``%2F``, a space as ``+``)."""
+    parts = urllib.parse.urlparse(request.uri)
+    pairs = sorted(urllib.parse.parse_qsl(parts.query))
+    query = urllib.parse.urlencode(_filtered_pairs(pairs, filters, request))
+    return urllib.parse.urlunparse(parts._replace(query=query))
+
+
+def _filter_body(request: CassetteRequest, filters: Sequence[Filter]) -> bytes:
     """A JSON object's keys or a form's fields filtered; any other body as it
     is."""
-    replaced = dict(filters)
-    lower = content_type.lower()
+    body = request.body or b""
+    lower = request.headers.get("Content-Type", "").lower()
     if "json" in lower:
         try:
             data = json.loads(body)
         except ValueError:
             return body
         if isinstance(data, dict):
-            for name, value in replaced.items():
+            for name, replacement in filters:
                 if name in data:
-                    if value is None:
+                    new = _replacement(replacement, name, data[name], request)
+                    if new is None:
                         del data[name]
                     else:
-                        data[name] = value
+                        data[name] = new
             return json.dumps(data).encode()
         return body
     if "application/x-www-form-urlencoded" in lower:
@@ -229,11 +249,5 @@ def _filter_body(body: bytes, content_type: str, filters: Sequence[Filter]) -> b
             pairs = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
         except UnicodeDecodeError:
             return body
-        kept = []
-        for name, value in pairs:
-            if name not in replaced:
-                kept.append((name, value))
-            elif (replacement := replaced[name]) is not None:
-                kept.append((name, replacement))
-        return urllib.parse.urlencode(kept).encode()
+        return urllib.parse.urlencode(_filtered_pairs(pairs, filters, request)).encode()
     return body

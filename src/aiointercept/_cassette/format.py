@@ -92,7 +92,7 @@ class CassetteRequest:
         self._parsed: tuple[str, URL] | None = None
 
     @property
-    def url(self) -> URL:
+    def parsed_url(self) -> URL:
         """``uri`` parsed (once for each value it takes)."""
         parsed = self._parsed
         if parsed is None or parsed[0] is not self.uri:
@@ -100,25 +100,57 @@ class CassetteRequest:
         return parsed[1]
 
     @property
+    def url(self) -> str:
+        """``uri`` (vcrpy's name for it too)."""
+        return self.uri
+
+    @property
     def scheme(self) -> str:
-        return self.url.scheme
+        return self.parsed_url.scheme
+
+    #: vcrpy's name for the scheme.
+    protocol = scheme
 
     @property
     def host(self) -> str:
-        return (self.url.raw_host or "").rstrip(".").lower()
+        return (self.parsed_url.raw_host or "").rstrip(".").lower()
 
     @property
     def port(self) -> int | None:
-        return self.url.port
+        return self.parsed_url.port
 
     @property
     def path(self) -> str:
-        return self.url.raw_path
+        return self.parsed_url.raw_path
 
     @property
     def query(self) -> list[tuple[str, str]]:
         """The query parameters, sorted (as the ``query`` matcher compares them)."""
-        return sorted(self.url.query.items())
+        return sorted(self.parsed_url.query.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        """vcrpy's shape of a request in a cassette file."""
+        return {
+            "body": self.body,
+            "headers": _header_dict(self.headers.items()),
+            "method": self.method,
+            "uri": self.uri,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteRequest:
+        method, uri = data.get("method"), data.get("uri")
+        if not isinstance(method, str) or not isinstance(uri, str):
+            raise CassetteError(f"{where}: request.method and request.uri are needed")
+        return cls(
+            method.upper(),
+            uri,
+            _bytes(data.get("body"), where),
+            _header_pairs(data.get("headers"), where),
+        )
+
+    def copy(self) -> CassetteRequest:
+        return CassetteRequest(self.method, self.uri, self.body, self.headers.items())
 
     def __repr__(self) -> str:
         return f"<CassetteRequest {self.method} {self.uri}>"
@@ -195,20 +227,15 @@ def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
-def load(path: Path) -> list[Interaction]:
-    """Read the interactions of the cassette at ``path``."""
-    yaml = require_yaml()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
+    """Read the interactions of the cassette at ``path``, written in
+    ``serializer``'s format (``"yaml"`` or ``"json"``)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
+    parse = _parsed_json if serializer == "json" else _parsed_yaml
+    data = parse(text, path)
     if data is None:
         return []
     if not isinstance(data, Mapping) or not isinstance(
@@ -230,17 +257,9 @@ def load(path: Path) -> list[Interaction]:
         request, response = item.get("request"), item.get("response")
         if not isinstance(request, Mapping) or not isinstance(response, Mapping):
             raise CassetteError(f"{where}: needs a 'request' and a 'response'")
-        method, uri = request.get("method"), request.get("uri")
-        if not isinstance(method, str) or not isinstance(uri, str):
-            raise CassetteError(f"{where}: request.method and request.uri are needed")
         interactions.append(
             Interaction(
-                CassetteRequest(
-                    method.upper(),
-                    uri,
-                    _bytes(request.get("body"), where),
-                    _header_pairs(request.get("headers"), where),
-                ),
+                CassetteRequest.from_dict(request, where),
                 CassetteResponse.from_dict(response, where),
                 where,
             )
@@ -248,34 +267,41 @@ def load(path: Path) -> list[Interaction]:
     return interactions
 
 
-def save(path: Path, interactions: Iterable[Interaction]) -> None:
-    """Write a cassette at ``path``: to a temporary file beside it, then
-    renamed over it, so that a cassette is never half-written."""
+def _parsed_yaml(text: str, path: Path) -> object:
     yaml = require_yaml()
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
+
+
+def _parsed_json(text: str, path: Path) -> object:
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
+
+
+def save(
+    path: Path, interactions: Iterable[Interaction], serializer: str = "yaml"
+) -> None:
+    """Write a cassette at ``path``, in ``serializer``'s format: to a
+    temporary file beside it, then renamed over it, so that a cassette is
+    never half-written."""
     data = {
         "interactions": [
-            {
-                "request": {
-                    "body": _text_or_bytes(item.request.body),
-                    "headers": _header_dict(item.request.headers.items()),
-                    "method": item.request.method,
-                    "uri": item.request.uri,
-                },
-                "response": {
-                    "body": {"string": _text_or_bytes(item.response.body)},
-                    "headers": _header_dict(item.response.headers),
-                    "status": {
-                        "code": item.response.status,
-                        "message": item.response.reason,
-                    },
-                },
-            }
+            {"request": item.request.as_dict(), "response": item.response.as_dict()}
             for item in interactions
         ],
         "version": VERSION,
     }
-    text = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=True)
+    text = _as_json(data, path) if serializer == "json" else _as_yaml(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     # created like any new file (0o666 less the umask), or with the mode of
@@ -291,6 +317,39 @@ def save(path: Path, interactions: Iterable[Interaction]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _as_yaml(data: dict[str, Any]) -> str:
+    yaml = require_yaml()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text: str = yaml.dump(
+        _bodies_as_text(data), Dumper=dumper, allow_unicode=True, sort_keys=True
+    )
+    return text
+
+
+def _as_json(data: dict[str, Any], path: Path) -> str:
+    """JSON has no bytes: a body that is not UTF-8 text cannot be written."""
+    for item in data["interactions"]:
+        for part in ("request", "response"):
+            body = item[part]["body"]
+            body = body["string"] if isinstance(body, dict) else body
+            if body is not None and not isinstance(_text_or_bytes(body), str):
+                raise CassetteError(
+                    f"cassette {path} was not written: the {part} of "
+                    f"{item['request']['method']} {item['request']['uri']} has a "
+                    "binary body, which JSON cannot hold; use serializer='yaml'"
+                )
+    return json.dumps(_bodies_as_text(data), indent=4, sort_keys=True) + "\n"
+
+
+def _bodies_as_text(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with UTF-8 bodies as strings, readable in the file."""
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        request["body"] = _text_or_bytes(request["body"])
+        response["body"] = {"string": _text_or_bytes(response["body"]["string"])}
+    return data
 
 
 def _header_dict(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

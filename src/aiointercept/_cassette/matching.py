@@ -22,10 +22,14 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .format import CassetteRequest, Interaction
 
-__all__ = ["MATCHERS", "Index", "Matcher", "differences"]
+if TYPE_CHECKING:
+    from .options import MatcherFunction
+
+__all__ = ["MATCHERS", "Index", "Matcher", "differences", "matcher"]
 
 #: Whether a recorded request (first) matches a live one (second).
 Matcher = Callable[[CassetteRequest, CassetteRequest], bool]
@@ -41,7 +45,7 @@ def method(r1: CassetteRequest, r2: CassetteRequest) -> bool:
 
 def uri(r1: CassetteRequest, r2: CassetteRequest) -> bool:
     """The same URL, query included, its parameters in the same order."""
-    return str(r1.url) == str(r2.url)
+    return str(r1.parsed_url) == str(r2.parsed_url)
 
 
 def scheme(r1: CassetteRequest, r2: CassetteRequest) -> bool:
@@ -122,7 +126,7 @@ def _header_items(request: CassetteRequest) -> list[tuple[str, str]]:
 #: values are equal, so a tuple of them is a dictionary key.
 _KEYS: dict[str, Callable[[CassetteRequest], object]] = {
     "method": lambda r: r.method.upper(),
-    "uri": lambda r: str(r.url),
+    "uri": lambda r: str(r.parsed_url),
     "scheme": lambda r: r.scheme,
     "host": lambda r: r.host,
     "port": lambda r: r.port,
@@ -139,12 +143,20 @@ class Index:
     """
 
     def __init__(
-        self, interactions: Sequence[Interaction], match_on: Sequence[str]
+        self,
+        interactions: Sequence[Interaction],
+        match_on: Sequence[str | MatcherFunction],
     ) -> None:
         self._interactions = interactions
-        self._keyed = tuple(_KEYS[name] for name in match_on if name in _KEYS)
+        self._keyed = tuple(
+            _KEYS[name] for name in match_on if isinstance(name, str) and name in _KEYS
+        )
         #: The matchers the key leaves to compare, one candidate at a time.
-        self._rest = tuple(MATCHERS[name] for name in match_on if name not in _KEYS)
+        self._rest = tuple(
+            matcher(name)
+            for name in match_on
+            if not (isinstance(name, str) and name in _KEYS)
+        )
         self._positions: dict[tuple[object, ...], list[int]] = {}
         for position, interaction in enumerate(interactions):
             key = self._key(interaction.request)
@@ -181,16 +193,47 @@ _SHOW: dict[str, Callable[[CassetteRequest], object]] = {
 }
 
 
+def matcher(name: str | MatcherFunction) -> Matcher:
+    """The matcher ``match_on`` names, or the user's function as one."""
+    if isinstance(name, str):
+        return MATCHERS[name]
+    function = name
+
+    def user_matcher(recorded: CassetteRequest, live: CassetteRequest) -> bool:
+        try:
+            result = function(live, recorded)
+        except AssertionError:
+            return False
+        return result is None or bool(result)
+
+    return user_matcher
+
+
 def differences(
-    recorded: CassetteRequest, incoming: CassetteRequest, match_on: Sequence[str]
+    recorded: CassetteRequest,
+    incoming: CassetteRequest,
+    match_on: Sequence[str | MatcherFunction],
 ) -> list[str]:
     """One line for each matcher of ``match_on`` that ``recorded`` fails:
     ``"path: recorded /a, got /b"``."""
-    return [
-        f"{name}: recorded {_SHOW[name](recorded)}, got {_SHOW[name](incoming)}"
-        for name in match_on
-        if not MATCHERS[name](recorded, incoming)
-    ]
+    lines = []
+    for name in match_on:
+        if isinstance(name, str):
+            if not MATCHERS[name](recorded, incoming):
+                lines.append(
+                    f"{name}: recorded {_SHOW[name](recorded)}, got "
+                    f"{_SHOW[name](incoming)}"
+                )
+            continue
+        label = getattr(name, "__name__", repr(name))
+        try:
+            result = name(incoming, recorded)
+        except AssertionError as exc:
+            lines.append(f"{label}: {exc}" if str(exc) else f"{label}: no match")
+        else:
+            if result is not None and not result:
+                lines.append(f"{label}: returned {result!r}")
+    return lines
 
 
 def _short(body: bytes | None) -> str:

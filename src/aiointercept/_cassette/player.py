@@ -51,7 +51,8 @@ class Player:
         filters: Filters,
     ) -> None:
         self.options = options
-        self._interactions = interactions
+        #: What it replays.
+        self.interactions = self._interactions = interactions
         self._filters = filters
         self._lock = threading.Lock()
         #: What the matchers compare of a request, if the scrubbing is on.
@@ -67,7 +68,8 @@ class Player:
             else [_as_compared(interaction, parts) for interaction in interactions]
         )
         self._index = Index(self._compared, options.match_on)
-        self._played = [False] * len(interactions)
+        #: How many times each interaction played.
+        self.play_counts = [0] * len(interactions)
         #: Each interaction's reply, built when it first plays.
         self._replies: list[Reply | None] = [None] * len(interactions)
         #: ``(scheme, host, port)`` of every interaction it may replay.
@@ -100,18 +102,27 @@ class Player:
         candidates = self._index.candidates(incoming)
         if not candidates:
             return None
-        played = self._played
+        counts = self.play_counts
+        matches = self._index.matches
         with self._lock:
-            # played interactions leave the front of their list, so the next
-            # identical request does not walk past them
-            while candidates and played[candidates[0]]:
-                del candidates[0]
-            for position in candidates:
-                if not played[position] and self._index.matches(position, incoming):
-                    played[position] = True
-                    break
+            if self.options.allow_playback_repeats:
+                # vcrpy's rule: the first interaction that matches, played or not
+                for position in candidates:
+                    if matches(position, incoming):
+                        break
+                else:
+                    return None
             else:
-                return None
+                # played interactions leave the front of their list, so the
+                # next identical request does not walk past them
+                while candidates and counts[candidates[0]]:
+                    del candidates[0]
+                for position in candidates:
+                    if not counts[position] and matches(position, incoming):
+                        break
+                else:
+                    return None
+            counts[position] += 1
         reply = self._replies[position]
         if reply is None:
             reply = self._replies[position] = _reply(self._interactions[position])
@@ -176,7 +187,11 @@ class Player:
         if best is None:
             return None
         position = best[1]
-        return self._interactions[position], best_differences, self._played[position]
+        return (
+            self._interactions[position],
+            best_differences,
+            self.play_counts[position] > 0,
+        )
 
 
 def _as_compared(interaction: Interaction, parts: Parts) -> Interaction:

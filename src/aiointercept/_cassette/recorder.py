@@ -19,6 +19,7 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import CassetteResponse, Interaction, content_coding
+from .hooks import saved
 from .options import CassetteOptions
 
 __all__ = ["Recorder"]
@@ -58,8 +59,17 @@ class Recorder:
             if incoming is None:
                 return
             headers = list(headers)
+            decoded = _decoded(headers, body)
+            if self.options.decode_compressed_response and decoded is not body:
+                headers = [
+                    (name, str(len(decoded)))
+                    if name.lower() == "content-length"
+                    else (name, value)
+                    for name, value in headers
+                    if name.lower() != "content-encoding"
+                ]
             response = filters.response(
-                CassetteResponse(status, reason, headers, _decoded(headers, body))
+                CassetteResponse(status, reason, headers, decoded)
             )
             if response is None:
                 return
@@ -71,9 +81,17 @@ class Recorder:
                 Interaction(incoming, response, f"{self.options.path}, new")
             )
 
-    def save(self) -> None:
-        """Write the cassette if anything was recorded (at the block's exit),
-        or raise what a hook raised."""
+    @property
+    def new(self) -> list[Interaction]:
+        """What was recorded so far."""
+        with self._lock:
+            return list(self._new)
+
+    def save(self, kept: Sequence[Interaction] | None, cassette: object) -> None:
+        """Write the cassette (at the block's exit) if anything was recorded,
+        or if ``kept`` (what the file held that stays) is given, after
+        ``kept`` (or everything the file held); or raise what a hook raised.
+        ``cassette`` is what interaction hooks get as their third argument."""
         errors = self._filters.errors
         if errors:
             first = errors[0]
@@ -81,10 +99,12 @@ class Recorder:
                 f"cassette {self.options.path} was not written: a before_record "
                 f"hook failed with {type(first).__name__}: {first}"
             ) from first
-        with self._lock:
-            new = list(self._new)
-        if new:
-            _format.save(self.options.path, [*self._kept, *new])
+        new = self.new
+        if new or kept is not None:
+            written = saved(
+                self.options, [*(self._kept if kept is None else kept), *new], cassette
+            )
+            _format.save(self.options.path, written, self.options.serializer)
 
 
 def _decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:

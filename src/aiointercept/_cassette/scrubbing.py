@@ -217,12 +217,15 @@ class Parts:
     body: bool
 
     @classmethod
-    def compared_by(cls, match_on: Iterable[str]) -> Parts:
+    def compared_by(cls, match_on: Iterable[object]) -> Parts:
+        """What the matchers of ``match_on`` compare; a user's matcher
+        function may compare anything."""
         names = set(match_on)
+        anything = any(not isinstance(name, str) for name in names)
         return cls(
-            headers="headers" in names,
-            query=bool(names & {"uri", "query"}),
-            body=bool(names & {"body", "raw_body"}),
+            headers=anything or "headers" in names,
+            query=anything or bool(names & {"uri", "query"}),
+            body=anything or bool(names & {"body", "raw_body"}),
         )
 
 

@@ -47,8 +47,7 @@ MARKERS = {
     "HTTP requests with a cassette (aiointercept's, with vcrpy's options)",
     "block_network": "block_network(allowed_hosts=None): refuse connections "
     "outside this machine in this test",
-    "default_cassette": "default_cassette(name): the name of this test's "
-    "cassette",
+    "default_cassette": "default_cassette(name): the name of this test's cassette",
     "allowed_hosts": "allowed_hosts: hosts that block_network lets through",
 }
 
@@ -89,7 +88,7 @@ _PRIVATE_IPS = (
 )
 
 
-# -- fixtures -----------------------------------------------------------------------------
+# -- fixtures --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +227,7 @@ def vcr(
         yield cassette
 
 
-# -- helpers ------------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------
 
 
 def _merged(config: dict[str, Any], markers: list[pytest.Mark]) -> dict[str, Any]:

@@ -77,9 +77,7 @@ def pytest_load_initial_conftests(
     try:
         return (yield)
     finally:
-        if _pytest_recording_installed() and not _pytest_recording_loaded(
-            early_config
-        ):
+        if _pytest_recording_installed() and not _pytest_recording_loaded(early_config):
             _add_recording_options(parser)
 
 

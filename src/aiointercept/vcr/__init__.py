@@ -48,3 +48,8 @@ default_vcr = VCR()
 
 #: ``use_cassette()`` with vcrpy's defaults (:data:`default_vcr`'s).
 use_cassette = default_vcr.use_cassette
+
+
+def __dir__() -> list[str]:
+    """The public API, and nothing of the machinery."""
+    return sorted(__all__)

@@ -27,6 +27,7 @@ class Combined:
         self.extras = tuple(extras)
         self._folder: Path | None = None
         self.file: Path | None = None
+        self.serializer = "yaml"
 
     def prepare(self, serializer: str, *, rewrite: bool) -> Path | None:
         """The file that holds the interactions of all the cassettes (of the
@@ -39,14 +40,19 @@ class Combined:
             interaction
             for path in self.extras
             if path != self.path and path.exists()
-            for interaction in _format.load(path)
+            for interaction in _format.load(path, serializer)
         ]
         if not extra:
             return None
-        own = _format.load(self.path) if self.path.exists() and not rewrite else []
+        own = (
+            _format.load(self.path, serializer)
+            if self.path.exists() and not rewrite
+            else []
+        )
         self._folder = Path(tempfile.mkdtemp(prefix="aiointercept-cassettes-"))
         self.file = self._folder / self.path.name
-        _format.save(self.file, [*own, *extra])
+        self.serializer = serializer
+        _format.save(self.file, [*own, *extra], serializer)
         return self.file
 
     def write_back(self) -> None:
@@ -54,7 +60,8 @@ class Combined:
         from aiointercept._cassette import format as _format
 
         if self.file is not None and self.file.exists():
-            _format.save(self.path, _format.load(self.file))
+            serializer = self.serializer
+            _format.save(self.path, _format.load(self.file, serializer), serializer)
 
     def rename(self, error: BaseException) -> None:
         """Name the default cassette where ``error`` names the combined file."""

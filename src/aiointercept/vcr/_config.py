@@ -33,7 +33,9 @@ class VCR:
     def __getattr__(self, name: str) -> Any:
         if name in DEFAULTS:
             return self.__dict__.get("_options", {}).get(name, DEFAULTS[name])
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in DEFAULTS:

@@ -18,9 +18,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiointercept._cassette.view import Cassette
+
 from ._combined import Combined
 from ._options import LOCALHOST, hooks
-from ._sensitive import SensitiveData
 
 if TYPE_CHECKING:
     from aiointercept._mock import aiointercept
@@ -57,7 +58,7 @@ class CassetteContext:
 
     # -- as a context manager ---------------------------------------------------------
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Cassette:
         opened = self._start()
         try:
             opened.block.__enter__()
@@ -65,8 +66,6 @@ class CassetteContext:
             self._open = None
             opened.finish()
             raise
-        finally:
-            opened.sensitive.reading = False
         return opened.cassette()
 
     def __exit__(
@@ -85,7 +84,7 @@ class CassetteContext:
         finally:
             opened.finish()
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Cassette:
         opened = self._start()
         try:
             await opened.block.__aenter__()
@@ -93,8 +92,6 @@ class CassetteContext:
             self._open = None
             opened.finish()
             raise
-        finally:
-            opened.sensitive.reading = False
         return opened.cassette()
 
     async def __aexit__(
@@ -153,7 +150,9 @@ class CassetteContext:
             elif library is not None:
                 path = func.__name__
             else:
-                path = os.path.join(os.path.dirname(inspect.getfile(func)), func.__name__)
+                path = os.path.join(
+                    os.path.dirname(inspect.getfile(func)), func.__name__
+                )
         transformer = options["path_transformer"]
         text = os.fspath(path if transformer is None else transformer(path))
         if library is not None:
@@ -238,23 +237,22 @@ def _is_method(func: Callable[..., Any]) -> bool:
 
 
 class _Open:
-    """One entry of a context: its block and what surrounds it."""
+    """One entry of a context: its block, and the combined file of extra
+    cassettes, if any."""
 
-    def __init__(
-        self,
-        block: aiointercept,
-        path: Path,
-        sensitive: SensitiveData,
-        combined: Combined | None,
-        serializer: str,
-    ) -> None:
+    def __init__(self, block: aiointercept, combined: Combined | None) -> None:
         self.block = block
-        self.path = path
-        self.sensitive = sensitive
         self.combined = combined
-        self.serializer = serializer
-        #: The cassette file as the block starts, to tell whether it wrote it.
-        self._before = _state(block_path(block))
+        #: The block's cassette file as the block starts, to tell whether the
+        #: block wrote it.
+        self._before = _state(self.file)
+
+    @property
+    def file(self) -> Path:
+        """The file of the block's cassette."""
+        options = self.block._options.cassette
+        assert options is not None  # every block of this module has a cassette
+        return options.path
 
     @classmethod
     def build(
@@ -267,7 +265,6 @@ class _Open:
     ) -> _Open:
         from aiointercept._mock import aiointercept
 
-        sensitive = SensitiveData(options["filter_sensitive_data"])
         record_mode = options["record_mode"]
         combined: Combined | None = None
         cassette = path
@@ -284,34 +281,43 @@ class _Open:
                     record_mode = "new_episodes"
         ignored = _ignored_hosts(options)
         passthrough = [*map(_passthrough_entry, ignored), *allowed]
-        kwargs = {
-            "record_mode": record_mode,
-            "match_on": _match_on(options, matchers),
-            "filter_headers": options["filter_headers"],
-            "filter_query_parameters": options["filter_query_parameters"],
-            "filter_post_data_parameters": options["filter_post_data_parameters"],
-            "before_record_request": _request_hook(options, ignored, sensitive),
-            "before_record_response": _response_hook(options, sensitive),
-            "scrub_secrets": options["scrub_secrets"],
-            "block_network": options["block_network"],
-        }
-        sensitive.reading = True
         try:
             block = aiointercept(
                 mock_external_urls=True,
                 passthrough=passthrough or None,
+                block_network=options["block_network"],
                 cassette=cassette,
-                **kwargs,
+                record_mode=record_mode,
+                match_on=_match_on(options, matchers),
+                filter_headers=options["filter_headers"],
+                filter_query_parameters=options["filter_query_parameters"],
+                filter_post_data_parameters=options["filter_post_data_parameters"],
+                before_record_request=_request_hook(options, ignored),
+                before_record_response=_chained(options["before_record_response"]),
+                scrub_secrets=options["scrub_secrets"],
+                allow_playback_repeats=options["allow_playback_repeats"],
+                decode_compressed_response=options["decode_compressed_response"],
+                drop_unused_requests=options["drop_unused_requests"],
+                record_on_exception=options["record_on_exception"],
+                serializer=options["serializer"],
+                before_save_interaction=options["before_save_interaction"],
+                after_load_interaction=options["after_load_interaction"],
+                filter_sensitive_data=options["filter_sensitive_data"],
             )
         except BaseException:
             if combined is not None:
                 combined.cleanup()
             raise
-        return cls(block, path, sensitive, combined, options["serializer"])
+        return cls(block, combined)
 
-    def cassette(self) -> Any:
-        """What the entry gives: the block's cassette."""
-        return self.block
+    def cassette(self) -> Cassette:
+        """What the entry gives: the block's cassette (named after the default
+        cassette when it is a combined file)."""
+        view = self.block.cassette
+        assert view is not None  # the block has a cassette, and has started
+        if self.combined is not None and self.combined.file is not None:
+            return _CombinedCassette(view, self.combined.path)
+        return view
 
     def rename(self, error: BaseException) -> None:
         """Name the default cassette, not the combined file, in ``error``."""
@@ -319,26 +325,31 @@ class _Open:
             self.combined.rename(error)
 
     def finish(self) -> None:
-        """Once the block has written its file: hide the sensitive values of
-        the interactions it read, and write a combined file back to the
-        default cassette."""
-        written = block_path(self.block)
+        """Once the block has ended: write a combined file back to the default
+        cassette, if the block wrote it."""
+        combined = self.combined
+        if combined is None:
+            return
         try:
-            if _state(written) != self._before:
-                if self.sensitive:
-                    self.sensitive.hide_in_file(written, self.serializer)
-                if self.combined is not None:
-                    self.combined.write_back()
+            if _state(self.file) != self._before:
+                combined.write_back()
         finally:
-            if self.combined is not None:
-                self.combined.cleanup()
+            combined.cleanup()
 
 
-def block_path(block: aiointercept) -> Path:
-    """The file of ``block``'s cassette."""
-    options = block._options.cassette
-    assert options is not None  # every block of this module has a cassette
-    return options.path
+class _CombinedCassette(Cassette):
+    """The cassette of a block that replays a combined file: its ``path`` is
+    the default cassette's."""
+
+    __slots__ = ("_shown",)
+
+    def __init__(self, view: Cassette, shown: Path) -> None:
+        super().__init__(view._run)
+        self._shown = shown
+
+    @property
+    def path(self) -> Path:
+        return self._shown
 
 
 def _state(path: Path) -> tuple[int, int, int] | None:
@@ -386,49 +397,36 @@ def _match_on(
 
 
 def _request_hook(
-    options: Mapping[str, Any], ignored: list[str], sensitive: SensitiveData
+    options: Mapping[str, Any], ignored: list[str]
 ) -> Callable[[Any], Any] | None:
-    """``before_record_request`` (its hooks in order), with the ignored hosts
-    left out first, as vcrpy does, and the sensitive values hidden last."""
+    """``before_record_request`` (its hooks in order), the requests to the
+    ignored hosts left out first, as vcrpy does: never recorded, and never
+    replayed (the file's own are left out as it is read)."""
     chain = hooks(options["before_record_request"])
     names = {host.strip("[]").lower() for host in ignored}
     if names:
         chain.insert(0, lambda request: None if request.host in names else request)
-    if sensitive:
-        chain.append(sensitive.request)
+    return _run_in_order(chain)
+
+
+def _chained(value: object) -> Callable[[Any], Any] | None:
+    """A hook option (one hook or a list of them) as one hook."""
+    return _run_in_order(hooks(value))
+
+
+def _run_in_order(chain: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None:
+    """One hook that runs those of ``chain`` in order, until one returns
+    ``None``."""
     if not chain:
         return None
+    if len(chain) == 1:
+        return chain[0]
 
-    def before_record_request(request: Any) -> Any:
+    def run(value: Any) -> Any:
         for hook in chain:
-            request = hook(request)
-            if request is None:
+            value = hook(value)
+            if value is None:
                 return None
-        return request
+        return value
 
-    return before_record_request
-
-
-def _response_hook(
-    options: Mapping[str, Any], sensitive: SensitiveData
-) -> Callable[[Any], Any] | None:
-    """``before_record_response`` (its hooks in order); the sensitive values
-    put back before them in a response read from the file, and hidden after
-    them in one being recorded."""
-    chain = hooks(options["before_record_response"])
-    if not chain and not sensitive:
-        return None
-
-    def before_record_response(response: Any) -> Any:
-        reading = sensitive.reading
-        if sensitive and reading:
-            response = sensitive.response(response)
-        for hook in chain:
-            response = hook(response)
-            if response is None:
-                return None
-        if sensitive and not reading:
-            response = sensitive.response(response)
-        return response
-
-    return before_record_response
+    return run

@@ -20,8 +20,6 @@ from typing import Any
 from aiointercept._cassette.options import DEFAULT_MATCH_ON, RecordMode
 from aiointercept._settings import RECORD_MODES
 
-from ._sensitive import check_sensitive_data
-
 __all__ = [
     "DEFAULTS",
     "LOCALHOST",
@@ -94,16 +92,6 @@ _UNSUPPORTED = {
         "filter_post_data_parameters applies to the top-level fields of form "
         "and JSON bodies; change nested fields in before_record_request"
     ),
-    "before_save_interaction": (
-        "use before_record_request and before_record_response, which "
-        "aiointercept applies both to what it records and to what it reads "
-        "from a cassette"
-    ),
-    "after_load_interaction": (
-        "use before_record_request and before_record_response, which "
-        "aiointercept applies both to what it records and to what it reads "
-        "from a cassette"
-    ),
 }
 
 #: How ``record_mode`` is spelt in messages.
@@ -137,8 +125,14 @@ def _unknown(names: list[str]) -> str:
     for name in names:
         close = difflib.get_close_matches(name, list(DEFAULTS), n=1, cutoff=0.7)
         parts.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
-    noun = "an unexpected keyword argument" if len(parts) == 1 else "unexpected keyword arguments"
-    return f"{noun} {', '.join(parts)}: vcrpy's cassette options are {', '.join(DEFAULTS)}"
+    noun = (
+        "an unexpected keyword argument"
+        if len(parts) == 1
+        else "unexpected keyword arguments"
+    )
+    return (
+        f"{noun} {', '.join(parts)}: vcrpy's cassette options are {', '.join(DEFAULTS)}"
+    )
 
 
 def _is_default(name: str, value: object) -> bool:
@@ -148,7 +142,7 @@ def _is_default(name: str, value: object) -> bool:
     return value is default or (default is False and value is False)
 
 
-# -- each option's check -----------------------------------------------------------------
+# -- each option's check ---------------------------------------------------------------
 
 
 def _record_mode(name: str, value: object) -> RecordMode:
@@ -174,7 +168,9 @@ def _hooks(name: str, value: object) -> object:
     if value is None or callable(value):
         return value
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be callable, a list of callables or None, got {value!r}")
+        raise TypeError(
+            f"{name} must be callable, a list of callables or None, got {value!r}"
+        )
     hooks = tuple(value)
     for hook in hooks:
         if not callable(hook):
@@ -198,21 +194,9 @@ def _matchers(name: str, value: object) -> tuple[Any, ...]:
 def check_matcher(what: str, entry: object) -> None:
     """A ``match_on`` entry: a matcher's name, or a matcher."""
     if not isinstance(entry, str) and not callable(entry):
-        raise TypeError(f"{what} entries must be matcher names or callables, got {entry!r}")
-
-
-def _filters(name: str, value: object) -> tuple[Any, ...]:
-    """Names, or ``(name, replacement)`` pairs; vcrpy's callable replacements
-    are refused here, where they are given."""
-    entries = _names(name, value)
-    for entry in entries:
-        if isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1]):
-            raise unsupported(
-                f"a callable replacement in {name} ({entry[0]!r})",
-                "give the replacement text, or change the request in "
-                "before_record_request",
-            )
-    return entries
+        raise TypeError(
+            f"{what} entries must be matcher names or callables, got {entry!r}"
+        )
 
 
 def _hosts(name: str, value: object) -> tuple[str, ...]:
@@ -246,17 +230,26 @@ def _serializer(name: str, value: object) -> str:
 
 
 def _sensitive(name: str, value: object) -> object:
-    check_sensitive_data(name, value)
-    return value
+    """vcrpy skips a value that is ``None`` (``os.environ.get("TOKEN")`` where
+    the variable is not set): so is it here; aiointercept checks the rest."""
+    if isinstance(value, Mapping):
+        return {key: real for key, real in value.items() if real is not None}
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return value
+    return [
+        pair
+        for pair in value
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and pair[1] is None)
+    ]
 
 
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "record_mode": _record_mode,
     "match_on": _matchers,
     "additional_matchers": _matchers,
-    "filter_headers": _filters,
-    "filter_query_parameters": _filters,
-    "filter_post_data_parameters": _filters,
+    "filter_headers": _names,
+    "filter_query_parameters": _names,
+    "filter_post_data_parameters": _names,
     "before_record_request": _hooks,
     "before_record": _hooks,
     "before_record_response": _hooks,
@@ -272,6 +265,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "drop_unused_requests": _flag,
     "inject_cassette": _flag,
     "filter_sensitive_data": _sensitive,
+    "before_save_interaction": _hooks,
+    "after_load_interaction": _hooks,
     "scrub_secrets": _flag,
     "block_network": _flag,
 }

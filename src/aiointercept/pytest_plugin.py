@@ -115,7 +115,7 @@ def _add_recording_options(parser: pytest.Parser) -> None:
         "--allowed-hosts",
         dest="allowed_hosts",
         default=None,
-        help="hosts, separated by commas, that --block-network lets through",
+        help="hosts, separated by commas, that a blocked network lets through",
     )
     group.addoption(
         "--allow-private-ips",

@@ -182,19 +182,24 @@ def test_a_decorator_without_a_path_names_the_cassette_after_the_function(
     assert uris(tmp_path / "library" / "generated" / "fetch_generated")
 
 
-def test_the_library_folder_and_the_path_transformer(tmp_path: Path) -> None:
+def test_the_library_folder_and_the_path_transformer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transformer first, then the folder, unless the path is in it
+    already (vcrpy's order)."""
+    monkeypatch.chdir(tmp_path)
     my_vcr = vcr.VCR(
-        cassette_library_dir=tmp_path / "lib",
-        path_transformer=vcr.VCR.ensure_suffix(".yml"),
+        cassette_library_dir="lib", path_transformer=vcr.VCR.ensure_suffix(".yml")
     )
     with running() as upstream:
-        for name in ("a", "b.yml", str(tmp_path / "lib" / "c")):
+        for name in ("a", "b.yml", "lib/c", Path("d")):
             with my_vcr.use_cassette(name):
                 get(upstream.url + "/x")
     assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == [
         "a.yml",
         "b.yml",
         "c.yml",
+        "d.yml",
     ]
     assert vcr.VCR.ensure_suffix(".yaml")("x.yaml") == "x.yaml"
 

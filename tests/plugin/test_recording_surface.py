@@ -82,7 +82,7 @@ class TestGroup:
 
 
 @pytest.mark.vcr
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, pytest.param(2, id="two/2")])
 def test_param(n):
     note(f"test_param-{n}", requests.get(f"{API}/items/{n}", timeout=5).text)
 
@@ -120,7 +120,7 @@ API_CASSETTES = {
     "test_user.yaml",
     "TestGroup.test_method.yaml",
     "test_param[1].yaml",
-    "test_param[2].yaml",
+    "test_param[two-2].yaml",
     "test_anyio[asyncio].yaml",
     "test_anyio[trio].yaml",
     "test_aiohttp.yaml",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from aiointercept._cassette.format import CassetteRequest as Request
 from aiointercept._cassette.options import RecordMode
+from aiointercept._cassette.view import Cassette
 
 from . import errors, record_mode
 from ._config import VCR
@@ -31,6 +32,7 @@ from .errors import CannotOverwriteExistingCassetteException
 __all__ = [
     "VCR",
     "CannotOverwriteExistingCassetteException",
+    "Cassette",
     "RecordMode",
     "Request",
     "default_vcr",

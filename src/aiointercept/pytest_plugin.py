@@ -9,6 +9,11 @@ work in sync tests and under every async harness (the anyio plugin on asyncio
 and trio, pytest-asyncio) without depending on any of them; async callbacks
 run on the loop of the test that registers them.
 
+When neither pytest-recording nor pytest-vcr is loaded, it also registers
+:mod:`._recording`, which serves pytest-recording's markers, fixtures and
+hook, and adds pytest-recording's command-line options (``--record-mode``
+is read by aiointercept's marker too).
+
 Every pytest run of a project that has aiointercept installed loads this
 plugin, so it imports only the standard library and pytest until a test uses
 a fixture or the marker: the server, aiohttp and the rest come then.

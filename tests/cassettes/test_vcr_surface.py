@@ -10,6 +10,7 @@ loopback net: nothing leaves the machine.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import socket
@@ -209,7 +210,7 @@ def test_the_library_folder_and_the_path_transformer(
 
 def test_record_modes_and_their_names(tmp_path: Path) -> None:
     assert vcr.mode is RecordMode
-    assert vcr.mode.NEW_EPISODES == "new_episodes"
+    assert RecordMode("new_episodes") is vcr.mode.NEW_EPISODES
     my_vcr = library(tmp_path)
     record_once(my_vcr, "modes", "/first")
     with (
@@ -425,7 +426,7 @@ def test_inject_cassette_in_functions_and_methods(tmp_path: Path) -> None:
     with running() as upstream:
         assert fetch(upstream.url + "/x") == 1
     assert suite.fetch(upstream.url) == (suite, tmp_path / "method.yaml")
-    assert list(vars(fetch).get("__signature__").parameters) == ["url"]
+    assert list(inspect.signature(fetch).parameters) == ["url"]
 
 
 def test_secrets_are_scrubbed_unless_told(tmp_path: Path) -> None:

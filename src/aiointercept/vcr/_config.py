@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ._context import CassetteContext
 from ._options import DEFAULTS, check, unsupported
 
 __all__ = ["VCR"]
+
+R = TypeVar("R")
 
 
 class VCR:
@@ -88,6 +90,18 @@ class VCR:
             "VCR.test_case()",
             "decorate the test methods with use_cassette() instead",
         )
+
+    @overload
+    def use_cassette(self, path: Callable[..., R], /) -> Callable[..., R]: ...
+
+    @overload
+    def use_cassette(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        with_current_defaults: bool = False,
+        **options: Any,
+    ) -> CassetteContext: ...
 
     def use_cassette(
         self,

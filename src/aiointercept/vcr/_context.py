@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CassetteContext"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 #: The matchers of ``match_on``, by vcrpy's names: aiointercept's own, and
 #: vcrpy's old name ``url`` for ``uri``.
@@ -163,8 +163,10 @@ class CassetteContext:
 
     # -- as a decorator ---------------------------------------------------------------
 
-    def __call__(self, func: F) -> F:
-        """Decorate ``func``: each call runs in a fresh block."""
+    def __call__(self, func: Callable[..., R]) -> Callable[..., R]:
+        """Decorate ``func``: each call runs in a fresh block. (With
+        ``inject_cassette=True`` the decorated function takes one argument
+        less than ``func``.)"""
         if inspect.isasyncgenfunction(func):
             raise TypeError(
                 f"use_cassette() cannot decorate the async generator function "
@@ -226,7 +228,7 @@ class CassetteContext:
             wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
                 parameters=parameters
             )
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
 
 def _is_method(func: Callable[..., Any]) -> bool:

@@ -310,15 +310,17 @@ class BlockLifecycle:
         self._cassette_view = None if self._cassette is None else self._cassette.view
         self._dispatcher.cassette = self._cassette
 
-    def _save_cassette(self, exc: BaseException | None) -> None:
-        """Write what the block recorded, and report what it could not replay
-        (even when the block raised: the client's error is a consequence)."""
+    def _save_cassette(self, exc: BaseException | None, failed: bool) -> None:
+        """Write what the block recorded (unless it ``failed`` and the
+        cassette is not recorded on exceptions), and report what it could not
+        replay (even when the block raised: the client's error is a
+        consequence)."""
         __tracebackhide__ = True
         cassette, self._cassette = self._cassette, None
         self._dispatcher.cassette = None
         if cassette is None:
             return
-        if exc is None or cassette.options.record_on_exception:
+        if not failed or cassette.options.record_on_exception:
             cassette.save()
         failure = cassette.failure()
         if failure is not None:
@@ -400,11 +402,13 @@ class BlockLifecycle:
         if test_loop is not None:
             test_loop.close()
 
-    def _report(self, exc: BaseException | None) -> None:
-        """Write the cassette down, then raise what went wrong in the block."""
+    def _report(self, exc: BaseException | None, *, failed: bool | None = None) -> None:
+        """Write the cassette down, then raise what went wrong in the block.
+        ``failed``: whether the code the block served failed (by default,
+        whether the block exits with ``exc``)."""
         __tracebackhide__ = True
         try:
-            self._save_cassette(exc)
+            self._save_cassette(exc, exc is not None if failed is None else failed)
         finally:
             self._raise_failures(exc)
 

@@ -92,16 +92,17 @@ class SharedSession:
         mock._intercept()
         mock._check_reach()
 
-    def end_test(self) -> None:
-        """Finish a test: stop intercepting, raise what its requests caused, and
-        forget its routes and records."""
+    def end_test(self, failed: bool = False) -> None:
+        """Finish a test: stop intercepting, write its cassette (unless it
+        ``failed`` and its cassette is not recorded on exceptions), raise
+        what its requests caused, and forget its routes and records."""
         __tracebackhide__ = True
         mock = self.mock
         try:
             mock._stop_intercepting()
             mock._check_reach()  # until the next test: its own address only
             mock._close_test_loop()
-            mock._report(None)
+            mock._report(None, failed=failed)
         finally:
             mock._dispatcher.reset()
             mock._tls_hosts.clear()

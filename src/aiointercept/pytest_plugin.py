@@ -39,6 +39,8 @@ __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
 _STRICT = "aiointercept_strict"
+#: Set on a test whose call failed.
+_CALL_FAILED = pytest.StashKey[bool]()
 #: pytest-recording's package, and its plugin module, which adds
 #: ``--record-mode`` too.
 _PYTEST_RECORDING_PACKAGE = "pytest_recording"
@@ -206,7 +208,7 @@ def aiointercept_mock(
         return
     session.begin_test(_options(request.node))
     yield server
-    session.end_test()
+    session.end_test(failed=request.node.stash.get(_CALL_FAILED, False))
 
 
 @pytest.fixture
@@ -296,6 +298,18 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         ) = previous
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember that a test's call failed, for its cassette
+    (``record_on_exception=False`` writes nothing then)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """A test that used ``aiointercept_server`` directly leaves nothing behind,
@@ -312,4 +326,4 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         server.assert_all_called, server.assert_all_matched = strictness.resolve(
             None, None
         )
-        session.end_test()
+        session.end_test(failed=item.stash.get(_CALL_FAILED, False))

@@ -300,6 +300,48 @@ def test_no_cassette_option(aiointercept_mock):
     assert upstream.paths == []
 
 
+def test_a_failing_test_keeps_its_cassette_unless_record_on_exception_is_false(
+    pytester: pytest.Pytester, upstream: Upstream
+) -> None:
+    pytester.makepyfile(
+        test_failing="""
+import pytest
+import requests
+
+from conftest import API
+
+
+@pytest.mark.aiointercept(mock_external_urls=True, cassette=True)
+def test_kept(aiointercept_mock):
+    requests.get(API + "/kept", timeout=5)
+    assert aiointercept_mock.cassette.dirty
+    assert False, "the test fails after its request"
+
+
+@pytest.mark.aiointercept(
+    mock_external_urls=True, cassette=True, record_on_exception=False
+)
+def test_not_kept(aiointercept_mock):
+    requests.get(API + "/not-kept", timeout=5)
+    assert False, "the test fails after its request"
+
+
+@pytest.mark.aiointercept(
+    mock_external_urls=True, cassette=True, record_on_exception=False
+)
+def test_passing(aiointercept_mock):
+    requests.get(API + "/passing", timeout=5)
+""",
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=2)
+    assert cassette_files(pytester.path) == {
+        "test_failing/test_kept.yaml",
+        "test_failing/test_passing.yaml",
+    }
+    assert sorted(upstream.paths) == ["/kept", "/not-kept", "/passing"]
+
+
 # == 2. record modes: --record-mode, and the marker's own record_mode ===============
 
 

@@ -22,6 +22,7 @@ from . import format as _format
 from .filters import Filters
 from .format import Interaction
 from .hooks import loaded
+from .matching import Index
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
@@ -103,8 +104,20 @@ class CassetteRun:
     def save(self) -> None:
         """Write what was recorded; with ``drop_unused_requests``, leave out
         what the file held that did not play, writing the file for that
-        alone if need be."""
+        alone if need be. In ``all`` mode, what was recorded again replaces
+        what the file held for the same requests."""
         kept: list[Interaction] | None = None
+        new = self.recorder.new
+        if self.options.record_mode is RecordMode.ALL and new:
+            again = Index(new, self.options.match_on)
+            kept = [
+                interaction
+                for interaction in self.interactions
+                if not any(
+                    again.matches(position, interaction.request)
+                    for position in again.candidates(interaction.request) or ()
+                )
+            ]
         if self.options.drop_unused_requests:
             counts = self.player.play_counts
             played = [
@@ -112,7 +125,7 @@ class CassetteRun:
                 for position, interaction in enumerate(self.player.interactions)
                 if counts[position]
             ]
-            if len(played) < len(self.interactions):
+            if len(played) < len(kept if kept is not None else self.interactions):
                 kept = played
         self.recorder.save(kept, self.view)
         self.written = True

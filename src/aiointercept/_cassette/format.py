@@ -22,7 +22,9 @@ under its ``Content-Encoding`` header (vcrpy's way for requests and aiohttp;
 see :func:`content_coding`), or as the compressed bytes. A response in the
 shape that vcrpy's httpx support wrote before vcrpy 6 (``status_code``,
 ``http_version``, ``headers``, ``content``) is read too, and written in this
-one. PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
+one. A request body stored as a mapping or a list (the ``json=`` or ``data=``
+object that vcrpy's aiohttp recorder keeps as it was given) is read as JSON.
+PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
 dumper are used when they are available.
 """
 
@@ -142,12 +144,15 @@ class CassetteRequest:
         method, uri = data.get("method"), data.get("uri")
         if not isinstance(method, str) or not isinstance(uri, str):
             raise CassetteError(f"{where}: request.method and request.uri are needed")
-        return cls(
-            method.upper(),
-            uri,
-            _bytes(data.get("body"), where),
-            _header_pairs(data.get("headers"), where),
-        )
+        headers = _header_pairs(data.get("headers"), where)
+        if isinstance(data.get("body"), Mapping | list) and not any(
+            name.lower() == "content-type" for name, _ in headers
+        ):
+            # vcrpy's aiohttp recorder keeps the json= object as it was given,
+            # without the Content-Type that aiohttp adds later: the body is
+            # read as the JSON it was sent as
+            headers.append(("Content-Type", "application/json"))
+        return cls(method.upper(), uri, _bytes(data.get("body"), where), headers)
 
     def copy(self) -> CassetteRequest:
         return CassetteRequest(self.method, self.uri, self.body, self.headers.items())

@@ -50,7 +50,8 @@ class RecordMode(str, Enum):
     ``none``          yes                   no
     ``once``          if the file exists    if it does not
     ``new_episodes``  yes                   yes, after what the file holds
-    ``all``           no                    yes, after what the file holds
+    ``all``           no                    yes, in place of what the file
+                                            holds for the same requests
     ``rewrite``       no                    yes, in place of what it holds
     ================  ====================  =================================
     """
@@ -125,7 +126,7 @@ class CassetteOptions:
 #: Each cassette argument of ``aiointercept(...)`` and its default: given
 #: without a cassette, any other value is a mistake.
 CASSETTE_DEFAULTS: dict[str, object] = {
-    "record_mode": RecordMode.ONCE,
+    "record_mode": "once",
     "match_on": DEFAULT_MATCH_ON,
     "filter_headers": (),
     "filter_query_parameters": (),
@@ -158,22 +159,25 @@ def check_cassette_options(
     """Validate the cassette arguments of ``aiointercept(...)``: ``arguments``
     are named as in :data:`CASSETTE_DEFAULTS`, any left out takes its
     default."""
-    unknown = sorted(set(arguments) - set(CASSETTE_DEFAULTS))
+    unknown = [name for name in arguments if name not in CASSETTE_DEFAULTS]
     if unknown:  # a programming error of the caller, not the user's
         raise TypeError(f"unknown cassette arguments: {', '.join(unknown)}")
-    given = {**CASSETTE_DEFAULTS, **arguments}
+    # the defaults, passed as they are, cost one identity check each: every
+    # block is built through here, most of them without a cassette
+    changed = {
+        name: value
+        for name, value in arguments.items()
+        if value is not CASSETTE_DEFAULTS[name]
+    }
     for name in _FLAGS:
-        if not isinstance(given[name], bool):
-            raise TypeError(f"{name} must be a bool, got {given[name]!r}")
+        if name in changed and not isinstance(changed[name], bool):
+            raise TypeError(f"{name} must be a bool, got {changed[name]!r}")
     if cassette is None:
-        changed = [
-            name
-            for name, default in CASSETTE_DEFAULTS.items()
-            if not _same(given[name], default)
-        ]
-        if changed:
-            raise ValueError(f"{changed[0]} requires cassette= (a cassette file path)")
+        for name, value in changed.items():
+            if not _same(value, CASSETTE_DEFAULTS[name]):
+                raise ValueError(f"{name} requires cassette= (a cassette file path)")
         return None
+    given = {**CASSETTE_DEFAULTS, **changed}
     if cassette is True:
         raise TypeError(
             "cassette=True (a cassette named after the test) is for the pytest "

@@ -23,7 +23,7 @@ import copy
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,9 @@ _NETWORK_KEYS = ("allowed_hosts", "allow_private_ips")
 #: Characters a cassette's name cannot hold, as pytest-recording replaces them.
 _FORBIDDEN = re.compile(r"[<>?%*:|\"'/\\]")
 
+#: The error of a test whose call failed.
+_CALL_ERROR = pytest.StashKey[BaseException]()
+
 try:
     _NAME_MAX = os.pathconf(".", "PC_NAME_MAX")
 except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
@@ -86,6 +89,17 @@ _PRIVATE_IPS = (
     "connections to this machine are always allowed; list the other hosts in "
     "allowed_hosts (--allowed-hosts)"
 )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the error of a test whose call failed, for its cassette's exit."""
+    report = yield
+    if report.when == "call" and report.failed and call.excinfo is not None:
+        item.stash[_CALL_ERROR] = call.excinfo.value
+    return report
 
 
 # -- fixtures --------------------------------------------------------------------------
@@ -221,10 +235,22 @@ def vcr(
     )
     blocks = _blocks(request, vcr_markers, record_mode)
     allowed = _allowed(request) if blocks else []
-    with configuration._context(
+    context = configuration._context(
         Path(name), extras, allowed=allowed, block_network=blocks, **options
-    ) as cassette:
+    )
+    cassette = context.__enter__()
+    try:
         yield cassette
+    finally:
+        # the block exits as a decorator's would around the test: with the
+        # test's error, if it failed (record_on_exception=False then writes
+        # nothing)
+        error = request.node.stash.get(_CALL_ERROR, None)
+        context.__exit__(
+            None if error is None else type(error),
+            error,
+            None if error is None else error.__traceback__,
+        )
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -175,6 +175,12 @@ def test_registered_matcher():
     assert requests.get(FAKE + "/t", headers={{"X-Tenant": "b"}}, timeout=5).text == "b"
 
 
+@pytest.mark.vcr(record_mode="once", record_on_exception=False)
+def test_failing():
+    requests.get(API + "/failing", timeout=5)
+    raise AssertionError("the test failed")
+
+
 @pytest.mark.vcr
 def test_missing():
     requests.get(FAKE + "/missing", timeout=5)
@@ -354,7 +360,7 @@ def test_extra_cassettes_rewrite_matchers_misses_and_the_network_guard(
         "test_blocked",
         "test_blocked_with_a_cassette",
     }
-    assert summary(result, "FAILED") == {"test_missing"}
+    assert summary(result, "FAILED") == {"test_failing", "test_missing"}
     assert summary(result, "ERROR") == {"test_missing", "test_a_pattern"}
     result.stdout.re_match_lines(
         [
@@ -376,7 +382,8 @@ def test_extra_cassettes_rewrite_matchers_misses_and_the_network_guard(
         f"http://localhost:{upstream.port}/fresh"
     ]
     assert not (shared / "test_extra_only.yaml").exists()
-    assert upstream.paths == ["/new", "/fresh", "/local"]
+    assert not (shared / "test_failing.yaml").exists()  # record_on_exception
+    assert upstream.paths == ["/new", "/fresh", "/failing", "/local"]
 
     options = run(
         pytester,

@@ -102,7 +102,10 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         interactions from and record new ones to; requires
         ``mock_external_urls=True``. See "Recording and replaying".
     :param record_mode: ``"none"``, ``"once"``, ``"new_episodes"``, ``"all"``
-        or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings.
+        or ``"rewrite"``, with vcrpy's (and pytest-recording's) meanings; or
+        ``"verify"``: send every request to the real host, write nothing, and
+        raise :exc:`~aiointercept.CassetteError` at the exit for every live
+        response that differs from its recording.
     :param match_on: the vcrpy matcher names a request must share with a
         recorded one to replay it, or matcher functions ``(live, recorded)``
         that raise :exc:`AssertionError` (or return ``False``) when the two
@@ -144,6 +147,13 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
     :param filter_sensitive_data: placeholders and the values they stand for
         (a dict, or pairs): each value is written as its placeholder, and the
         placeholder read back as the value.
+    :param json_bodies: ``"text"`` (the default) writes JSON bodies as vcrpy
+        does, as one string; ``"structured"`` writes them as values, which
+        read and diff well, in a file that vcrpy cannot read (see "Readable
+        JSON bodies").
+    :param stream_timing: record the time between the chunks of a streamed
+        response (chunked, or an event stream), and replay the chunks with
+        those pauses (see "Streamed bodies").
     """
 
     def __init__(
@@ -179,6 +189,8 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         | None = None,
         filter_sensitive_data: Mapping[str, str | Callable[..., object]]
         | Sequence[tuple[str, str | Callable[..., object]]] = (),
+        json_bodies: str = "text",
+        stream_timing: bool = False,
         **unknown: Unpack[NoMoreKeywords],
     ) -> None:
         if unknown:
@@ -210,6 +222,8 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
                 "before_save_interaction": before_save_interaction,
                 "after_load_interaction": after_load_interaction,
                 "filter_sensitive_data": filter_sensitive_data,
+                "json_bodies": json_bodies,
+                "stream_timing": stream_timing,
             },
         )
         self._options = options

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 __all__ = ["RECORD_MODES", "strictness"]
 
-#: vcrpy's record modes, and pytest-recording's ``rewrite``.
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+#: vcrpy's record modes, pytest-recording's ``rewrite``, and ``verify``.
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite", "verify")
 
 
 class _Strictness:

@@ -39,6 +39,10 @@ __all__ = ["aiointercept_mock", "aiointercept_server"]
 
 _MARKER = "aiointercept"
 _STRICT = "aiointercept_strict"
+_UNUSED = "aiointercept_unused"
+_UNUSED_CHOICES = ("report", "fail")
+#: Where an xdist worker leaves what its cassettes played, for the controller.
+_WORKER_USAGE = "aiointercept_cassette_usage"
 #: Set on a test whose call failed.
 _CALL_FAILED = pytest.StashKey[bool]()
 #: pytest-recording's package, and its plugin module, which adds
@@ -65,6 +69,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--aiointercept-strict", action="store_true", dest=_STRICT, help=help_text
     )
     parser.addini(_STRICT, help_text, type="bool", default=False)
+    unused_help = (
+        "at the end of the session, list per cassette file the recorded "
+        "interactions that no test played (report), and fail the session if "
+        "there are any (fail); only the cassettes that a test replayed count"
+    )
+    group.addoption(
+        "--aiointercept-unused",
+        dest=_UNUSED,
+        choices=_UNUSED_CHOICES,
+        default=None,
+        help=unused_help,
+    )
+    parser.addini(_UNUSED, f"{unused_help}: report or fail", default="")
     if not _pytest_recording_installed():
         _add_recording_options(parser)
 
@@ -139,6 +156,19 @@ def _add_recording_options(parser: pytest.Parser) -> None:
     )
 
 
+def _unused_mode(config: pytest.Config) -> str | None:
+    """``--aiointercept-unused``, else the ini's ``aiointercept_unused``."""
+    mode = config.getoption(_UNUSED, None)
+    if mode is not None:
+        return str(mode)
+    value = str(config.getini(_UNUSED) or "").strip()
+    if value and value not in _UNUSED_CHOICES:
+        raise pytest.UsageError(
+            f"{_UNUSED} must be one of {', '.join(_UNUSED_CHOICES)}, got {value!r}"
+        )
+    return value or None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not _pytest_recording_loaded(config) and not config.pluginmanager.has_plugin(
         _PYTEST_VCR
@@ -146,6 +176,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from . import _recording
 
         config.pluginmanager.register(_recording, _RECORDING)
+    if _unused_mode(config) is not None:
+        from ._cassette.usage import usage
+
+        usage.enabled = True
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): configure the aiointercept_mock fixture for this "
@@ -327,3 +361,71 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
             None, None
         )
         session.end_test(failed=item.stash.get(_CALL_FAILED, False))
+
+
+# -- the interactions no test played (--aiointercept-unused) -------------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: add what a worker's cassettes played."""
+    exported = getattr(node, "workeroutput", {}).get(_WORKER_USAGE)
+    if exported:
+        from ._cassette.usage import usage
+
+        usage.merge(exported)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands what its cassettes played to the controller; elsewhere,
+    ``--aiointercept-unused=fail`` fails a session that left interactions
+    unplayed."""
+    config = session.config
+    mode = _unused_mode(config)
+    if mode is None:
+        return
+    from ._cassette.usage import usage
+
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_WORKER_USAGE] = usage.export()
+        return
+    if (
+        mode == "fail"
+        and usage.unused()
+        and session.exitstatus
+        in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    ):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
+    """List, per cassette file, the interactions no test played."""
+    mode = _unused_mode(config)
+    if mode is None or hasattr(config, "workeroutput"):
+        return
+    from ._cassette.usage import usage
+
+    unused = usage.unused()
+    title = "aiointercept: cassette interactions that no test played"
+    if not unused:
+        terminalreporter.write_sep("=", title + ": none", green=True)
+        return
+    terminalreporter.write_sep("=", title, red=mode == "fail", yellow=mode == "report")
+    root = Path(config.rootpath)
+    for path, interactions in unused.items():
+        shown = Path(path)
+        if shown.is_relative_to(root):
+            shown = shown.relative_to(root)
+        terminalreporter.write_line(f"{shown}: {len(interactions)} unused")
+        for number, what in interactions:
+            terminalreporter.write_line(f"  interaction {number}: {what}")
+    total = sum(len(interactions) for interactions in unused.values())
+    terminalreporter.write_line(
+        f"{total} recorded interactions in {len(unused)} cassettes were never "
+        "played: delete them, or record the cassettes again "
+        "(--record-mode=rewrite)"
+        + (" (--aiointercept-unused=fail fails the session)" if mode == "fail" else "")
+    )

@@ -403,6 +403,31 @@ def test_record_mode_rewrite_keeps_only_the_new_recording(
     assert [body["serial"] for body in recorded_bodies(cassette)] == [2]
 
 
+def test_record_mode_verify_compares_with_the_api_and_writes_nothing(
+    pytester: pytest.Pytester, upstream: Upstream
+) -> None:
+    """pytest-recording's ``--record-mode`` knows no ``verify``: without it
+    loaded, the option is aiointercept's, which does."""
+    pytester.makepyfile(test_api=ONE_CALL)
+    cassette = pytester.path / "cassettes" / "test_api" / "test_user.yaml"
+    run(pytester).assert_outcomes(passed=1)
+    written = cassette.read_bytes()
+    result = run(pytester, "-p", "no:recording", "--record-mode=verify")
+    # the test itself passed, its block failed it at teardown
+    result.assert_outcomes(passed=1, errors=1)
+    assert upstream.paths == ["/users/1", "/users/1"]
+    assert cassette.read_bytes() == written
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteError: cassette *test_user.yaml (record_mode='verify'): "
+            "1 of 1 live responses differ from the recording",
+            f"*GET http://localhost:{upstream.port}/users/1 (*test_user.yaml, "
+            "interaction 1)",
+            "*- body $.serial: recorded 1, got 2",
+        ]
+    )
+
+
 def test_the_markers_record_mode_wins_over_the_command_line(
     pytester: pytest.Pytester, upstream: Upstream
 ) -> None:

@@ -6,6 +6,9 @@ this order:
 - :mod:`.options`: the block's cassette arguments, checked, and the record
   modes (:class:`.options.RecordMode`);
 - :mod:`.format`: the file, read and written (vcrpy's format, version 1);
+- :mod:`.structured`: JSON bodies written as values
+  (``json_bodies="structured"``), and read back to their exact bytes;
+- :mod:`.streams`: the chunks (and pauses) of streamed bodies;
 - :mod:`.matching`: vcrpy's matchers, and the index that finds the recorded
   requests a live one may replay;
 - :mod:`.scrubbing`: the secrets replaced by ``SCRUBBED`` in what is
@@ -18,6 +21,10 @@ this order:
 - :mod:`.player`: replaying, for the requests no route answered;
 - :mod:`.recorder`: recording what the passthrough proxy relays, and writing
   the file at the block's exit;
+- :mod:`.verifier`: comparing what it relays with the recording instead
+  (``record_mode="verify"``);
+- :mod:`.usage`: which interactions the blocks of a pytest run played
+  (``--aiointercept-unused``);
 - :mod:`.cassette`: the player and the recorder over one file, as the rest of
   aiointercept sees them;
 - :mod:`.view`: what a test reads of it (``m.cassette``).

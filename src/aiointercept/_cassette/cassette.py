@@ -26,6 +26,8 @@ from .matching import Index
 from .options import CassetteOptions, RecordMode
 from .player import Player
 from .recorder import Recorder
+from .usage import usage
+from .verifier import Verifier
 from .view import Cassette
 
 __all__ = ["CassetteRun"]
@@ -43,7 +45,15 @@ class CassetteRun:
     miss: Callable[[RecordedRequest], str]
     failure: Callable[[], CassetteError | None]
     record: Callable[
-        [RecordedRequest, int, str, Iterable[tuple[str, str]], bytes], None
+        [
+            RecordedRequest,
+            int,
+            str,
+            Iterable[tuple[str, str]],
+            bytes,
+            list[tuple[int, float]] | None,
+        ],
+        None,
     ]
 
     def __init__(self, options: CassetteOptions) -> None:
@@ -56,6 +66,11 @@ class CassetteRun:
         self.view = Cassette(self)
         #: Whether :meth:`save` ran.
         self.written = False
+        if mode is RecordMode.VERIFY and not exists:
+            raise CassetteError(
+                f"record_mode='verify' compares live responses with a cassette, "
+                f"and {self.path} does not exist: record it first"
+            )
         #: What the file holds (nothing for ``rewrite``, which replaces it), as
         #: the load hooks, the user's filters and hooks leave it.
         self.interactions: list[Interaction] = (
@@ -87,6 +102,7 @@ class CassetteRun:
             RecordMode.NEW_EPISODES,
             RecordMode.ALL,
             RecordMode.REWRITE,
+            RecordMode.VERIFY,
         ) or (mode is RecordMode.ONCE and not exists)
         self.player = Player(
             options, self.interactions if self.replays else [], filters
@@ -100,12 +116,26 @@ class CassetteRun:
         self.miss = self.player.miss
         self.failure = self.player.failure
         self.record = self.recorder.record
+        #: With ``record_mode="verify"``: what compares the live responses.
+        self.verifier: Verifier | None = None
+        if mode is RecordMode.VERIFY:
+            # what the network answers is compared, not written down
+            self.verifier = Verifier(options, self.interactions, filters)
+            self.record = self.verifier.record
+            self.failure = self.verifier.failure
 
     def save(self) -> None:
         """Write what was recorded; with ``drop_unused_requests``, leave out
         what the file held that did not play, writing the file for that
         alone if need be. In ``all`` mode, what was recorded again replaces
-        what the file held for the same requests."""
+        what the file held for the same requests. With
+        ``record_mode="verify"``, write nothing. Tell the run which
+        interactions played (``--aiointercept-unused``)."""
+        if usage.enabled and self.replays and self.interactions:
+            self._report_usage()
+        if self.verifier is not None:
+            self.verifier.save()
+            return
         kept: list[Interaction] | None = None
         new = self.recorder.new
         if self.options.record_mode is RecordMode.ALL and new:
@@ -129,3 +159,17 @@ class CassetteRun:
                 kept = played
         self.recorder.save(kept, self.view)
         self.written = True
+
+    def _report_usage(self) -> None:
+        counts = self.player.play_counts
+        usage.report(
+            str(self.path.absolute()),
+            [
+                (
+                    interaction.number,
+                    f"{interaction.request.method} {interaction.request.uri}",
+                    counts[position] > 0,
+                )
+                for position, interaction in enumerate(self.player.interactions)
+            ],
+        )

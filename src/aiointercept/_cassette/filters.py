@@ -155,7 +155,7 @@ class Filters:
             response = CassetteResponse.from_dict(
                 changed, f"{where}: the response of before_record_response"
             )
-        return Interaction(request, response, where)
+        return Interaction(request, response, where, interaction.number)
 
     def _filtered(self, recorded: CassetteRequest) -> CassetteRequest:
         """``recorded``, changed in place by the user's header, query and body

@@ -45,7 +45,11 @@ from yarl import URL
 
 from aiointercept._errors import CassetteError
 
+from .streams import fit, read_chunks
+from .structured import MARK, structured_data, unstructure
+
 __all__ = [
+    "JSON_BODIES",
     "CassetteRequest",
     "CassetteResponse",
     "Interaction",
@@ -57,6 +61,9 @@ __all__ = [
 
 #: The one version of the format.
 VERSION = 1
+
+#: How JSON bodies may be written: as text (vcrpy's way), or as values.
+JSON_BODIES = ("text", "structured")
 
 
 def require_yaml() -> Any:
@@ -140,19 +147,33 @@ class CassetteRequest:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteRequest:
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str, *, structured: bool = False
+    ) -> CassetteRequest:
+        """Read a request; in a file written with ``json_bodies="structured"``,
+        a body ``{json: ..., layout: ...}`` is a structured JSON body (in any
+        other, a mapping is a JSON payload, as vcrpy's aiohttp support writes
+        it)."""
         method, uri = data.get("method"), data.get("uri")
         if not isinstance(method, str) or not isinstance(uri, str):
             raise CassetteError(f"{where}: request.method and request.uri are needed")
+        body = data.get("body")
         headers = _header_pairs(data.get("headers"), where)
-        if isinstance(data.get("body"), Mapping | list) and not any(
+        if structured and isinstance(body, Mapping) and "json" in body:
+            return cls(
+                method.upper(),
+                uri,
+                unstructure(dict(body), f"{where}: request.body"),
+                headers,
+            )
+        if isinstance(body, Mapping | list) and not any(
             name.lower() == "content-type" for name, _ in headers
         ):
             # vcrpy's aiohttp recorder keeps the json= object as it was given,
             # without the Content-Type that aiohttp adds later: the body is
             # read as the JSON it was sent as
             headers.append(("Content-Type", "application/json"))
-        return cls(method.upper(), uri, _bytes(data.get("body"), where), headers)
+        return cls(method.upper(), uri, _bytes(body, where), headers)
 
     def copy(self) -> CassetteRequest:
         return CassetteRequest(self.method, self.uri, self.body, self.headers.items())
@@ -169,29 +190,64 @@ class CassetteResponse:
     reason: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    #: A streamed body's chunks: their sizes, and the seconds before each
+    #: (see :mod:`.streams`).
+    chunks: list[int] | None = None
+    pauses: list[float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """vcrpy's shape, which ``before_record_response`` hooks receive."""
+        """vcrpy's shape, which ``before_record_response`` hooks receive (with
+        the ``chunks`` and ``pauses`` of a streamed body, which vcrpy
+        ignores)."""
+        body: dict[str, Any] = {"string": self.body}
+        if self.chunks is not None:
+            body["chunks"] = list(self.chunks)
+            if self.pauses is not None:
+                body["pauses"] = list(self.pauses)
         return {
             "status": {"code": self.status, "message": self.reason},
             "headers": _header_dict(self.headers),
-            "body": {"string": self.body},
+            "body": body,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> CassetteResponse:
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str, *, from_file: bool = False
+    ) -> CassetteResponse:
+        """Read a response (``from_file``: as a cassette file holds it, whose
+        chunks must fit its body; else as a hook returned it, whose chunks
+        are fitted to its body)."""
         if "status" not in data and "status_code" in data:
             return cls._from_old_httpx_dict(data, where)
         status = data.get("status")
         if not isinstance(status, Mapping) or not isinstance(status.get("code"), int):
             raise CassetteError(f"{where}: response.status.code must be an int")
         body = data.get("body")
-        raw = body.get("string") if isinstance(body, Mapping) else body
+        chunks: list[int] | None = None
+        pauses: list[float] | None = None
+        if isinstance(body, Mapping) and "json" in body:
+            content = unstructure(
+                {k: v for k, v in body.items() if k not in ("chunks", "pauses")},
+                f"{where}: response.body",
+            )
+        else:
+            raw = body.get("string") if isinstance(body, Mapping) else body
+            content = _bytes(raw, where) or b""
+        headers = _header_pairs(data.get("headers"), where)
+        if isinstance(body, Mapping) and content:
+            chunks, pauses = read_chunks(body, len(content), where, strict=from_file)
+            if not from_file:
+                content_type = next(
+                    (v for n, v in headers if n.lower() == "content-type"), None
+                )
+                chunks, pauses = fit(content, chunks, pauses, content_type)
         return cls(
             status=status["code"],
             reason=str(status.get("message") or ""),
-            headers=_header_pairs(data.get("headers"), where),
-            body=_bytes(raw, where) or b"",
+            headers=headers,
+            body=content,
+            chunks=chunks,
+            pauses=pauses,
         )
 
     @classmethod
@@ -221,6 +277,8 @@ class Interaction:
     response: CassetteResponse
     #: Where it comes from, for messages: ``"file.yaml, interaction 3"``.
     origin: str = ""
+    #: Its number in the file it was read from (from 1), or 0 for a new one.
+    number: int = 0
 
 
 def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
@@ -254,6 +312,13 @@ def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
         raise CassetteError(
             f"{path}: cassette version {version!r} is not supported (only {VERSION})"
         )
+    json_bodies = data.get("json_bodies", "text")
+    if json_bodies not in JSON_BODIES:
+        raise CassetteError(
+            f"{path}: json_bodies must be one of {', '.join(JSON_BODIES)}, got "
+            f"{json_bodies!r}"
+        )
+    structured = json_bodies == "structured"
     interactions = []
     for index, item in enumerate(data.get("interactions") or []):
         where = f"{path}, interaction {index + 1}"
@@ -264,9 +329,10 @@ def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
             raise CassetteError(f"{where}: needs a 'request' and a 'response'")
         interactions.append(
             Interaction(
-                CassetteRequest.from_dict(request, where),
-                CassetteResponse.from_dict(response, where),
+                CassetteRequest.from_dict(request, where, structured=structured),
+                CassetteResponse.from_dict(response, where, from_file=True),
                 where,
+                index + 1,
             )
         )
     return interactions
@@ -294,11 +360,15 @@ def _parsed_json(text: str, path: Path) -> object:
 
 
 def save(
-    path: Path, interactions: Iterable[Interaction], serializer: str = "yaml"
+    path: Path,
+    interactions: Iterable[Interaction],
+    serializer: str = "yaml",
+    json_bodies: str = "text",
 ) -> None:
     """Write a cassette at ``path``, in ``serializer``'s format: to a
     temporary file beside it, then renamed over it, so that a cassette is
-    never half-written."""
+    never half-written. With ``json_bodies="structured"``, JSON bodies are
+    written as values (see :mod:`.structured`), and the file says so."""
     data = {
         "interactions": [
             {"request": item.request.as_dict(), "response": item.response.as_dict()}
@@ -306,7 +376,15 @@ def save(
         ],
         "version": VERSION,
     }
-    text = _as_json(data, path) if serializer == "json" else _as_yaml(data)
+    if json_bodies == "structured":
+        data = {"json_bodies": "structured", **structured_data(data)}
+        text = (
+            _as_json(data, path, sort_keys=False)
+            if serializer == "json"
+            else MARK + _as_yaml(data, sort_keys=False)
+        )
+    else:
+        text = _as_json(data, path) if serializer == "json" else _as_yaml(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     # created like any new file (0o666 less the umask), or with the mode of
@@ -324,20 +402,23 @@ def save(
         raise
 
 
-def _as_yaml(data: dict[str, Any]) -> str:
+def _as_yaml(data: dict[str, Any], sort_keys: bool = True) -> str:
+    """``data`` in YAML; without ``sort_keys``, in the order it is given."""
     yaml = require_yaml()
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text: str = yaml.dump(
-        _bodies_as_text(data), Dumper=dumper, allow_unicode=True, sort_keys=True
+        _bodies_as_text(data), Dumper=dumper, allow_unicode=True, sort_keys=sort_keys
     )
     return text
 
 
-def _as_json(data: dict[str, Any], path: Path) -> str:
+def _as_json(data: dict[str, Any], path: Path, sort_keys: bool = True) -> str:
     """JSON has no bytes: a body that is not UTF-8 text cannot be written."""
     for item in data["interactions"]:
         for part in ("request", "response"):
             body = item[part]["body"]
+            if isinstance(body, dict) and "json" in body:
+                continue
             body = body["string"] if isinstance(body, dict) else body
             if body is not None and not isinstance(_text_or_bytes(body), str):
                 raise CassetteError(
@@ -345,15 +426,21 @@ def _as_json(data: dict[str, Any], path: Path) -> str:
                     f"{item['request']['method']} {item['request']['uri']} has a "
                     "binary body, which JSON cannot hold; use serializer='yaml'"
                 )
-    return json.dumps(_bodies_as_text(data), indent=4, sort_keys=True) + "\n"
+    return json.dumps(_bodies_as_text(data), indent=4, sort_keys=sort_keys) + "\n"
 
 
 def _bodies_as_text(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with UTF-8 bodies as strings, readable in the file."""
+    """``data`` with UTF-8 bodies as strings, readable in the file (the
+    structured ones as they are)."""
     for item in data["interactions"]:
         request, response = item["request"], item["response"]
-        request["body"] = _text_or_bytes(request["body"])
-        response["body"] = {"string": _text_or_bytes(response["body"]["string"])}
+        if not isinstance(request["body"], dict):
+            request["body"] = _text_or_bytes(request["body"])
+        if "string" in response["body"]:
+            response["body"] = {
+                **response["body"],
+                "string": _text_or_bytes(response["body"]["string"]),
+            }
     return data
 
 

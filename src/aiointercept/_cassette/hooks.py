@@ -42,7 +42,7 @@ def loaded(
     if options.filter_sensitive_data:
         pair = _sensitive(options.filter_sensitive_data, pair, restore=True)
     pair = _run(options.after_load_interaction, pair, cassette, where, "loaded")
-    return None if pair is None else _interaction(pair, where)
+    return None if pair is None else _interaction(pair, where, interaction.number)
 
 
 def saved(
@@ -65,7 +65,7 @@ def saved(
             continue
         if options.filter_sensitive_data:
             pair = _sensitive(options.filter_sensitive_data, pair, restore=False)
-        result.append(_interaction(pair, where))
+        result.append(_interaction(pair, where, interaction.number))
     return result
 
 
@@ -119,12 +119,13 @@ def _takes_three(hook: InteractionHook) -> bool:
     return positional >= 3
 
 
-def _interaction(pair: Pair, where: str) -> Interaction:
+def _interaction(pair: Pair, where: str, number: int) -> Interaction:
     request, response = pair
     return Interaction(
         request,
         CassetteResponse.from_dict(response, f"{where}: the response of a hook"),
         where,
+        number,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiointercept._settings import RECORD_MODES
 
-from .format import CassetteRequest, require_yaml
+from .format import JSON_BODIES, CassetteRequest, require_yaml
 from .matching import MATCHERS
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 
 
 class RecordMode(str, Enum):
-    """vcrpy's record modes, and pytest-recording's ``rewrite``.
+    """vcrpy's record modes, pytest-recording's ``rewrite``, and ``verify``.
 
     A ``str`` enum: ``record_mode="once"`` and ``RecordMode.ONCE`` are the
     same option. The values come from :data:`aiointercept._settings.RECORD_MODES`,
@@ -53,10 +53,11 @@ class RecordMode(str, Enum):
     ``all``           no                    yes, in place of what the file
                                             holds for the same requests
     ``rewrite``       no                    yes, in place of what it holds
+    ``verify``        no                    no: compares with what it holds
     ================  ====================  =================================
     """
 
-    NONE, ONCE, NEW_EPISODES, ALL, REWRITE = RECORD_MODES
+    NONE, ONCE, NEW_EPISODES, ALL, REWRITE, VERIFY = RECORD_MODES
 
     # the value, as StrEnum (Python 3.11+) shows it, in messages
     __str__ = str.__str__
@@ -121,6 +122,11 @@ class CassetteOptions:
     before_save_interaction: tuple[InteractionHook, ...] = ()
     after_load_interaction: tuple[InteractionHook, ...] = ()
     filter_sensitive_data: tuple[SensitiveValue, ...] = ()
+    #: How JSON bodies are written: one of :data:`.format.JSON_BODIES`.
+    json_bodies: str = "text"
+    #: The time between the chunks of a streamed body is recorded, and
+    #: replayed.
+    stream_timing: bool = False
 
 
 #: Each cassette argument of ``aiointercept(...)`` and its default: given
@@ -142,6 +148,8 @@ CASSETTE_DEFAULTS: dict[str, object] = {
     "before_save_interaction": None,
     "after_load_interaction": None,
     "filter_sensitive_data": (),
+    "json_bodies": "text",
+    "stream_timing": False,
 }
 
 _FLAGS = (
@@ -150,6 +158,7 @@ _FLAGS = (
     "decode_compressed_response",
     "drop_unused_requests",
     "record_on_exception",
+    "stream_timing",
 )
 
 
@@ -201,6 +210,11 @@ def check_cassette_options(
         raise ValueError(
             f"serializer must be one of {', '.join(SERIALIZERS)}, got {serializer!r}"
         )
+    json_bodies = given["json_bodies"]
+    if not isinstance(json_bodies, str) or json_bodies not in JSON_BODIES:
+        raise ValueError(
+            f"json_bodies must be one of {', '.join(JSON_BODIES)}, got {json_bodies!r}"
+        )
     require_yaml()
     return CassetteOptions(
         path=Path(cassette),
@@ -228,6 +242,8 @@ def check_cassette_options(
             "after_load_interaction", given["after_load_interaction"]
         ),
         filter_sensitive_data=_sensitive(given["filter_sensitive_data"]),
+        json_bodies=json_bodies,
+        stream_timing=given["stream_timing"],  # type: ignore[arg-type]
     )
 
 

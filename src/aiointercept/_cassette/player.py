@@ -27,6 +27,7 @@ from .format import CassetteRequest, Interaction, content_coding
 from .matching import Index, differences
 from .options import CassetteOptions
 from .scrubbing import Parts, without_secrets
+from .streams import pieces
 
 __all__ = ["Player"]
 
@@ -91,6 +92,19 @@ class Player:
 
     def play(self, request: RecordedRequest) -> Reply | None:
         """The recorded reply for ``request``, consumed, or ``None``."""
+        position = self.take(request)
+        if position is None:
+            return None
+        reply = self._replies[position]
+        if reply is None:
+            reply = self._replies[position] = _reply(
+                self._interactions[position], self.options.stream_timing
+            )
+        return reply
+
+    def take(self, request: RecordedRequest) -> int | None:
+        """The position of the interaction that answers ``request``, now
+        played once more; or ``None``."""
         if not self._interactions:
             return None
         try:
@@ -123,10 +137,7 @@ class Player:
                 else:
                     return None
             counts[position] += 1
-        reply = self._replies[position]
-        if reply is None:
-            reply = self._replies[position] = _reply(self._interactions[position])
-        return reply
+        return position
 
     def miss(self, request: RecordedRequest) -> str:
         """Explain, and remember for the block's exit, a request that found no
@@ -199,12 +210,15 @@ def _as_compared(interaction: Interaction, parts: Parts) -> Interaction:
     request = without_secrets(interaction.request, parts)
     if request is interaction.request:
         return interaction
-    return Interaction(request, interaction.response, interaction.origin)
+    return Interaction(
+        request, interaction.response, interaction.origin, interaction.number
+    )
 
 
-def _reply(interaction: Interaction) -> Reply:
+def _reply(interaction: Interaction, timing: bool) -> Reply:
     """The reply that replays ``interaction``: its status, reason, headers and
-    body, chunked when it was recorded chunked, compressed when it was recorded
+    body, chunked when it was recorded chunked (in the chunks recorded, each
+    after its pause with ``timing``), compressed when it was recorded
     compressed."""
     response = interaction.response
     chunked = any(
@@ -230,10 +244,20 @@ def _reply(interaction: Interaction) -> Reply:
             headers = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
             with contextlib.suppress(ValueError):  # unknown, or br without brotli
                 compress = check_compress(coding)  # type: ignore[assignment]
+    content: bytes | StreamBody = body
+    if response.chunks and body:
+        pauses = response.pauses if timing else None
+        content = StreamBody(
+            pieces(body, response.chunks),
+            is_async=False,
+            pauses=None if pauses is None else tuple(pauses),
+        )
+    elif chunked and body:
+        content = StreamBody([body], is_async=False)
     return Reply(
         response.status,
         response.reason or None,
         tuple(headers),
-        StreamBody([body], is_async=False) if chunked and body else body,
+        content,
         compress=compress,
     )

@@ -21,8 +21,9 @@ from .filters import Filters
 from .format import CassetteResponse, Interaction, content_coding
 from .hooks import saved
 from .options import CassetteOptions
+from .streams import fit
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "stored_response"]
 
 
 class Recorder:
@@ -51,31 +52,34 @@ class Recorder:
         reason: str,
         headers: Iterable[tuple[str, str]],
         body: bytes,
+        chunks: list[tuple[int, float]] | None = None,
     ) -> None:
-        """Write down a response the real network gave (from the server)."""
+        """Write down a response the real network gave (from the server); a
+        streamed body's ``chunks`` are ``(size, seconds since the previous
+        one)``."""
         filters = self._filters
         try:
             incoming = filters.request(request)
             if incoming is None:
                 return
-            headers = list(headers)
-            decoded = _decoded(headers, body)
-            if self.options.decode_compressed_response and decoded is not body:
-                headers = [
-                    (name, str(len(decoded)))
-                    if name.lower() == "content-length"
-                    else (name, value)
-                    for name, value in headers
-                    if name.lower() != "content-encoding"
-                ]
             response = filters.response(
-                CassetteResponse(status, reason, headers, decoded)
+                stored_response(self.options, status, reason, headers, body, chunks)
             )
             if response is None:
                 return
         except BaseException as exc:
             filters.failed(exc)
             raise
+        if response.chunks is not None:  # the scrubbing may have changed the body
+            response.chunks, response.pauses = fit(
+                response.body,
+                response.chunks,
+                response.pauses,
+                next(
+                    (v for n, v in response.headers if n.lower() == "content-type"),
+                    None,
+                ),
+            )
         with self._lock:
             self._new.append(
                 Interaction(incoming, response, f"{self.options.path}, new")
@@ -104,7 +108,43 @@ class Recorder:
             written = saved(
                 self.options, [*(self._kept if kept is None else kept), *new], cassette
             )
-            _format.save(self.options.path, written, self.options.serializer)
+            _format.save(
+                self.options.path,
+                written,
+                self.options.serializer,
+                self.options.json_bodies,
+            )
+
+
+def stored_response(
+    options: CassetteOptions,
+    status: int,
+    reason: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    chunks: list[tuple[int, float]] | None = None,
+) -> CassetteResponse:
+    """A response the network gave, as a cassette stores it before the
+    scrubbing and the hooks: its body decoded, under its ``Content-Encoding``
+    header unless ``decode_compressed_response`` drops it; a streamed body
+    with its chunks (unless it was compressed: the sizes of compressed chunks
+    do not cut the decoded body), and their pauses with ``stream_timing``."""
+    headers = list(headers)
+    sizes = pauses = None
+    if chunks and content_coding(headers) is None:
+        sizes = [size for size, _ in chunks]
+        if options.stream_timing:
+            pauses = [round(pause, 3) for _, pause in chunks]
+    decoded = _decoded(headers, body)
+    if options.decode_compressed_response and decoded is not body:
+        headers = [
+            (name, str(len(decoded)))
+            if name.lower() == "content-length"
+            else (name, value)
+            for name, value in headers
+            if name.lower() != "content-encoding"
+        ]
+    return CassetteResponse(status, reason, headers, decoded, sizes, pauses)
 
 
 def _decoded(headers: Sequence[tuple[str, str]], body: bytes) -> bytes:

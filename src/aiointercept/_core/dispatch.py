@@ -76,7 +76,11 @@ class Passthrough:
 
     def __init__(
         self,
-        to_cassette: Callable[[int, str, list[tuple[str, str]], bytes], None] | None,
+        to_cassette: Callable[
+            [int, str, list[tuple[str, str]], bytes, list[tuple[int, float]] | None],
+            None,
+        ]
+        | None,
     ) -> None:
         self.to_cassette = to_cassette
 

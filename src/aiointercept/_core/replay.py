@@ -41,5 +41,8 @@ class ReplaySource(Protocol):
         reason: str,
         headers: Iterable[tuple[str, str]],
         body: bytes,
+        chunks: list[tuple[int, float]] | None,
     ) -> None:
-        """Write down what the real network answered to ``request``."""
+        """Write down what the real network answered to ``request``; a
+        streamed body's ``chunks`` are ``(size, seconds since the previous
+        one)``."""

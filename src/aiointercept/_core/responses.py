@@ -63,6 +63,9 @@ class StreamBody:
     is_async: bool
     #: Seconds to wait between two chunks.
     chunk_delay: float = 0.0
+    #: Seconds to wait before each chunk, in order (instead of
+    #: ``chunk_delay``): a streamed body replayed as it was recorded.
+    pauses: tuple[float, ...] | None = None
 
     def one_shot(self) -> bool:
         """Whether the source can be iterated only once (a generator...)."""

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import ssl
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -33,8 +34,11 @@ __all__ = ["Proxy", "ToCassette", "failure_in_words"]
 logger = logging.getLogger("aiointercept")
 
 #: A cassette's recorder, bound to the request: takes the status, reason,
-#: headers and body of the response.
-ToCassette = Callable[[int, str, list[tuple[str, str]], bytes], None]
+#: headers and body of the response, and, for a streamed one, its chunks as
+#: ``(size, seconds since the previous one)`` (``None`` for any other).
+ToCassette = Callable[
+    [int, str, list[tuple[str, str]], bytes, list[tuple[int, float]] | None], None
+]
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy session recomputes.
 _HOP_BY_HOP = frozenset(
@@ -205,28 +209,61 @@ async def _stream_recorded(
     """Stream ``upstream`` to the client as it comes, but hold what lets the
     client see the response complete (its last bytes, or the end of a chunked
     body) until the interaction is recorded, so that a client (and its test)
-    that has the whole response finds it in the cassette."""
+    that has the whole response finds it in the cassette.
+
+    A streamed response (chunked, or an event stream) is relayed and recorded
+    chunk by chunk: each HTTP chunk (each read, for an event stream that is
+    not chunked) is written to the client as one, and recorded with its size
+    and the time since the one before it (the first: since the headers)."""
     length = response.content_length
     bodiless = request.method == "HEAD" or upstream.status in (204, 304)
-    chunks: list[bytes] = []
+    pieces: list[bytes] = []
     held = b""
     sent = 0
     if not bodiless and length != 0:
         await response.prepare(request)
-    async for chunk in upstream.content.iter_any():
-        chunks.append(chunk)
-        if length is not None and sent + len(chunk) >= length:
-            held += chunk
-        else:
-            await response.write(chunk)
-            sent += len(chunk)
+    chunked = "chunked" in upstream.headers.get("Transfer-Encoding", "").lower()
+    streamed = not bodiless and (
+        chunked
+        or (
+            length is None
+            and upstream.headers.get("Content-Type", "")
+            .lower()
+            .startswith("text/event-stream")
+        )
+    )
+    chunks: list[tuple[int, float]] | None = None
+    if streamed:
+        chunks = []
+        before = time.monotonic()
+        current = b""
+        async for data, end_of_chunk in upstream.content.iter_chunks():
+            pieces.append(data)
+            current += data
+            if current and (end_of_chunk or not chunked):
+                now = time.monotonic()
+                chunks.append((len(current), now - before))
+                await response.write(current)
+                current, before = b"", now
+        if current:  # the end of a chunk that never ended
+            chunks.append((len(current), time.monotonic() - before))
+            await response.write(current)
+    else:
+        async for piece in upstream.content.iter_any():
+            pieces.append(piece)
+            if length is not None and sent + len(piece) >= length:
+                held += piece
+            else:
+                await response.write(piece)
+                sent += len(piece)
     # a failing hook is kept by the cassette, raised at the block's exit
     with contextlib.suppress(Exception):
         to_cassette(
             upstream.status,
             upstream.reason or "",
             list(upstream.headers.items()),
-            b"".join(chunks),
+            b"".join(pieces),
+            chunks,
         )
     if not response.prepared:
         await response.prepare(request)

@@ -170,11 +170,15 @@ async def _stream(
         await response.prepare(request)
         if reply.fault is Fault.CLOSE_AFTER_HEADERS:
             return close_connection(request)
-        first = True
+        pauses = body.pauses
+        index = 0
         async for chunk in chunks:
-            if body.chunk_delay and not first:
+            if pauses is not None:
+                if index < len(pauses) and pauses[index] > 0:
+                    await asyncio.sleep(pauses[index])
+            elif body.chunk_delay and index:
                 await asyncio.sleep(body.chunk_delay)
-            first = False
+            index += 1
             data = encode_chunk(chunk)
             if encoder is not None:
                 data = encoder.chunk(data)

@@ -9,6 +9,11 @@ work in sync tests and under every async harness (the anyio plugin on asyncio
 and trio, pytest-asyncio) without depending on any of them; async callbacks
 run on the loop of the test that registers them.
 
+When neither pytest-recording nor pytest-vcr is loaded, it also registers
+:mod:`._recording`, which serves pytest-recording's markers, fixtures and
+hook, and adds pytest-recording's command-line options (``--record-mode``
+is read by aiointercept's marker too).
+
 Every pytest run of a project that has aiointercept installed loads this
 plugin, so it imports only the standard library and pytest until a test uses
 a fixture or the marker: the server, aiohttp and the rest come then.
@@ -44,6 +49,11 @@ _CALL_FAILED = pytest.StashKey[bool]()
 #: ``--record-mode`` too.
 _PYTEST_RECORDING_PACKAGE = "pytest_recording"
 _PYTEST_RECORDING = "pytest_recording.plugin"
+#: pytest-vcr's plugin, whose names pytest-recording's are.
+_PYTEST_VCR = "vcr"
+#: The name of :mod:`._recording`, which serves pytest-recording's names
+#: when neither plugin is loaded.
+_RECORDING = "aiointercept.recording"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,43 +83,76 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(_UNUSED, f"{unused_help}: report or fail", default="")
     if not _pytest_recording_installed():
-        _add_record_mode(parser)
+        _add_recording_options(parser)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser
 ) -> Generator[None, object, object]:
-    """``--record-mode``, when pytest-recording is installed but not loaded;
-    when it is loaded, both plugins read its option, which takes the same
-    modes.
+    """``--record-mode`` (and pytest-recording's other options), when
+    pytest-recording is installed but not loaded; when it is loaded, both
+    plugins read its ``--record-mode``, which takes the same modes.
 
-    Only one plugin can add the option, and which one pytest loads first is
+    Only one plugin can add the options, and which one pytest loads first is
     not known in ``pytest_addoption``; here, the plugins of the command line,
     of the environment, of the installed packages and of the initial
     conftests are loaded, and the command line is not parsed yet."""
     try:
         return (yield)
     finally:
-        if _pytest_recording_installed() and not any(
-            getattr(plugin, "__name__", None) == _PYTEST_RECORDING
-            for plugin in early_config.pluginmanager.get_plugins()
-        ):
-            _add_record_mode(parser)
+        if _pytest_recording_installed() and not _pytest_recording_loaded(early_config):
+            _add_recording_options(parser)
 
 
 def _pytest_recording_installed() -> bool:
     return importlib.util.find_spec(_PYTEST_RECORDING_PACKAGE) is not None
 
 
-def _add_record_mode(parser: pytest.Parser) -> None:
-    parser.getgroup("aiointercept").addoption(
+def _pytest_recording_loaded(config: pytest.Config) -> bool:
+    return any(
+        getattr(plugin, "__name__", None) == _PYTEST_RECORDING
+        for plugin in config.pluginmanager.get_plugins()
+    )
+
+
+def _add_recording_options(parser: pytest.Parser) -> None:
+    """``--record-mode``, and the options of pytest-recording's names that
+    :mod:`._recording` serves."""
+    group = parser.getgroup("aiointercept")
+    group.addoption(
         "--record-mode",
         dest="record_mode",
         choices=RECORD_MODES,
         default=None,
         help="record mode of every aiointercept cassette whose marker does not "
-        "set one (default: once)",
+        "set one (default: once), and of @pytest.mark.vcr (default: none)",
+    )
+    group.addoption(
+        "--block-network",
+        action="store_true",
+        dest="block_network",
+        help="refuse connections outside this machine in every test that does "
+        "not record (as pytest-recording does)",
+    )
+    group.addoption(
+        "--allowed-hosts",
+        dest="allowed_hosts",
+        default=None,
+        help="hosts, separated by commas, that a blocked network lets through",
+    )
+    group.addoption(
+        "--allow-private-ips",
+        action="store_true",
+        dest="allow_private_ips",
+        help="pytest-recording's option, not supported: list the hosts in "
+        "--allowed-hosts",
+    )
+    group.addoption(
+        "--disable-recording",
+        action="store_true",
+        dest="disable_recording",
+        help="run the tests marked vcr without their cassettes",
     )
 
 
@@ -127,6 +170,12 @@ def _unused_mode(config: pytest.Config) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not _pytest_recording_loaded(config) and not config.pluginmanager.has_plugin(
+        _PYTEST_VCR
+    ):
+        from . import _recording
+
+        config.pluginmanager.register(_recording, _RECORDING)
     if _unused_mode(config) is not None:
         from ._cassette.usage import usage
 

@@ -11,7 +11,8 @@ the upstream of :mod:`tests.support.upstream` (a plain HTTP server on
 127.0.0.1 in a thread of the outer test) answering with :class:`SerialHandler`,
 addressed by name as ``http://localhost:PORT`` (its port reaches the inner
 tests through the ``UPSTREAM_PORT`` environment variable). Nothing leaves
-the machine: the inner conftest (:data:`CONFTEST`) resolves no name but
+the machine: the inner conftest
+(:data:`tests.support.inner_pytest.GUARDED_CONFTEST`) resolves no name but
 loopback ones and refuses connections to any address that is not loopback,
 and the proxy variables are cleared.
 """
@@ -29,89 +30,10 @@ import yaml
 
 from aiointercept import aiointercept
 from tests.support.clients import PROXY_VARIABLES
+from tests.support.inner_pytest import GUARDED_CONFTEST as CONFTEST
+from tests.support.inner_pytest import GUARDED_INI as INI
 from tests.support.inner_pytest import run, summary
 from tests.support.upstream import Upstream, UpstreamHandler
-
-INI = """\
-[pytest]
-addopts = --strict-markers
-filterwarnings = error
-asyncio_mode = strict
-asyncio_default_fixture_loop_scope = function
-"""
-
-# Inner projects must not reach the network if interception failed: no name
-# but loopback is resolved, no connection leaves loopback (such an attempt is
-# also written down, and the outer test fails on it), and aiohttp (the
-# passthrough proxy inside the mock) resolves through socket.getaddrinfo.
-CONFTEST = """
-import ipaddress
-import os
-import pathlib
-import socket
-
-import aiohttp
-import aiohttp.connector
-import pytest
-
-_getaddrinfo = socket.getaddrinfo
-_connect = socket.socket.connect
-_connect_ex = socket.socket.connect_ex
-REFUSED = pathlib.Path(os.environ["REFUSED_FILE"])
-
-
-def _loopback_only(host, *args, **kwargs):
-    name = host.decode() if isinstance(host, bytes) else host
-    if name not in (None, "localhost", "127.0.0.1", "::1"):
-        raise OSError(f"blocked: these tests must not resolve {name!r}")
-    return _getaddrinfo(host, *args, **kwargs)
-
-
-def _is_loopback(host):
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:  # a name, which connect() would resolve itself
-        return host == "localhost"
-
-
-def _check(sock, address):
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        host = address[0]
-        if not _is_loopback(host):
-            with REFUSED.open("a") as file:
-                file.write(f"{host}:{address[1]}\\n")
-            raise OSError(f"blocked: connection to {host} outside loopback")
-
-
-def _guarded_connect(sock, address):
-    _check(sock, address)
-    return _connect(sock, address)
-
-
-def _guarded_connect_ex(sock, address):
-    _check(sock, address)
-    return _connect_ex(sock, address)
-
-
-socket.getaddrinfo = _loopback_only
-socket.socket.connect = _guarded_connect
-socket.socket.connect_ex = _guarded_connect_ex
-aiohttp.connector.DefaultResolver = aiohttp.ThreadedResolver
-
-#: The "real API": the outer test's upstream, addressed by name.
-API = f"http://localhost:{os.environ['UPSTREAM_PORT']}"
-NOTES = pathlib.Path(os.environ["NOTES_DIR"])
-
-
-def note(name, text):
-    \"\"\"Tell the outer test what a request got.\"\"\"
-    (NOTES / name).write_text(text)
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request):
-    return request.param
-"""
 
 #: One test that calls the API: records on a first run, replays on the next.
 ONE_CALL = """

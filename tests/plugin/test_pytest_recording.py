@@ -77,6 +77,15 @@ def test_theirs_reads_the_mode(record_mode):
     assert record_mode == os.environ["EXPECTED_MODE"]
 """
 
+#: pytest-recording's options, which aiointercept adds when it is not loaded.
+RECORDING_OPTIONS = (
+    "--record-mode",
+    "--block-network",
+    "--allowed-hosts",
+    "--allow-private-ips",
+    "--disable-recording",
+)
+
 #: How the plugins are loaded: by their entry points, or with autoloading off,
 #: by ``-p`` in either order.
 LOADS = {
@@ -153,8 +162,17 @@ def test_the_option_is_pytest_recordings_when_it_is_loaded(
 ) -> None:
     result = run(project, *load(project, monkeypatch, how), "--help")
     assert result.ret == pytest.ExitCode.OK
-    assert result.stdout.str().count("--record-mode") == 1
+    assert_listed_once(result, RECORDING_OPTIONS)
     result.stdout.fnmatch_lines(["recording:", "*--record-mode=*"])
+
+
+def assert_listed_once(help_text: pytest.RunResult, options: tuple[str, ...]) -> None:
+    """Each of ``options`` is listed once in the output of ``--help``."""
+    for option in options:
+        listed = [
+            line for line in help_text.stdout.lines if line.strip().startswith(option)
+        ]
+        assert len(listed) == 1, (option, listed)
 
 
 def hide_pytest_recording(pytester: pytest.Pytester, mirror: Path) -> None:
@@ -195,6 +213,7 @@ def test_without_pytest_recording_the_option_is_aiointercepts(
     help_text.stdout.fnmatch_lines(
         ["aiointercept:", "*--record-mode=*", "*record mode of every aiointercept*"]
     )
+    assert_listed_once(help_text, RECORDING_OPTIONS)
     assert "recording:" not in help_text.stdout.lines
     result = run(project, *args, "--record-mode=none", "test_ours.py")
     assert summary(result, "PASSED") == {"test_ours_replays"}

@@ -64,6 +64,92 @@ def anyio_backend():
 )
 
 
+#: The ini of those projects (pytest-asyncio is loaded too).
+GUARDED_INI = """\
+[pytest]
+addopts = --strict-markers
+filterwarnings = error
+asyncio_mode = strict
+asyncio_default_fixture_loop_scope = function
+"""
+
+#: The conftest of the projects that record from the outer test's upstream.
+#: They must not reach the network if interception failed: no name but
+#: loopback is resolved, no connection leaves loopback (such an attempt is
+#: also written down in ``$REFUSED_FILE``, and the outer test fails on it),
+#: and aiohttp (the passthrough proxy inside the mock) resolves through
+#: socket.getaddrinfo. ``API`` is the upstream (``$UPSTREAM_PORT``), by name;
+#: ``note(name, text)`` writes to ``$NOTES_DIR`` what a request got.
+GUARDED_CONFTEST = """
+import ipaddress
+import os
+import pathlib
+import socket
+
+import aiohttp
+import aiohttp.connector
+import pytest
+
+_getaddrinfo = socket.getaddrinfo
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+REFUSED = pathlib.Path(os.environ["REFUSED_FILE"])
+
+
+def _loopback_only(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else host
+    if name not in (None, "localhost", "127.0.0.1", "::1"):
+        raise OSError(f"blocked: these tests must not resolve {name!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a name, which connect() would resolve itself
+        return host == "localhost"
+
+
+def _check(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if not _is_loopback(host):
+            with REFUSED.open("a") as file:
+                file.write(f"{host}:{address[1]}\\n")
+            raise OSError(f"blocked: connection to {host} outside loopback")
+
+
+def _guarded_connect(sock, address):
+    _check(sock, address)
+    return _connect(sock, address)
+
+
+def _guarded_connect_ex(sock, address):
+    _check(sock, address)
+    return _connect_ex(sock, address)
+
+
+socket.getaddrinfo = _loopback_only
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+aiohttp.connector.DefaultResolver = aiohttp.ThreadedResolver
+
+#: The "real API": the outer test's upstream, addressed by name.
+API = f"http://localhost:{os.environ['UPSTREAM_PORT']}"
+NOTES = pathlib.Path(os.environ["NOTES_DIR"])
+
+
+def note(name, text):
+    \"\"\"Tell the outer test what a request got.\"\"\"
+    (NOTES / name).write_text(text)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
+"""
+
+
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run pytest on the project in a subprocess, verbosely, with the short
     summary of every outcome."""

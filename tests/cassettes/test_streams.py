@@ -80,10 +80,10 @@ async def read_chunks(kind: str, url: str) -> list[tuple[bytes, float]]:
             aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=BOUND)
             ) as session,
-            session.get(url) as response,
+            session.get(url) as reply,
         ):
             current = b""
-            async for data, end_of_chunk in response.content.iter_chunks():
+            async for data, end_of_chunk in reply.content.iter_chunks():
                 current += data
                 if end_of_chunk:
                     note(current)
@@ -92,8 +92,8 @@ async def read_chunks(kind: str, url: str) -> list[tuple[bytes, float]]:
         assert kind == "requests"
 
         def read() -> None:
-            with requests.get(url, stream=True, timeout=BOUND) as response:
-                for chunk in response.raw.read_chunked(decode_content=False):
+            with requests.get(url, stream=True, timeout=BOUND) as streamed:
+                for chunk in streamed.raw.read_chunked(decode_content=False):
                     note(chunk)
 
         await anyio.to_thread.run_sync(read)

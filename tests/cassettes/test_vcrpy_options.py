@@ -377,7 +377,7 @@ async def test_filter_sensitive_data_hides_a_value_and_puts_it_back(
         "httpx-async",
         lambda c: body_of(c, url),
         record_mode="none",
-        filter_sensitive_data=list(sensitive.items()),
+        filter_sensitive_data=[*sensitive.items(), ("<UNSET>", None)],
     )
     assert replayed == SECRET_BODY
 
@@ -412,6 +412,10 @@ async def test_a_filter_function_computes_the_recorded_value(
 # -- m.cassette -----------------------------------------------------------------------
 
 
+def played(cassette: Cassette) -> tuple[int, bool]:
+    return cassette.play_count, cassette.all_played
+
+
 async def test_the_cassette_a_test_reads(tmp_path: Path, anyio_backend: str) -> None:
     path = tmp_path / "c.yaml"
     async with serving() as upstream:
@@ -422,15 +426,16 @@ async def test_the_cassette_a_test_reads(tmp_path: Path, anyio_backend: str) -> 
             await client.text(second)
 
         m = aiointercept(mock_external_urls=True, cassette=path)
-        assert m.cassette is None
+        never_entered = m.cassette
         async with m, open_client("httpx-async") as client:
             cassette = m.cassette
             assert cassette is not None
             assert not cassette.write_protected
-            assert not cassette.dirty
+            clean = cassette.dirty
             await both(client)
-            assert cassette.dirty
+            assert (clean, cassette.dirty) == (False, True)
             assert len(cassette) == 2
+        assert never_entered is None
         assert not cassette.dirty
         assert m.cassette is cassette
         assert [r.uri for r in cassette.requests] == [first, second]
@@ -442,15 +447,13 @@ async def test_the_cassette_a_test_reads(tmp_path: Path, anyio_backend: str) -> 
         assert cassette is not None
         assert cassette.write_protected
         assert CassetteRequest("GET", second) in cassette
-        assert cassette.play_count == 0
-        assert not cassette.all_played
+        assert played(cassette) == (0, False)
         assert await client.text(second) == "upstream GET /second"
         assert CassetteRequest("GET", second) not in cassette
         assert cassette.play_counts == {1: 1}
-        assert not cassette.all_played
+        assert played(cassette) == (1, False)
         assert await client.text(first) == "upstream GET /first"
-        assert cassette.all_played
-        assert cassette.play_count == 2
+        assert played(cassette) == (2, True)
         assert cassette.responses_of(CassetteRequest("GET", first))[0]["status"] == {
             "code": 200,
             "message": "OK",

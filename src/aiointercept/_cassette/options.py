@@ -288,7 +288,8 @@ def _hooks(what: str, value: object) -> tuple[InteractionHook, ...]:
 
 def _sensitive(value: object) -> tuple[SensitiveValue, ...]:
     """``filter_sensitive_data``: a mapping or pairs of a placeholder and the
-    value (or a function of the interaction that returns it)."""
+    value (or a function of the interaction that returns it); a ``None``
+    value is left out."""
     pairs = value.items() if isinstance(value, Mapping) else value
     if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
         raise TypeError(
@@ -308,6 +309,8 @@ def _sensitive(value: object) -> tuple[SensitiveValue, ...]:
                 "a filter_sensitive_data placeholder must be a non-empty str, "
                 f"got {placeholder!r}"
             )
+        if secret is None:  # os.environ.get() of a variable not set: nothing
+            continue
         if not callable(secret) and not isinstance(secret, str | int):
             raise TypeError(
                 f"the filter_sensitive_data value of {placeholder!r} must be a "

@@ -229,20 +229,6 @@ def _serializer(name: str, value: object) -> str:
     return str(value)
 
 
-def _sensitive(name: str, value: object) -> object:
-    """vcrpy skips a value that is ``None`` (``os.environ.get("TOKEN")`` where
-    the variable is not set): so is it here; aiointercept checks the rest."""
-    if isinstance(value, Mapping):
-        return {key: real for key, real in value.items() if real is not None}
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        return value
-    return [
-        pair
-        for pair in value
-        if not (isinstance(pair, tuple | list) and len(pair) == 2 and pair[1] is None)
-    ]
-
-
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "record_mode": _record_mode,
     "match_on": _matchers,
@@ -264,7 +250,6 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "allow_playback_repeats": _flag,
     "drop_unused_requests": _flag,
     "inject_cassette": _flag,
-    "filter_sensitive_data": _sensitive,
     "before_save_interaction": _hooks,
     "after_load_interaction": _hooks,
     "scrub_secrets": _flag,

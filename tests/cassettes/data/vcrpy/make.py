@@ -21,14 +21,26 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 import requests
 import vcr
-from served import DATE, EXCHANGES, HOST, ORIGIN, SERVER, Answer, answer_for
+
+if TYPE_CHECKING:
+    from tests.cassettes.data.vcrpy.served import (
+        DATE,
+        EXCHANGES,
+        HOST,
+        ORIGIN,
+        SERVER,
+        Answer,
+        answer_for,
+    )
+else:  # run as a script, in a virtualenv of its own, beside served.py
+    from served import DATE, EXCHANGES, HOST, ORIGIN, SERVER, Answer, answer_for
 
 HERE = Path(__file__).parent
 CLIENTS = ["requests", "httpx", "aiohttp"]
@@ -122,7 +134,7 @@ def with_httpx() -> list[tuple[int, bytes]]:
             response = client.request(
                 exchange.method,
                 f"{ORIGIN}{exchange.path}",
-                params=exchange.params or None,
+                params=tuple(exchange.params) if exchange.params else None,
                 json=exchange.json,
                 data=dict(exchange.form) or None,
             )

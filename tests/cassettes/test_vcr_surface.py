@@ -441,6 +441,19 @@ def test_secrets_are_scrubbed_unless_told(tmp_path: Path) -> None:
         assert header(interaction["request"], "Authorization") == [expected]
 
 
+def test_aiointercepts_own_cassette_options_pass_through(tmp_path: Path) -> None:
+    """``json_bodies`` and ``stream_timing``, which vcrpy does not have."""
+    my_vcr = library(tmp_path)
+    with running() as upstream:
+        with my_vcr.use_cassette("structured", json_bodies="structured"):
+            get(upstream.url + "/echo")
+        with my_vcr.use_cassette("timed", stream_timing=True):
+            get(upstream.url + "/chunked")
+    assert "json_bodies: structured" in (tmp_path / "structured.yaml").read_text()
+    (interaction,) = interactions(tmp_path / "timed.yaml")
+    assert "pauses" in interaction["response"]["body"]
+
+
 def test_the_network_guard_is_on_unless_told(
     tmp_path: Path, loopback_network: LoopbackNet
 ) -> None:

@@ -305,6 +305,8 @@ class _Open:
                 before_save_interaction=options["before_save_interaction"],
                 after_load_interaction=options["after_load_interaction"],
                 filter_sensitive_data=options["filter_sensitive_data"],
+                json_bodies=options["json_bodies"],
+                stream_timing=options["stream_timing"],
             )
         except BaseException:
             if combined is not None:

@@ -69,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     # aiointercept's own
     "scrub_secrets": True,
     "block_network": True,
+    "json_bodies": "text",
+    "stream_timing": False,
 }
 
 #: Why each vcrpy option that aiointercept does not support is refused. The

@@ -23,13 +23,17 @@ def _group(name: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """The test suite on asyncio and trio, with branch coverage (>= 95%).
 
-    It runs on every core (pytest-xdist's ``-n auto``) unless the arguments
-    say otherwise: ``nox -s tests -- -n 0`` runs it in one process.
+    It runs two pytest-xdist workers a core unless the arguments say
+    otherwise: ``nox -s tests -- -n 0`` runs it in one process.
     """
     session.install("-e", ".[trio]", *_group("test"))
     args = session.posargs
     if not any(arg.startswith(("-n", "--numprocesses")) for arg in args):
-        args = ["-n", "auto", *args]
+        # two workers a core: many tests wait (on sockets, timers, the pytest
+        # subprocesses of the plugin tests), and another worker runs then;
+        # work stealing evens out the long tests at the end
+        workers = 2 * (os.cpu_count() or 1)
+        args = ["-n", str(workers), "--dist", "worksteal", *args]
     # coverage starts before pytest loads the plugin (entry point) and follows
     # the subprocesses: xdist's workers, and the pytest runs of the plugin tests
     session.run("coverage", "erase")

@@ -12,7 +12,9 @@ the machine: ``conftest.py`` puts every test under the loopback net.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +194,61 @@ async def test_cassette_is_written_when_the_block_raises(
         with pytest.raises(LookupError, match="the test failed"):
             await block()
     assert uris(path) == [url]
+
+
+def _reading_a_cassette() -> bool:
+    """Whether the calling thread is reading a cassette file."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "load" and code.co_filename.endswith(
+            os.path.join("_cassette", "format.py")
+        ):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_a_cassette_sets_off_no_garbage_collection(
+    tmp_path: Path, enabled: bool
+) -> None:
+    """Reading makes objects by the thousand, none of them garbage: the
+    collector waits until it is done, and is left as the test had it."""
+    path = tmp_path / "c.yaml"
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+            "response": {
+                "body": {"string": "{}"},
+                "headers": {"Content-Type": ["application/json"]},
+                "status": {"code": 200, "message": "OK"},
+            },
+        }
+        for uri in (f"http://api.example.test/items/{i}" for i in range(300))
+    ]
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    while_reading: list[bool] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            while_reading.append(_reading_a_cassette())
+
+    threshold = gc.get_threshold()
+    was_enabled = gc.isenabled()
+    gc.set_threshold(200, 10**6, 10**6)  # a young collection every 200 objects
+    gc.callbacks.append(note)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        m = aiointercept(mock_external_urls=True, cassette=path, record_mode="none")
+        with m:
+            assert gc.isenabled() is enabled
+            assert m.cassette is not None
+            assert len(m.cassette) == 300
+    finally:
+        gc.callbacks.remove(note)
+        gc.set_threshold(*threshold)
+        (gc.enable if was_enabled else gc.disable)()
+    assert True not in while_reading
+    # the collector did run around the reading, when it was on
+    assert bool(while_reading) is enabled

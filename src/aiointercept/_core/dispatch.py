@@ -22,6 +22,7 @@ from aiointercept._errors import CallbackError
 from .callback_result import CallbackResult
 from .diagnostics import RouteHandle, unmatched_request
 from .journal import Journal
+from .replay import ReplaySource
 from .request import RecordedRequest
 from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
@@ -31,8 +32,6 @@ from .websocket_connections import PendingWebSocket, WebSocketRegistry
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
     from yarl import URL
-
-    from .replay import ReplaySource
 
 
 __all__ = [

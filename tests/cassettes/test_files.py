@@ -16,6 +16,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -198,14 +199,14 @@ async def test_cassette_is_written_when_the_block_raises(
 
 def _reading_a_cassette() -> bool:
     """Whether the calling thread is reading a cassette file."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
         if code.co_name == "load" and code.co_filename.endswith(
             os.path.join("_cassette", "format.py")
         ):
             return True
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return False
 
 

@@ -507,6 +507,31 @@ def test_unsupported_options_say_why(options: dict[str, Any], message: str) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"path_transformer": "x"}, TypeError, "path_transformer must be callable"),
+        ({"before_record_request": 3}, TypeError, "before_record_request must be"),
+        ({"before_record_response": [print, 3]}, TypeError, "entries must be callable"),
+        (
+            {"filter_headers": "authorization"},
+            TypeError,
+            "filter_headers must be a list",
+        ),
+        ({"match_on": ["method", 3]}, TypeError, "match_on"),
+        ({"ignore_hosts": ["api.test", 3]}, TypeError, "must be host names, got 3"),
+        ({"cassette_library_dir": b"/tmp"}, TypeError, "must be a path or None"),
+    ],
+    ids=lambda value: next(iter(value)) if isinstance(value, dict) else None,
+)
+def test_bad_option_values_are_named(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    for call in (vcr.VCR, vcr.use_cassette):
+        with pytest.raises(error, match=message):
+            call(**options)
+
+
 def test_unsupported_methods_say_why() -> None:
     my_vcr = vcr.VCR()
     with pytest.raises(TypeError, match=r"register_serializer.*'yaml' and 'json'"):

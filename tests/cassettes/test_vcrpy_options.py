@@ -518,3 +518,23 @@ def test_bad_options_are_named(
 ) -> None:
     with pytest.raises(error, match=named):
         aiointercept(mock_external_urls=True, cassette=tmp_path / "c.yaml", **options)
+
+
+@pytest.mark.parametrize("hook", ["before_record_request", "before_record_response"])
+async def test_a_hook_that_fails_while_recording_writes_nothing(
+    tmp_path: Path, anyio_backend: str, hook: str
+) -> None:
+    path = tmp_path / "c.yaml"
+
+    def broken(value: object) -> object:
+        raise LookupError("no such field")
+
+    async with serving() as upstream:
+        url = f"{upstream.url}/hello"
+        m = aiointercept(mock_external_urls=True, cassette=path, **{hook: broken})
+        with pytest.raises(CassetteError, match="not written") as info:
+            async with m, open_client("httpx-async") as client:
+                await client.request("GET", url)
+    assert "LookupError: no such field" in str(info.value)
+    assert isinstance(info.value.__cause__, LookupError)
+    assert not path.exists()

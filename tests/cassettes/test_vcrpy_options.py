@@ -531,7 +531,8 @@ async def test_a_hook_that_fails_while_recording_writes_nothing(
 
     async with serving() as upstream:
         url = f"{upstream.url}/hello"
-        m = aiointercept(mock_external_urls=True, cassette=path, **{hook: broken})
+        hooks: dict[str, Any] = {hook: broken}
+        m = aiointercept(mock_external_urls=True, cassette=path, **hooks)
         with pytest.raises(CassetteError, match="not written") as info:
             async with m, open_client("httpx-async") as client:
                 await client.request("GET", url)

@@ -54,7 +54,9 @@ __all__ = [
     "CassetteResponse",
     "Interaction",
     "content_coding",
+    "interactions_of",
     "load",
+    "read",
     "require_yaml",
     "save",
 ]
@@ -293,12 +295,21 @@ def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
 def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
     """Read the interactions of the cassette at ``path``, written in
     ``serializer``'s format (``"yaml"`` or ``"json"``)."""
+    return interactions_of(read(path, serializer), path)
+
+
+def read(path: Path, serializer: str = "yaml") -> object:
+    """The data of the cassette file at ``path`` (``None`` when empty)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
     parse = _parsed_json if serializer == "json" else _parsed_yaml
-    data = parse(text, path)
+    return parse(text, path)
+
+
+def interactions_of(data: object, path: Path) -> list[Interaction]:
+    """The interactions of ``data``, read from the cassette file at ``path``."""
     if data is None:
         return []
     if not isinstance(data, Mapping) or not isinstance(
@@ -364,12 +375,15 @@ def save(
     interactions: Iterable[Interaction],
     serializer: str = "yaml",
     json_bodies: str = "text",
+    websockets: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write a cassette at ``path``, in ``serializer``'s format: to a
     temporary file beside it, then renamed over it, so that a cassette is
     never half-written. With ``json_bodies="structured"``, JSON bodies are
-    written as values (see :mod:`.structured`), and the file says so."""
-    data = {
+    written as values (see :mod:`.structured`), and the file says so.
+    ``websockets``, the recorded WebSocket conversations, go under a key of
+    their own, which vcrpy does not read."""
+    data: dict[str, Any] = {
         "interactions": [
             {"request": item.request.as_dict(), "response": item.response.as_dict()}
             for item in interactions
@@ -378,6 +392,8 @@ def save(
     }
     if json_bodies == "structured":
         data = {"json_bodies": "structured", **structured_data(data)}
+    if websockets:
+        data["websockets"] = websockets
         text = (
             _as_json(data, path, sort_keys=False)
             if serializer == "json"

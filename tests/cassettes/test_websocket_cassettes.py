@@ -558,3 +558,16 @@ def test_json_cassettes_hold_binary_messages(tmp_path: Path) -> None:
         messages = m.cassette.websockets[0].messages
     assert messages[3].data == b"\x00\x01\xff"
     assert cast(Any, messages[6]).close_reason == "see you"
+
+
+async def test_structured_json_bodies_keep_the_conversations(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "chat.yaml"
+    async with chat_server() as server, block(path, json_bodies="structured"):
+        assert await in_thread(server.ws_url) == EXPECTED
+    data = load(path)
+    assert data["json_bodies"] == "structured"
+    assert data["websockets"][0]["messages"] == SCRIPT
+    async with block(path, record_mode="none"):
+        assert await in_thread(server.ws_url) == EXPECTED

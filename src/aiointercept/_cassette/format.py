@@ -390,10 +390,10 @@ def save(
         ],
         "version": VERSION,
     }
-    if json_bodies == "structured":
-        data = {"json_bodies": "structured", **structured_data(data)}
     if websockets:
         data["websockets"] = websockets
+    if json_bodies == "structured":
+        data = {"json_bodies": "structured", **structured_data(data)}
         text = (
             _as_json(data, path, sort_keys=False)
             if serializer == "json"

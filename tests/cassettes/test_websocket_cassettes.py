@@ -34,7 +34,7 @@ import vcr
 import yaml
 from aiohttp import WSMsgType, web
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from aiointercept import CassetteError, aiointercept
@@ -571,3 +571,48 @@ async def test_structured_json_bodies_keep_the_conversations(
     assert data["websockets"][0]["messages"] == SCRIPT
     async with block(path, record_mode="none"):
         assert await in_thread(server.ws_url) == EXPECTED
+
+
+def test_a_sync_block_replays_with_the_client_in_the_test_thread(
+    tmp_path: Path,
+) -> None:
+    # the replay runs on the server's loop: no test loop is needed
+    path = tmp_path / "chat.yaml"
+    write_cassette(path, "http://localhost:9/chat", SCRIPT)
+    with block(path, record_mode="none"):
+        assert talk_sync("ws://localhost:9/chat") == EXPECTED
+
+
+async def test_a_conversation_left_open_is_recorded_without_a_close(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "chat.yaml"
+
+    def start(url: str) -> ClientConnection:
+        # entered, and left open: the test closes it later
+        ws = connect(url, open_timeout=TIMEOUT, close_timeout=1).__enter__()
+        assert ws.recv(timeout=TIMEOUT) == "welcome"
+        ws.send("hello")
+        assert ws.recv(timeout=TIMEOUT) == "echo: hello"
+        return ws
+
+    async with chat_server() as server:
+        async with block(path):
+            left_open = await anyio.to_thread.run_sync(start, server.ws_url)
+        left_open.close()
+    assert load(path)["websockets"][0]["messages"] == SCRIPT[:3]
+
+    # the replay waits for the client's close, which ends it quietly
+    async with block(path, record_mode="none"):
+        replayed = await anyio.to_thread.run_sync(start, server.ws_url)
+        await anyio.to_thread.run_sync(replayed.close)
+
+
+async def test_allow_playback_repeats_plays_a_conversation_again(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "chat.yaml"
+    write_cassette(path, "http://localhost:9/chat", SCRIPT)
+    async with block(path, record_mode="none", allow_playback_repeats=True):
+        assert await in_thread("ws://localhost:9/chat") == EXPECTED
+        assert await in_thread("ws://localhost:9/chat") == EXPECTED

@@ -82,7 +82,10 @@ _running: set[asyncio.Task[web.StreamResponse]] = set()
 
 
 def sendable(code: int | None) -> int:
-    """``code`` if a close frame may carry it, else 1000."""
+    """``code`` if a close frame may carry it; else 1001 for a connection
+    that was lost (1006), 1000 for anything else."""
+    if code == ABNORMAL_CLOSURE:
+        return GOING_AWAY
     if code is None or code in _RESERVED or not 1000 <= code <= 4999:
         return NORMAL_CLOSURE
     return code
@@ -265,13 +268,11 @@ class _Pumps:
                 return
             else:
                 # CLOSING: the server's side closes; CLOSED or ERROR: the
-                # client has gone without a close frame
+                # client has gone without a close frame (or the block
+                # exited): the conversation ends there, with no close, which
+                # a replay waits for
+                self._closed = True
                 if message.type is not WSMsgType.CLOSING:
-                    self._note(
-                        WebSocketMessage(
-                            "close", None, "received", close_code=ABNORMAL_CLOSURE
-                        )
-                    )
                     await upstream.close(code=GOING_AWAY)
                 return
 
@@ -303,5 +304,5 @@ class _Pumps:
                             "close", None, "sent", close_code=ABNORMAL_CLOSURE
                         )
                     )
-                    await client.close(code=GOING_AWAY)
+                    await client.close(code=sendable(ABNORMAL_CLOSURE))
                 return

@@ -15,7 +15,7 @@ import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiointercept._errors import CallbackError
 
@@ -119,6 +119,14 @@ class PendingCallback:
     fallback: Reply | None = None
 
 
+#: What :meth:`Dispatcher.dispatch` decides for a request.
+Outcome: TypeAlias = (
+    (Reply | Streamed | PendingCallback | PendingWebSocket | WebSocketScript)
+    | Passthrough
+    | None
+)
+
+
 class Dispatcher:
     """Routes, the journal and the errors of one ``aiointercept`` instance."""
 
@@ -182,15 +190,7 @@ class Dispatcher:
         body: bytes,
         sender_thread: int | None = None,
         client_cert_subject: str | None = None,
-    ) -> (
-        Reply
-        | Streamed
-        | PendingCallback
-        | PendingWebSocket
-        | WebSocketScript
-        | Passthrough
-        | None
-    ):
+    ) -> Outcome:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
         without a response. A WebSocket upgrade that no route answers is
@@ -250,14 +250,8 @@ class Dispatcher:
         if recorder is not None:
             logger.info("recording %s %s from the network", method, url)
             if upgrade:
-                return Passthrough(
-                    None,
-                    WebSocketRelay(
-                        request,
-                        self.lock,
-                        functools.partial(recorder.record_websocket, request),
-                    ),
-                )
+                record = functools.partial(recorder.record_websocket, request)
+                return Passthrough(None, WebSocketRelay(request, self.lock, record))
             return Passthrough(functools.partial(recorder.record, request))
         if self.passthrough_unmatched:
             logger.info("passing %s %s through to the network", method, url)

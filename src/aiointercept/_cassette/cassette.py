@@ -12,8 +12,14 @@ on exit; the dispatcher asks it to :meth:`~CassetteRun.play` (or explain a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
+from aiointercept._core.replay import (
+    ConversationSink,
+    WebSocketScript,
+    is_websocket_upgrade,
+)
 from aiointercept._core.request import RecordedRequest
 from aiointercept._core.responses import Reply
 from aiointercept._errors import CassetteError
@@ -21,7 +27,7 @@ from aiointercept._errors import CassetteError
 from . import format as _format
 from .filters import Filters
 from .format import Interaction
-from .hooks import loaded
+from .hooks import loaded, sensitive_data
 from .matching import Index
 from .options import CassetteOptions, RecordMode
 from .player import Player
@@ -29,6 +35,8 @@ from .recorder import Recorder
 from .usage import usage
 from .verifier import Verifier
 from .view import Cassette
+from .websocket_format import KEY, websockets_of
+from .websockets import WebSocketCassette
 
 __all__ = ["CassetteRun"]
 
@@ -42,8 +50,10 @@ class CassetteRun:
     """
 
     play: Callable[[RecordedRequest], Reply | None]
-    miss: Callable[[RecordedRequest], str]
-    failure: Callable[[], CassetteError | None]
+    play_websocket: Callable[[RecordedRequest, threading.Lock], WebSocketScript | None]
+    record_websocket: Callable[
+        [RecordedRequest, int, str, list[tuple[str, str]]], ConversationSink | None
+    ]
     record: Callable[
         [
             RecordedRequest,
@@ -71,13 +81,23 @@ class CassetteRun:
                 f"record_mode='verify' compares live responses with a cassette, "
                 f"and {self.path} does not exist: record it first"
             )
+        data = (
+            _format.read(self.path, options.serializer)
+            if exists and mode is not RecordMode.REWRITE
+            else None
+        )
         #: What the file holds (nothing for ``rewrite``, which replaces it), as
         #: the load hooks, the user's filters and hooks leave it.
-        self.interactions: list[Interaction] = (
-            _format.load(self.path, options.serializer)
-            if exists and mode is not RecordMode.REWRITE
-            else []
-        )
+        self.interactions: list[Interaction] = _format.interactions_of(data, self.path)
+        if (
+            options.filter_sensitive_data
+            and isinstance(data, dict)
+            and isinstance(data.get(KEY), list)
+        ):
+            data[KEY] = [
+                sensitive_data(options, item, restore=True) for item in data[KEY]
+            ]
+        conversations = websockets_of(data, self.path)
         if self.interactions and (
             options.after_load_interaction or options.filter_sensitive_data
         ):
@@ -110,11 +130,16 @@ class CassetteRun:
         # what it records follows what the file holds (nothing for ``rewrite``,
         # and for ``once``, which records only when there is no file)
         self.recorder = Recorder(options, self.interactions, filters)
-        #: ``(scheme, host, port)`` of every interaction it may replay.
-        self.hosts = self.player.hosts
+        #: The WebSocket conversations: those it replays, those it records.
+        self.websockets = WebSocketCassette(
+            options, conversations, filters, replays=self.replays
+        )
+        #: ``(scheme, host, port)`` of every interaction (and conversation)
+        #: it may replay.
+        self.hosts = self.player.hosts | self.websockets.player.hosts
         self.play = self.player.play
-        self.miss = self.player.miss
-        self.failure = self.player.failure
+        self.play_websocket = self.websockets.play
+        self.record_websocket = self.websockets.record
         self.record = self.recorder.record
         #: With ``record_mode="verify"``: what compares the live responses.
         self.verifier: Verifier | None = None
@@ -122,7 +147,27 @@ class CassetteRun:
             # what the network answers is compared, not written down
             self.verifier = Verifier(options, self.interactions, filters)
             self.record = self.verifier.record
-            self.failure = self.verifier.failure
+
+    def miss(self, request: RecordedRequest) -> str:
+        """Explain, and remember for the block's exit, a request (or a
+        WebSocket upgrade) that found nothing to replay."""
+        if is_websocket_upgrade(request.method, request.headers):
+            return self.websockets.player.miss(request)
+        return self.player.miss(request)
+
+    def failure(self) -> CassetteError | None:
+        """The error the block raises at its exit, if any: the requests that
+        found nothing to replay (or, with ``record_mode="verify"``, what
+        differs), then the WebSocket upgrades that found no conversation and
+        the replayed conversations that did not go as recorded."""
+        first = (self.verifier or self.player).failure()
+        more = [*self.websockets.player.misses, *self.websockets.failures]
+        if not more:
+            return first
+        if len(more) > 5:
+            more = [*more[:5], f"(and {len(more) - 5} more)"]
+        text = "\n".join(more)
+        return CassetteError(text if first is None else f"{first}\n{text}")
 
     def save(self) -> None:
         """Write what was recorded; with ``drop_unused_requests``, leave out
@@ -136,6 +181,7 @@ class CassetteRun:
         if self.verifier is not None:
             self.verifier.save()
             return
+        conversations = self.websockets.saved()
         kept: list[Interaction] | None = None
         new = self.recorder.new
         if self.options.record_mode is RecordMode.ALL and new:
@@ -157,7 +203,12 @@ class CassetteRun:
             ]
             if len(played) < len(kept if kept is not None else self.interactions):
                 kept = played
-        self.recorder.save(kept, self.view)
+        self.recorder.save(
+            kept,
+            self.view,
+            self.websockets.data(conversations),
+            changed=self.websockets.changed(),
+        )
         self.written = True
 
     def _report_usage(self) -> None:

@@ -59,7 +59,9 @@ __all__ = [
     "CassetteResponse",
     "Interaction",
     "content_coding",
+    "interactions_of",
     "load",
+    "read",
     "require_yaml",
     "save",
 ]
@@ -318,12 +320,21 @@ def _collector_paused(function: Callable[P, R]) -> Callable[P, R]:
 def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
     """Read the interactions of the cassette at ``path``, written in
     ``serializer``'s format (``"yaml"`` or ``"json"``)."""
+    return interactions_of(read(path, serializer), path)
+
+
+def read(path: Path, serializer: str = "yaml") -> object:
+    """The data of the cassette file at ``path`` (``None`` when empty)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
     parse = _parsed_json if serializer == "json" else _parsed_yaml
-    data = parse(text, path)
+    return parse(text, path)
+
+
+def interactions_of(data: object, path: Path) -> list[Interaction]:
+    """The interactions of ``data``, read from the cassette file at ``path``."""
     if data is None:
         return []
     if not isinstance(data, Mapping) or not isinstance(
@@ -389,18 +400,23 @@ def save(
     interactions: Iterable[Interaction],
     serializer: str = "yaml",
     json_bodies: str = "text",
+    websockets: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write a cassette at ``path``, in ``serializer``'s format: to a
     temporary file beside it, then renamed over it, so that a cassette is
     never half-written. With ``json_bodies="structured"``, JSON bodies are
-    written as values (see :mod:`.structured`), and the file says so."""
-    data = {
+    written as values (see :mod:`.structured`), and the file says so.
+    ``websockets``, the recorded WebSocket conversations, go under a key of
+    their own, which vcrpy does not read."""
+    data: dict[str, Any] = {
         "interactions": [
             {"request": item.request.as_dict(), "response": item.response.as_dict()}
             for item in interactions
         ],
         "version": VERSION,
     }
+    if websockets:
+        data["websockets"] = websockets
     if json_bodies == "structured":
         data = {"json_bodies": "structured", **structured_data(data)}
         text = (

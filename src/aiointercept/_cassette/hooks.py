@@ -24,7 +24,7 @@ from aiointercept._errors import CassetteError
 from .format import CassetteRequest, CassetteResponse, Interaction
 from .options import CassetteOptions, InteractionHook, SensitiveValue
 
-__all__ = ["loaded", "saved"]
+__all__ = ["loaded", "saved", "sensitive_data"]
 
 Pair = tuple[CassetteRequest, dict[str, Any]]
 
@@ -67,6 +67,26 @@ def saved(
             pair = _sensitive(options.filter_sensitive_data, pair, restore=False)
         result.append(_interaction(pair, where, interaction.number))
     return result
+
+
+def sensitive_data(options: CassetteOptions, data: Any, *, restore: bool) -> Any:
+    """A WebSocket conversation as the file holds it (its request, handshake
+    and messages), each sensitive value replaced by its placeholder, or
+    (``restore``) each placeholder by its value. A function that gives the
+    value is called with the upgrade request and the handshake."""
+    for placeholder, value in options.filter_sensitive_data:
+        if callable(value):
+            if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
+                continue
+            request = CassetteRequest.from_dict(data["request"], "a websocket")
+            secret = value(request, data.get("response") or {})
+        else:
+            secret = value
+        if secret is None or not str(secret):
+            continue
+        old, new = (placeholder, str(secret)) if restore else (str(secret), placeholder)
+        data = _replaced(data, old, new)
+    return data
 
 
 def _run(

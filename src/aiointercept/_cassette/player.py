@@ -45,6 +45,10 @@ class Player:
     thread asks for :meth:`failure`: both take the player's lock.
     """
 
+    #: What it replays, in words (a cassette's WebSocket conversations are
+    #: replayed by a player of their own).
+    kind = "interaction"
+
     def __init__(
         self,
         options: CassetteOptions,
@@ -153,20 +157,20 @@ class Player:
         lines = [
             f"cassette {self.options.path} "
             f"(record_mode={self.options.record_mode.value!r}) has "
-            f"no interaction left for {request.method} {request.url}"
+            f"no {self.kind} left for {request.method} {request.url}"
         ]
         closest = self._closest(incoming)
         if closest is None:
-            lines.append("  the cassette has no interactions")
+            lines.append(f"  the cassette has no {self.kind}s")
         else:
             interaction, different, played = closest
             lines.append(
-                f"  closest recorded interaction: {interaction.request.method} "
+                f"  closest recorded {self.kind}: {interaction.request.method} "
                 f"{interaction.request.uri} ({interaction.origin})"
             )
             lines += [f"    - {text}" for text in different]
             if played:
-                lines.append("    - already replayed (each interaction plays once)")
+                lines.append(f"    - already replayed (each {self.kind} plays once)")
         message = "\n".join(lines)
         with self._lock:
             self.misses.append(message)

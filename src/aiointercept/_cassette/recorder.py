@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiointercept._core.compression import decode_content
 from aiointercept._core.request import RecordedRequest
@@ -91,11 +92,20 @@ class Recorder:
         with self._lock:
             return list(self._new)
 
-    def save(self, kept: Sequence[Interaction] | None, cassette: object) -> None:
+    def save(
+        self,
+        kept: Sequence[Interaction] | None,
+        cassette: object,
+        websockets: list[Any] | None = None,
+        *,
+        changed: bool = False,
+    ) -> None:
         """Write the cassette (at the block's exit) if anything was recorded,
-        or if ``kept`` (what the file held that stays) is given, after
-        ``kept`` (or everything the file held); or raise what a hook raised.
-        ``cassette`` is what interaction hooks get as their third argument."""
+        if ``kept`` (what the file held that stays) is given, or if the
+        WebSocket conversations ``changed``: after ``kept`` (or everything the
+        file held), and with ``websockets`` (the conversations, as the file
+        holds them); or raise what a hook raised. ``cassette`` is what
+        interaction hooks get as their third argument."""
         errors = self._filters.errors
         if errors:
             first = errors[0]
@@ -104,7 +114,7 @@ class Recorder:
                 f"hook failed with {type(first).__name__}: {first}"
             ) from first
         new = self.new
-        if new or kept is not None:
+        if new or kept is not None or changed:
             written = saved(
                 self.options, [*(self._kept if kept is None else kept), *new], cassette
             )
@@ -113,6 +123,7 @@ class Recorder:
                 written,
                 self.options.serializer,
                 self.options.json_bodies,
+                websockets,
             )
 
 

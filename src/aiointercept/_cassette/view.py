@@ -16,6 +16,7 @@ from .options import RecordMode
 
 if TYPE_CHECKING:
     from .cassette import CassetteRun
+    from .websocket_format import WebSocketInteraction
 
 __all__ = ["Cassette"]
 
@@ -74,7 +75,8 @@ class Cassette:
     @property
     def dirty(self) -> bool:
         """Whether it recorded something that is not written yet."""
-        return bool(self._run.recorder.new) and not self._run.written
+        run = self._run
+        return bool(run.recorder.new or run.websockets.new) and not run.written
 
     @property
     def data(self) -> list[tuple[CassetteRequest, dict[str, Any]]]:
@@ -89,6 +91,16 @@ class Cassette:
     def responses(self) -> list[dict[str, Any]]:
         """The responses, each a dictionary in vcrpy's shape."""
         return [interaction.response.as_dict() for interaction in self._all()]
+
+    @property
+    def websockets(self) -> list[WebSocketInteraction]:
+        """The WebSocket conversations: what the file held (as the filters
+        left it), then what the block recorded. Each has the upgrade
+        ``request``, the ``response`` to it (the handshake), and its
+        ``messages`` in order (``direction`` ``"received"``: from the client,
+        ``"sent"``: from the server)."""
+        websockets = self._run.websockets
+        return [*websockets.stored, *websockets.new]
 
     def responses_of(self, request: CassetteRequest) -> list[dict[str, Any]]:
         """The responses of the interactions whose request matches

@@ -15,14 +15,19 @@ import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiointercept._errors import CallbackError
 
 from .callback_result import CallbackResult
 from .diagnostics import RouteHandle, unmatched_request
 from .journal import Journal
-from .replay import ReplaySource
+from .replay import (
+    ReplaySource,
+    WebSocketRelay,
+    WebSocketScript,
+    is_websocket_upgrade,
+)
 from .request import RecordedRequest
 from .responses import Reply, StreamBody
 from .routing import CallbackSource, CloseSource, Route, Router, WebSocketSource
@@ -71,7 +76,7 @@ class Passthrough:
     the real server answered to ``to_cassette`` when it is set (the block's
     cassette recorder, bound to the request)."""
 
-    __slots__ = ("to_cassette",)
+    __slots__ = ("to_cassette", "websocket")
 
     def __init__(
         self,
@@ -80,11 +85,17 @@ class Passthrough:
             None,
         ]
         | None,
+        websocket: WebSocketRelay | None = None,
     ) -> None:
         self.to_cassette = to_cassette
+        #: For a WebSocket upgrade: the conversation the server relays.
+        self.websocket = websocket
 
     def __repr__(self) -> str:
-        return "PASSTHROUGH" if self.to_cassette is None else "PASSTHROUGH (recorded)"
+        recorded = self.to_cassette is not None or (
+            self.websocket is not None and self.websocket.to_cassette is not None
+        )
+        return "PASSTHROUGH (recorded)" if recorded else "PASSTHROUGH"
 
 
 PASSTHROUGH = Passthrough(None)
@@ -109,6 +120,14 @@ class PendingCallback:
     test_loop: TestLoop
     #: The response when the callback returns ``None``.
     fallback: Reply | None = None
+
+
+#: What :meth:`Dispatcher.dispatch` decides for a request.
+Outcome: TypeAlias = (
+    (Reply | Streamed | PendingCallback | PendingWebSocket | WebSocketScript)
+    | Passthrough
+    | None
+)
 
 
 class Dispatcher:
@@ -174,10 +193,13 @@ class Dispatcher:
         body: bytes,
         sender_thread: int | None = None,
         client_cert_subject: str | None = None,
-    ) -> Reply | Streamed | PendingCallback | PendingWebSocket | Passthrough | None:
+    ) -> Outcome:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
-        without a response.
+        without a response. A WebSocket upgrade that no route answers is
+        played from a cassette's recorded conversation (a
+        :class:`WebSocketScript`), or relayed (a :class:`Passthrough` with a
+        :class:`WebSocketRelay`).
 
         ``sender_thread`` is the ident of the thread that sent the request,
         when the client adapter that sent it knows it: a request from the
@@ -201,8 +223,18 @@ class Dispatcher:
             if route is not None:
                 return dispatcher._respond(route, request, sender_thread)
         cassettes = [d for d in chain if d.cassette is not None]
+        upgrade = bool(cassettes or self.passthrough_unmatched) and (
+            is_websocket_upgrade(request.method, headers)
+        )
         for dispatcher in cassettes:
             assert dispatcher.cassette is not None
+            if upgrade:
+                script = dispatcher.cassette.play_websocket(request, dispatcher.lock)
+                if script is not None:
+                    with dispatcher.lock:
+                        dispatcher.journal.record(request)
+                    return script
+                continue
             reply = dispatcher.cassette.play(request)
             if reply is not None:
                 with dispatcher.lock:
@@ -220,9 +252,14 @@ class Dispatcher:
             self.journal.record(request)
         if recorder is not None:
             logger.info("recording %s %s from the network", method, url)
+            if upgrade:
+                record = functools.partial(recorder.record_websocket, request)
+                return Passthrough(None, WebSocketRelay(request, self.lock, record))
             return Passthrough(functools.partial(recorder.record, request))
         if self.passthrough_unmatched:
             logger.info("passing %s %s through to the network", method, url)
+            if upgrade:
+                return Passthrough(None, WebSocketRelay(request, self.lock, None))
             return PASSTHROUGH
         for dispatcher in cassettes:
             assert dispatcher.cassette is not None

@@ -28,6 +28,7 @@ from aiointercept._adapters import (
     is_loopback,
 )
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
+from aiointercept._core.replay import WebSocketScript
 from aiointercept._core.responses import Reply
 from aiointercept._core.websocket_connections import PendingWebSocket
 from aiointercept._tls import subject_of
@@ -35,6 +36,8 @@ from aiointercept._tls import subject_of
 from .reply import close_connection, write_reply
 from .sockets import WebServer
 from .websocket import serve_websocket
+from .websocket_relay import relay_websocket
+from .websocket_replay import replay_websocket
 
 if TYPE_CHECKING:
     from aiointercept._core.dispatch import Dispatcher
@@ -211,9 +214,15 @@ class RequestHandler:
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
+        if isinstance(outcome, WebSocketScript):
+            return await replay_websocket(request, outcome)
         if isinstance(outcome, PendingCallback):
             outcome = await self._wait(outcome)
         elif isinstance(outcome, Passthrough):
+            if outcome.websocket is not None:
+                return await relay_websocket(
+                    request, url, self._proxy, self._own_ports, outcome.websocket
+                )
             return await self._proxy.forward(
                 request, url, self._own_ports, body, outcome.to_cassette
             )

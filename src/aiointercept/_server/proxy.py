@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import logging
 import os
@@ -29,7 +30,7 @@ from aiointercept._adapters._aiohttp import bypass
 
 from .reply import close_connection
 
-__all__ = ["Proxy", "ToCassette", "failure_in_words"]
+__all__ = ["HANDSHAKE", "Proxy", "ToCassette", "failure_in_words"]
 
 logger = logging.getLogger("aiointercept")
 
@@ -87,6 +88,26 @@ class Proxy:
             await session.close()
         self._sessions.clear()
 
+    def session(self) -> aiohttp.ClientSession:
+        """The running loop's session, made on first use: it leaves bodies
+        compressed, keeps no cookies, and tells :data:`HANDSHAKE` the
+        headers of each response (those of a WebSocket handshake are not
+        public otherwise)."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None:
+            connector = aiohttp.TCPConnector()
+            bypass(connector)
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_end.append(_handshake_headers)
+            session = self._sessions[loop] = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=DummyCookieJar(),
+                trace_configs=[tracing],
+            )
+        return session
+
     async def forward(
         self,
         request: web.BaseRequest,
@@ -100,14 +121,7 @@ class Proxy:
         compressed); with ``to_cassette``, also hand it the whole response once it
         is sent. A request to the block itself (on loopback, at one of its
         ``own_ports``) is not passed on."""
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None:
-            connector = aiohttp.TCPConnector()
-            bypass(connector)
-            session = self._sessions[loop] = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar()
-            )
+        session = self.session()
         if url.port in own_ports and is_loopback(url.raw_host or ""):
             # the mock's own address: passing it on would loop back here
             logger.warning("not passing %s through: it is the mock itself", url)
@@ -156,6 +170,23 @@ class Proxy:
                 return response
             await _stream_recorded(request, upstream, response, to_cassette)
         return response
+
+
+#: Set by a WebSocket relay around its ``ws_connect``: the list that takes
+#: the headers of the response to the upgrade request.
+HANDSHAKE: contextvars.ContextVar[list[tuple[str, str]] | None] = (
+    contextvars.ContextVar("aiointercept_handshake", default=None)
+)
+
+
+async def _handshake_headers(
+    session: aiohttp.ClientSession,
+    context: object,
+    params: aiohttp.TraceRequestEndParams,
+) -> None:
+    headers = HANDSHAKE.get()
+    if headers is not None:
+        headers[:] = params.response.headers.items()
 
 
 def failure_in_words(exc: BaseException, url: URL) -> str:

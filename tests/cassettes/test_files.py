@@ -199,12 +199,17 @@ async def test_cassette_is_written_when_the_block_raises(
 
 def _reading_a_cassette() -> bool:
     """Whether the calling thread is reading a cassette file."""
+    reading = {
+        (os.path.join("_cassette", "format.py"), "interactions_of"),
+        (os.path.join("_cassette", "files.py"), "parse"),
+    }
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "load" and code.co_filename.endswith(
-            os.path.join("_cassette", "format.py")
-        ):
+        if any(
+            code.co_filename.endswith(file) and code.co_name == name
+            for file, name in reading
+        ) or code.co_filename.endswith(os.path.join("yaml", "constructor.py")):
             return True
         frame = frame.f_back
     return False

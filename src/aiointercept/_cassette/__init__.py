@@ -5,7 +5,10 @@ this order:
 
 - :mod:`.options`: the block's cassette arguments, checked, and the record
   modes (:class:`.options.RecordMode`);
-- :mod:`.format`: the file, read and written (vcrpy's format, version 1);
+- :mod:`.files`: the file's text, YAML or JSON, parsed, dumped and written
+  whole;
+- :mod:`.format`: the file's schema, read and written (vcrpy's format,
+  version 1);
 - :mod:`.structured`: JSON bodies written as values
   (``json_bodies="structured"``), and read back to their exact bytes;
 - :mod:`.streams`: the chunks (and pauses) of streamed bodies;

@@ -24,34 +24,25 @@ shape that vcrpy's httpx support wrote before vcrpy 6 (``status_code``,
 ``http_version``, ``headers``, ``content``) is read too, and written in this
 one. A request body stored as a mapping or a list (the ``json=`` or ``data=``
 object that vcrpy's aiohttp recorder keeps as it was given) is read as JSON.
-PyYAML comes with the ``aiointercept[record]`` extra; its C loader and
-dumper are used when they are available.
+The text of the file, YAML or JSON, is parsed and written by :mod:`.files`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import gc
 import json
-import os
-import secrets
-import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from multidict import CIMultiDict
 from yarl import URL
 
 from aiointercept._errors import CassetteError
 
+from .files import collector_paused, dump, parse, require_yaml, write
 from .streams import fit, read_chunks
 from .structured import MARK, structured_data, unstructure
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 __all__ = [
     "JSON_BODIES",
@@ -71,17 +62,6 @@ VERSION = 1
 
 #: How JSON bodies may be written: as text (vcrpy's way), or as values.
 JSON_BODIES = ("text", "structured")
-
-
-def require_yaml() -> Any:
-    """The ``yaml`` module, or an error that says how to install it."""
-    try:
-        import yaml
-    except ImportError:
-        raise ImportError(
-            "cassettes need PyYAML: pip install 'aiointercept[record]'"
-        ) from None
-    return yaml
 
 
 class CassetteRequest:
@@ -297,42 +277,19 @@ def content_coding(headers: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
-def _collector_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """``function``, run with the garbage collector paused (and restarted
-    after, if it ran): reading a long cassette makes objects by the hundred
-    thousand, none of them garbage, and the collections they set off, each
-    walking every object of the test process, cost more than the reading."""
-
-    @functools.wraps(function)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not gc.isenabled():
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
-
-
-@_collector_paused
 def load(path: Path, serializer: str = "yaml") -> list[Interaction]:
     """Read the interactions of the cassette at ``path``, written in
     ``serializer``'s format (``"yaml"`` or ``"json"``)."""
     return interactions_of(read(path, serializer), path)
 
 
+@collector_paused
 def read(path: Path, serializer: str = "yaml") -> object:
     """The data of the cassette file at ``path`` (``None`` when empty)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
-    parse = _parsed_json if serializer == "json" else _parsed_yaml
-    return parse(text, path)
+    return parse(path, serializer)
 
 
+@collector_paused
 def interactions_of(data: object, path: Path) -> list[Interaction]:
     """The interactions of ``data``, read from the cassette file at ``path``."""
     if data is None:
@@ -374,27 +331,6 @@ def interactions_of(data: object, path: Path) -> list[Interaction]:
     return interactions
 
 
-def _parsed_yaml(text: str, path: Path) -> object:
-    yaml = require_yaml()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise CassetteError(f"cannot read cassette {path}{line}: {problem}") from exc
-
-
-def _parsed_json(text: str, path: Path) -> object:
-    if not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CassetteError(f"cannot read cassette {path}: {exc}") from exc
-
-
 def save(
     path: Path,
     interactions: Iterable[Interaction],
@@ -417,43 +353,16 @@ def save(
     }
     if websockets:
         data["websockets"] = websockets
-    if json_bodies == "structured":
+    structured = json_bodies == "structured"
+    if structured:
         data = {"json_bodies": "structured", **structured_data(data)}
-        text = (
-            _as_json(data, path, sort_keys=False)
-            if serializer == "json"
-            else MARK + _as_yaml(data, sort_keys=False)
-        )
-    else:
-        text = _as_json(data, path) if serializer == "json" else _as_yaml(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # created like any new file (0o666 less the umask), or with the mode of
-    # the cassette it replaces
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    if serializer == "json":
+        _check_text_bodies(data, path)
+    text = dump(_bodies_as_text(data), serializer, sort_keys=not structured)
+    write(path, MARK + text if structured and serializer == "yaml" else text)
 
 
-def _as_yaml(data: dict[str, Any], sort_keys: bool = True) -> str:
-    """``data`` in YAML; without ``sort_keys``, in the order it is given."""
-    yaml = require_yaml()
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text: str = yaml.dump(
-        _bodies_as_text(data), Dumper=dumper, allow_unicode=True, sort_keys=sort_keys
-    )
-    return text
-
-
-def _as_json(data: dict[str, Any], path: Path, sort_keys: bool = True) -> str:
+def _check_text_bodies(data: dict[str, Any], path: Path) -> None:
     """JSON has no bytes: a body that is not UTF-8 text cannot be written."""
     for item in data["interactions"]:
         for part in ("request", "response"):
@@ -467,7 +376,6 @@ def _as_json(data: dict[str, Any], path: Path, sort_keys: bool = True) -> str:
                     f"{item['request']['method']} {item['request']['uri']} has a "
                     "binary body, which JSON cannot hold; use serializer='yaml'"
                 )
-    return json.dumps(_bodies_as_text(data), indent=4, sort_keys=sort_keys) + "\n"
 
 
 def _bodies_as_text(data: dict[str, Any]) -> dict[str, Any]:

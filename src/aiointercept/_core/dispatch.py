@@ -23,6 +23,8 @@ from .callback_result import CallbackResult
 from .diagnostics import RouteHandle, unmatched_request
 from .journal import Journal
 from .replay import (
+    PASSTHROUGH,
+    Passthrough,
     ReplaySource,
     WebSocketRelay,
     WebSocketScript,
@@ -68,37 +70,6 @@ BLOCKED_LOOP = (
     "(await anyio.to_thread.run_sync(...) or asyncio.to_thread(...)), or use an "
     "async client"
 )
-
-
-class Passthrough:
-    """Send the request on to the real network (``passthrough_unmatched``, or
-    a cassette that records): the server's proxy relays it, and hands what
-    the real server answered to ``to_cassette`` when it is set (the block's
-    cassette recorder, bound to the request)."""
-
-    __slots__ = ("to_cassette", "websocket")
-
-    def __init__(
-        self,
-        to_cassette: Callable[
-            [int, str, list[tuple[str, str]], bytes, list[tuple[int, float]] | None],
-            None,
-        ]
-        | None,
-        websocket: WebSocketRelay | None = None,
-    ) -> None:
-        self.to_cassette = to_cassette
-        #: For a WebSocket upgrade: the conversation the server relays.
-        self.websocket = websocket
-
-    def __repr__(self) -> str:
-        recorded = self.to_cassette is not None or (
-            self.websocket is not None and self.websocket.to_cassette is not None
-        )
-        return "PASSTHROUGH (recorded)" if recorded else "PASSTHROUGH"
-
-
-PASSTHROUGH = Passthrough(None)
 
 
 @dataclass(frozen=True, slots=True)

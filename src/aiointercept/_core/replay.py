@@ -7,7 +7,8 @@ The dispatcher and the interception see a block's cassette only through
 A WebSocket upgrade that no route answers is played from a recorded
 conversation (a :class:`WebSocketScript`, which the server walks), or relayed
 to the real network (a :class:`WebSocketRelay`, whose messages the cassette
-may write down).
+may write down). What the dispatcher sends on to the real network is a
+:class:`Passthrough`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from .websocket import WebSocketMessage
 
 __all__ = [
+    "PASSTHROUGH",
     "ConversationSink",
+    "Passthrough",
     "ReplaySource",
     "WebSocketRelay",
     "WebSocketScript",
@@ -131,3 +134,37 @@ class ReplaySource(Protocol):
         """Write down what the real network answered to ``request``; a
         streamed body's ``chunks`` are ``(size, seconds since the previous
         one)``."""
+
+
+class Passthrough:
+    """Send the request on to the real network (``passthrough_unmatched``, or
+    a cassette that records): the server's proxy relays it, and hands what
+    the real server answered to ``to_cassette`` when it is set (the block's
+    cassette recorder, bound to the request)."""
+
+    __slots__ = ("to_cassette", "websocket")
+
+    def __init__(
+        self,
+        to_cassette: Callable[
+            [int, str, list[tuple[str, str]], bytes, list[tuple[int, float]] | None],
+            None,
+        ]
+        | None,
+        websocket: WebSocketRelay | None = None,
+    ) -> None:
+        self.to_cassette = to_cassette
+        #: For a WebSocket upgrade: the conversation the server relays.
+        self.websocket = websocket
+
+    def __repr__(self) -> str:
+        recorded = self.to_cassette is not None or (
+            self.websocket is not None and self.websocket.to_cassette is not None
+        )
+        return "PASSTHROUGH (recorded)" if recorded else "PASSTHROUGH"
+
+
+PASSTHROUGH = Passthrough(None)
+
+
+PASSTHROUGH = Passthrough(None)

@@ -130,30 +130,16 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         query parameters and form or JSON body fields (``access_token``,
         ``api_key``, ``password``...) with ``SCRUBBED`` in what is recorded;
         ``False`` records them as they are. See "Scrubbing secrets".
-    :param allow_playback_repeats: a recorded interaction may answer any
-        number of matching requests, not once.
-    :param decode_compressed_response: record compressed responses decoded,
-        without their ``Content-Encoding`` header.
-    :param drop_unused_requests: when the cassette is written, leave out
-        what it held that no request played.
-    :param record_on_exception: write the cassette when the block exits with
-        an exception too (``False``: only when it exits normally).
-    :param serializer: the cassette file's format, ``"yaml"`` or ``"json"``.
-    :param before_save_interaction: a function (or a list of them) of each
-        interaction's ``(request, response)``, as the cassette is written;
-        returns the pair, or ``None`` to leave the interaction out.
-    :param after_load_interaction: the same, for each interaction the
-        cassette file holds, as it is read.
-    :param filter_sensitive_data: placeholders and the values they stand for
-        (a dict, or pairs): each value is written as its placeholder, and the
-        placeholder read back as the value.
-    :param json_bodies: ``"text"`` (the default) writes JSON bodies as vcrpy
-        does, as one string; ``"structured"`` writes them as values, which
-        read and diff well, in a file that vcrpy cannot read (see "Readable
-        JSON bodies").
-    :param stream_timing: record the time between the chunks of a streamed
-        response (chunked, or an event stream), and replay the chunks with
-        those pauses (see "Streamed bodies").
+    :param allow_playback_repeats: an interaction may answer more than once.
+    :param decode_compressed_response: record compressed bodies decoded.
+    :param drop_unused_requests: write the cassette without what did not play.
+    :param record_on_exception: write it when the block raises, too.
+    :param serializer: the file's format, ``"yaml"`` or ``"json"``.
+    :param before_save_interaction: hooks of each interaction as it is written.
+    :param after_load_interaction: hooks of each interaction as it is read.
+    :param filter_sensitive_data: placeholders written for secret values.
+    :param json_bodies: ``"structured"`` writes JSON bodies as YAML values.
+    :param stream_timing: replay streamed chunks with their recorded pauses.
     """
 
     def __init__(

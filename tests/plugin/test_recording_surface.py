@@ -232,6 +232,21 @@ class SerialHandler(UpstreamHandler):
         self.send_body(json.dumps(answer).encode(), "application/json")
 
 
+#: A conversation, as a cassette file holds it.
+CONVERSATION = {
+    "request": {"body": None, "headers": {}, "method": "GET", "uri": f"{FAKE}/ws"},
+    "response": {
+        "headers": {},
+        "status": {"code": 101, "message": "Switching Protocols"},
+    },
+    "messages": [
+        {"from": "client", "text": "hello"},
+        {"from": "server", "text": "hi"},
+        {"from": "server", "close": 1000, "reason": ""},
+    ],
+}
+
+
 def cassette(*interactions: tuple[str, str, dict[str, str]]) -> str:
     """A cassette of GET ``uri`` answered ``body``, with request headers."""
     return yaml.safe_dump(
@@ -340,9 +355,10 @@ def test_extra_cassettes_rewrite_matchers_misses_and_the_network_guard(
     shared = pytester.mkdir("shared")
     extra = cassette((f"{FAKE}/extra", "extra", {}))
     (shared / "extra.yaml").write_text(extra)
-    (shared / "test_extra_and_new.yaml").write_text(
-        cassette((f"{FAKE}/own", "own", {}))
-    )
+    own = yaml.safe_load(cassette((f"{FAKE}/own", "own", {})))
+    # a WebSocket conversation, which the combined cassette keeps
+    own["websockets"] = [CONVERSATION]
+    (shared / "test_extra_and_new.yaml").write_text(yaml.safe_dump(own))
     (shared / "test_rewrite.yaml").write_text(cassette((f"{FAKE}/old", "old", {})))
     (shared / "test_registered_matcher.yaml").write_text(
         cassette(
@@ -377,6 +393,8 @@ def test_extra_cassettes_rewrite_matchers_misses_and_the_network_guard(
         f"{FAKE}/extra",
         new,
     ]
+    kept = yaml.safe_load((shared / "test_extra_and_new.yaml").read_text())
+    assert kept["websockets"] == [CONVERSATION]
     assert (shared / "extra.yaml").read_text() == extra
     assert uris(shared / "test_rewrite.yaml") == [
         f"http://localhost:{upstream.port}/fresh"

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiointercept._cassette.format import Interaction
 
 __all__ = ["Combined"]
 
@@ -27,7 +31,6 @@ class Combined:
         self.extras = tuple(extras)
         self._folder: Path | None = None
         self.file: Path | None = None
-        self.serializer = "yaml"
 
     def prepare(self, serializer: str, *, rewrite: bool) -> Path | None:
         """The file that holds the interactions of all the cassettes (of the
@@ -35,33 +38,43 @@ class Combined:
         when the extras hold none (the block then uses the default cassette
         itself)."""
         from aiointercept._cassette import format as _format
+        from aiointercept._cassette.websocket_format import KEY
 
-        extra = [
-            interaction
+        def contents(path: Path) -> tuple[list[Interaction], list[Any]]:
+            """The interactions of the file at ``path``, and its WebSocket
+            conversations as the file holds them."""
+            data = _format.read(path, serializer)
+            conversations = data.get(KEY) if isinstance(data, Mapping) else None
+            return _format.interactions_of(data, path), list(conversations or [])
+
+        extras = [
+            contents(path)
             for path in self.extras
             if path != self.path and path.exists()
-            for interaction in _format.load(path, serializer)
         ]
-        if not extra:
+        if not any(
+            interactions or conversations for interactions, conversations in extras
+        ):
             return None
-        own = (
-            _format.load(self.path, serializer)
-            if self.path.exists() and not rewrite
-            else []
+        own, own_conversations = (
+            contents(self.path) if self.path.exists() and not rewrite else ([], [])
         )
         self._folder = Path(tempfile.mkdtemp(prefix="aiointercept-cassettes-"))
         self.file = self._folder / self.path.name
-        self.serializer = serializer
-        _format.save(self.file, [*own, *extra], serializer)
+        _format.save(
+            self.file,
+            [*own, *(i for interactions, _ in extras for i in interactions)],
+            serializer,
+            websockets=[*own_conversations, *(c for _, cs in extras for c in cs)],
+        )
         return self.file
 
     def write_back(self) -> None:
-        """Write what the block wrote to the default cassette."""
-        from aiointercept._cassette import format as _format
+        """Write what the block wrote to the default cassette, as it is."""
+        from aiointercept._cassette.files import write
 
         if self.file is not None and self.file.exists():
-            serializer = self.serializer
-            _format.save(self.path, _format.load(self.file, serializer), serializer)
+            write(self.path, self.file.read_text(encoding="utf-8"))
 
     def rename(self, error: BaseException) -> None:
         """Name the default cassette where ``error`` names the combined file."""

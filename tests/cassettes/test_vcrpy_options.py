@@ -539,3 +539,81 @@ async def test_a_hook_that_fails_while_recording_writes_nothing(
     assert "LookupError: no such field" in str(info.value)
     assert isinstance(info.value.__cause__, LookupError)
     assert not path.exists()
+
+
+@pytest.mark.parametrize("when", ["before_save_interaction", "after_load_interaction"])
+async def test_an_interaction_hook_that_raises_names_the_interaction(
+    tmp_path: Path, anyio_backend: str, when: str
+) -> None:
+    path = tmp_path / "c.yaml"
+
+    def broken(request: CassetteRequest, response: dict[str, Any]) -> None:
+        raise LookupError("no such field")
+
+    async with serving() as upstream:
+        url = f"{upstream.url}/hello"
+        await record(path, upstream, "httpx-async", lambda c: c.text(url))
+        hooks: dict[str, Any] = {when: broken, "record_mode": "all"}
+        named = r"c\.yaml, (interaction 1|new): "
+        with pytest.raises(CassetteError, match=named) as info:
+            await record(path, upstream, "httpx-async", lambda c: c.text(url), **hooks)
+    done = "saved" if when == "before_save_interaction" else "loaded"
+    assert f"broken failed as the cassette was {done}" in str(info.value)
+    assert "LookupError: no such field" in str(info.value)
+    assert isinstance(info.value.__cause__, LookupError)
+
+
+async def test_a_hook_that_takes_any_arguments_gets_the_cassette(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    seen: list[int] = []
+
+    def hook(*args: Any) -> tuple[Any, Any]:
+        seen.append(len(args))
+        return args[0], args[1]
+
+    async with serving() as upstream:
+        url = f"{upstream.url}/hello"
+        await record(
+            path,
+            upstream,
+            "httpx-async",
+            lambda c: c.text(url),
+            before_save_interaction=hook,
+        )
+    assert seen == [3]
+
+
+async def test_sensitive_values_from_functions(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """A function gives the value from the interaction; ``None`` or an empty
+    value hides nothing."""
+    path = tmp_path / "c.yaml"
+    calls: list[str] = []
+
+    def token(request: CassetteRequest, response: dict[str, Any]) -> str:
+        calls.append(request.method)
+        return dict(request.query)["ref"]
+
+    sensitive = {
+        "<TOKEN>": token,
+        "<UNSET>": lambda request, response: None,
+        "<EMPTY>": lambda request, response: "",
+    }
+    async with serving() as upstream:
+        url = f"{upstream.url}/secret?ref=token-123"
+        await record(
+            path,
+            upstream,
+            "httpx-async",
+            lambda c: body_of(c, url),
+            filter_sensitive_data=sensitive,
+        )
+    text = path.read_text()
+    assert "token-123" not in text
+    assert "your <TOKEN> is here" in text
+    assert "<UNSET>" not in text
+    assert "<EMPTY>" not in text
+    assert calls == ["GET"]

@@ -33,9 +33,8 @@ def loaded(
     options: CassetteOptions, interaction: Interaction, cassette: object
 ) -> Interaction | None:
     """``interaction``, read from the file, with its sensitive values put
-    back, then through the ``after_load_interaction`` hooks."""
-    if not (options.after_load_interaction or options.filter_sensitive_data):
-        return interaction
+    back, then through the ``after_load_interaction`` hooks (the caller
+    knows there are some)."""
     where = interaction.origin
     pair: Pair | None = (interaction.request, interaction.response.as_dict())
     assert pair is not None

@@ -33,7 +33,7 @@ import requests
 import vcr
 import yaml
 from aiohttp import WSMsgType, web
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -616,3 +616,43 @@ async def test_allow_playback_repeats_plays_a_conversation_again(
     async with block(path, record_mode="none", allow_playback_repeats=True):
         assert await in_thread("ws://localhost:9/chat") == EXPECTED
         assert await in_thread("ws://localhost:9/chat") == EXPECTED
+
+
+def connect_only(url: str) -> None:
+    with connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT):
+        pass
+
+
+async def test_an_upgrade_the_real_server_refuses_gets_its_status(
+    anyio_backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "chat.yaml"
+    async with chat_server() as server:
+        with caplog.at_level(logging.WARNING, logger="aiointercept"):
+            async with block(path):
+                with pytest.raises(InvalidStatus) as info:
+                    await anyio.to_thread.run_sync(
+                        connect_only, f"ws://localhost:{server.port}/hello"
+                    )
+    assert info.value.response.status_code == 200
+    assert f"recording the WebSocket http://localhost:{server.port}/hello" in (
+        caplog.text
+    )
+    assert "the server answered 200" in caplog.text
+    assert not path.exists()  # nothing recorded
+
+
+async def test_an_upgrade_whose_server_is_gone_is_closed(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with chat_server() as server:
+        url = server.url
+    with caplog.at_level(logging.WARNING, logger="aiointercept"):
+        async with aiointercept(
+            mock_external_urls=True, passthrough_unmatched=True
+        ) as m:
+            m.get(f"{url}/elsewhere")  # the mock takes the port
+            with pytest.raises((InvalidHandshake, OSError)):
+                await anyio.to_thread.run_sync(connect_only, f"ws{url[4:]}/chat")
+    assert f"passing through the WebSocket {url}/chat" in caplog.text
+    assert "the client's connection was closed" in caplog.text

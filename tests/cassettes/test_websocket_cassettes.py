@@ -656,3 +656,30 @@ async def test_an_upgrade_whose_server_is_gone_is_closed(
                 await anyio.to_thread.run_sync(connect_only, f"ws{url[4:]}/chat")
     assert f"passing through the WebSocket {url}/chat" in caplog.text
     assert "the client's connection was closed" in caplog.text
+
+
+async def test_the_users_hooks_apply_to_conversations_as_to_requests(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    """``before_record_request`` sees each stored upgrade and each live one:
+    a conversation it drops is neither replayed nor recorded."""
+    path = tmp_path / "chat.yaml"
+    write_cassette(path, "http://localhost:9/chat", SCRIPT)
+    seen: list[str] = []
+
+    def hook(request: Any) -> Any:
+        seen.append(request.uri)
+        return None if request.path == "/chat" else request
+
+    async with block(path, record_mode="none", before_record_request=hook) as m:
+        assert m.cassette is not None
+        assert m.cassette.websockets == []
+    assert seen == ["http://localhost:9/chat"]  # the stored one, on entry
+
+    async with (
+        chat_server() as server,
+        block(tmp_path / "new.yaml", before_record_request=hook),
+    ):
+        assert await in_thread(server.ws_url) == EXPECTED
+    assert seen[-1] == f"http://localhost:{server.port}/chat"
+    assert not (tmp_path / "new.yaml").exists()  # relayed, not recorded

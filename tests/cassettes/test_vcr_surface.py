@@ -578,3 +578,64 @@ def test_vcrpys_public_names() -> None:
     assert dir(vcr) == sorted(vcr.__all__)
     for name in vcr.__all__:
         assert getattr(vcr, name) is not None
+
+
+@pytest.mark.anyio
+async def test_a_cassette_that_cannot_be_read_can_be_entered_again(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("interactions: [unclosed\n")
+    context = vcr.use_cassette(path)
+
+    async def enter_async() -> None:
+        async with context:
+            pass
+
+    def enter() -> None:
+        with context:
+            pass
+
+    for _ in range(2):
+        with pytest.raises(CassetteError, match="cannot read cassette"):
+            enter()
+        with pytest.raises(CassetteError, match="cannot read cassette"):
+            await enter_async()
+    with pytest.raises(RuntimeError, match="is not open"):
+        context.__exit__(None, None, None)
+
+
+@pytest.mark.anyio
+async def test_a_miss_is_raised_at_the_exit_of_async_with(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("interactions: []\nversion: 1\n")
+
+    async def replay() -> None:
+        async with (
+            vcr.use_cassette(path, record_mode="none"),
+            httpx.AsyncClient() as client,
+        ):
+            with pytest.raises(httpx.TransportError):
+                await client.get("http://api.example.test/missing")
+
+    missing = CannotOverwriteExistingCassetteException
+    with pytest.raises(missing, match="no interaction"):
+        await replay()
+
+
+def test_a_matcher_function_in_match_on(tmp_path: Path) -> None:
+    """vcrpy takes functions in ``match_on`` as well as registered names."""
+    calls: list[str] = []
+
+    def same_path(live: Any, recorded: Any) -> None:
+        calls.append(live.path)
+        assert live.path == recorded.path
+
+    my_vcr = library(tmp_path, match_on=["method", same_path])
+    with running() as upstream, my_vcr.use_cassette("m"):
+        get(upstream.url + "/p?x=1")
+    with my_vcr.use_cassette("m", record_mode="none"):
+        assert get(upstream.url + "/p?x=2").text == "upstream GET /p?x=1"
+    assert calls == ["/p"]

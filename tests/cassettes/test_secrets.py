@@ -1064,3 +1064,26 @@ async def test_a_secret_that_vcrpy_filtered_out_still_matches(
             match_on=match_on,
         )
         assert reply.text == "ok GET /items"
+
+
+async def test_a_hook_that_fails_on_a_live_request_fails_the_block(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """The stored requests pass; the live one makes the hook raise: it gets no
+    reply, and the block exits with the hook's error."""
+    path = tmp_path / "c.yaml"
+    path.write_text(stored_cassette("/kept", headers={"X-From": ["cassette"]}))
+
+    def before_record_request(request: Any) -> Any:
+        if request.headers.get("X-From") != "cassette":
+            raise LookupError("live requests are not expected")
+        return request
+
+    error, _ = await miss(
+        path,
+        "httpx-async",
+        "GET",
+        "http://api.example.com/kept",
+        before_record_request=before_record_request,
+    )
+    assert "LookupError: live requests are not expected" in str(error)

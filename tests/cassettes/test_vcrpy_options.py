@@ -617,3 +617,30 @@ async def test_sensitive_values_from_functions(
     assert "<UNSET>" not in text
     assert "<EMPTY>" not in text
     assert calls == ["GET"]
+
+
+async def test_repeats_still_need_every_matcher(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    """With ``allow_playback_repeats``, a played interaction answers again
+    only a request that all of ``match_on`` matches."""
+    path = tmp_path / "c.yaml"
+    options: dict[str, Any] = {
+        "match_on": ["method", "path", "body"],
+        "allow_playback_repeats": True,
+    }
+    async with serving() as upstream:
+        url = f"{upstream.url}/echo"
+
+        async def post(client: Client, body: bytes) -> int:
+            return (await client.request("POST", url, content=body)).status
+
+        await record(path, upstream, "httpx-async", lambda c: post(c, b"a"), **options)
+
+    async def twice(client: Client) -> None:
+        assert [await post(client, b"a"), await post(client, b"a")] == [200, 200]
+
+    error, _ = await miss(
+        path, "httpx-async", "POST", url, before=twice, content=b"b", **options
+    )
+    assert "body: recorded b'a', got b'b'" in str(error)

@@ -26,6 +26,7 @@ from aiointercept._core.websocket import (
     GOING_AWAY,
     NO_STATUS,
     NORMAL_CLOSURE,
+    Direction,
     WebSocketMessage,
 )
 
@@ -247,62 +248,49 @@ class _Pumps:
             self._sink(message)
 
     async def _from_client(self) -> None:
-        client, upstream = self._client, self._upstream
-        while True:
-            message = await client.receive()
-            if message.type is WSMsgType.TEXT:
-                self._note(WebSocketMessage("text", message.data, "received"))
-                await upstream.send_str(message.data)
-            elif message.type is WSMsgType.BINARY:
-                self._note(WebSocketMessage("binary", message.data, "received"))
-                await upstream.send_bytes(message.data)
-            elif message.type is WSMsgType.CLOSE:
-                code, reason = message.data or NO_STATUS, message.extra or ""
-                self._note(
-                    WebSocketMessage(
-                        "close", None, "received", close_code=code, close_reason=reason
-                    )
-                )
-                await upstream.close(code=sendable(code), message=reason.encode())
-                await client.close(code=sendable(code), message=reason.encode())
-                return
-            else:
-                # CLOSING: the server's side closes; CLOSED or ERROR: the
-                # client has gone without a close frame (or the block
-                # exited): the conversation ends there, with no close, which
-                # a replay waits for
-                self._closed = True
-                if message.type is not WSMsgType.CLOSING:
-                    await upstream.close(code=GOING_AWAY)
-                return
+        await self._pump(self._client, self._upstream, "received")
 
     async def _from_server(self) -> None:
-        client, upstream = self._client, self._upstream
+        await self._pump(self._upstream, self._client, "sent")
+
+    async def _pump(self, source: Any, target: Any, direction: Direction) -> None:
+        """Send on each message of ``source`` (the client's side when
+        ``direction`` is ``"received"``, the real server's when ``"sent"``)
+        to ``target``, until a close."""
         while True:
-            message = await upstream.receive()
+            message = await source.receive()
             if message.type is WSMsgType.TEXT:
-                self._note(WebSocketMessage("text", message.data, "sent"))
-                await client.send_str(message.data)
+                self._note(WebSocketMessage("text", message.data, direction))
+                await target.send_str(message.data)
             elif message.type is WSMsgType.BINARY:
-                self._note(WebSocketMessage("binary", message.data, "sent"))
-                await client.send_bytes(message.data)
+                self._note(WebSocketMessage("binary", message.data, direction))
+                await target.send_bytes(message.data)
             elif message.type is WSMsgType.CLOSE:
                 code, reason = message.data or NO_STATUS, message.extra or ""
                 self._note(
                     WebSocketMessage(
-                        "close", None, "sent", close_code=code, close_reason=reason
+                        "close", None, direction, close_code=code, close_reason=reason
                     )
                 )
-                await client.close(code=sendable(code), message=reason.encode())
-                await upstream.close(code=sendable(code), message=reason.encode())
+                await target.close(code=sendable(code), message=reason.encode())
+                await source.close(code=sendable(code), message=reason.encode())
+                return
+            elif message.type is WSMsgType.CLOSING:
+                # the other side closes: its pump notes the close
+                if direction == "received":
+                    self._closed = True
+                return
+            elif direction == "received":
+                # CLOSED or ERROR: the client has gone without a close frame
+                # (or the block exited): the conversation ends there, with no
+                # close, which a replay waits for
+                self._closed = True
+                await target.close(code=GOING_AWAY)
                 return
             else:
-                if message.type is not WSMsgType.CLOSING:
-                    # the real server has gone without a close frame
-                    self._note(
-                        WebSocketMessage(
-                            "close", None, "sent", close_code=ABNORMAL_CLOSURE
-                        )
-                    )
-                    await client.close(code=sendable(ABNORMAL_CLOSURE))
+                # the real server has gone without a close frame
+                self._note(
+                    WebSocketMessage("close", None, "sent", close_code=ABNORMAL_CLOSURE)
+                )
+                await target.close(code=sendable(ABNORMAL_CLOSURE))
                 return

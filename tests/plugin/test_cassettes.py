@@ -29,10 +29,8 @@ import pytest
 import yaml
 
 from aiointercept import aiointercept
-from tests.support.clients import PROXY_VARIABLES
 from tests.support.inner_pytest import GUARDED_CONFTEST as CONFTEST
-from tests.support.inner_pytest import GUARDED_INI as INI
-from tests.support.inner_pytest import run, summary
+from tests.support.inner_pytest import guarded_upstream, run, summary
 from tests.support.upstream import Upstream, UpstreamHandler
 
 #: One test that calls the API: records on a first run, replays on the next.
@@ -73,24 +71,9 @@ def notes(pytester: pytest.Pytester) -> Path:
 def upstream(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, notes: Path
 ) -> Iterator[Upstream]:
-    """The "real API", known to the inner projects; the project's ini and
-    conftest; no proxy. Fails the test if an inner run tried to leave
-    loopback."""
-    refused = pytester.path / "refused.txt"
-    refused.touch()
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    server = Upstream().start(SerialHandler)
-    monkeypatch.setenv("UPSTREAM_PORT", str(server.port))
-    monkeypatch.setenv("NOTES_DIR", str(notes))
-    monkeypatch.setenv("REFUSED_FILE", str(refused))
-    pytester.makeini(INI)
-    pytester.makeconftest(CONFTEST)
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert refused.read_text() == "", "connections outside loopback"
+    """The "real API", known to the inner projects, and their ini and
+    conftest."""
+    yield from guarded_upstream(pytester, monkeypatch, notes, SerialHandler, CONFTEST)
 
 
 def interactions(path: Path) -> list[dict[str, Any]]:

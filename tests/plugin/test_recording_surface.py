@@ -23,10 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.clients import PROXY_VARIABLES
 from tests.support.inner_pytest import (
     GUARDED_CONFTEST,
-    GUARDED_INI,
+    guarded_upstream,
     read_notes,
     run,
     summary,
@@ -286,23 +285,9 @@ def notes(pytester: pytest.Pytester) -> Path:
 def upstream(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, notes: Path
 ) -> Iterator[Upstream]:
-    """The "real API", known to the inner projects; the project's ini and
-    conftest. Fails the test if an inner run tried to leave loopback."""
-    refused = pytester.path / "refused.txt"
-    refused.touch()
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    server = Upstream().start(SerialHandler)
-    monkeypatch.setenv("UPSTREAM_PORT", str(server.port))
-    monkeypatch.setenv("NOTES_DIR", str(notes))
-    monkeypatch.setenv("REFUSED_FILE", str(refused))
-    pytester.makeini(GUARDED_INI)
-    pytester.makeconftest(CONFTEST)
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert refused.read_text() == "", "connections outside loopback"
+    """The "real API", known to the inner projects, and their ini and
+    conftest."""
+    yield from guarded_upstream(pytester, monkeypatch, notes, SerialHandler, CONFTEST)
 
 
 def test_a_suite_records_then_replays_and_pytest_recording_replays_it_too(

@@ -6,9 +6,13 @@ their ini files and conftests, how to run them and how to read the outcome.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.clients import PROXY_VARIABLES
+from tests.support.upstream import Upstream, UpstreamHandler
 
 INI = """\
 [pytest]
@@ -194,3 +198,32 @@ def summary(result: pytest.RunResult, outcome: str) -> set[str]:
 def read_notes(folder: Path) -> dict[str, str]:
     """``name -> text`` of the files the generated tests wrote in ``folder``."""
     return {path.name: path.read_text() for path in sorted(folder.iterdir())}
+
+
+def guarded_upstream(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    notes: Path,
+    handler: type[UpstreamHandler],
+    conftest: str = GUARDED_CONFTEST,
+) -> Iterator[Upstream]:
+    """For a fixture to ``yield from``: the "real API" (an upstream answering
+    with ``handler``), known to the inner projects (``UPSTREAM_PORT``), with
+    :data:`GUARDED_INI`, ``conftest`` (built on :data:`GUARDED_CONFTEST`), no
+    proxy variables, and ``notes`` for what the inner tests write down.
+    Fails the test if an inner run tried to leave loopback."""
+    refused = pytester.path / "refused.txt"
+    refused.touch()
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    server = Upstream().start(handler)
+    monkeypatch.setenv("UPSTREAM_PORT", str(server.port))
+    monkeypatch.setenv("NOTES_DIR", str(notes))
+    monkeypatch.setenv("REFUSED_FILE", str(refused))
+    pytester.makeini(GUARDED_INI)
+    pytester.makeconftest(conftest)
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert refused.read_text() == "", "connections outside loopback"

@@ -20,17 +20,14 @@ import asyncio
 import importlib
 import ssl
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 
 from benchmarks._harness import (
     CPU_CLOCK,
-    EXTERNAL_BASE,
-    EXTERNAL_HTTPS_BASE,
     SCENARIOS,
     RecordedInteraction,
     Samples,
@@ -39,12 +36,11 @@ from benchmarks._harness import (
     Timer,
     api_interactions,
     cassette_text,
-    check_json,
     main,
     replay_each,
-    replay_interactions,
     write_cassette,
 )
+from benchmarks._in_process import replay_rows
 
 #: The ``cassetter`` package, loaded at run time: it is only installed in its
 #: own virtualenv.
@@ -70,49 +66,12 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
     ``cassetter.use_cassette(path, record_mode="none")`` (the cassette is
     loaded then, untimed), opens a client and times the requests.
     """
-    context = ssl.create_default_context()
-    n = sizes.sequential
-
-    async def aiohttp_requests(url: str) -> float:
-        async with aiohttp.ClientSession() as session:
-            with Timer(n) as timer:
-                for _ in range(n):
-                    async with session.get(url) as resp:
-                        check_json(resp.status, await resp.read())
-        return timer.per_op
-
-    async def httpx_requests(url: str) -> float:
-        async with httpx.AsyncClient(verify=context) as client:
-            with Timer(n) as timer:
-                for _ in range(n):
-                    resp = await client.get(url)
-                    check_json(resp.status_code, resp.content)
-        return timer.per_op
-
-    async def once(
-        requests: Callable[[str], Awaitable[float]], url: str, path: Path
-    ) -> float:
-        with cassetter.use_cassette(path, record_mode="none") as cassette:
-            per_op = await requests(url)
-            _check_played(cassette, n)
-        return per_op
-
-    async def run(directory: Path) -> Samples:
-        samples: Samples = {}
-        for suffix, requests, url in (
-            ("", aiohttp_requests, f"{EXTERNAL_BASE}/x"),
-            ("_httpx", httpx_requests, f"{EXTERNAL_HTTPS_BASE}/x"),
-        ):
-            text = cassette_text(replay_interactions(n, url))
-            path = write_cassette(directory, f"replay{suffix}.yaml", text)
-            await once(requests, url, path)  # warm-up
-            samples[f"replay_cassette{suffix}"] = [
-                await once(requests, url, path) for _ in range(repeats)
-            ]
-        return samples
-
-    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
-        return asyncio.run(run(Path(name)))
+    return replay_rows(
+        sizes,
+        repeats,
+        lambda path: cassetter.use_cassette(path, record_mode="none"),
+        _check_played,
+    )
 
 
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:

@@ -15,34 +15,35 @@ import asyncio
 import importlib
 import ssl
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 
 from benchmarks._harness import (
     CPU_CLOCK,
-    EXTERNAL_BASE,
-    EXTERNAL_HTTPS_BASE,
     RecordedInteraction,
     Samples,
     Sizes,
     Timer,
     api_interactions,
     cassette_text,
-    check_json,
     main,
     pyyaml_details,
     replay_each,
-    replay_interactions,
     write_cassette,
 )
+from benchmarks._in_process import replay_rows
 
 #: The ``vcr`` package, loaded at run time: it is only installed in its own
 #: virtualenv.
 vcr: Any = None
+
+
+def _check_played(cassette: Any, count: int) -> None:
+    if cassette.play_count != count:
+        raise RuntimeError(f"{cassette.play_count} responses played, not {count}")
 
 
 def replay(sizes: Sizes, repeats: int) -> Samples:
@@ -51,50 +52,12 @@ def replay(sizes: Sizes, repeats: int) -> Samples:
     ``vcr.use_cassette(path, record_mode="none")`` (the cassette is loaded
     then, untimed), opens a client and times the requests.
     """
-    context = ssl.create_default_context()
-    n = sizes.sequential
-
-    async def aiohttp_requests(url: str) -> float:
-        async with aiohttp.ClientSession() as session:
-            with Timer(n) as timer:
-                for _ in range(n):
-                    async with session.get(url) as resp:
-                        check_json(resp.status, await resp.read())
-        return timer.per_op
-
-    async def httpx_requests(url: str) -> float:
-        async with httpx.AsyncClient(verify=context) as client:
-            with Timer(n) as timer:
-                for _ in range(n):
-                    resp = await client.get(url)
-                    check_json(resp.status_code, resp.content)
-        return timer.per_op
-
-    async def once(
-        requests: Callable[[str], Awaitable[float]], url: str, path: Path
-    ) -> float:
-        with vcr.use_cassette(str(path), record_mode="none") as cassette:
-            per_op = await requests(url)
-            if cassette.play_count != n:
-                raise RuntimeError(f"{cassette.play_count} responses played, not {n}")
-        return per_op
-
-    async def run(directory: Path) -> Samples:
-        samples: Samples = {}
-        for suffix, requests, url in (
-            ("", aiohttp_requests, f"{EXTERNAL_BASE}/x"),
-            ("_httpx", httpx_requests, f"{EXTERNAL_HTTPS_BASE}/x"),
-        ):
-            text = cassette_text(replay_interactions(n, url))
-            path = write_cassette(directory, f"replay{suffix}.yaml", text)
-            await once(requests, url, path)  # warm-up
-            samples[f"replay_cassette{suffix}"] = [
-                await once(requests, url, path) for _ in range(repeats)
-            ]
-        return samples
-
-    with tempfile.TemporaryDirectory(prefix="aiointercept-bench-") as name:
-        return asyncio.run(run(Path(name)))
+    return replay_rows(
+        sizes,
+        repeats,
+        lambda path: vcr.use_cassette(str(path), record_mode="none"),
+        _check_played,
+    )
 
 
 def cassette_load(sizes: Sizes, repeats: int) -> Samples:

@@ -115,6 +115,22 @@ class Filters:
             changed, "the response of before_record_response"
         )
 
+    def interaction(
+        self, request: RecordedRequest, response: CassetteResponse
+    ) -> tuple[CassetteRequest, CassetteResponse] | None:
+        """``request`` and the ``response`` the network gave it, as they are
+        written down (see :meth:`request` and :meth:`response`); ``None`` when
+        a hook drops either. What a hook raises is kept, and raised."""
+        try:
+            incoming = self.request(request)
+            if incoming is None:
+                return None
+            kept = self.response(response)
+        except BaseException as exc:
+            self.failed(exc)
+            raise
+        return None if kept is None else (incoming, kept)
+
     @property
     def change_stored(self) -> bool:
         """Whether :meth:`stored` may change anything."""

@@ -58,19 +58,13 @@ class Recorder:
         """Write down a response the real network gave (from the server); a
         streamed body's ``chunks`` are ``(size, seconds since the previous
         one)``."""
-        filters = self._filters
-        try:
-            incoming = filters.request(request)
-            if incoming is None:
-                return
-            response = filters.response(
-                stored_response(self.options, status, reason, headers, body, chunks)
-            )
-            if response is None:
-                return
-        except BaseException as exc:
-            filters.failed(exc)
-            raise
+        written = self._filters.interaction(
+            request,
+            stored_response(self.options, status, reason, headers, body, chunks),
+        )
+        if written is None:
+            return
+        incoming, response = written
         if response.chunks is not None:  # the scrubbing may have changed the body
             response.chunks, response.pauses = fit(
                 response.body,

@@ -115,19 +115,13 @@ class WebSocketCassette:
                 request.url,
             )
             return None
-        filters = self._filters
-        try:
-            incoming = filters.request(request)
-            if incoming is None:
-                return None
-            response = filters.response(CassetteResponse(status, reason, headers))
-            if response is None:
-                return None
-        except BaseException as exc:
-            filters.failed(exc)
-            raise
+        written = self._filters.interaction(
+            request, CassetteResponse(status, reason, headers)
+        )
+        if written is None:
+            return None
         conversation = WebSocketInteraction(
-            incoming, response, [], f"{self.options.path}, new websocket"
+            *written, [], f"{self.options.path}, new websocket"
         )
         with self._lock:
             self._new.append(conversation)

@@ -164,6 +164,7 @@ class Dispatcher:
         body: bytes,
         sender_thread: int | None = None,
         client_cert_subject: str | None = None,
+        normalized: URL | None = None,
     ) -> Outcome:
         """Answer one request: a reply, a pending async callback, ``PASSTHROUGH``
         (proxy it to the real network) or ``None`` to close the connection
@@ -182,9 +183,12 @@ class Dispatcher:
         route matches gets its n-th response (aiohttp's automatic resend of a
         request the server closed is not sent; see ``_adapters._aiohttp_resend``). The
         routes of every block in ``chain`` are tried, the most recent block
-        first.
+        first. ``normalized`` is ``url`` normalized, when the caller knows it
+        already.
         """
-        request = RecordedRequest.build(method, url, headers, body, client_cert_subject)
+        request = RecordedRequest.build(
+            method, url, headers, body, client_cert_subject, normalized
+        )
         chain = self.chain()
         for dispatcher in chain:
             with dispatcher.lock:

@@ -70,18 +70,28 @@ class RecordedRequest:
         headers: CIMultiDict[str] | CIMultiDictProxy[str],
         body: bytes,
         client_cert_subject: str | None = None,
+        normalized: URL | None = None,
     ) -> RecordedRequest:
-        frozen_headers = CIMultiDictProxy(CIMultiDict(headers))
+        """The record of a request received with ``headers``: a read-only
+        view of them is kept as it is (a server's parser made them for this
+        request), any other mapping is copied. ``normalized`` is
+        ``normalize_url(url)``, when the caller knows it already."""
+        if type(headers) is CIMultiDictProxy:
+            frozen_headers = headers
+        else:
+            frozen_headers = CIMultiDictProxy(CIMultiDict(headers))
         query: dict[str, list[str]] = {}
-        for name, value in url.query.items():
-            query.setdefault(name, []).append(value)
+        if url.raw_query_string:
+            for name, value in url.query.items():
+                query.setdefault(name, []).append(value)
         decoded = body
-        coding = frozen_headers.get("Content-Encoding")
-        if coding and body:
-            # kept as sent when it does not decode: captured_body shows it
-            with contextlib.suppress(ValueError):
-                decoded = decode_content(body, coding)
-        return cls(
+        if body:
+            coding = frozen_headers.get("Content-Encoding")
+            if coding:
+                # kept as sent when it does not decode: captured_body shows it
+                with contextlib.suppress(ValueError):
+                    decoded = decode_content(body, coding)
+        request = cls(
             method=method,
             url=url,
             headers=frozen_headers,
@@ -95,6 +105,9 @@ class RecordedRequest:
             decoded_body=decoded,
             client_cert_subject=client_cert_subject,
         )
+        if normalized is not None:
+            object.__setattr__(request, "_key", (method, normalized))
+        return request
 
     @property
     def key(self) -> RequestKey:
@@ -224,8 +237,10 @@ def _parse_form(
 
 
 def _parse_json(headers: CIMultiDictProxy[str], body: bytes) -> Any:
+    if not body:
+        return None
     mime = _mime(headers)
-    if not body or not (mime == "application/json" or mime.endswith("+json")):
+    if not (mime == "application/json" or mime.endswith("+json")):
         return None
     try:
         return _json.loads(body)

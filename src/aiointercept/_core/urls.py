@@ -37,9 +37,7 @@ def normalize_url(url: URL | str) -> URL:
         and url.raw_host is not None
         and _PLAIN_HOST.fullmatch(url.raw_host)
         and not url.raw_host.endswith(".")
-        and url.raw_path != "/"  # "http://h" and "http://h/" differ as text
-        and _PLAIN_PATH.fullmatch(url.raw_path)
-        and "/." not in url.raw_path  # dot segments are resolved
+        and is_canonical_path(url.raw_path)
         and url.explicit_port != _DEFAULT_PORTS.get(url.scheme)
     ):
         return url  # already canonical: the common case of a received request
@@ -59,6 +57,14 @@ def normalize_url(url: URL | str) -> URL:
     if query:
         return base.with_query(sorted(query.items()))
     return base
+
+
+def is_canonical_path(path: str) -> bool:
+    """Whether :func:`normalize_url` leaves the path ``path`` of a URL as it
+    is, when the rest of the URL is canonical: it uses only characters that
+    no encoding changes and has no dot segment, and it is not ``/`` alone
+    (``http://h`` and ``http://h/`` differ as text)."""
+    return path != "/" and "/." not in path and _PLAIN_PATH.fullmatch(path) is not None
 
 
 def plain_url(text: str, server_url: str | None) -> URL | None:

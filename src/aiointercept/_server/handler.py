@@ -30,6 +30,7 @@ from aiointercept._adapters import (
 from aiointercept._core.dispatch import Passthrough, PendingCallback, Streamed
 from aiointercept._core.replay import WebSocketScript
 from aiointercept._core.responses import Reply
+from aiointercept._core.urls import is_canonical_path, normalize_url
 from aiointercept._core.websocket_connections import PendingWebSocket
 from aiointercept._tls import subject_of
 
@@ -55,6 +56,11 @@ logger = logging.getLogger("aiointercept")
 #: before a WARNING on the ``aiointercept`` logger says what it waits for.
 #: Nothing is scheduled for a request that does not wait.
 HANG_WARNING_AFTER = 5.0
+
+#: How many request URLs (and their normalized forms) a block keeps, by the
+#: request target as received: a test requests the same few paths again and
+#: again, and each request would otherwise build and normalize its URL anew.
+URL_CACHE_SIZE = 256
 
 #: How many requests the blocks' servers have handled since the process
 #: started: [on a test's loop, on the server thread]. Each slot is counted by
@@ -112,6 +118,10 @@ class RequestHandler:
         self._own_ports = (url.port,)
         #: What ``m.tls()`` set for the block (the block's own mapping).
         self._tls = tls
+        #: The URL and the normalized URL of the requests received so far, by
+        #: origin (``None``: the block's own) and request target, up to
+        #: :data:`URL_CACHE_SIZE` of them.
+        self._urls: dict[tuple[str | None, str], tuple[URL, URL]] = {}
 
     def new_server(
         self, loop: asyncio.AbstractEventLoop, *, server_thread: bool
@@ -187,10 +197,11 @@ class RequestHandler:
     async def _handle(
         self, request: web.BaseRequest, server: WebServer
     ) -> web.StreamResponse:
-        body = await request.read()
+        body = await request.read() if request.can_read_body else b""
         tunnel = getattr(request.protocol, "tunnel", None)
-        url = self._request_url(request, tunnel)
-        proxied = tunnel is not None or not request.raw_path.startswith("/")
+        raw_path = request.raw_path
+        url, normalized = self._target(request, tunnel, raw_path)
+        proxied = tunnel is not None or not raw_path.startswith("/")
         if proxied:
             host, port = url.raw_host or "", url.port or 0
             if tunnel is None:  # a proxy request: the port rule of CONNECT
@@ -210,7 +221,7 @@ class RequestHandler:
             # https through the proxy: the tunnel's TLS may be mutual
             client_cert = _client_cert_subject(request.transport)
         outcome = self._dispatcher.dispatch(
-            request.method, url, headers, body, sender_thread, client_cert
+            request.method, url, headers, body, sender_thread, client_cert, normalized
         )
         if isinstance(outcome, PendingWebSocket):
             return await serve_websocket(request, outcome)
@@ -246,30 +257,52 @@ class RequestHandler:
         ):
             await server.until_closed(request.protocol)
 
-    def _request_url(self, request: web.BaseRequest, tunnel: Tunnel | None) -> URL:
-        base = self._url
-        raw_path = request.raw_path
+    def _target(
+        self, request: web.BaseRequest, tunnel: Tunnel | None, raw_path: str
+    ) -> tuple[URL, URL]:
+        """The URL ``request`` asked for (fragment-free) and its normalized
+        form, each built once per origin and request target."""
+        origin = None
         if self._external or tunnel is not None:
-            # the URL the client asked for: the scheme from the connection,
-            # the host (and any non-default port) from the Host header, else
-            # from the proxy's CONNECT
-            transport = request.transport
-            secure = transport is not None and transport.get_extra_info("sslcontext")
-            scheme = "https" if secure else "http"
-            host = request.headers.get("Host")
-            if not host:  # HTTP/1.0: the host the client connected to
-                target = tunnel or _connected_to(transport)
-                if target is not None:
-                    host = _authority(scheme, *target)
-            if host:
-                base = URL(f"{scheme}://{host}", encoded=True)
-        if raw_path.startswith("/"):
+            origin = self._origin(request, tunnel)
+        key = (origin, raw_path)
+        known = self._urls.get(key)
+        if known is not None:
+            return known
+        base = self._url if origin is None else URL(origin, encoded=True)
+        if raw_path[:1] == "/" and "?" not in raw_path and "#" not in raw_path:
+            url = base.with_path(raw_path, encoded=True)  # the common case
+        elif raw_path.startswith("/"):
             url = URL(f"{base}{raw_path}", encoded=True)
+            if url.raw_fragment:
+                url = url.with_fragment(None)
         elif "://" in raw_path:  # absolute-form request target
-            url = URL(raw_path, encoded=True)
+            url = URL(raw_path, encoded=True).with_fragment(None)
         else:  # asterisk-form ("OPTIONS *")
-            return base
-        return url.with_fragment(None) if url.raw_fragment else url
+            url = base
+        if origin is None and is_canonical_path(raw_path):
+            known = url, url  # the block's own URL is canonical
+        else:
+            known = url, normalize_url(url)
+        if len(self._urls) < URL_CACHE_SIZE:
+            self._urls[key] = known
+        return known
+
+    def _origin(self, request: web.BaseRequest, tunnel: Tunnel | None) -> str | None:
+        """``scheme://host[:port]`` as the client asked for it (with
+        ``mock_external_urls=True``, or through the proxy): the scheme from
+        the connection, the host (and any non-default port) from the
+        ``Host`` header, else from the proxy's ``CONNECT`` or the
+        interception; ``None`` when none tells (the block's own URL)."""
+        transport = request.transport
+        secure = transport is not None and transport.get_extra_info("sslcontext")
+        scheme = "https" if secure else "http"
+        host = request.headers.get("Host")
+        if not host:  # HTTP/1.0: the host the client connected to
+            target = tunnel or _connected_to(transport)
+            if target is not None:
+                host = _authority(scheme, *target)
+        return f"{scheme}://{host}" if host else None
 
     async def _wait(self, pending: PendingCallback) -> Reply | Streamed:
         """Wait for an async callback running on the test's loop.

@@ -52,6 +52,18 @@ async def write_reply(
     """Answer ``request`` with ``outcome``: wait its delay, then produce its
     fault or write it; ``hang()`` holds the connection open until the client
     closes it."""
+    if (
+        type(outcome) is Reply
+        and outcome.fault is None
+        and not outcome.delay
+        and outcome.compress is None
+    ):  # the common case: the reply as it is
+        return web.Response(
+            status=outcome.status,
+            reason=outcome.reason,
+            headers=outcome.headers,
+            body=outcome.body,
+        )
     reply = outcome.reply if isinstance(outcome, Streamed) else outcome
     if reply.delay:
         await asyncio.sleep(reply.delay)

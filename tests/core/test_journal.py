@@ -158,6 +158,33 @@ async def test_percent_encoded_url_is_found_under_the_decoded_url() -> None:
 
 
 @pytest.mark.anyio
+async def test_records_stay_right_past_the_urls_a_block_keeps_built() -> None:
+    # a block builds each request target's URL once, for the first few
+    # hundred targets: a repeated target, a new one beyond those, and targets
+    # that normalize differently keep their own records
+    async with aiointercept() as m:
+        m.get(re.compile(".*"), repeat=True)
+        async with httpx.AsyncClient() as client:
+            for i in range(300):
+                await client.get(f"{m.server_url}/n/{i}")
+            await client.get(f"{m.server_url}/n/0")
+            await client.get(f"{m.server_url}/n/0?b=2&a=1")
+            await client.get(f"{m.server_url}/n/299?b=2&a=1")
+            await client.get(f"{m.server_url}/caf%C3%A9")
+            await client.get(f"{m.server_url}/caf%C3%A9")
+    base = m.server_url
+    assert len(m.requests[("GET", URL(f"{base}/n/0"))]) == 2
+    assert len(m.requests[("GET", URL(f"{base}/n/299"))]) == 1
+    for path in ("/n/0", "/n/299"):
+        (with_query,) = m.requests[("GET", URL(f"{base}{path}?a=1&b=2"))]
+        assert with_query.kwargs["query"] == {"b": ["2"], "a": ["1"]}
+    assert [str(r.url) for r in m.requests[("GET", URL(f"{base}/café"))]] == [
+        f"{base}/caf%C3%A9"
+    ] * 2
+    assert len(m.requests) == 303
+
+
+@pytest.mark.anyio
 async def test_each_method_has_its_own_key() -> None:
     async with aiointercept() as m:
         m.get("/r")

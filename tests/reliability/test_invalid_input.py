@@ -142,6 +142,10 @@ EXTERNAL = "https://api.example.com"
 NAN = float("nan")
 CRLF = "\r\n"
 
+#: A document that contains itself.
+CIRCULAR: dict[str, object] = {}
+CIRCULAR["self"] = CIRCULAR
+
 CASES: list[Case] = [
     # -- aiointercept(...) ------------------------------------------------------
     constructor(
@@ -618,6 +622,13 @@ CASES: list[Case] = [
         TypeError,
         "payload is not JSON serializable",
         payload=object(),
+    ),
+    add(
+        "payload",
+        "a dict that contains itself",
+        TypeError,
+        "payload is not JSON serializable (Circular reference detected)",
+        payload=CIRCULAR,
     ),
     add(
         "json",

@@ -256,21 +256,36 @@ _JSON_ENCODER: Final = _json.JSONEncoder(allow_nan=False)
 _C_MAKE_ENCODER: Final[Any] = getattr(_json.encoder, "c_make_encoder", None)
 
 
+def _c_encoder(markers: dict[int, object] | None) -> Any:
+    """A C encoder that checks circular references with ``markers`` (or,
+    with ``None``, does not: one with no state, made once)."""
+    return _C_MAKE_ENCODER(
+        markers,
+        _JSON_ENCODER.default,
+        _json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ": ",
+        ", ",
+        False,  # sort_keys
+        False,  # skipkeys
+        False,  # allow_nan
+    )
+
+
+#: The encoder of every document, without the circular-reference checks,
+#: which only a document that recurses past the interpreter's limit needs.
+_FAST_ENCODER: Final[Any] = None if _C_MAKE_ENCODER is None else _c_encoder(None)
+
+
 def encode_json(value: object, name: str) -> bytes:
     try:
-        if _C_MAKE_ENCODER is None:  # pragma: no cover - a Python without _json
+        if _FAST_ENCODER is None:  # pragma: no cover - a Python without _json
             return _JSON_ENCODER.encode(value).encode("utf-8")
-        encode = _C_MAKE_ENCODER(
-            {},  # markers: circular references are reported
-            _JSON_ENCODER.default,
-            _json.encoder.encode_basestring_ascii,
-            None,  # indent
-            ": ",
-            ", ",
-            False,  # sort_keys
-            False,  # skipkeys
-            False,  # allow_nan
-        )
-        return "".join(encode(value, 0)).encode("utf-8")
+        try:
+            return "".join(_FAST_ENCODER(value, 0)).encode("utf-8")
+        except RecursionError:
+            # a circular reference, or a document nested too deep: encoded
+            # again with the checks, which tell the two apart
+            return "".join(_c_encoder({})(value, 0)).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} is not JSON serializable ({exc}): {value!r}") from exc

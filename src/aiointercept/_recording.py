@@ -170,18 +170,24 @@ def allowed_hosts(request: pytest.FixtureRequest) -> list[str] | None:
 
 
 @pytest.fixture(autouse=True)
-def block_network(
-    request: pytest.FixtureRequest,
-    record_mode: str,
-    vcr_markers: list[pytest.Mark],
-    disable_recording: bool,
-) -> Iterator[None]:
+def block_network(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``@pytest.mark.block_network`` or ``--block-network``, refuse the
     connections of a test that has no cassette (or that only replays) to any
     address outside this machine, but the allowed hosts'. A test marked
-    ``vcr`` gets the same from its cassette's block."""
+    ``vcr`` gets the same from its cassette's block.
+
+    Every test runs it: the fixtures it depends on (``record_mode``,
+    ``vcr_markers``, ``disable_recording``) are set up only for a test that
+    asks for a blocked network."""
+    if request.node.get_closest_marker(
+        "block_network"
+    ) is None and not request.config.getoption("block_network", False):
+        yield  # the common case: nothing asked
+        return
+    vcr_markers = request.getfixturevalue("vcr_markers")
+    record_mode = request.getfixturevalue("record_mode")
     if not _blocks(request, vcr_markers, record_mode) or (
-        vcr_markers and not disable_recording
+        vcr_markers and not request.getfixturevalue("disable_recording")
     ):
         yield
         return
@@ -193,17 +199,20 @@ def block_network(
 
 
 @pytest.fixture(autouse=True)
-def vcr(
-    request: pytest.FixtureRequest,
-    vcr_markers: list[pytest.Mark],
-    vcr_cassette_dir: str,
-    record_mode: str,
-    disable_recording: bool,
-) -> Iterator[Any]:
-    """The cassette of a test marked ``vcr``, or ``None``."""
-    if disable_recording or not vcr_markers:
+def vcr(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The cassette of a test marked ``vcr``, or ``None``.
+
+    Every test runs it: the fixtures it depends on (``vcr_markers``,
+    ``vcr_cassette_dir``, ``record_mode``, ``disable_recording``) are set up
+    only for a test marked ``vcr``."""
+    if request.node.get_closest_marker("vcr") is None or request.getfixturevalue(
+        "disable_recording"
+    ):
         yield None
         return
+    vcr_markers = request.getfixturevalue("vcr_markers")
+    vcr_cassette_dir = request.getfixturevalue("vcr_cassette_dir")
+    record_mode = request.getfixturevalue("record_mode")
     from .vcr import VCR
 
     options = _merged(request.getfixturevalue("vcr_config"), vcr_markers)

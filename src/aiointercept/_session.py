@@ -12,9 +12,9 @@ it, and then serves one test after another::
     session.end_test()               # its failures raised, its state dropped
     session.close()
 
-``options`` is an ``aiointercept`` instance that is never entered: its
-constructor has checked the configuration (``mock_external_urls``,
-passthrough, strictness, cassette) that the test gets. Async callbacks run on
+``options`` is the checked configuration (``mock_external_urls``,
+passthrough, strictness, cassette) that the test gets: what an
+``aiointercept(...)`` instance holds, or :func:`default_options`. Async callbacks run on
 the loop of the test that registers them. :func:`finish_test` ends a test on
 an instance that no session serves (a project's own ``aiointercept_server``
 fixture, as aiointercept 1.0.0 documented it).
@@ -22,14 +22,27 @@ fixture, as aiointercept 1.0.0 documented it).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ._block import server_type
+from ._settings import strictness
 
 if TYPE_CHECKING:
     from ._mock import aiointercept
+    from ._options import Options
 
-__all__ = ["SharedSession", "finish_test"]
+__all__ = ["SharedSession", "default_options", "finish_test"]
+
+
+@functools.cache
+def default_options() -> Options:
+    """What ``aiointercept()`` holds, checked once: a test without a marker
+    gets it (building an instance per test would cost more than the rest of
+    the test's set-up)."""
+    from ._mock import aiointercept
+
+    return aiointercept()._options
 
 
 class SharedSession:
@@ -72,18 +85,20 @@ class SharedSession:
         if server is not None:
             server.stop_blocking()
 
-    def begin_test(self, options: aiointercept) -> None:
+    def begin_test(self, options: Options) -> None:
         """Serve the next test with the configuration of ``options``, starting
-        from no routes and no records."""
+        from no routes and no records; strictness left unset follows the
+        suite's default, as at the test's start."""
         mock = self.mock
-        mock._options = options._options
+        mock._options = options
         mock.mock_external_urls = options.mock_external_urls
         mock.passthrough = options.passthrough
         mock.passthrough_unmatched = options.passthrough_unmatched
         mock.block_network = options.block_network
         mock.callback_start_timeout = options.callback_start_timeout
-        mock.assert_all_called = options.assert_all_called
-        mock.assert_all_matched = options.assert_all_matched
+        mock.assert_all_called, mock.assert_all_matched = strictness.resolve(
+            *options.strict
+        )
         dispatcher = mock._dispatcher
         dispatcher.passthrough_unmatched = options.passthrough_unmatched
         dispatcher.callback_start_timeout = options.callback_start_timeout

@@ -34,6 +34,7 @@ from ._settings import RECORD_MODES, strictness
 
 if TYPE_CHECKING:
     from . import aiointercept
+    from ._options import Options
 
 __all__ = ["aiointercept_mock", "aiointercept_server"]
 
@@ -258,12 +259,14 @@ def aiointercept_proxy_env(
     return variables
 
 
-def _options(node: pytest.Item | Any) -> aiointercept:
+def _options(node: pytest.Item | Any) -> Options:
+    """The configuration that the test's marker gives ``aiointercept_mock``."""
     from . import aiointercept
+    from ._session import default_options
 
     marker = node.get_closest_marker(_MARKER)
     if marker is None:
-        return aiointercept()
+        return default_options()
     if marker.args:
         raise TypeError(
             f"@pytest.mark.{_MARKER} takes keyword arguments only, got {marker.args!r}"
@@ -285,7 +288,7 @@ def _options(node: pytest.Item | Any) -> aiointercept:
         mode = node.config.getoption("record_mode", None)
         if mode is not None:
             kwargs["record_mode"] = mode
-    return aiointercept(**kwargs)
+    return aiointercept(**kwargs)._options
 
 
 def default_cassette(node: pytest.Item | Any) -> Path:

@@ -402,3 +402,47 @@ def test_extra_cassettes_rewrite_matchers_misses_and_the_network_guard(
     private = run(pytester, *OFF, "--allow-private-ips", "--co", "test_options.py")
     assert private.ret == pytest.ExitCode.USAGE_ERROR
     private.stderr.fnmatch_lines(["*allow_private_ips (--allow-private-ips) is not*"])
+
+
+def test_a_test_without_the_markers_sets_up_none_of_the_surfaces_fixtures(
+    pytester: pytest.Pytester,
+) -> None:
+    """Every test runs the autouse ``vcr`` and ``block_network`` fixtures; the
+    fixtures they depend on are set up only for a test that uses them."""
+    pytester.makeconftest(
+        """
+import pytest
+
+
+@pytest.fixture
+def record_mode():
+    raise AssertionError("record_mode was set up")
+
+
+@pytest.fixture
+def vcr_markers():
+    raise AssertionError("vcr_markers was set up")
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir():
+    raise AssertionError("vcr_cassette_dir was set up")
+"""
+    )
+    pytester.makepyfile(
+        """
+import pytest
+
+
+def test_plain():
+    assert True
+
+
+@pytest.mark.block_network
+def test_blocked():
+    assert True
+"""
+    )
+    result = pytester.runpytest_subprocess(*OFF)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_blocked*"])

@@ -342,13 +342,14 @@ def _httpx(backend: str) -> Callable[[Sizes, int], Samples]:
 
 def _external_httpx(backend: str) -> Callable[[Sizes, int], Samples]:
     """``mock_external_urls=True`` with ``httpx.AsyncClient`` and the hard-coded
-    ``https://api.example.test/x``, under ``anyio.run(..., backend=backend)``:
-    lifecycle (asyncio only) and sequential.
+    ``http://api.example.test/x``, under ``anyio.run(..., backend=backend)``:
+    lifecycle (asyncio only) and sequential. Plain http, as respx's rows and
+    the floor's: respx makes no TLS handshake (the ``https`` rows measure TLS).
 
     The clients get one SSL context made in advance, as in :func:`_httpx`.
     """
     context = ssl.create_default_context()
-    url = f"{EXTERNAL_HTTPS_BASE}/x"
+    url = f"{EXTERNAL_BASE}/x"
 
     async def request(client: httpx.AsyncClient) -> None:
         resp = await client.get(url)

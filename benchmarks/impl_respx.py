@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from benchmarks._harness import (
-    EXTERNAL_HTTPS_BASE,
+    EXTERNAL_BASE,
     PAYLOAD,
     Samples,
     Sizes,
@@ -33,7 +33,9 @@ from benchmarks._harness import (
 #: its own virtualenv.
 respx: Any = None
 
-URL = f"{EXTERNAL_HTTPS_BASE}/x"
+#: Plain http, as aiointercept's ``external_httpx`` rows and their floor: respx
+#: makes no TLS handshake (the ``https`` rows measure TLS).
+URL = f"{EXTERNAL_BASE}/x"
 
 
 async def _request(client: httpx.AsyncClient) -> None:

@@ -198,7 +198,7 @@ ROW_DESCRIPTIONS = {
     "lifecycle_external_httpx": (
         "lifecycle_external with a new ``httpx.AsyncClient`` (SSL context made "
         "in advance, as in lifecycle_httpx_asyncio) and the hard-coded "
-        "``https://api.example.test/x``, under ``anyio.run(..., "
+        "``http://api.example.test/x``, under ``anyio.run(..., "
         "backend='asyncio')``. respx: ``with respx.mock() as router``, "
         "``router.get(url).respond(json=...)``, the same GET, then the route's "
         "one call checked for URL and method. Floor: a fresh ``aiohttp.web`` "
@@ -207,7 +207,7 @@ ROW_DESCRIPTIONS = {
         "decoded (httpx, and so respx, encodes it without spaces)."
     ),
     "sequential_external_httpx": (
-        f"{_SIZES.sequential} GETs of ``https://api.example.test/x`` on one "
+        f"{_SIZES.sequential} GETs of ``http://api.example.test/x`` on one "
         "``httpx.AsyncClient`` under asyncio, ``mock_external_urls=True``; "
         "respx: in one ``respx.mock()`` block; floor: a plain server on "
         "127.0.0.1."
@@ -1369,8 +1369,10 @@ def write_docs(report: dict[str, Any], collected: dict[str, Collected]) -> None:
             "with no server and no socket; it is called with "
             "``http://api.example.test/...`` URLs. respx does the same for httpx, "
             "patching httpcore's connection pools; it is called with "
-            "``https://api.example.test/...`` URLs, as aiointercept is in the "
-            "``external_httpx`` rows, with ``mock_external_urls=True``. vcrpy "
+            "``http://api.example.test/...`` URLs, as aiointercept is in the "
+            "``external_httpx`` rows, with ``mock_external_urls=True``: plain "
+            "http, as in the floor of those rows, since respx makes no TLS "
+            "handshake (the ``https`` rows measure TLS against a TLS floor). vcrpy "
             "and cassetter patch the clients too, and replay their cassettes in "
             "them; they are measured on the cassette rows only "
             "(``replay_cassette*``, ``cassette_*``), with the same cassette "

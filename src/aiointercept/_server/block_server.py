@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from yarl import URL
 
 from aiointercept._adapters._aiohttp_resend import resend_guard
@@ -253,20 +254,50 @@ class BlockServer:
             return
         self._close_sockets(server, listeners)
         were_open = close_connections(server)
-        # in a task of its own, which a cancellation of this one cannot cut
-        # short
-        stopped = Signal(self._test_loop)
-        home.create_task(self._close_late_home(server, stopped))
-        await stopped.wait()
-        if were_open:
-            # a client of this loop sees its pooled connection end before it
-            # can send on it again: the end, sent at once over loopback, is
-            # read in the loop's next turn, and this task resumes in the one
-            # after; a TLS client's layer passes the end on one turn later
+        # a client of this loop sees its pooled connection end before it can
+        # send on it again (see _turns_to_see_the_end)
+        if self._web_server is None:
+            # none taken over (none can be now: the sockets are closed), so
+            # nothing waits for the server thread: the connections still being
+            # made are closed here, at no cost of a task or a thread's signal
+            late = await self._close_late_here(server)
+            # the two turns that closing them waited count for the others
+            turns = max(
+                _turns_to_see_the_end(late), _turns_to_see_the_end(were_open) - 2
+            )
+        else:
+            # in a task of its own, which a cancellation of this one cannot
+            # cut short
+            stopped = Signal(self._test_loop)
+            home.create_task(self._close_late_home(server, stopped))
+            await stopped.wait()
+            turns = _turns_to_see_the_end(were_open)
+        for _ in range(turns):
             await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            if were_open == TLS_OPEN:
-                await asyncio.sleep(0)
+
+    async def _close_late_here(self, server: WebServer) -> int:
+        """In the exiting task, which no cancellation cuts short (as
+        :func:`.wait_shielded` does: anyio's is held off, asyncio's let
+        through once done): close the connections the test's loop was still
+        making (see :func:`.close_late_connections`), then release the
+        block's part of the server thread. What :func:`.close_connections`
+        answered for them."""
+        cancelled: BaseException | None = None
+        try:
+            with anyio.CancelScope(shield=True):
+                for _ in range(2):
+                    try:
+                        await asyncio.sleep(0)
+                    except asyncio.CancelledError as exc:  # a turn has passed
+                        cancelled = exc
+        finally:
+            try:
+                late = close_connections(server)
+            finally:
+                self._release()
+        if cancelled is not None:
+            raise cancelled
+        return late
 
     async def _close_late_home(self, server: WebServer, stopped: Signal) -> None:
         """On the test's loop, once its listening sockets are closed: close
@@ -456,3 +487,14 @@ class BlockServer:
             finally:
                 self._release()
                 stopped.set()
+
+
+def _turns_to_see_the_end(were_open: int) -> int:
+    """How many turns of the test's loop its clients need to see the end of
+    connections :func:`.close_connections` closed (``were_open``, what it
+    answered): the end is read in the next turn, and the task that waits
+    resumes in the one after; a TLS client's layer passes it on one turn
+    later."""
+    if not were_open:
+        return 0
+    return 3 if were_open == TLS_OPEN else 2

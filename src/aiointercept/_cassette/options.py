@@ -32,6 +32,7 @@ __all__ = [
     "RecordMode",
     "RequestHook",
     "ResponseHook",
+    "cassette_defaults",
     "check_cassette_options",
 ]
 
@@ -160,6 +161,14 @@ _FLAGS = (
     "record_on_exception",
     "stream_timing",
 )
+
+
+def cassette_defaults(arguments: Mapping[str, object]) -> bool:
+    """Whether the cassette ``arguments`` are all left at their defaults (the
+    objects of :data:`CASSETTE_DEFAULTS` themselves), and named as there."""
+    return arguments.keys() <= CASSETTE_DEFAULTS.keys() and all(
+        value is CASSETTE_DEFAULTS[name] for name, value in arguments.items()
+    )
 
 
 def check_cassette_options(

@@ -261,9 +261,10 @@ class BlockServer:
             # nothing waits for the server thread: the connections still being
             # made are closed here, at no cost of a task or a thread's signal
             late = await self._close_late_here(server)
-            # the two turns that closing them waited count for the others
+            # the turns that closing them waited count for the others
             turns = max(
-                _turns_to_see_the_end(late), _turns_to_see_the_end(were_open) - 2
+                _turns_to_see_the_end(late),
+                _turns_to_see_the_end(were_open) - _MADE_AND_CLOSED,
             )
         else:
             # in a task of its own, which a cancellation of this one cannot
@@ -278,14 +279,14 @@ class BlockServer:
     async def _close_late_here(self, server: WebServer) -> int:
         """In the exiting task, which no cancellation cuts short (as
         :func:`.wait_shielded` does: anyio's is held off, asyncio's let
-        through once done): close the connections the test's loop was still
-        making (see :func:`.close_late_connections`), then release the
-        block's part of the server thread. What :func:`.close_connections`
-        answered for them."""
+        through once done): wait until the connections the test's loop was
+        still making are made, and closed (see :data:`_MADE_AND_CLOSED`),
+        then close what is still open and release the block's part of the
+        server thread. What :func:`.close_connections` answered then."""
         cancelled: BaseException | None = None
         try:
             with anyio.CancelScope(shield=True):
-                for _ in range(2):
+                for _ in range(_MADE_AND_CLOSED):
                     try:
                         await asyncio.sleep(0)
                     except asyncio.CancelledError as exc:  # a turn has passed
@@ -487,6 +488,14 @@ class BlockServer:
             finally:
                 self._release()
                 stopped.set()
+
+
+#: How many turns of the test's loop a connection it has just accepted
+#: needs to be made, and closed if its server has closed: asyncio makes its
+#: protocol and transport at the next turn, calls ``connection_made`` at the
+#: one after (where a :class:`.Door` on a closed server aborts it), and
+#: closes its socket at the third.
+_MADE_AND_CLOSED = 3
 
 
 def _turns_to_see_the_end(were_open: int) -> int:

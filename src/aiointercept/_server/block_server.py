@@ -29,7 +29,9 @@ from .handler import RequestHandler
 from .proxy import Proxy
 from .sockets import (
     TLS_OPEN,
+    ListeningSocket,
     WebServer,
+    being_made,
     closable_now,
     close_connections,
     close_late_connections,
@@ -98,7 +100,7 @@ class BlockServer:
         self.home_native_id: int | None = None
         self._home_server: WebServer | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
-        self._sockets: list[socket.socket] = []
+        self._sockets: list[ListeningSocket] = []
         self._ports: list[int] = []
         self._sockets_lock = threading.Lock()
         self._sockets_closed = False
@@ -142,15 +144,14 @@ class BlockServer:
         server = self._home_server
         return 0 if server is None else server.accepted
 
-    def _bind(self) -> list[socket.socket]:
+    def _bind(self) -> list[ListeningSocket]:
         sockets = [listen()]
-        port = sockets[0].getsockname()[1]
-        self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        self._ports = [sock.getsockname()[1] for sock in sockets]
+        self.url = URL.build(scheme="http", host="127.0.0.1", port=self._ports[0])
         self._handler = RequestHandler(
             self._dispatcher, self.url, self._external, self._proxy, self._tls
         )
         # aiohttp must not resend a request that a fault ended here
-        self._ports = [sock.getsockname()[1] for sock in sockets]
         resend_guard.track(self._ports)
         return sockets
 
@@ -224,7 +225,7 @@ class BlockServer:
         assert self.url is not None
         return self.url
 
-    def _begin(self, sockets: list[socket.socket]) -> None:
+    def _begin(self, sockets: list[ListeningSocket]) -> None:
         assert self._loop is not None
         server = self._web_server = self._new_server(self._loop, server_thread=True)
         self._serving = self._loop.create_task(serve(self._loop, server, sockets))
@@ -259,13 +260,18 @@ class BlockServer:
         if self._web_server is None:
             # none taken over (none can be now: the sockets are closed), so
             # nothing waits for the server thread: the connections still being
-            # made are closed here, at no cost of a task or a thread's signal
-            late = await self._close_late_here(server)
-            # the turns that closing them waited count for the others
-            turns = max(
-                _turns_to_see_the_end(late),
-                _turns_to_see_the_end(were_open) - _MADE_AND_CLOSED,
-            )
+            # made, if any, are closed here, at no cost of a task or a thread's
+            # signal
+            if being_made(server, self._sockets, home):
+                late = await self._close_late_here(server)
+                # the turns that closing them waited count for the others
+                turns = max(
+                    _turns_to_see_the_end(late),
+                    _turns_to_see_the_end(were_open) - _MADE_AND_CLOSED,
+                )
+            else:
+                self._release()
+                turns = _turns_to_see_the_end(were_open)
         else:
             # in a task of its own, which a cancellation of this one cannot
             # cut short
@@ -492,9 +498,9 @@ class BlockServer:
 
 #: How many turns of the test's loop a connection it has just accepted
 #: needs to be made, and closed if its server has closed: asyncio makes its
-#: protocol and transport at the next turn, calls ``connection_made`` at the
-#: one after (where a :class:`.Door` on a closed server aborts it), and
-#: closes its socket at the third.
+#: protocol and transport at the next turn (see :func:`.being_made`), calls
+#: ``connection_made`` at the one after (where a :class:`.Door` on a closed
+#: server aborts it), and closes its socket at the third.
 _MADE_AND_CLOSED = 3
 
 

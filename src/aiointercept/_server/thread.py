@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -113,7 +113,7 @@ class _Engine:
         with self._lock:
             self._adopted.add(server)
 
-    def watch(self, server: BlockServer, sockets: list[socket.socket]) -> None:
+    def watch(self, server: BlockServer, sockets: Sequence[socket.socket]) -> None:
         """Watch ``server``'s listening ``sockets`` from now on (any thread,
         after :meth:`acquire`; wakes nothing where there is epoll)."""
         with self._lock:

@@ -166,9 +166,11 @@ _FLAGS = (
 def cassette_defaults(arguments: Mapping[str, object]) -> bool:
     """Whether the cassette ``arguments`` are all left at their defaults (the
     objects of :data:`CASSETTE_DEFAULTS` themselves), and named as there."""
-    return arguments.keys() <= CASSETTE_DEFAULTS.keys() and all(
-        value is CASSETTE_DEFAULTS[name] for name, value in arguments.items()
-    )
+    defaults = CASSETTE_DEFAULTS
+    # a list, not a generator: one call rather than one resumption each
+    return arguments.keys() <= defaults.keys() and not [
+        name for name, value in arguments.items() if value is not defaults[name]
+    ]
 
 
 def check_cassette_options(

@@ -28,7 +28,7 @@ from aiointercept._adapters._aiohttp_resend import resend_guard
 from .handler import RequestHandler
 from .proxy import Proxy
 from .sockets import (
-    TLS_OPEN,
+    MADE_AND_CLOSED,
     ListeningSocket,
     WebServer,
     being_made,
@@ -41,6 +41,7 @@ from .sockets import (
     serve,
     shut_down,
     stop_listening,
+    turns_to_see_the_end,
 )
 from .thread import Signal, engine
 from .watch import thread_clock
@@ -256,7 +257,7 @@ class BlockServer:
         self._close_sockets(server, listeners)
         were_open = close_connections(server)
         # a client of this loop sees its pooled connection end before it can
-        # send on it again (see _turns_to_see_the_end)
+        # send on it again (see turns_to_see_the_end)
         if self._web_server is None:
             # none taken over (none can be now: the sockets are closed), so
             # nothing waits for the server thread: the connections still being
@@ -266,19 +267,19 @@ class BlockServer:
                 late = await self._close_late_here(server)
                 # the turns that closing them waited count for the others
                 turns = max(
-                    _turns_to_see_the_end(late),
-                    _turns_to_see_the_end(were_open) - _MADE_AND_CLOSED,
+                    turns_to_see_the_end(late),
+                    turns_to_see_the_end(were_open) - MADE_AND_CLOSED,
                 )
             else:
                 self._release()
-                turns = _turns_to_see_the_end(were_open)
+                turns = turns_to_see_the_end(were_open)
         else:
             # in a task of its own, which a cancellation of this one cannot
             # cut short
             stopped = Signal(self._test_loop)
             home.create_task(self._close_late_home(server, stopped))
             await stopped.wait()
-            turns = _turns_to_see_the_end(were_open)
+            turns = turns_to_see_the_end(were_open)
         for _ in range(turns):
             await asyncio.sleep(0)
 
@@ -286,13 +287,13 @@ class BlockServer:
         """In the exiting task, which no cancellation cuts short (as
         :func:`.wait_shielded` does: anyio's is held off, asyncio's let
         through once done): wait until the connections the test's loop was
-        still making are made, and closed (see :data:`_MADE_AND_CLOSED`),
+        still making are made, and closed (see :data:`.MADE_AND_CLOSED`),
         then close what is still open and release the block's part of the
         server thread. What :func:`.close_connections` answered then."""
         cancelled: BaseException | None = None
         try:
             with anyio.CancelScope(shield=True):
-                for _ in range(_MADE_AND_CLOSED):
+                for _ in range(MADE_AND_CLOSED):
                     try:
                         await asyncio.sleep(0)
                     except asyncio.CancelledError as exc:  # a turn has passed
@@ -494,22 +495,3 @@ class BlockServer:
             finally:
                 self._release()
                 stopped.set()
-
-
-#: How many turns of the test's loop a connection it has just accepted
-#: needs to be made, and closed if its server has closed: asyncio makes its
-#: protocol and transport at the next turn (see :func:`.being_made`), calls
-#: ``connection_made`` at the one after (where a :class:`.Door` on a closed
-#: server aborts it), and closes its socket at the third.
-_MADE_AND_CLOSED = 3
-
-
-def _turns_to_see_the_end(were_open: int) -> int:
-    """How many turns of the test's loop its clients need to see the end of
-    connections :func:`.close_connections` closed (``were_open``, what it
-    answered): the end is read in the next turn, and the task that waits
-    resumes in the one after; a TLS client's layer passes it on one turn
-    later."""
-    if not were_open:
-        return 0
-    return 3 if were_open == TLS_OPEN else 2

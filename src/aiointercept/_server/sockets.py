@@ -25,6 +25,7 @@ from aiohttp.web import RequestHandler
 from .connection import Door, Gate, Tunnel
 
 __all__ = [
+    "MADE_AND_CLOSED",
     "SHUTDOWN_TIMEOUT",
     "TLS_OPEN",
     "ListeningSocket",
@@ -41,6 +42,7 @@ __all__ = [
     "shut_down",
     "socket_of",
     "stop_listening",
+    "turns_to_see_the_end",
 ]
 
 #: How long in-flight handlers get to finish when a block's server stops.
@@ -329,6 +331,25 @@ def being_made(
     if not isinstance(loop, asyncio.SelectorEventLoop):
         return True
     return sum(sock.accepts for sock in sockets) != server.made
+
+
+#: How many turns of a loop a connection it has just accepted needs to be
+#: made, and closed if its server has closed: asyncio makes its protocol and
+#: transport at the next turn (see :func:`being_made`), calls
+#: ``connection_made`` at the one after (where a :class:`~.connection.Door`
+#: on a closed server aborts it), and closes its socket at the third.
+MADE_AND_CLOSED = 3
+
+
+def turns_to_see_the_end(were_open: int) -> int:
+    """How many turns of a loop its clients need to see the end of
+    connections :func:`close_connections` closed (``were_open``, what it
+    answered): the end is read in the next turn, and the task that waits
+    resumes in the one after; a TLS client's layer passes it on one turn
+    later."""
+    if not were_open:
+        return 0
+    return 3 if were_open == TLS_OPEN else 2
 
 
 async def close_late_connections(server: WebServer) -> None:

@@ -27,6 +27,7 @@ from ._children import ChildFiles
 from ._core.diagnostics import strict_failure
 from ._core.dispatch import Dispatcher
 from ._core.handles import RegisteredRoute
+from ._core.urls import known_base
 from ._reach import (
     OutsideRoutes,
     report_unreachable,
@@ -194,6 +195,7 @@ class BlockLifecycle:
         self._sync_block = True
         self._dispatcher.test_loop = None  # bound to a running loop on first use
         self._server_url = str(url).rstrip("/")
+        known_base(self._server_url, url)
         try:
             self._load_cassette()
             self._intercept()
@@ -254,6 +256,7 @@ class BlockLifecycle:
         self._server_url = self._dispatcher.journal.requests.base_url = str(url).rstrip(
             "/"
         )
+        known_base(self._server_url, url)
         try:
             self._load_cassette()
             self._intercept()

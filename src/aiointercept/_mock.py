@@ -50,7 +50,7 @@ from ._core.keywords import NoMoreKeywords, unexpected_keywords
 from ._core.registration import Registry
 from ._core.request import RecordedRequest, RequestKey
 from ._decorator import decorate
-from ._options import check_options
+from ._options import CALLBACK_START_TIMEOUT, check_options
 from ._settings import strictness
 from ._tls import TlsFault, TlsSettings, authority, check_client_ca, check_tls_fault
 
@@ -149,7 +149,7 @@ class aiointercept(BlockLifecycle, Registry, CallCountAssertions):
         passthrough_unmatched: bool = False,
         param: str | None = None,
         *,
-        callback_start_timeout: float = 5.0,
+        callback_start_timeout: float = CALLBACK_START_TIMEOUT,
         assert_all_called: bool | None = None,
         assert_all_matched: bool | None = None,
         block_network: bool = True,

@@ -11,9 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._adapters import PassthroughHost
-from ._cassette.options import CassetteOptions, check_cassette_options
+from ._cassette.options import (
+    CassetteOptions,
+    cassette_defaults,
+    check_cassette_options,
+)
 
-__all__ = ["Options", "check_options"]
+__all__ = ["CALLBACK_START_TIMEOUT", "Options", "check_options"]
+
+#: ``callback_start_timeout``'s default, in seconds.
+CALLBACK_START_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,59 @@ def check_options(
     cassette_arguments: Mapping[str, object],
 ) -> Options:
     """Check the arguments of ``aiointercept(...)``."""
+    global _DEFAULT_OPTIONS
+    # what most instances are given: every argument left out (each checked
+    # by identity, or by type and value, so that no other value passes)
+    defaults = (
+        mock_external_urls is False
+        and passthrough is None
+        and passthrough_unmatched is False
+        and param is None
+        and type(callback_start_timeout) is float
+        and callback_start_timeout == CALLBACK_START_TIMEOUT
+        and assert_all_called is None
+        and assert_all_matched is None
+        and block_network is True
+        and cassette is None
+        and cassette_defaults(cassette_arguments)
+    )
+    if defaults and _DEFAULT_OPTIONS is not None:
+        return _DEFAULT_OPTIONS
+    options = _check_options(
+        mock_external_urls,
+        passthrough,
+        passthrough_unmatched,
+        param,
+        callback_start_timeout=callback_start_timeout,
+        assert_all_called=assert_all_called,
+        assert_all_matched=assert_all_matched,
+        block_network=block_network,
+        cassette=cassette,
+        cassette_arguments=cassette_arguments,
+    )
+    if defaults:
+        _DEFAULT_OPTIONS = options
+    return options
+
+
+#: What :func:`check_options` answers when every argument is left out: the
+#: options are immutable, so every such instance shares them.
+_DEFAULT_OPTIONS: Options | None = None
+
+
+def _check_options(
+    mock_external_urls: object,
+    passthrough: object,
+    passthrough_unmatched: object,
+    param: object,
+    *,
+    callback_start_timeout: object,
+    assert_all_called: object,
+    assert_all_matched: object,
+    block_network: object,
+    cassette: object,
+    cassette_arguments: Mapping[str, object],
+) -> Options:
     if callable(mock_external_urls):
         raise TypeError(
             "aiointercept is a decorator factory: write @aiointercept() (with "

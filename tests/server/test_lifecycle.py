@@ -323,14 +323,17 @@ async def test_a_connection_being_made_as_an_asyncio_block_stops_is_closed_with_
     loop = asyncio.get_running_loop()
     test_thread = threading.get_ident()
     being_made = asyncio.Event()
+    taken_over = False
     web_server = internals.server_sockets.WebServer
     make_door = web_server.protocol_factory
 
     def door(self: Any) -> Any:
+        nonlocal taken_over
         if threading.get_ident() == test_thread:
             # the test resumes at the next turn, before the connection is made
             being_made.set()
         else:  # the server thread took it over (a loaded machine)
+            taken_over = True
             loop.call_soon_threadsafe(being_made.set)
         return make_door(self)
 
@@ -341,16 +344,63 @@ async def test_a_connection_being_made_as_an_asyncio_block_stops_is_closed_with_
             client.connect(("127.0.0.1", port_of(m.server_url)))
             with anyio.fail_after(5):
                 await being_made.wait()
+        assert await end_after_exit(client, taken_over) == b""
+
+
+@pytest.mark.anyio
+@asyncio_only
+async def test_a_connection_accepted_as_an_asyncio_block_stops_is_closed_by_its_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The test's loop has just taken a connection from the block's socket
+    (it makes it at its next turns) when the block leaves: the connection is
+    closed by the time the exit returns, whatever the loop does next."""
+    loop = asyncio.get_running_loop()
+    test_thread = threading.get_ident()
+    accepted = asyncio.Event()
+    taken_over = False
+    accept = socket.socket.accept
+
+    def accepting(self: socket.socket) -> tuple[socket.socket, Any]:
+        nonlocal taken_over
+        connection = accept(self)
+        if threading.get_ident() == test_thread:
+            # the test resumes at the next turn, before the loop makes it
+            accepted.set()
+        else:  # the server thread took it over (a loaded machine)
+            taken_over = True
+            loop.call_soon_threadsafe(accepted.set)
+        return connection
+
+    monkeypatch.setattr(socket.socket, "accept", accepting)
+    with socket.socket() as client:
+        async with aiointercept() as m:
+            client.connect(("127.0.0.1", port_of(m.server_url)))
+            with anyio.fail_after(5):
+                await accepted.wait()
+        assert await end_after_exit(client, taken_over) == b""
+
+
+async def end_after_exit(client: socket.socket, taken_over: bool) -> bytes | None:
+    """What the server has sent on ``client`` by the time the block's exit
+    has returned, its loop not having turned since (see :func:`end_of`); a
+    connection the server thread took over is waited for a while."""
+    if taken_over:
         client.settimeout(5)
-        assert await anyio.to_thread.run_sync(end_of, client) == b""
+        return await anyio.to_thread.run_sync(end_of, client)
+    client.setblocking(False)
+    return end_of(client)
 
 
-def end_of(client: socket.socket) -> bytes:
-    """What the server sends next on ``client``: ``b""`` when it has closed."""
+def end_of(client: socket.socket) -> bytes | None:
+    """What the server sends next on ``client``: ``b""`` when it has closed;
+    ``None`` when a non-blocking ``client`` has nothing to read yet."""
     try:
         return client.recv(1)
     except ConnectionResetError:
         return b""
+    except BlockingIOError:
+        return None
 
 
 @pytest.mark.anyio

@@ -32,6 +32,7 @@ __all__ = [
     "RecordMode",
     "RequestHook",
     "ResponseHook",
+    "cassette_defaults",
     "check_cassette_options",
 ]
 
@@ -160,6 +161,16 @@ _FLAGS = (
     "record_on_exception",
     "stream_timing",
 )
+
+
+def cassette_defaults(arguments: Mapping[str, object]) -> bool:
+    """Whether the cassette ``arguments`` are all left at their defaults (the
+    objects of :data:`CASSETTE_DEFAULTS` themselves), and named as there."""
+    defaults = CASSETTE_DEFAULTS
+    # a list, not a generator: one call rather than one resumption each
+    return arguments.keys() <= defaults.keys() and not [
+        name for name, value in arguments.items() if value is not defaults[name]
+    ]
 
 
 def check_cassette_options(

@@ -166,6 +166,15 @@ class CallSpec:
         params: object = None,
         url: URL | None = None,
     ) -> CallSpec:
+        if (
+            data is None
+            and json is None
+            and headers is None
+            and strict_headers is False
+            and params is None
+            and url is None
+        ):
+            return _NO_EXPECTATION  # the common case, with nothing to check
         # unittest.mock.ANY (aiointercept 1.0.0, aioresponses) checks nothing
         data, json, headers = (None if is_any(v) else v for v in (data, json, headers))
         if not isinstance(strict_headers, bool):
@@ -212,6 +221,11 @@ class CallSpec:
             if mismatch is not None:
                 reasons.append(mismatch)
         return reasons
+
+
+#: What an assertion given no expectation checks: nothing but the URL and
+#: method it names.
+_NO_EXPECTATION = CallSpec(())
 
 
 def expected_key(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 
 from yarl import URL
@@ -96,7 +95,15 @@ def plain_url(text: str, server_url: str | None) -> URL | None:
     return base.with_path(path, encoded=True)
 
 
-@functools.lru_cache(maxsize=256)
+def known_base(prefix: str, base: URL) -> None:
+    """``base`` is the normalized URL of ``prefix``, a ``scheme://authority``
+    that normalizing leaves as it is: a block's own address, built from its
+    parts (so :func:`plain_url` need not parse it; a registration of each
+    block's first route would, since each block has a port of its own)."""
+    if base.explicit_port != _DEFAULT_PORTS.get(base.scheme):  # else not canonical
+        _remember(prefix, base)
+
+
 def _canonical_base(prefix: str) -> URL | None:
     """``scheme://authority`` as a normalized URL, when normalizing leaves the
     text as it is; else ``None``.
@@ -104,14 +111,33 @@ def _canonical_base(prefix: str) -> URL | None:
     The prefix has no user, query or fragment (see :func:`plain_url`), so of
     :func:`normalize_url`'s rules only two could change it: a default port
     given explicitly, and a trailing dot; every other difference shows in
-    the text that yarl gives back. (Each block has a port, and so a prefix,
-    of its own: this runs once per block.)"""
+    the text that yarl gives back."""
     try:
-        base = URL(prefix + "/")
+        return _BASES[prefix]
+    except KeyError:
+        pass
+    try:
+        base: URL | None = URL(prefix + "/")
     except (TypeError, ValueError):  # reported by the general path
-        return None
-    if base.explicit_port == _DEFAULT_PORTS.get(base.scheme) or (
-        base.raw_host or ""
-    ).endswith("."):
-        return None
-    return base if str(base) == prefix + "/" else None
+        base = None
+    if base is not None and (
+        base.explicit_port == _DEFAULT_PORTS.get(base.scheme)
+        or (base.raw_host or "").endswith(".")
+        or str(base) != prefix + "/"
+    ):
+        base = None
+    _remember(prefix, base)
+    return base
+
+
+#: What :func:`_canonical_base` answered, by prefix (any thread: each
+#: operation on a dict is atomic).
+_BASES: dict[str, URL | None] = {}
+#: How many answers are kept: when full, it starts afresh.
+_MAX_BASES = 256
+
+
+def _remember(prefix: str, base: URL | None) -> None:
+    if len(_BASES) >= _MAX_BASES:
+        _BASES.clear()
+    _BASES[prefix] = base

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from yarl import URL
 
 from aiointercept._adapters._aiohttp_resend import resend_guard
@@ -27,8 +28,10 @@ from aiointercept._adapters._aiohttp_resend import resend_guard
 from .handler import RequestHandler
 from .proxy import Proxy
 from .sockets import (
-    TLS_OPEN,
+    MADE_AND_CLOSED,
+    ListeningSocket,
     WebServer,
+    being_made,
     closable_now,
     close_connections,
     close_late_connections,
@@ -38,6 +41,7 @@ from .sockets import (
     serve,
     shut_down,
     stop_listening,
+    turns_to_see_the_end,
 )
 from .thread import Signal, engine
 from .watch import thread_clock
@@ -97,7 +101,7 @@ class BlockServer:
         self.home_native_id: int | None = None
         self._home_server: WebServer | None = None
         self._home_serving: asyncio.Task[list[asyncio.AbstractServer]] | None = None
-        self._sockets: list[socket.socket] = []
+        self._sockets: list[ListeningSocket] = []
         self._ports: list[int] = []
         self._sockets_lock = threading.Lock()
         self._sockets_closed = False
@@ -141,15 +145,14 @@ class BlockServer:
         server = self._home_server
         return 0 if server is None else server.accepted
 
-    def _bind(self) -> list[socket.socket]:
+    def _bind(self) -> list[ListeningSocket]:
         sockets = [listen()]
-        port = sockets[0].getsockname()[1]
-        self.url = URL.build(scheme="http", host="127.0.0.1", port=port)
+        self._ports = [sock.getsockname()[1] for sock in sockets]
+        self.url = URL.build(scheme="http", host="127.0.0.1", port=self._ports[0])
         self._handler = RequestHandler(
             self._dispatcher, self.url, self._external, self._proxy, self._tls
         )
         # aiohttp must not resend a request that a fault ended here
-        self._ports = [sock.getsockname()[1] for sock in sockets]
         resend_guard.track(self._ports)
         return sockets
 
@@ -223,7 +226,7 @@ class BlockServer:
         assert self.url is not None
         return self.url
 
-    def _begin(self, sockets: list[socket.socket]) -> None:
+    def _begin(self, sockets: list[ListeningSocket]) -> None:
         assert self._loop is not None
         server = self._web_server = self._new_server(self._loop, server_thread=True)
         self._serving = self._loop.create_task(serve(self._loop, server, sockets))
@@ -253,20 +256,56 @@ class BlockServer:
             return
         self._close_sockets(server, listeners)
         were_open = close_connections(server)
-        # in a task of its own, which a cancellation of this one cannot cut
-        # short
-        stopped = Signal(self._test_loop)
-        home.create_task(self._close_late_home(server, stopped))
-        await stopped.wait()
-        if were_open:
-            # a client of this loop sees its pooled connection end before it
-            # can send on it again: the end, sent at once over loopback, is
-            # read in the loop's next turn, and this task resumes in the one
-            # after; a TLS client's layer passes the end on one turn later
+        # a client of this loop sees its pooled connection end before it can
+        # send on it again (see turns_to_see_the_end)
+        if self._web_server is None:
+            # none taken over (none can be now: the sockets are closed), so
+            # nothing waits for the server thread: the connections still being
+            # made, if any, are closed here, at no cost of a task or a thread's
+            # signal
+            if being_made(server, self._sockets, home):
+                late = await self._close_late_here(server)
+                # the turns that closing them waited count for the others
+                turns = max(
+                    turns_to_see_the_end(late),
+                    turns_to_see_the_end(were_open) - MADE_AND_CLOSED,
+                )
+            else:
+                self._release()
+                turns = turns_to_see_the_end(were_open)
+        else:
+            # in a task of its own, which a cancellation of this one cannot
+            # cut short
+            stopped = Signal(self._test_loop)
+            home.create_task(self._close_late_home(server, stopped))
+            await stopped.wait()
+            turns = turns_to_see_the_end(were_open)
+        for _ in range(turns):
             await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            if were_open == TLS_OPEN:
-                await asyncio.sleep(0)
+
+    async def _close_late_here(self, server: WebServer) -> int:
+        """In the exiting task, which no cancellation cuts short (as
+        :func:`.wait_shielded` does: anyio's is held off, asyncio's let
+        through once done): wait until the connections the test's loop was
+        still making are made, and closed (see :data:`.MADE_AND_CLOSED`),
+        then close what is still open and release the block's part of the
+        server thread. What :func:`.close_connections` answered then."""
+        cancelled: BaseException | None = None
+        try:
+            with anyio.CancelScope(shield=True):
+                for _ in range(MADE_AND_CLOSED):
+                    try:
+                        await asyncio.sleep(0)
+                    except asyncio.CancelledError as exc:  # a turn has passed
+                        cancelled = exc
+        finally:
+            try:
+                late = close_connections(server)
+            finally:
+                self._release()
+        if cancelled is not None:
+            raise cancelled
+        return late
 
     async def _close_late_home(self, server: WebServer, stopped: Signal) -> None:
         """On the test's loop, once its listening sockets are closed: close

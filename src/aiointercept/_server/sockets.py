@@ -16,7 +16,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -25,10 +25,13 @@ from aiohttp.web import RequestHandler
 from .connection import Door, Gate, Tunnel
 
 __all__ = [
+    "MADE_AND_CLOSED",
     "SHUTDOWN_TIMEOUT",
     "TLS_OPEN",
+    "ListeningSocket",
     "TunnelHandler",
     "WebServer",
+    "being_made",
     "closable_now",
     "close_connections",
     "close_late_connections",
@@ -39,6 +42,7 @@ __all__ = [
     "shut_down",
     "socket_of",
     "stop_listening",
+    "turns_to_see_the_end",
 ]
 
 #: How long in-flight handlers get to finish when a block's server stops.
@@ -85,14 +89,25 @@ class WebServer(web.Server):
         self.closed = False
         #: How many connections were accepted (the watch reads it).
         self.accepted = 0
+        #: How many of them have been made (see :meth:`protocol_factory`).
+        self.made = 0
         #: The connections at their door, which have sent no request yet.
         self.at_door: set[Door] = set()
 
     def protocol_factory(self) -> Door:
         """A new connection's protocol: the door, which hands the connection
-        to aiohttp's request handler once it knows what the client speaks."""
+        to aiohttp's request handler once it knows what the client speaks.
+
+        asyncio schedules the protocol's ``connection_made`` as soon as this
+        returns, with nothing scheduled in between: what this schedules runs
+        just before it, and so, for any other callback or task, at the same
+        moment. :attr:`made` counts them so (see :func:`being_made`)."""
         self.accepted += 1
+        self._serving_loop.call_soon(self._made)
         return Door(self)
+
+    def _made(self) -> None:
+        self.made += 1
 
     def tunneled(self, tunnel: Tunnel) -> TunnelHandler:
         """A request handler for a connection that a proxy client's
@@ -143,9 +158,22 @@ class TunnelHandler(RequestHandler):
     tunnel: Tunnel
 
 
-def listen() -> socket.socket:
+class ListeningSocket(socket.socket):
+    """A block's listening socket, which counts the connections taken from
+    it (by the loop that serves it, or by the watch)."""
+
+    #: How many connections were taken (see :func:`being_made`).
+    accepts = 0
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        connection = super().accept()
+        self.accepts += 1
+        return connection
+
+
+def listen() -> ListeningSocket:
     """A listening socket on 127.0.0.1 with an ephemeral port (any thread)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind(("127.0.0.1", 0))
         sock.listen(_BACKLOG)
@@ -157,7 +185,7 @@ def listen() -> socket.socket:
 
 
 async def serve(
-    loop: asyncio.AbstractEventLoop, server: WebServer, sockets: list[socket.socket]
+    loop: asyncio.AbstractEventLoop, server: WebServer, sockets: Sequence[socket.socket]
 ) -> list[asyncio.AbstractServer]:
     """Serve ``server`` on the listening ``sockets`` (on ``loop``)."""
     listeners: list[asyncio.AbstractServer] = []
@@ -289,6 +317,41 @@ def close_connections(server: WebServer) -> int:
     return were_open
 
 
+def being_made(
+    server: WebServer,
+    sockets: list[ListeningSocket],
+    loop: asyncio.AbstractEventLoop,
+) -> bool:
+    """Whether a connection that ``loop`` took from ``sockets`` for ``server``
+    may not be made yet (see :func:`close_late_connections`); asked once the
+    sockets are closed. asyncio's selector loop takes a connection with the
+    socket's ``accept()``, makes its protocol at the next turn and calls its
+    ``connection_made`` at the one after; any other loop may take
+    connections unseen, and so may always be making one."""
+    if not isinstance(loop, asyncio.SelectorEventLoop):
+        return True
+    return sum(sock.accepts for sock in sockets) != server.made
+
+
+#: How many turns of a loop a connection it has just accepted needs to be
+#: made, and closed if its server has closed: asyncio makes its protocol and
+#: transport at the next turn (see :func:`being_made`), calls
+#: ``connection_made`` at the one after (where a :class:`~.connection.Door`
+#: on a closed server aborts it), and closes its socket at the third.
+MADE_AND_CLOSED = 3
+
+
+def turns_to_see_the_end(were_open: int) -> int:
+    """How many turns of a loop its clients need to see the end of
+    connections :func:`close_connections` closed (``were_open``, what it
+    answered): the end is read in the next turn, and the task that waits
+    resumes in the one after; a TLS client's layer passes it on one turn
+    later."""
+    if not were_open:
+        return 0
+    return 3 if were_open == TLS_OPEN else 2
+
+
 async def close_late_connections(server: WebServer) -> None:
     """Once ``server`` is closed and its listening sockets too: close the
     connections the loop accepted before, but had not made yet (the block
@@ -309,7 +372,7 @@ async def close_late_connections(server: WebServer) -> None:
 async def close_server(
     server: WebServer,
     serving: asyncio.Task[list[asyncio.AbstractServer]],
-    sockets: list[socket.socket],
+    sockets: Sequence[socket.socket],
     close: Callable[[WebServer, list[asyncio.AbstractServer]], None] | None = None,
 ) -> None:
     """Stop listening, close idle connections, give in-flight handlers
@@ -342,7 +405,7 @@ async def shut_down(server: WebServer) -> None:
 
 
 def stop_listening(
-    listeners: list[asyncio.AbstractServer], sockets: list[socket.socket]
+    listeners: list[asyncio.AbstractServer], sockets: Sequence[socket.socket]
 ) -> None:
     """Stop accepting connections and close the listening sockets.
 

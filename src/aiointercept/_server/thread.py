@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -113,7 +113,7 @@ class _Engine:
         with self._lock:
             self._adopted.add(server)
 
-    def watch(self, server: BlockServer, sockets: list[socket.socket]) -> None:
+    def watch(self, server: BlockServer, sockets: Sequence[socket.socket]) -> None:
         """Watch ``server``'s listening ``sockets`` from now on (any thread,
         after :meth:`acquire`; wakes nothing where there is epoll)."""
         with self._lock:
@@ -226,11 +226,13 @@ class Signal:
 
     def __init__(self, test_loop: TestLoop | None) -> None:
         self._test_loop = test_loop
-        self._event = threading.Event()
+        # one or the other: only a thread with no loop waits for the first
+        self._event = threading.Event() if test_loop is None else None
         self._async_event = anyio.Event() if test_loop is not None else None
 
     def set(self) -> None:
-        self._event.set()
+        if self._event is not None:
+            self._event.set()
         if self._test_loop is not None and self._async_event is not None:
             self._test_loop.call_soon(self._async_event.set)
 
@@ -239,4 +241,5 @@ class Signal:
         await wait_shielded(self._async_event)
 
     def wait_blocking(self) -> None:
+        assert self._event is not None
         self._event.wait()

@@ -27,7 +27,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .readiness import new_readiness
@@ -81,7 +81,7 @@ class Watch:
             daemon=True,
         ).start()
 
-    def add(self, server: BlockServer, sockets: list[socket.socket]) -> None:
+    def add(self, server: BlockServer, sockets: Sequence[socket.socket]) -> None:
         """Watch ``server``'s listening ``sockets`` from now on (any thread;
         wakes nothing where there is epoll)."""
         with self._lock:

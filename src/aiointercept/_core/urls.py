@@ -80,13 +80,15 @@ def plain_url(text: str, server_url: str | None) -> URL | None:
         if server_url is None:
             return None
         prefix, path = server_url, text
-        if not _PLAIN_PATH.fullmatch(path):
-            return None
+    elif server_url is not None and text.startswith(server_url + "/"):
+        prefix, path = server_url, text[len(server_url) :]  # the common case
     else:
         match = _PLAIN_ABSOLUTE.fullmatch(text)
         if match is None:
             return None
         prefix, path = match.group(1, 2)
+    if prefix is server_url and not _PLAIN_PATH.fullmatch(path):
+        return None
     if "/." in path or "//" in path:
         return None
     base = _canonical_base(prefix)

@@ -102,6 +102,39 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Give ``block_network`` to the tests that ask for a blocked network (its
+    marker, or ``--block-network``), and ``vcr`` to the tests marked ``vcr``:
+    pytest-recording makes both autouse, which every test of a suite would
+    pay for (a few hundred microseconds for each) whether it uses them or
+    not."""
+    block_all = bool(config.getoption("block_network", False))
+    for item in items:
+        if block_all or item.get_closest_marker("block_network") is not None:
+            _request_fixture(item, "block_network")
+        if item.get_closest_marker("vcr") is not None:
+            _request_fixture(item, "vcr")
+
+
+def _request_fixture(item: pytest.Item, name: str) -> None:
+    """Have ``item`` set up the fixture ``name`` where pytest sets up an
+    autouse fixture of the function scope: after the fixtures of broader
+    scopes, before the test's own."""
+    names = getattr(item, "fixturenames", None)
+    if not isinstance(names, list) or name in names:
+        return
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", {})
+    for index, other in enumerate(names):
+        defined = definitions.get(other)
+        if defined and getattr(defined[-1], "scope", None) == "function":
+            names.insert(index, name)
+            return
+    names.append(name)
+
+
 # -- fixtures --------------------------------------------------------------------------
 
 
@@ -169,25 +202,23 @@ def allowed_hosts(request: pytest.FixtureRequest) -> list[str] | None:
     return None if given is None else list(given)
 
 
-@pytest.fixture(autouse=True)
-def block_network(request: pytest.FixtureRequest) -> Iterator[None]:
+@pytest.fixture
+def block_network(
+    request: pytest.FixtureRequest,
+    record_mode: str,
+    vcr_markers: list[pytest.Mark],
+    disable_recording: bool,
+) -> Iterator[None]:
     """With ``@pytest.mark.block_network`` or ``--block-network``, refuse the
     connections of a test that has no cassette (or that only replays) to any
     address outside this machine, but the allowed hosts'. A test marked
     ``vcr`` gets the same from its cassette's block.
 
-    Every test runs it: the fixtures it depends on (``record_mode``,
-    ``vcr_markers``, ``disable_recording``) are set up only for a test that
-    asks for a blocked network."""
-    if request.node.get_closest_marker(
-        "block_network"
-    ) is None and not request.config.getoption("block_network", False):
-        yield  # the common case: nothing asked
-        return
-    vcr_markers = request.getfixturevalue("vcr_markers")
-    record_mode = request.getfixturevalue("record_mode")
+    pytest-recording makes it autouse; here the tests that need it get it at
+    collection (see :func:`pytest_collection_modifyitems`), so that the
+    others pay nothing for it."""
     if not _blocks(request, vcr_markers, record_mode) or (
-        vcr_markers and not request.getfixturevalue("disable_recording")
+        vcr_markers and not disable_recording
     ):
         yield
         return
@@ -198,21 +229,21 @@ def block_network(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def vcr(request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture
+def vcr(
+    request: pytest.FixtureRequest,
+    vcr_markers: list[pytest.Mark],
+    vcr_cassette_dir: str,
+    record_mode: str,
+    disable_recording: bool,
+) -> Iterator[Any]:
     """The cassette of a test marked ``vcr``, or ``None``.
 
-    Every test runs it: the fixtures it depends on (``vcr_markers``,
-    ``vcr_cassette_dir``, ``record_mode``, ``disable_recording``) are set up
-    only for a test marked ``vcr``."""
-    if request.node.get_closest_marker("vcr") is None or request.getfixturevalue(
-        "disable_recording"
-    ):
+    pytest-recording makes it autouse; here the tests marked ``vcr`` get it
+    at collection (see :func:`pytest_collection_modifyitems`)."""
+    if disable_recording or not vcr_markers:
         yield None
         return
-    vcr_markers = request.getfixturevalue("vcr_markers")
-    vcr_cassette_dir = request.getfixturevalue("vcr_cassette_dir")
-    record_mode = request.getfixturevalue("record_mode")
     from .vcr import VCR
 
     options = _merged(request.getfixturevalue("vcr_config"), vcr_markers)

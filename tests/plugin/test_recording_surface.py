@@ -446,3 +446,54 @@ def test_blocked():
     result = pytester.runpytest_subprocess(*OFF)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at setup of test_blocked*"])
+
+
+def test_the_surfaces_fixtures_are_set_up_where_autouse_ones_would_be(
+    pytester: pytest.Pytester,
+) -> None:
+    """A test marked ``vcr`` or ``block_network`` gets the fixture after the
+    fixtures of broader scopes and before its own, as pytest-recording's
+    autouse fixtures are."""
+    pytester.makeconftest(
+        """
+import pytest
+
+
+@pytest.fixture(scope="module")
+def broad():
+    return 1
+
+
+@pytest.fixture
+def own():
+    return 2
+"""
+    )
+    pytester.makepyfile(
+        """
+import pytest
+
+
+@pytest.mark.block_network
+def test_blocked(own, broad):
+    assert own + broad == 3
+
+
+@pytest.mark.vcr
+def test_recorded(own, broad):
+    assert own + broad == 3
+"""
+    )
+    result = pytester.runpytest_subprocess(*OFF, "--setup-show", "--record-mode=all")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*SETUP    M broad*",
+            "*SETUP    F block_network*",
+            "*SETUP    F own*",
+            "*test_blocked*",
+            "*SETUP    F vcr *",
+            "*SETUP    F own*",
+            "*test_recorded*",
+        ]
+    )

@@ -374,9 +374,7 @@ class Interception:
     # -- installing and removing the adapters ------------------------------------------
 
     def _install(self) -> None:
-        adapters = [
-            _load(module) for requirement, module in ADAPTERS if _has(requirement)
-        ]
+        adapters = _adapters()
         problems = [a.INCOMPATIBLE for a in adapters if a.INCOMPATIBLE is not None]
         if problems:
             raise RuntimeError("; ".join(problems))
@@ -428,6 +426,21 @@ def _has(module: str) -> bool:
 def _load(module: str) -> Adapter:
     adapter: Adapter = importlib.import_module(module, __name__)
     return adapter
+
+
+_loaded: list[Adapter] = []
+
+
+def _adapters() -> list[Adapter]:
+    """The adapters of the clients installed, in :data:`ADAPTERS`' order,
+    imported once per process: every block installs them, and looking them
+    up again took a third of that."""
+    if not _loaded:
+        adapters = [
+            _load(module) for requirement, module in ADAPTERS if _has(requirement)
+        ]
+        _loaded.extend(adapters)
+    return _loaded
 
 
 def incompatibility(

@@ -153,6 +153,8 @@ class Interception:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._targets: tuple[InterceptTarget, ...] = ()
+        #: the ports of the running blocks' servers (on 127.0.0.1)
+        self._ports: frozenset[int] = frozenset()
         self._installed: list[Adapter] = []
         #: address -> host names that socket.getaddrinfo (or aiohttp's
         #: resolver) gave it while a block ran, for the guard.
@@ -181,12 +183,14 @@ class Interception:
             if not self._targets:
                 self._install()
             self._targets = (*self._targets, target)
+            self._ports = frozenset(t.port for t in self._targets)
 
     def deactivate(self, target: InterceptTarget) -> None:
         """Stop sending connections to ``target``; the last block removes the
         adapters."""
         with self._lock:
             self._targets = tuple(t for t in self._targets if t is not target)
+            self._ports = frozenset(t.port for t in self._targets)
             if not self._targets:
                 self._restore()
 
@@ -307,7 +311,7 @@ class Interception:
 
     def is_mock_port(self, port: int) -> bool:
         """Whether ``port`` (on 127.0.0.1) is one of a running block's."""
-        return any(port == t.port for t in self._targets)
+        return port in self._ports
 
     def would_intercept(self, host: str) -> bool:
         """Whether a connection to ``host`` (a client's ``server_hostname``)
@@ -374,9 +378,7 @@ class Interception:
     # -- installing and removing the adapters ------------------------------------------
 
     def _install(self) -> None:
-        adapters = [
-            _load(module) for requirement, module in ADAPTERS if _has(requirement)
-        ]
+        adapters = _adapters()
         problems = [a.INCOMPATIBLE for a in adapters if a.INCOMPATIBLE is not None]
         if problems:
             raise RuntimeError("; ".join(problems))
@@ -428,6 +430,21 @@ def _has(module: str) -> bool:
 def _load(module: str) -> Adapter:
     adapter: Adapter = importlib.import_module(module, __name__)
     return adapter
+
+
+_loaded: list[Adapter] = []
+
+
+def _adapters() -> list[Adapter]:
+    """The adapters of the clients installed, in :data:`ADAPTERS`' order,
+    imported once per process: every block installs them, and looking them
+    up again took a third of that."""
+    if not _loaded:
+        adapters = [
+            _load(module) for requirement, module in ADAPTERS if _has(requirement)
+        ]
+        _loaded.extend(adapters)
+    return _loaded
 
 
 def incompatibility(

@@ -112,16 +112,20 @@ def install(state: Interception) -> None:
             }
         ]
 
+    is_mock_port = state.is_mock_port
+
     async def connect(
         self: aiohttp.TCPConnector, req: Any, traces: Any, timeout: Any
     ) -> aiohttp.connector.Connection:
         for _ in range(_STALE_LIMIT):
             conn = await original_connect(self, req, traces, timeout)
-            if self in _bypass:
-                return conn
             transport = conn.transport
             peer = transport.get_extra_info("peername") if transport else None
-            if not peer or (state.is_mock_port(peer[1]) and is_loopback(peer[0])):
+            # a connection to the mock (every request of a session in a
+            # block, pooled or new) is told first
+            if not peer or (is_mock_port(peer[1]) and is_loopback(peer[0])):
+                return conn
+            if self in _bypass:
                 return conn
             host = bare_host(req.url.raw_host or "")
             if is_address(host):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from . import REDIRECT, bare_host, incompatibility, is_address, is_loopback
@@ -85,16 +86,31 @@ INCOMPATIBLE: str | None = (
 
 _originals: list[tuple[type, str, Any]] = []
 
+#: The address each httpcore network stream is connected to, asked once: a
+#: connection's peer does not change, and asking its stream again on every
+#: request (anyio builds every attribute of a TLS stream, then asks the
+#: socket) cost more than the rest of the request's interception.
+_peers: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
 
 def install(state: Interception) -> None:
     """Wrap the method of each pool module present."""
+
+    def reaches_mock(peer: Any) -> bool:
+        """Whether ``peer`` (a connection's address) is a block's server."""
+        return (
+            isinstance(peer, tuple)
+            and bool(peer)
+            and is_loopback(str(peer[0]))
+            and state.is_mock_port(int(peer[1]))
+        )
 
     def stale(peer: Any, host: str, port: int | None) -> bool:
         """Whether a connection to ``peer`` (its address) for ``host`` goes to
         a real host that the block intercepts."""
         if not peer or not isinstance(peer, tuple):
             return False
-        if is_loopback(str(peer[0])) and state.is_mock_port(int(peer[1])):
+        if reaches_mock(peer):
             return False
         if port is None:
             return False
@@ -106,7 +122,7 @@ def install(state: Interception) -> None:
     for name in ("httpcore", "httpcore2"):
         module = _MODULES.get(name)
         if module is not None:
-            _wrap_httpcore(module, state, stale)
+            _wrap_httpcore(module, state, reaches_mock, stale)
     urllib3 = _MODULES.get("urllib3")
     if urllib3 is not None:
         _wrap_urllib3(urllib3, state, stale)
@@ -117,29 +133,49 @@ def _wrap(cls: type, name: str, replacement: Any) -> None:
     setattr(cls, name, replacement)
 
 
-def _httpcore_stale(connection: Any, request: Any, stale: Any) -> bool:
+def _httpcore_stale(
+    connection: Any, request: Any, reaches_mock: Any, stale: Any
+) -> bool:
     inner = getattr(connection, "_connection", None)
     stream = getattr(inner, "_network_stream", None)
     if stream is None:
         return False
+    peer = _peer_of(stream)
+    if reaches_mock(peer):  # every request of a client in a block
+        return False
     url = request.url
     port = url.port or {b"https": 443, b"http": 80}.get(url.scheme)
-    return bool(stale(stream.get_extra_info("server_addr"), url.host.decode(), port))
+    return bool(stale(peer, url.host.decode(), port))
 
 
-def _wrap_httpcore(module: Any, state: Interception, stale: Any) -> None:
+def _peer_of(stream: Any) -> Any:
+    """The address ``stream`` (an httpcore network stream) is connected to."""
+    try:
+        peer = _peers.get(stream)
+    except TypeError:  # pragma: no cover - a stream without weak references
+        return stream.get_extra_info("server_addr")
+    if peer is None:
+        peer = stream.get_extra_info("server_addr")
+        if isinstance(peer, tuple):
+            _peers[stream] = peer
+    return peer
+
+
+def _wrap_httpcore(
+    module: Any, state: Interception, reaches_mock: Any, stale: Any
+) -> None:
     sync_cls, async_cls = module.HTTPConnection, module.AsyncHTTPConnection
     handle, handle_async = sync_cls.handle_request, async_cls.handle_async_request
     not_available = module.ConnectionNotAvailable
 
     def handle_request(self: Any, request: Any) -> Any:
-        if state.active and _httpcore_stale(self, request, stale):
+        if state.active and _httpcore_stale(self, request, reaches_mock, stale):
             self.close()
             raise not_available()
         return handle(self, request)
 
     async def handle_async_request(self: Any, request: Any) -> Any:
-        if state.active and _httpcore_stale(self, request, stale):
+        if state.active and _httpcore_stale(self, request, reaches_mock, stale):
             await self.aclose()
             raise not_available()
         return await handle_async(self, request)
@@ -169,6 +205,7 @@ def _wrap_urllib3(module: Any, state: Interception, stale: Any) -> None:
 
 def restore() -> None:
     """Put back the methods :func:`install` replaced."""
+    _peers.clear()
     while _originals:
         cls, name, original = _originals.pop()
         if original is None:

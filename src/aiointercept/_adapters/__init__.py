@@ -155,6 +155,8 @@ class Interception:
         self._targets: tuple[InterceptTarget, ...] = ()
         #: the ports of the running blocks' servers (on 127.0.0.1)
         self._ports: frozenset[int] = frozenset()
+        #: the running blocks' dispatchers, the most recent first
+        self._chain: tuple[Dispatcher, ...] = ()
         self._installed: list[Adapter] = []
         #: address -> host names that socket.getaddrinfo (or aiohttp's
         #: resolver) gave it while a block ran, for the guard.
@@ -183,21 +185,28 @@ class Interception:
             if not self._targets:
                 self._install()
             self._targets = (*self._targets, target)
-            self._ports = frozenset(t.port for t in self._targets)
+            self._changed()
 
     def deactivate(self, target: InterceptTarget) -> None:
         """Stop sending connections to ``target``; the last block removes the
         adapters."""
         with self._lock:
             self._targets = tuple(t for t in self._targets if t is not target)
-            self._ports = frozenset(t.port for t in self._targets)
+            self._changed()
             if not self._targets:
                 self._restore()
+
+    def _changed(self) -> None:
+        """Note what every request asks of the running blocks, once per block
+        rather than per request (under the lock)."""
+        targets = self._targets
+        self._ports = frozenset(t.port for t in targets)
+        self._chain = tuple(t.dispatcher for t in reversed(targets))
 
     def chain(self, dispatcher: Dispatcher) -> Sequence[Dispatcher]:
         """The running blocks' dispatchers, the most recent first, when
         ``dispatcher`` is one of them."""
-        chain = [t.dispatcher for t in reversed(self._targets)]
+        chain = self._chain
         return chain if dispatcher in chain else (dispatcher,)
 
     # -- the decision -------------------------------------------------------------

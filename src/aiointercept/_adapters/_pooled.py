@@ -205,7 +205,8 @@ def _wrap_urllib3(module: Any, state: Interception, stale: Any) -> None:
 
 def restore() -> None:
     """Put back the methods :func:`install` replaced."""
-    _peers.clear()
+    if _peers:  # clear() walks the mapping even when it is empty
+        _peers.clear()
     while _originals:
         cls, name, original = _originals.pop()
         if original is None:

@@ -41,6 +41,11 @@ class Options:
     cassette: CassetteOptions | None
 
 
+#: What :func:`check_options` answers when every argument is left out: the
+#: options are immutable, so every such instance shares them.
+_DEFAULT_OPTIONS: Options | None = None
+
+
 def check_options(
     mock_external_urls: object,
     passthrough: object,
@@ -73,41 +78,6 @@ def check_options(
     )
     if defaults and _DEFAULT_OPTIONS is not None:
         return _DEFAULT_OPTIONS
-    options = _check_options(
-        mock_external_urls,
-        passthrough,
-        passthrough_unmatched,
-        param,
-        callback_start_timeout=callback_start_timeout,
-        assert_all_called=assert_all_called,
-        assert_all_matched=assert_all_matched,
-        block_network=block_network,
-        cassette=cassette,
-        cassette_arguments=cassette_arguments,
-    )
-    if defaults:
-        _DEFAULT_OPTIONS = options
-    return options
-
-
-#: What :func:`check_options` answers when every argument is left out: the
-#: options are immutable, so every such instance shares them.
-_DEFAULT_OPTIONS: Options | None = None
-
-
-def _check_options(
-    mock_external_urls: object,
-    passthrough: object,
-    passthrough_unmatched: object,
-    param: object,
-    *,
-    callback_start_timeout: object,
-    assert_all_called: object,
-    assert_all_matched: object,
-    block_network: object,
-    cassette: object,
-    cassette_arguments: Mapping[str, object],
-) -> Options:
     if callable(mock_external_urls):
         raise TypeError(
             "aiointercept is a decorator factory: write @aiointercept() (with "
@@ -160,7 +130,7 @@ def _check_options(
     cassette_options = check_cassette_options(cassette, **cassette_arguments)
     if cassette_options is not None and not mock_external_urls:
         raise ValueError("cassette requires mock_external_urls=True")
-    return Options(
+    options = Options(
         mock_external_urls=mock_external_urls,
         passthrough=given_passthrough,
         passthrough_hosts=passthrough_hosts,
@@ -171,6 +141,9 @@ def _check_options(
         strict=(assert_all_called, assert_all_matched),  # type: ignore[arg-type]
         cassette=cassette_options,
     )
+    if defaults:
+        _DEFAULT_OPTIONS = options
+    return options
 
 
 def _check_passthrough(

@@ -28,15 +28,28 @@ if TYPE_CHECKING:
         PendingWebSocket,
     )
 
-__all__ = ["CLOSE_TIMEOUT", "serve_websocket"]
+__all__ = ["CLOSE_TIMEOUT", "serve_websocket", "shielded"]
 
 #: How long a close waits for the client's answering close frame.
 CLOSE_TIMEOUT = 1.0
 
 
-#: WebSocket conversations still running after their request's handler was
-#: cancelled (a strong reference, as asyncio keeps only weak ones).
+#: WebSocket conversations (served, replayed or relayed) still running after
+#: their request's handler was cancelled (a strong reference, as asyncio keeps
+#: only weak ones).
 _running: set[asyncio.Task[web.StreamResponse]] = set()
+
+
+async def shielded(
+    conversation: Coroutine[Any, Any, web.StreamResponse],
+) -> web.StreamResponse:
+    """Run ``conversation`` in a task of its own, which aiohttp's cancelling
+    the request's handler when the client goes does not cut short: the
+    conversation sees the connection end, and ends on its own."""
+    task = asyncio.ensure_future(conversation)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return await asyncio.shield(task)
 
 
 async def serve_websocket(
@@ -49,10 +62,7 @@ async def serve_websocket(
     the close (1006 when no close frame came) and ends on its own, as it would
     with a real server.
     """
-    task = asyncio.ensure_future(_serve_websocket(request, pending))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return await asyncio.shield(task)
+    return await shielded(_serve_websocket(request, pending))
 
 
 async def _serve_websocket(

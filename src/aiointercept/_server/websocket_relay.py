@@ -32,7 +32,7 @@ from aiointercept._core.websocket import (
 
 from .proxy import HANDSHAKE, failure_in_words
 from .reply import close_connection
-from .websocket import CLOSE_TIMEOUT
+from .websocket import CLOSE_TIMEOUT, shielded
 
 if TYPE_CHECKING:
     from aiointercept._core.replay import ConversationSink, WebSocketRelay
@@ -77,10 +77,6 @@ HANDSHAKE_ONLY = frozenset(
 #: The close codes a close frame may not carry (RFC 6455 7.4.1).
 _RESERVED = frozenset({1004, 1005, 1006, 1015})
 
-#: Relays still running after their request's handler was cancelled (a
-#: strong reference, as asyncio keeps only weak ones).
-_running: set[asyncio.Task[web.StreamResponse]] = set()
-
 
 def sendable(code: int | None) -> int:
     """``code`` if a close frame may carry it; else 1001 for a connection
@@ -102,10 +98,7 @@ async def relay_websocket(
     """Relay one WebSocket upgrade to ``url`` (on the loop that serves it),
     shielded from aiohttp's cancelling the handler when the client goes: the
     relay sees the connection end and closes the real one."""
-    task = asyncio.ensure_future(_relay(request, url, proxy, own_ports, relay))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return await asyncio.shield(task)
+    return await shielded(_relay(request, url, proxy, own_ports, relay))
 
 
 async def _relay(

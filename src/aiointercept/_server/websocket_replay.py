@@ -13,7 +13,6 @@ block's exit), and the connection is closed with the recorded code.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING
 
@@ -21,17 +20,13 @@ from aiohttp import WSMsgType, web
 
 from aiointercept._core.websocket import NO_STATUS, WebSocketMessage
 
-from .websocket import CLOSE_TIMEOUT
+from .websocket import CLOSE_TIMEOUT, shielded
 from .websocket_relay import sendable
 
 if TYPE_CHECKING:
     from aiointercept._core.replay import WebSocketScript
 
 __all__ = ["replay_websocket"]
-
-#: Replays still running after their request's handler was cancelled (a
-#: strong reference, as asyncio keeps only weak ones).
-_running: set[asyncio.Task[web.StreamResponse]] = set()
 
 
 async def replay_websocket(
@@ -40,10 +35,7 @@ async def replay_websocket(
     """Answer one WebSocket upgrade from ``script``, shielded from aiohttp's
     cancelling the handler when the client goes (the walk sees the
     connection end, and reports it)."""
-    task = asyncio.ensure_future(_replay(request, script))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return await asyncio.shield(task)
+    return await shielded(_replay(request, script))
 
 
 async def _replay(
